@@ -1,0 +1,67 @@
+#include "config.h"
+
+#include "ferry-error.h"
+
+void ferry_config_free(FerryConfig *config)
+{
+    if (!config)
+        return;
+    g_free(config->path);
+    g_free(config->libvirt_uri);
+    g_strfreev(config->peers);
+    g_free(config->archive_library);
+    g_free(config);
+}
+
+static char *string_or(GKeyFile *kf, const char *group, const char *key, const char *fallback)
+{
+    char *value = g_key_file_get_string(kf, group, key, NULL);
+    if (value && *g_strstrip(value))
+        return value;
+    g_free(value);
+    return g_strdup(fallback);
+}
+
+static gboolean load_peers(FerryConfig *config, GKeyFile *kf, GError **error)
+{
+    g_auto(GStrv) uris = g_key_file_get_string_list(kf, "peers", "uris", NULL, NULL);
+    g_autoptr(GPtrArray) peers = g_ptr_array_new_with_free_func(g_free);
+    for (char **u = uris; u && *u; u++) {
+        char *uri = g_strstrip(*u);
+        if (!*uri)
+            continue;
+        if (!g_strstr_len(uri, -1, "://")) {
+            g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                        "%s: [peers] uris: \"%s\" is not a libvirt URI (like qemu+tls://beta/system)",
+                        config->path, uri);
+            return FALSE;
+        }
+        g_ptr_array_add(peers, g_strdup(uri));
+    }
+    g_ptr_array_add(peers, NULL);
+    g_strfreev(config->peers);
+    config->peers = (GStrv)g_ptr_array_free(g_steal_pointer(&peers), FALSE);
+    return TRUE;
+}
+
+FerryConfig *ferry_config_load(const char *path, GError **error)
+{
+    g_autoptr(FerryConfig) config = g_new0(FerryConfig, 1);
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_autoptr(GError) local = NULL;
+
+    config->path = g_strdup(path ? path : FERRY_DEFAULT_CONFIG);
+    config->peers = g_new0(char *, 1);
+    if (!g_key_file_load_from_file(kf, config->path, G_KEY_FILE_NONE, &local)) {
+        if (!g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+            g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT, "%s: %s", config->path,
+                        local->message);
+            return NULL;
+        }
+    }
+    config->libvirt_uri = string_or(kf, "libvirt", "uri", FERRY_DEFAULT_LIBVIRT_URI);
+    config->archive_library = string_or(kf, "archive", "library", FERRY_DEFAULT_ARCHIVE_LIBRARY);
+    if (!load_peers(config, kf, error))
+        return NULL;
+    return g_steal_pointer(&config);
+}

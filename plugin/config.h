@@ -1,0 +1,25 @@
+/* /etc/virt-ferry/virt-ferry.conf (GKeyFile), see virt-ferry.conf(5). */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define FERRY_DEFAULT_CONFIG SYSCONFDIR "/virt-ferry/virt-ferry.conf"
+#define FERRY_DEFAULT_LIBVIRT_URI "qemu:///system"
+#define FERRY_DEFAULT_ARCHIVE_LIBRARY LOCALSTATEDIR "/lib/virt-ferry/archive"
+
+typedef struct {
+    char *path;             /* where it was read from */
+    char *libvirt_uri;      /* [libvirt] uri= */
+    GStrv peers;            /* [peers] uris=, never NULL */
+    char *archive_library;  /* [archive] library= */
+} FerryConfig;
+
+/* Reads @path (NULL: the default path). A missing file gives the defaults; a file that
+ * exists but does not parse, or holds a wrong value, is an error naming the line or key. */
+FerryConfig *ferry_config_load(const char *path, GError **error);
+void ferry_config_free(FerryConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FerryConfig, ferry_config_free)
+
+G_END_DECLS
