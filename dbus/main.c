@@ -1,0 +1,147 @@
+/* virt-ferryd: one host's virt-ferry service on the system bus. */
+#include "daemon.h"
+
+#include "errors.h"
+
+#include <glib-unix.h>
+#include <locale.h>
+#include <stdlib.h>
+#include <systemd/sd-daemon.h>
+
+#define HEALTH_INTERVAL_SECONDS 5
+
+typedef struct {
+    FerryDaemon daemon;
+    GMainLoop *loop;
+    int exit_status;
+    guint watchdog;
+} Service;
+
+static void export_root(FerryDaemon *daemon)
+{
+    g_autoptr(GError) error = NULL;
+    if (!g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(daemon->manager), daemon->bus,
+                                          FERRY_ROOT_PATH, &error) ||
+        !g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(daemon->hook), daemon->bus,
+                                          FERRY_ROOT_PATH, &error))
+        g_error("cannot export %s: %s", FERRY_ROOT_PATH, error->message);
+    g_dbus_object_manager_server_set_connection(daemon->objects, daemon->bus);
+}
+
+static void on_bus_acquired(GDBusConnection *bus, const char *name, gpointer data)
+{
+    Service *service = data;
+    service->daemon.bus = g_object_ref(bus);
+    export_root(&service->daemon);
+}
+
+static void on_name_acquired(GDBusConnection *bus, const char *name, gpointer data)
+{
+    g_message("virt-ferryd %s owns %s", PACKAGE_VERSION, name);
+    sd_notifyf(0, "READY=1\nSTATUS=serving %s", name);
+}
+
+static void on_name_lost(GDBusConnection *bus, const char *name, gpointer data)
+{
+    Service *service = data;
+    if (!bus)
+        g_printerr("virt-ferryd: cannot connect to the system bus\n");
+    else
+        g_printerr("virt-ferryd: cannot own %s: another virt-ferryd runs, or the bus policy "
+                   "(org.virtferry.Ferry1.conf) does not let this user own it\n", name);
+    service->exit_status = EXIT_FAILURE;
+    g_main_loop_quit(service->loop);
+}
+
+static gboolean on_terminate(gpointer data)
+{
+    Service *service = data;
+    sd_notify(0, "STOPPING=1");
+    g_main_loop_quit(service->loop);
+    return G_SOURCE_CONTINUE;
+}
+
+static gboolean pet_watchdog(gpointer data)
+{
+    sd_notify(0, "WATCHDOG=1");
+    return G_SOURCE_CONTINUE;
+}
+
+static void start_watchdog(Service *service)
+{
+    uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0)
+        service->watchdog = g_timeout_add(MAX(usec / 2000, 1), pet_watchdog, service);
+}
+
+static void daemon_clear(FerryDaemon *daemon)
+{
+    ferry_inventory_free(daemon->inventory);
+    ferry_health_free(daemon->health);
+    ferry_authz_free(daemon->authz);
+    g_clear_pointer(&daemon->domain_objects, g_hash_table_unref);
+    g_clear_object(&daemon->objects);
+    g_clear_object(&daemon->manager);
+    g_clear_object(&daemon->hook);
+    g_clear_object(&daemon->bus);
+    ferry_config_free(daemon->config);
+}
+
+int main(int argc, char **argv)
+{
+    g_autofree char *config_path = NULL;
+    gboolean replace = FALSE, version = FALSE;
+    GOptionEntry entries[] = {
+        { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path, "Configuration file (default " FERRY_DEFAULT_CONFIG ")", "FILE" },
+        { "replace", 'r', 0, G_OPTION_ARG_NONE, &replace, "Replace a running virt-ferryd", NULL },
+        { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
+        { NULL }
+    };
+    g_autoptr(GOptionContext) context = g_option_context_new("- virt-ferry's host service");
+    g_autoptr(GError) error = NULL;
+
+    setlocale(LC_ALL, "");
+    g_option_context_add_main_entries(context, entries, NULL);
+    if (!g_option_context_parse(context, &argc, &argv, &error)) {
+        g_printerr("virt-ferryd: %s\n", error->message);
+        return 2;
+    }
+    if (version) {
+        g_print("virt-ferryd %s\n", PACKAGE_VERSION);
+        return 0;
+    }
+
+    Service service = { 0 };
+    FerryDaemon *daemon = &service.daemon;
+    daemon->config = ferry_config_load(config_path, &error);
+    if (!daemon->config) {
+        g_printerr("virt-ferryd: %s\n", error->message);
+        return 1;
+    }
+    ferry_dbus_errors_register();
+    service.loop = g_main_loop_new(NULL, FALSE);
+    daemon->authz = ferry_authz_new();
+    daemon->objects = g_dbus_object_manager_server_new(FERRY_ROOT_PATH);
+    daemon->domain_objects = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
+    daemon->inventory = ferry_inventory_new(daemon->config->libvirt_uri, &ferry_daemon_inventory_callbacks, daemon);
+    ferry_manager_setup(daemon);
+    ferry_hook_setup(daemon);
+    daemon->health = ferry_health_new(NULL, HEALTH_INTERVAL_SECONDS, ferry_manager_update_health, daemon);
+
+    g_unix_signal_add(SIGTERM, on_terminate, &service);
+    g_unix_signal_add(SIGINT, on_terminate, &service);
+    start_watchdog(&service);
+
+    guint owner = g_bus_own_name(G_BUS_TYPE_SYSTEM, FERRY_BUS_NAME,
+                                 G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT |
+                                     (replace ? G_BUS_NAME_OWNER_FLAGS_REPLACE : 0),
+                                 on_bus_acquired, on_name_acquired, on_name_lost, &service, NULL);
+    ferry_inventory_start(daemon->inventory);
+    g_main_loop_run(service.loop);
+
+    g_bus_unown_name(owner);
+    g_clear_handle_id(&service.watchdog, g_source_remove);
+    daemon_clear(daemon);
+    g_main_loop_unref(service.loop);
+    return service.exit_status;
+}
