@@ -1,119 +1,118 @@
 #include "health.h"
 
-#include <libvirt/libvirt-admin.h>
-#include <libvirt/virterror.h>
-
-/* What a poll thread uses; reference-counted, since a poll may outlive its FerryHealth. */
-typedef struct {
-    char *uri;
-    GMutex lock;
-    virAdmConnectPtr admin;
-} AdminLink;
+/* libvirt-admin cannot share a process with libvirt.so (see admin-probe.c), so readings come
+ * from the virt-ferry-admin-probe co-process: one "poll" line out, one a{sv} line back. */
+#define PROBE_NAME "virt-ferry-admin-probe"
+/* Polls a probe may stay unanswered before it is taken for hung and replaced. */
+#define HUNG_AFTER_TICKS 3
 
 struct _FerryHealth {
-    AdminLink *link;
+    char *uri;
     FerryHealthCallback callback;
     gpointer user_data;
     guint timer;
-    gboolean polling;
     GCancellable *cancellable;
+    GSubprocess *probe;
+    GOutputStream *to_probe;
+    GDataInputStream *from_probe;
+    guint ticks_waiting;   /* timer ticks since the pending poll was sent; 0: none pending */
+    gboolean warned;
 };
 
-static void admin_link_clear(gpointer data)
+static const char *probe_path(void)
 {
-    AdminLink *link = data;
-    if (link->admin)
-        virAdmConnectClose(link->admin);
-    g_mutex_clear(&link->lock);
-    g_free(link->uri);
+    const char *path = g_getenv("VIRT_FERRY_ADMIN_PROBE");
+    return path && *path ? path : FERRY_LIBEXECDIR "/" PROBE_NAME;
 }
 
-static void admin_link_release(gpointer link)
+static void stop_probe(FerryHealth *h)
 {
-    g_atomic_rc_box_release_full(link, admin_link_clear);
+    if (h->probe)
+        g_subprocess_force_exit(h->probe);
+    g_clear_object(&h->to_probe);
+    g_clear_object(&h->from_probe);
+    g_clear_object(&h->probe);
 }
 
-static guint typed_uint(virTypedParameterPtr params, int n, const char *name)
+static gboolean start_probe(FerryHealth *h, GError **error)
 {
-    unsigned int value = 0;
-    for (int i = 0; i < n; i++)
-        if (g_str_equal(params[i].field, name)) {
-            if (params[i].type == VIR_TYPED_PARAM_UINT)
-                value = params[i].value.ui;
-            else if (params[i].type == VIR_TYPED_PARAM_ULLONG)
-                value = (guint)params[i].value.ul;
-            else if (params[i].type == VIR_TYPED_PARAM_INT)
-                value = (guint)MAX(params[i].value.i, 0);
-        }
-    return value;
+    h->probe = g_subprocess_new(G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE, error,
+                                probe_path(), h->uri ? h->uri : "", NULL);
+    if (!h->probe)
+        return FALSE;
+    h->to_probe = g_object_ref(g_subprocess_get_stdin_pipe(h->probe));
+    h->from_probe = g_data_input_stream_new(g_subprocess_get_stdout_pipe(h->probe));
+    return TRUE;
 }
 
-static GVariant *read_health(AdminLink *h)
+static void report(FerryHealth *h, GVariant *health)
+{
+    g_autoptr(GVariant) owned = g_variant_ref_sink(health);
+    h->callback(owned, h->user_data);
+}
+
+static GVariant *unreachable(void)
 {
     GVariantBuilder b;
-    virAdmServerPtr server = NULL;
-    virTypedParameterPtr pool = NULL, clients = NULL;
-    int npool = 0, nclients = 0;
-    gboolean ok = FALSE;
-
     g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
-    g_mutex_lock(&h->lock);
-    if (!h->admin)
-        h->admin = virAdmConnectOpen(h->uri, 0);
-    if (h->admin && (server = virAdmConnectLookupServer(h->admin, "libvirtd", 0)) &&
-        virAdmServerGetThreadPoolParameters(server, &pool, &npool, 0) == 0 &&
-        virAdmServerGetClientLimits(server, &clients, &nclients, 0) == 0) {
-        ok = TRUE;
-        g_variant_builder_add(&b, "{sv}", "workers", g_variant_new_uint32(typed_uint(pool, npool, "nWorkers")));
-        g_variant_builder_add(&b, "{sv}", "free_workers", g_variant_new_uint32(typed_uint(pool, npool, "freeWorkers")));
-        g_variant_builder_add(&b, "{sv}", "job_queue", g_variant_new_uint32(typed_uint(pool, npool, "jobQueueDepth")));
-        g_variant_builder_add(&b, "{sv}", "clients", g_variant_new_uint32(typed_uint(clients, nclients, "nclients")));
-        g_variant_builder_add(&b, "{sv}", "max_clients", g_variant_new_uint32(typed_uint(clients, nclients, "nclients_max")));
-    }
-    if (!ok && h->admin) {
-        /* Start over next time: libvirtd may have restarted. */
-        virAdmConnectClose(h->admin);
-        h->admin = NULL;
-    }
-    g_mutex_unlock(&h->lock);
-    virTypedParamsFree(pool, npool);
-    virTypedParamsFree(clients, nclients);
-    if (server)
-        virAdmServerFree(server);
-    virResetLastError();
-    g_variant_builder_add(&b, "{sv}", "reachable", g_variant_new_boolean(ok));
-    return g_variant_ref_sink(g_variant_builder_end(&b));
+    g_variant_builder_add(&b, "{sv}", "reachable", g_variant_new_boolean(FALSE));
+    return g_variant_builder_end(&b);
 }
 
-static void poll_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+static void line_read(GObject *source, GAsyncResult *res, gpointer data)
 {
-    g_task_return_pointer(task, read_health(data), (GDestroyNotify)g_variant_unref);
-}
-
-static void poll_done(GObject *source, GAsyncResult *res, gpointer user_data)
-{
-    g_autoptr(GVariant) health = g_task_propagate_pointer(G_TASK(res), NULL);
-    if (!health)
-        return; /* cancelled: the FerryHealth is gone */
-    FerryHealth *h = user_data;
-    h->polling = FALSE;
-    h->callback(health, h->user_data);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *line = g_data_input_stream_read_line_finish_utf8(G_DATA_INPUT_STREAM(source), res,
+                                                                      NULL, &error);
+    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return; /* the FerryHealth is gone */
+    FerryHealth *h = data;
+    h->ticks_waiting = 0;
+    GVariant *health = line ? g_variant_parse(G_VARIANT_TYPE_VARDICT, line, NULL, NULL, NULL) : NULL;
+    if (!health) {
+        /* The probe died or spoke nonsense: a fresh one answers the next poll. */
+        g_warning("%s ended or answered badly; libvirtd health is unknown until it is restarted",
+                  PROBE_NAME);
+        stop_probe(h);
+        health = unreachable();
+    }
+    report(h, health);
 }
 
 void ferry_health_poll(FerryHealth *h)
 {
-    if (h->polling)
+    g_autoptr(GError) error = NULL;
+    if (h->ticks_waiting)
         return;
-    h->polling = TRUE;
-    g_autoptr(GTask) task = g_task_new(NULL, h->cancellable, poll_done, h);
-    g_task_set_task_data(task, g_atomic_rc_box_acquire(h->link), admin_link_release);
-    g_task_set_return_on_cancel(task, TRUE);
-    g_task_run_in_thread(task, poll_in_thread);
+    if (!h->probe && !start_probe(h, &error)) {
+        if (!h->warned)
+            g_warning("cannot run %s: %s; libvirtd health stays unknown", probe_path(), error->message);
+        h->warned = TRUE;
+        report(h, unreachable());
+        return;
+    }
+    /* Five bytes into an empty pipe: this write does not block. */
+    if (!g_output_stream_write_all(h->to_probe, "poll\n", 5, NULL, NULL, &error) ||
+        !g_output_stream_flush(h->to_probe, NULL, &error)) {
+        stop_probe(h);
+        report(h, unreachable());
+        return;
+    }
+    h->ticks_waiting = 1;
+    g_data_input_stream_read_line_async(h->from_probe, G_PRIORITY_DEFAULT, h->cancellable, line_read, h);
 }
 
 static gboolean poll_timer(gpointer data)
 {
-    ferry_health_poll(data);
+    FerryHealth *h = data;
+    if (h->ticks_waiting && ++h->ticks_waiting > HUNG_AFTER_TICKS) {
+        /* libvirtd accepted the admin connection but does not answer: killing the probe ends
+         * the pending read, which reports libvirtd unreachable. */
+        g_warning("libvirtd has not answered libvirt-admin for %u polls", HUNG_AFTER_TICKS);
+        g_subprocess_force_exit(h->probe);
+        return G_SOURCE_CONTINUE;
+    }
+    ferry_health_poll(h);
     return G_SOURCE_CONTINUE;
 }
 
@@ -121,9 +120,7 @@ FerryHealth *ferry_health_new(const char *uri, guint interval_seconds, FerryHeal
                               gpointer user_data)
 {
     FerryHealth *h = g_new0(FerryHealth, 1);
-    h->link = g_atomic_rc_box_new0(AdminLink);
-    h->link->uri = g_strdup(uri);
-    g_mutex_init(&h->link->lock);
+    h->uri = g_strdup(uri);
     h->callback = callback;
     h->user_data = user_data;
     h->cancellable = g_cancellable_new();
@@ -138,7 +135,8 @@ void ferry_health_free(FerryHealth *h)
         return;
     g_clear_handle_id(&h->timer, g_source_remove);
     g_cancellable_cancel(h->cancellable);
-    admin_link_release(h->link);
+    stop_probe(h);
     g_object_unref(h->cancellable);
+    g_free(h->uri);
     g_free(h);
 }

@@ -1,5 +1,5 @@
-/* The local libvirtd's health, read through libvirt-admin: worker threads, job queue,
- * clients. Polled off the main loop. */
+/* The local libvirtd's health, read through libvirt-admin (in a co-process): worker threads, job queue,
+ * clients. Polled without blocking the main loop. */
 #pragma once
 
 #include <gio/gio.h>
