@@ -28,6 +28,8 @@ struct _FerryInventory {
     GHashTable *domains;       /* uuid -> FerryDomainInfo */
     gboolean connecting;
     guint reconnect_source;
+    guint close_source;        /* pending handle_close */
+    const char *close_reason;  /* static string */
     guint reconnect_delay_ms;
     guint generation;          /* bumps at every disconnect: stale results are dropped */
 };
@@ -259,7 +261,11 @@ static const char *close_reason(int reason)
 static gboolean handle_close(gpointer data)
 {
     FerryInventory *inv = data;
+    inv->close_source = 0;
     forget_connection(inv);
+    /* Reported only now, so that whoever the callback asks sees the connection gone. */
+    if (inv->callbacks.connection_changed)
+        inv->callbacks.connection_changed(FALSE, inv->close_reason, inv->user_data);
     schedule_reconnect(inv);
     return G_SOURCE_REMOVE;
 }
@@ -271,9 +277,9 @@ static void on_close(virConnectPtr conn, int reason, void *opaque)
     if (conn != inv->conn)
         return;
     g_message("lost libvirtd at %s: %s; reconnecting", inv->uri, close_reason(reason));
-    if (inv->callbacks.connection_changed)
-        inv->callbacks.connection_changed(FALSE, close_reason(reason), inv->user_data);
-    g_idle_add(handle_close, inv);
+    inv->close_reason = close_reason(reason);
+    if (!inv->close_source)
+        inv->close_source = g_idle_add(handle_close, inv);
 }
 
 typedef struct {
@@ -454,6 +460,7 @@ void ferry_inventory_free(FerryInventory *inv)
     if (!inv)
         return;
     g_clear_handle_id(&inv->reconnect_source, g_source_remove);
+    g_clear_handle_id(&inv->close_source, g_source_remove);
     ferry_worker_free(inv->worker);
     if (inv->conn)
         virConnectUnregisterCloseCallback(inv->conn, on_close);

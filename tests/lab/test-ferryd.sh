@@ -1,0 +1,219 @@
+#!/bin/bash
+# virt-ferryd on real lab hosts: its objects and signals follow libvirt, odd domain names
+# map to the documented paths, it survives libvirtd restarts, polkit guards its changes,
+# malformed calls get proper errors, and the hook never holds libvirtd up.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/tap.sh"
+LAB=${VIRT_FERRY_LAB:-$here/lab}
+BUILD=${VIRT_FERRY_BUILDDIR:-$(cd "$here/../.." && pwd)}
+
+[ "$(id -u)" = 0 ] || tap_skip_all "the lab needs root"
+ls /boot/vmlinuz-* > /dev/null 2>&1 || tap_skip_all "no guest kernel (linux-image-cloud-amd64)"
+command -v libvirtd > /dev/null || tap_skip_all "libvirtd is not installed (.ci/deps)"
+[ -x "$BUILD/dbus/virt-ferryd" ] || tap_bail "virt-ferryd is not built in $BUILD"
+
+BUS=org.virtferry.Ferry1
+ROOT=/org/virtferry/Ferry1
+MANAGER=$BUS.Manager
+POLICY_NS=http://virtferry.org/xmlns/policy/1
+
+on() { "$LAB" exec "$@"; }
+# GLib's g_dbus_escape_object_path, written independently: every byte outside [A-Za-z0-9]
+# becomes _ and two lower-case hex digits.
+escape() { LC_ALL=C perl -e 'print join "", map { /[A-Za-z0-9]/ ? $_ : sprintf("_%02x", ord) } split //, $ARGV[0]' -- "$1"; }
+domain_path() { echo "$ROOT/domain/$(escape "$1")"; }
+# A property's value as GVariant text, through gdbus (which prints UTF-8 unescaped).
+prop() { # HOST PATH IFACE NAME
+    on "$1" gdbus call --system -d $BUS -o "$2" -m org.freedesktop.DBus.Properties.Get "$3" "$4" 2> /dev/null |
+        sed -e 's/^(<\(.*\)>,)$/\1/'
+}
+dprop() { prop "$1" "$(domain_path "$2")" $BUS.Domain "$3"; }
+mprop() { prop "$1" $ROOT $MANAGER "$2"; }
+get_domain() { on "$1" gdbus call --system -d $BUS -o $ROOT -m $MANAGER.GetDomain -- "$2" 2>&1 | sed -e "s/^(objectpath '\(.*\)',)$/\1/"; }
+has_object() { on "$1" busctl --list tree $BUS 2> /dev/null | grep -qxF "$2"; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
+# Waits up to one second (the contract) for a domain property to read VALUE.
+within_1s() { # HOST DOMAIN PROPERTY VALUE
+    local t0 got
+    t0=$(now)
+    while :; do
+        got=$(dprop "$1" "$2" "$3")
+        [ "$got" = "$4" ] && return 0
+        awk -v a="$t0" -v b="$(now)" 'BEGIN { exit !(b - a > 1.0) }' && break
+        sleep 0.05
+    done
+    printf '# %s %s: %s is %s after 1 s, want %s\n' "$1" "$2" "$3" "$got" "$4"
+    return 1
+}
+monitor_saw() { grep -qF -- "$1" "$MONITOR_LOG"; }
+# A minimal persistent domain, never started: enough for names and paths.
+define_stub() { # HOST NAME
+    local xml name
+    name=$(printf '%s' "$2" | sed -e 's/&/\&amp;/g' -e 's/</\&lt;/g' -e 's/>/\&gt;/g')
+    xml=$(mktemp)
+    printf "<domain type='qemu'><name>%s</name><memory unit='MiB'>128</memory><os><type arch='x86_64' machine='pc'>hvm</type></os></domain>\n" "$name" > "$xml"
+    on "$1" virsh -q define "$xml" > /dev/null
+    local rc=$?
+    rm -f "$xml"
+    return $rc
+}
+host_pid() { on "$1" cat "$2" 2> /dev/null; }
+
+"$LAB" down > /dev/null 2>&1
+trap 'stop_monitor; "$LAB" down > /dev/null 2>&1' EXIT
+MONITOR_LOG=$(mktemp)
+stop_monitor() {
+    local pid
+    pid=$(host_pid alpha /run/test-monitor.pid) && on alpha kill "$pid" 2> /dev/null
+    rm -f /run/test-monitor.pid.unused
+}
+"$LAB" up 2 >&2 || tap_bail "lab up 2 failed"
+
+# ------------------------------------------------------------------ the service itself
+tap_is "virt-ferryd on alpha reports libvirtd's host name" "$(mprop alpha Hostname)" "'alpha'"
+tap_is "Peers come from the config file" "$(mprop beta Peers)" "['qemu+tcp://alpha/system']"
+tap_is "Version is the package version" "$(mprop alpha Version)" "'$(sed -n 's/^PACKAGE_VERSION = //p' "$BUILD/Makefile")'"
+tap_is "Maintenance is false" "$(mprop alpha Maintenance)" "false"
+tap_ok "LibvirtHealth comes from libvirt-admin (reachable, workers, clients)" \
+    bash -c "'$LAB' exec alpha busctl get-property $BUS $ROOT $MANAGER LibvirtHealth | grep -q '\"reachable\" b true' &&
+             '$LAB' exec alpha busctl get-property $BUS $ROOT $MANAGER LibvirtHealth | grep -q '\"workers\" u [1-9]'"
+tap_ok "the root serves the ObjectManager" \
+    bash -c "'$LAB' exec alpha busctl call $BUS $ROOT org.freedesktop.DBus.ObjectManager GetManagedObjects > /dev/null"
+
+on alpha sh -c 'echo $$ > /run/test-monitor.pid; exec gdbus monitor --system --dest org.virtferry.Ferry1' > "$MONITOR_LOG" 2>&1 &
+sleep 0.5
+
+# ------------------------------------------------------------------ lifecycle
+"$LAB" guest alpha g1 --mem 128 >&2 || tap_bail "guest g1 did not start on alpha"
+tap_ok "a started guest is normal, running:booted" within_1s alpha g1 Reason "'running:booted'"
+tap_is "its UUID is libvirt's" "$(dprop alpha g1 UUID)" "'$(on alpha virsh domuuid g1 | tr -d '\n')'"
+tap_is "its Host is alpha" "$(dprop alpha g1 Host)" "'alpha'"
+on alpha virsh -q suspend g1 > /dev/null
+tap_ok "suspend: State normal, Reason paused:user within 1 s" within_1s alpha g1 Reason "'paused:user'"
+on alpha virsh -q resume g1 > /dev/null
+tap_ok "resume: Reason running:unpaused within 1 s" within_1s alpha g1 Reason "'running:unpaused'"
+on alpha virsh -q destroy g1 > /dev/null
+tap_ok "destroy: State stop within 1 s" within_1s alpha g1 State "'stop'"
+tap_is "destroy: Reason shutoff:destroyed" "$(dprop alpha g1 Reason)" "'shutoff:destroyed'"
+on alpha virsh -q start g1 > /dev/null
+tap_ok "start: State normal within 1 s" within_1s alpha g1 State "'normal'"
+sleep 0.3
+tap_ok "DomainStateChanged signals were seen on the bus (paused, unpaused, destroyed)" \
+    bash -c "grep -qF \"DomainStateChanged ('g1', 'normal', 'paused:user')\" '$MONITOR_LOG' &&
+             grep -qF \"DomainStateChanged ('g1', 'normal', 'running:unpaused')\" '$MONITOR_LOG' &&
+             grep -qF \"DomainStateChanged ('g1', 'stop', 'shutoff:destroyed')\" '$MONITOR_LOG'"
+
+# ------------------------------------------------------------------ names and paths
+names=("db 1" "50%off" "a.b-c" "x_y" "データベース" "it's<&>" "-lead" "UPPER9")
+for n in "${names[@]}"; do
+    define_stub alpha "$n" || tap_diag "could not define '$n'"
+done
+for n in "${names[@]}"; do
+    path=$(domain_path "$n")
+    tap_ok "'$n' is served at $path" wait_for 1 has_object alpha "$path"
+    tap_is "GetDomain('$n') finds it" "$(get_domain alpha "$n")" "$path"
+    tap_is "its Name reads back unescaped" "$(dprop alpha "$n" Name | sed -e "s/^'\(.*\)'$/\1/" -e 's/^"\(.*\)"$/\1/' -e "s/\\\\'/'/g")" "$n"
+done
+tap_is "g_dbus_escape_object_path's documented example: db 1 -> db_201" "$(domain_path 'db 1')" "$ROOT/domain/db_201"
+uuid=$(on alpha virsh domuuid "db 1" | tr -d '\n')
+tap_is "GetDomain(UUID) finds the same object" "$(get_domain alpha "$uuid")" "$(domain_path 'db 1')"
+tap_ok "GetDomain of an unknown domain is NotFound" \
+    bash -c "'$LAB' exec alpha gdbus call --system -d $BUS -o $ROOT -m $MANAGER.GetDomain nosuch 2>&1 | grep -q 'Ferry1.Error.NotFound'"
+tap_ok "GetDomain with a control character is InvalidArgument" \
+    bash -c "'$LAB' exec alpha gdbus call --system -d $BUS -o $ROOT -m $MANAGER.GetDomain \"\$(printf 'a\tb')\" 2>&1 | grep -q 'Ferry1.Error.InvalidArgument'"
+on alpha virsh -q domrename "db 1" "db 2" > /dev/null
+tap_ok "a renamed domain moves to its new path" wait_for 1 has_object alpha "$(domain_path 'db 2')"
+tap_ok "and leaves its old one" bash -c "! '$LAB' exec alpha busctl --list tree $BUS | grep -qxF '$(domain_path 'db 1')'"
+on alpha virsh -q undefine "データベース" > /dev/null
+tap_ok "an undefined domain's object goes away" \
+    wait_for 1 bash -c "! '$LAB' exec alpha busctl --list tree $BUS | grep -qxF '$(domain_path 'データベース')'"
+sleep 0.2
+tap_ok "and DomainStateChanged says undefined" monitor_saw "DomainStateChanged ('データベース', 'stop', 'undefined')"
+
+# ------------------------------------------------------------------ policy and polkit
+set_policy() { # HOST USER ARGS...
+    local h=$1 u=$2; shift 2
+    on "$h" runuser -u "$u" -- busctl call $BUS $ROOT $MANAGER SetDomainPolicy 'sa{sv}' "$@" 2>&1
+}
+metadata() { on alpha virsh metadata "$1" $POLICY_NS 2> /dev/null; }
+out=$(set_policy alpha root g1 4 hold b true priority i 10 pin as 2 alpha beta eq s db)
+tap_is "root sets a policy with SetDomainPolicy" "$out" ""
+tap_ok "the policy is in the domain's metadata, live" bash -c "'$LAB' exec alpha virsh metadata g1 $POLICY_NS | grep -q '<hold/>'"
+tap_ok "and persistent" bash -c "'$LAB' exec alpha virsh metadata g1 $POLICY_NS --config | grep -q 'priority value=\"10\"'"
+tap_ok "the Policy property shows it" wait_for 1 bash -c "'$LAB' exec alpha busctl get-property $BUS $(domain_path g1) $BUS.Domain Policy | grep -q '\"priority\" i 10'"
+before=$(metadata g1)
+out=$(set_policy alpha nobody g1 1 hold b false)
+tap_ok "an unprivileged caller gets AccessDenied" grep -q "Access denied" <<< "$out"
+tap_is "and the metadata is unchanged" "$(metadata g1)" "$before"
+tap_ok "an unprivileged caller may read" bash -c "'$LAB' exec alpha runuser -u nobody -- busctl get-property $BUS $(domain_path g1) $BUS.Domain Policy | grep -q hold"
+out=$(on alpha runuser -u nobody -- busctl call $BUS $ROOT $BUS.Hook Report ssss qemu g1 start begin 2>&1)
+tap_ok "only root may send hook reports (bus policy)" grep -q "Access denied" <<< "$out"
+out=$(set_policy alpha root g1 2 hold b false priority i 5000)
+tap_ok "a bad value is InvalidArgument, naming it" grep -q "priority" <<< "$out"
+tap_is "and nothing of that call was written" "$(metadata g1)" "$before"
+
+fuzz=$(on alpha "$BUILD/tests/lab/ferry-fuzz" --count 2000 --domain g1 2>&1)
+rc=$?
+tap_diag "$(tail -n 1 <<< "$fuzz")"
+tap_is "2000 malformed calls all get documented errors" "$rc" 0
+[ $rc = 0 ] || tap_diag "$fuzz"
+tap_is "the fuzzed domain's metadata is unchanged" "$(metadata g1)" "$before"
+tap_is "virt-ferryd still answers" "$(mprop alpha Hostname)" "'alpha'"
+
+# ------------------------------------------------------------------ libvirtd restarts
+"$LAB" guest alpha g2 --mem 128 >&2 || tap_bail "guest g2 did not start on alpha"
+uuid2=$(on alpha virsh domuuid g2 | tr -d '\n')
+on alpha kill -9 "$(host_pid alpha /run/libvirtd.pid)"
+tap_ok "virt-ferryd notices libvirtd is gone" wait_for 20 bash -c "'$LAB' exec alpha busctl get-property $BUS $ROOT $MANAGER LibvirtConnected | grep -q false"
+tap_ok "and survives it" bash -c "'$LAB' exec alpha busctl get-property $BUS $ROOT $MANAGER Version > /dev/null"
+# Changes virt-ferryd cannot see while libvirtd is down: g2's QEMU dies, a domain appears.
+on alpha kill -9 "$(host_pid alpha /run/libvirt/qemu/g2.pid)"
+on alpha sh -c "printf \"<domain type='qemu'><name>offline</name><memory unit='MiB'>128</memory><os><type arch='x86_64' machine='pc'>hvm</type></os></domain>\n\" > /etc/libvirt/qemu/offline.xml"
+on alpha libvirtd --daemon --listen --pid-file=/run/libvirtd.pid
+tap_ok "virt-ferryd reconnects after libvirtd restarts" wait_for 30 bash -c "'$LAB' exec alpha busctl get-property $BUS $ROOT $MANAGER LibvirtConnected | grep -q true"
+tap_ok "the inventory resyncs: a domain defined meanwhile appears" wait_for 2 has_object alpha "$(domain_path offline)"
+tap_ok "the inventory resyncs: a guest that died meanwhile is error" within_1s alpha g2 State "'error'"
+tap_ok "with libvirt's reason shutoff:crashed" within_1s alpha g2 Reason "'shutoff:crashed'"
+tap_ok "the running guest is still normal" within_1s alpha g1 State "'normal'"
+tap_ok "the policy survived the restart" bash -c "'$LAB' exec alpha busctl get-property $BUS $(domain_path g1) $BUS.Domain Policy | grep -q '\"priority\" i 10'"
+sleep 0.3
+tap_ok "HostEvent libvirt-disconnected and libvirt-connected were signalled" \
+    bash -c "grep -q \"HostEvent ('libvirt-disconnected'\" '$MONITOR_LOG' && grep -q \"HostEvent ('libvirt-connected'\" '$MONITOR_LOG'"
+if [ -x "$BUILD/hooks/virt-ferry-hook" ]; then
+    tap_ok "the daemon hook reported libvirtd's start (HostEvent daemon-start)" monitor_saw "HostEvent ('daemon-start'"
+    tap_ok "the qemu hook reported g1's operations (HostEvent domain-hook)" monitor_saw "HostEvent ('domain-hook', 'g1 started begin"
+fi
+policy_before=$(on alpha busctl get-property $BUS "$(domain_path g1)" $BUS.Domain Policy)
+"$LAB" ferryd alpha restart >&2
+tap_is "after a virt-ferryd restart, the policy reads the same" \
+    "$(on alpha busctl get-property $BUS "$(domain_path g1)" $BUS.Domain Policy)" "$policy_before"
+tap_is "and the object tree is back" "$(get_domain alpha "$uuid2")" "$(domain_path g2)"
+
+# ------------------------------------------------------------------ the hook's bound
+# libvirt waits for its hooks; a stopped virt-ferryd, or even a stopped system bus, may
+# cost each hook call at most its bound (250 ms), never a hang.
+time_start_destroy() {
+    local t0
+    t0=$(now)
+    on alpha virsh -q start g2 > /dev/null && on alpha virsh -q destroy g2 > /dev/null || return 1
+    since "$t0"
+}
+base=$(time_start_destroy) || base=
+ferryd_pid=$(host_pid alpha /run/virt-ferryd.pid)
+on alpha kill -STOP "$ferryd_pid"
+stopped=$(time_start_destroy) || stopped=
+on alpha kill -CONT "$ferryd_pid"
+bus_pid=$(on alpha sh -c 'for p in /proc/[0-9]*; do tr "\0" " " < $p/cmdline 2>/dev/null | grep -q "^dbus-daemon --config-file" && echo ${p#/proc/}; done' | head -n 1)
+on alpha kill -STOP "$bus_pid"
+busstopped=$(time_start_destroy) || busstopped=
+on alpha kill -CONT "$bus_pid"
+tap_diag "start+destroy of g2: ${base:-failed} s; virt-ferryd stopped: ${stopped:-failed} s; system bus stopped: ${busstopped:-failed} s"
+# Five hook calls (prepare, start, started, stopped, release) at 250 ms each at worst.
+bounded() { [ -n "$2" ] && awk -v b="$1" -v t="$2" 'BEGIN { exit !(t <= b + 5 * 0.25 + 2) }'; }
+tap_ok "libvirt operations work with virt-ferryd stopped, within the hook's bound" bounded "${base:-0}" "$stopped"
+tap_ok "libvirt operations work with the system bus stopped, within the hook's bound" bounded "${base:-0}" "$busstopped"
+tap_is "virt-ferryd answers again once continued" "$(mprop alpha Hostname)" "'alpha'"
+
+tap_done
