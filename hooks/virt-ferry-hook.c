@@ -1,0 +1,455 @@
+/* virt-ferry-hook: the libvirt hook of virt-ferry.
+ *
+ * Installed as /etc/libvirt/hooks/{qemu.d,daemon.d,network.d}/virt-ferry, it is run by
+ * libvirt as
+ *
+ *     HOOK OBJECT_NAME OPERATION SUB_OPERATION EXTRA      (XML on stdin)
+ *
+ * and tells virt-ferryd about the call with one D-Bus message,
+ * org.virtferry.Ferry1.Hook.Report(object, object_name, operation, sub_operation), where
+ * `object` (qemu, daemon, network) is the name of the directory the hook was run from.
+ *
+ * libvirtd runs hooks synchronously and waits for them, often while it holds a domain's
+ * job (DESIGN.md, "The hook's rule"). Hence:
+ *
+ * - It never calls libvirt (that would deadlock against the job the caller holds) and
+ *   never forks (a child could keep libvirt's stdout pipe open: libvirt waits for EOF).
+ * - It exits 0, whatever happens: libvirt treats a failing hook as fatal for the
+ *   operation, and a failing `reconnect` hook makes libvirtd kill a running guest.
+ * - Reporting is fire-and-forget: a method call with NO_REPLY_EXPECTED and auto-start off,
+ *   so neither a busy virt-ferryd nor a missing one (no activation) can slow libvirt down.
+ *
+ * Time bounds, and why there are two of them:
+ *
+ * - REPORT_BOUND_MS (250 ms) bounds everything the hook does for an operation that only
+ *   reports: reading the input, connecting to the bus, authenticating, Hello (a round
+ *   trip) and sending Report. A SIGALRM then ends the process with status 0. That bound
+ *   is what a stopped or overloaded dbus-daemon costs libvirtd at most.
+ * - `migrate` and `restore` of qemu may rewrite the domain XML: libvirt reads the hook's
+ *   stdout and uses it as the new XML, and an empty stdout means "unchanged". A cut-off
+ *   XML, by contrast, makes libvirt fail the migration or restore. So the pass-through
+ *   reads the whole input first and only then writes it in one go (all or nothing), under
+ *   its own, more generous bound PASSTHROUGH_BOUND_MS: it is local pipe I/O that takes
+ *   microseconds, and a bound that fired on a loaded host would drop the rewrite later
+ *   work puts here. If the bound fires while still reading, stdout stays empty and libvirt
+ *   keeps its XML. It can only fire while writing if libvirtd stopped reading the pipe, in
+ *   which case the operation is lost anyway. The 250 ms report bound is armed afresh
+ *   after the pass-through, so the XML never eats into the report's time: migrate and
+ *   restore cost libvirtd at most PASSTHROUGH_BOUND_MS + REPORT_BOUND_MS.
+ *
+ * Only libc and libdbus: the hook is exec'd for every domain operation and must start fast.
+ */
+#define _GNU_SOURCE
+#include <dbus/dbus.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+/* The most a report may cost libvirtd, in milliseconds (see the header comment). */
+#define REPORT_BOUND_MS 250
+/* The most reading and echoing the XML of migrate/restore may take, in milliseconds. */
+#define PASSTHROUGH_BOUND_MS 2000
+/* Larger "domain XML" is not domain XML: stdout then stays empty (libvirt keeps its XML). */
+#define PASSTHROUGH_MAX_BYTES (64u << 20)
+/* Names longer than this are cut (at a character boundary) before they go on the bus. */
+#define ARG_MAX_BYTES 1024
+/* Where the system bus listens when DBUS_SYSTEM_BUS_ADDRESS does not say otherwise. */
+#define SYSTEM_BUS_DEFAULT_ADDRESS "unix:path=/var/run/dbus/system_bus_socket"
+
+#define FERRY_BUS_NAME "org.virtferry.Ferry1"
+#define FERRY_PATH "/org/virtferry/Ferry1"
+#define FERRY_HOOK_INTERFACE "org.virtferry.Ferry1.Hook"
+
+/* One hook invocation, as libvirt made it. */
+typedef struct {
+    const char *object; /* "qemu", "daemon", "network", or NULL when run from elsewhere */
+    const char *object_name;
+    const char *operation;
+    const char *sub_operation;
+} HookCall;
+
+/* ------------------------------------------------------------------ process hygiene */
+
+static void exit_successfully(int sig)
+{
+    (void) sig;
+    _exit(0);
+}
+
+static void report_crash_and_exit(int sig)
+{
+    /* Not quiet: this is a bug. Still status 0, for the guest's sake (see the header). */
+    static const char message[] = "virt-ferry-hook: internal error, operation not reported\n";
+    ssize_t ignored = write(STDERR_FILENO, message, sizeof message - 1);
+    (void) ignored;
+    (void) sig;
+    _exit(0);
+}
+
+static void set_handler(int sig, void (*handler)(int))
+{
+    struct sigaction action = { .sa_handler = handler };
+    sigemptyset(&action.sa_mask);
+    sigaction(sig, &action, NULL);
+}
+
+static void install_signal_policy(void)
+{
+    set_handler(SIGALRM, exit_successfully);
+    /* A reader that went away must be an error return, not a death by signal. */
+    set_handler(SIGPIPE, SIG_IGN);
+    /* libdbus aborts on misuse; a signal death would count as a failed hook. */
+    set_handler(SIGABRT, report_crash_and_exit);
+    set_handler(SIGSEGV, report_crash_and_exit);
+    set_handler(SIGBUS, report_crash_and_exit);
+}
+
+/* Arms (or re-arms) the one-shot bound; when it fires the process exits with status 0. */
+static void arm_bound_ms(long ms)
+{
+    struct itimerval bound = {
+        .it_value = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 },
+    };
+    setitimer(ITIMER_REAL, &bound, NULL);
+}
+
+/* If libvirt (or a person) ran us with fd 0, 1 or 2 closed, the bus socket could land on
+ * one of them and receive what we write to stdout. Fill the gaps with /dev/null. */
+static void ensure_standard_fds(void)
+{
+    for (int fd = 0; fd <= 2; fd++) {
+        if (fcntl(fd, F_GETFD) >= 0)
+            continue;
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null >= 0 && null != fd) {
+            dup3(null, fd, O_CLOEXEC);
+            close(null);
+        }
+    }
+}
+
+/* libvirt waits until stdout reaches EOF: let go of it as soon as there is nothing more to
+ * say. /dev/null takes the slot so that no later fd (the bus socket) becomes fd 1. */
+static void release_stdout(void)
+{
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null < 0) {
+        close(STDOUT_FILENO);
+        return;
+    }
+    dup3(null, STDOUT_FILENO, O_CLOEXEC);
+    close(null);
+}
+
+/* ------------------------------------------------------------------ stdin and stdout */
+
+static ssize_t read_some(int fd, void *buffer, size_t size)
+{
+    ssize_t n;
+    do
+        n = read(fd, buffer, size);
+    while (n < 0 && errno == EINTR);
+    return n;
+}
+
+/* libvirt writes the XML while it waits for us: read it all so its write completes. */
+static void drain_stdin(void)
+{
+    static char sink[65536];
+    while (read_some(STDIN_FILENO, sink, sizeof sink) > 0)
+        ;
+}
+
+static bool write_all(int fd, const char *data, size_t size)
+{
+    while (size > 0) {
+        ssize_t n = write(fd, data, size);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        data += n;
+        size -= (size_t) n;
+    }
+    return true;
+}
+
+/* Reads stdin to EOF into a fresh buffer. NULL (with stdin drained) when it is too large
+ * or unreadable: the caller then writes nothing, which libvirt reads as "XML unchanged". */
+static char *read_all_stdin(size_t *length)
+{
+    size_t used = 0, capacity = 65536;
+    char *buffer = malloc(capacity);
+    if (!buffer) {
+        drain_stdin();
+        return NULL;
+    }
+    for (;;) {
+        if (used == capacity) {
+            char *larger = capacity < PASSTHROUGH_MAX_BYTES ? realloc(buffer, capacity * 2) : NULL;
+            if (!larger) {
+                free(buffer);
+                drain_stdin();
+                return NULL;
+            }
+            buffer = larger;
+            capacity *= 2;
+        }
+        ssize_t n = read_some(STDIN_FILENO, buffer + used, capacity - used);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            free(buffer);
+            return NULL;
+        }
+        used += (size_t) n;
+    }
+    *length = used;
+    return buffer;
+}
+
+/* migrate and restore: hand libvirt its XML back, byte for byte. Later work rewrites it
+ * here (VLAN remapping, maintenance refusal); the all-or-nothing shape stays. */
+static void pass_xml_through(void)
+{
+    size_t length = 0;
+    char *xml = read_all_stdin(&length);
+    if (xml)
+        write_all(STDOUT_FILENO, xml, length);
+    free(xml);
+}
+
+/* ------------------------------------------------------------------ the invocation */
+
+static bool has_suffix(const char *s, size_t length, const char *suffix)
+{
+    size_t suffix_length = strlen(suffix);
+    return length >= suffix_length && memcmp(s + length - suffix_length, suffix, suffix_length) == 0;
+}
+
+static const char *known_object(const char *name, size_t length)
+{
+    static const char *const objects[] = { "qemu", "daemon", "network" };
+    for (size_t i = 0; i < sizeof objects / sizeof objects[0]; i++)
+        if (strlen(objects[i]) == length && memcmp(objects[i], name, length) == 0)
+            return objects[i];
+    return NULL;
+}
+
+/* The object is the directory libvirt found us in: .../qemu.d/virt-ferry -> "qemu". The
+ * old single-file layout, .../hooks/qemu, works too. Anything else: NULL. */
+static const char *object_from_argv0(const char *argv0)
+{
+    const char *slash = strrchr(argv0, '/');
+    if (!slash)
+        return known_object(argv0, strlen(argv0));
+
+    const char *dir_end = slash;
+    const char *dir = dir_end;
+    while (dir > argv0 && dir[-1] != '/')
+        dir--;
+    size_t dir_length = (size_t) (dir_end - dir);
+    if (has_suffix(dir, dir_length, ".d"))
+        return known_object(dir, dir_length - 2);
+    return known_object(slash + 1, strlen(slash + 1));
+}
+
+static HookCall parse_call(int argc, char **argv)
+{
+    /* libvirt always passes four arguments and "-" where one has no value. */
+    HookCall call = {
+        .object = argc > 0 ? object_from_argv0(argv[0]) : NULL,
+        .object_name = argc > 1 ? argv[1] : "-",
+        .operation = argc > 2 ? argv[2] : "-",
+        .sub_operation = argc > 3 ? argv[3] : "-",
+    };
+    return call;
+}
+
+static bool wants_xml_passthrough(const HookCall *call)
+{
+    return call->object && strcmp(call->object, "qemu") == 0 &&
+           (strcmp(call->operation, "migrate") == 0 || strcmp(call->operation, "restore") == 0);
+}
+
+/* ------------------------------------------------------------------ valid D-Bus strings */
+
+/* Length of the well-formed UTF-8 character at s (at most `available` bytes), 0 if none:
+ * no overlong forms, no surrogates, nothing above U+10FFFF. */
+static size_t utf8_char_length(const unsigned char *s, size_t available)
+{
+    unsigned char lead = s[0];
+    size_t length;
+    unsigned long code, minimum;
+
+    if (lead < 0x80)
+        return 1;
+    if (lead < 0xC2)
+        return 0;
+    if (lead < 0xE0)
+        length = 2, code = lead & 0x1F, minimum = 0x80;
+    else if (lead < 0xF0)
+        length = 3, code = lead & 0x0F, minimum = 0x800;
+    else if (lead < 0xF5)
+        length = 4, code = lead & 0x07, minimum = 0x10000;
+    else
+        return 0;
+    if (available < length)
+        return 0;
+    for (size_t i = 1; i < length; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        code = (code << 6) | (s[i] & 0x3F);
+    }
+    if (code < minimum || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))
+        return 0;
+    return length;
+}
+
+/* Copies `in` into `out` as valid UTF-8 of at most ARG_MAX_BYTES bytes: every byte that
+ * starts no well-formed character becomes U+FFFD, and a long string is cut between
+ * characters. libdbus aborts the process on invalid UTF-8, so nothing else goes out. */
+static void sanitize_arg(const char *in, char out[ARG_MAX_BYTES + 1])
+{
+    static const char replacement[] = "\xEF\xBF\xBD";
+    const unsigned char *s = (const unsigned char *) in;
+    size_t remaining = strlen(in), used = 0;
+
+    while (remaining > 0) {
+        size_t length = utf8_char_length(s, remaining);
+        const char *piece = length ? (const char *) s : replacement;
+        size_t piece_length = length ? length : sizeof replacement - 1;
+        if (used + piece_length > ARG_MAX_BYTES)
+            break;
+        memcpy(out + used, piece, piece_length);
+        used += piece_length;
+        s += length ? length : 1;
+        remaining -= length ? length : 1;
+    }
+    out[used] = '\0';
+
+    /* Belt and braces, should libdbus ever be stricter than the decoder above. */
+    if (!dbus_validate_utf8(out, NULL))
+        for (size_t i = 0; i < used; i++)
+            if ((unsigned char) out[i] >= 0x80)
+                out[i] = '?';
+}
+
+/* ------------------------------------------------------------------ the report */
+
+/* libdbus spawns programs for some transports (autolaunch:, unixexec:). The hook must not
+ * fork, so only socket transports are allowed. */
+static bool address_is_socket_only(const char *address)
+{
+    DBusAddressEntry **entries = NULL;
+    int count = 0;
+    bool ok;
+
+    if (!dbus_parse_address(address, &entries, &count, NULL))
+        return false;
+    ok = count > 0;
+    for (int i = 0; i < count; i++) {
+        const char *method = dbus_address_entry_get_method(entries[i]);
+        if (strcmp(method, "unix") != 0 && strcmp(method, "tcp") != 0 && strcmp(method, "nonce-tcp") != 0)
+            ok = false;
+    }
+    dbus_address_entries_free(entries);
+    return ok;
+}
+
+static const char *system_bus_address(void)
+{
+    const char *address = getenv("DBUS_SYSTEM_BUS_ADDRESS");
+    return address && *address ? address : SYSTEM_BUS_DEFAULT_ADDRESS;
+}
+
+/* A private connection that does not exit the process when the bus hangs up (libdbus's
+ * shared bus connections call _exit(1) then: a failed hook). NULL when the bus is not
+ * there; silence, since a missing virt-ferryd or bus is normal on some hosts. */
+static DBusConnection *connect_to_system_bus(void)
+{
+    const char *address = system_bus_address();
+    DBusConnection *connection;
+
+    if (!address_is_socket_only(address))
+        return NULL;
+    connection = dbus_connection_open_private(address, NULL);
+    if (!connection)
+        return NULL;
+    dbus_connection_set_exit_on_disconnect(connection, FALSE);
+    /* Hello is a round trip; like the connect and authentication, it is bounded only by
+     * the report bound, which is what keeps a stopped dbus-daemon from holding us. */
+    if (!dbus_bus_register(connection, NULL)) {
+        dbus_connection_close(connection);
+        dbus_connection_unref(connection);
+        return NULL;
+    }
+    return connection;
+}
+
+static DBusMessage *new_report(const HookCall *call)
+{
+    static char object_name[ARG_MAX_BYTES + 1], operation[ARG_MAX_BYTES + 1],
+        sub_operation[ARG_MAX_BYTES + 1];
+    const char *object = call->object, *name = object_name, *op = operation, *sub = sub_operation;
+    DBusMessage *message;
+
+    sanitize_arg(call->object_name, object_name);
+    sanitize_arg(call->operation, operation);
+    sanitize_arg(call->sub_operation, sub_operation);
+
+    message = dbus_message_new_method_call(FERRY_BUS_NAME, FERRY_PATH, FERRY_HOOK_INTERFACE, "Report");
+    if (!message)
+        return NULL;
+    /* Never wait for virt-ferryd, and never start it from here: a hook that activates a
+     * service would make libvirtd wait for that service's startup. */
+    dbus_message_set_no_reply(message, TRUE);
+    dbus_message_set_auto_start(message, FALSE);
+    if (!dbus_message_append_args(message, DBUS_TYPE_STRING, &object, DBUS_TYPE_STRING, &name,
+                                  DBUS_TYPE_STRING, &op, DBUS_TYPE_STRING, &sub, DBUS_TYPE_INVALID)) {
+        dbus_message_unref(message);
+        return NULL;
+    }
+    return message;
+}
+
+static void report_to_ferryd(const HookCall *call)
+{
+    DBusMessage *message = new_report(call);
+    if (!message)
+        return;
+    DBusConnection *connection = connect_to_system_bus();
+    if (connection) {
+        /* Once flushed, the message is in the bus's socket buffer: the bus delivers it
+         * even though we hang up right away. */
+        if (dbus_connection_send(connection, message, NULL))
+            dbus_connection_flush(connection);
+        dbus_connection_close(connection);
+        dbus_connection_unref(connection);
+    }
+    dbus_message_unref(message);
+}
+
+int main(int argc, char **argv)
+{
+    install_signal_policy();
+    ensure_standard_fds();
+    HookCall call = parse_call(argc, argv);
+
+    if (wants_xml_passthrough(&call)) {
+        arm_bound_ms(PASSTHROUGH_BOUND_MS);
+        pass_xml_through();
+    }
+    arm_bound_ms(REPORT_BOUND_MS);
+    release_stdout();
+    drain_stdin();
+    if (call.object)
+        report_to_ferryd(&call);
+    return 0;
+}
