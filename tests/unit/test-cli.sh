@@ -1,0 +1,271 @@
+#!/bin/bash
+# virt-ferry against the real virt-ferryd on a private system bus that this test starts,
+# with libvirt's test:///default driver (one running domain, "test") behind it. No polkitd
+# runs on that bus, so every change is refused: that is tested too.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/../lab/tap.sh"
+BUILD=${VIRT_FERRY_BUILDDIR:-$here/../..}
+CLI=$BUILD/tools/virt-ferry
+DAEMON=$BUILD/dbus/virt-ferryd
+EMITTER=$BUILD/tests/unit/test-cli-emitter
+TEST_UUID=6695eb01-f6a4-8304-79aa-97f2502e193f
+
+command -v dbus-daemon > /dev/null || tap_skip_all "dbus-daemon is not installed"
+[ -x "$CLI" ] && [ -x "$DAEMON" ] && [ -x "$EMITTER" ] ||
+    tap_skip_all "build tools/virt-ferry, dbus/virt-ferryd and tests/unit/test-cli-emitter first"
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/virt-ferry-cli.XXXXXX") || tap_bail "mktemp failed"
+bus_pid= bus2_pid= daemon_pid= monitor_pid=
+# Only what this test started is stopped.
+cleanup() {
+    local pid
+    for pid in $monitor_pid $daemon_pid $bus_pid $bus2_pid; do
+        kill "$pid" 2> /dev/null && wait "$pid" 2> /dev/null
+    done
+    [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+cat > "$tmp/bus.conf" << EOF
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:dir=$tmp</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+EOF
+printf '[libvirt]\nuri=test:///default\n' > "$tmp/virt-ferry.conf"
+
+dbus-daemon --nofork --print-address=3 --config-file="$tmp/bus.conf" 3> "$tmp/address" 2> "$tmp/bus.log" &
+bus_pid=$!
+wait_for 10 test -s "$tmp/address" || tap_bail "the private dbus-daemon did not start: $(cat "$tmp/bus.log")"
+DBUS_SYSTEM_BUS_ADDRESS=$(head -n 1 "$tmp/address")
+export DBUS_SYSTEM_BUS_ADDRESS
+unset DBUS_SESSION_BUS_ADDRESS
+
+starts=0
+start_daemon() {
+    starts=$((starts + 1))
+    "$DAEMON" --config "$tmp/virt-ferry.conf" > "$tmp/daemon.$starts.log" 2>&1 &
+    daemon_pid=$!
+    wait_for 15 "$CLI" status > /dev/null 2>&1
+}
+# virt-ferryd starts its libvirt inventory before it owns org.virtferry.Ferry1: when the
+# connection wins that race, its first DomainStateChanged and HostEvent go out before the
+# name is its own, and no client that follows the name can see them. Checks of those
+# signals run only when virt-ferryd's log shows it owned the name first.
+owned_before_connected() {
+    awk '/ owns org\.virtferry\.Ferry1/ && !o { o = NR } /connected to libvirtd at/ && !c { c = NR }
+         END { exit !(o && c && o < c) }' "$tmp/daemon.$starts.log"
+}
+tap_skip() { TAP_N=$((TAP_N + 1)); echo "ok $TAP_N - $1 # SKIP $2"; }
+startup_signal() { # DESCRIPTION CMD...
+    local d=$1
+    shift
+    if owned_before_connected; then tap_ok "$d" "$@"
+    else tap_skip "$d" "virt-ferryd emitted it before it owned its bus name"; fi
+}
+stop_daemon() {
+    kill "$daemon_pid" && wait "$daemon_pid" 2> /dev/null
+    daemon_pid=
+}
+
+# run CMD...: sets $out, $err and $rc.
+run() {
+    "$@" > "$tmp/out" 2> "$tmp/err"
+    rc=$?
+    out=$(cat "$tmp/out")
+    err=$(cat "$tmp/err")
+}
+has() { grep -qF -- "$2" <<< "$1"; }          # TEXT NEEDLE
+has_line() { grep -qE -- "$2" <<< "$1"; }     # TEXT REGEX
+has_lines() { # TEXT REGEX...: every one matches a line
+    local text=$1 re
+    shift
+    for re; do grep -qE -- "$re" <<< "$text" || return 1; done
+}
+# An error message: "virt-ferry: " PREFIX... (so no "GDBus.Error:NAME: " in front).
+is_error() { [[ $1 == "virt-ferry: $2"* ]]; }
+monitor_has() { grep -qE -- "$1" "$tmp/monitor"; }
+monitor_has_n() { [ "$(grep -cE -- "$1" "$tmp/monitor")" -ge "$2" ]; } # REGEX N
+
+# ------------------------------------------------------------------ no virt-ferryd yet
+run "$CLI" status
+tap_is "status without virt-ferryd exits 5" "$rc" 5
+tap_is "and says so, with how to start it" "$err" \
+    "virt-ferry: virt-ferryd is not running on this host (start it with systemctl start virt-ferryd)"
+run "$CLI" show test
+tap_is "show without virt-ferryd exits 5" "$rc" 5
+run "$CLI" list
+tap_is "list without virt-ferryd exits 5" "$rc" 5
+
+# The monitor writes to a file, so only its own flushing makes lines appear at once.
+"$CLI" monitor > "$tmp/monitor" 2> "$tmp/monitor.err" &
+monitor_pid=$!
+tap_ok "monitor starts by saying virt-ferryd is down" wait_for 10 monitor_has '^[0-9T:.-]+ service down$'
+
+# ------------------------------------------------------------------ with virt-ferryd
+start_daemon || tap_bail "virt-ferryd did not come up: $(cat "$tmp/daemon.log")"
+tap_ok "monitor sees virt-ferryd come up" wait_for 10 monitor_has ' service up :[0-9]+\.[0-9]+$'
+startup_signal "monitor sees the domain test (DomainStateChanged)" \
+    wait_for 10 monitor_has ' domain test normal running:[a-z]+$'
+startup_signal "monitor sees libvirt connected (HostEvent)" wait_for 10 monitor_has ' host libvirt-connected'
+
+run "$CLI" status
+tap_is "status exits 0" "$rc" 0
+tap_ok "status shows the host" has_line "$out" '^Host: +[^ ]+'
+tap_ok "status shows virt-ferryd's version" has_line "$out" '^Version: +[0-9]+\.[0-9]+'
+tap_ok "status shows libvirt connected" has_line "$out" '^Libvirt: +connected$'
+tap_ok "status shows libvirt's health" has_line "$out" '^Libvirt health: +(reachable|libvirt-admin unreachable)'
+tap_ok "status shows maintenance and peers" has_lines "$out" '^Maintenance: +no$' '^Peers: +none$'
+tap_ok "status counts the domains per state" has "$out" "1 (1 normal, 0 stop, 0 error, 0 unknown)"
+run "$CLI" status --json
+tap_ok "status --json has the Manager's properties" \
+    has_lines "$out" '"LibvirtConnected":true' '"DomainStates":\{"error":0,"normal":1,'
+
+run "$CLI" list
+tap_is "list exits 0" "$rc" 0
+tap_ok "list has a header" has_line "$out" '^NAME +STATE +REASON +FLAGS +POLICY$'
+tap_ok "list shows the test driver's domain" has_line "$out" '^test +normal +running:[a-z]+ +- +-$'
+run "$CLI" --json list
+tap_ok "list --json is an array of domains" has_line "$out" '^\[\{.*"Name":"test".*"ObjectPath":"/org/virtferry/Ferry1/domain/test"\}\]$'
+
+run "$CLI" show test
+tap_is "show test exits 0" "$rc" 0
+tap_ok "show prints the UUID" has_line "$out" "^UUID: +$TEST_UUID\$"
+tap_ok "show prints the state and reason" has_lines "$out" '^State: +normal$' '^Reason: +running:'
+tap_ok "show prints the object path" has_line "$out" '^Object path: +/org/virtferry/Ferry1/domain/test$'
+tap_ok "show prints every policy key" has_line "$out" '^  unmanaged: +no$'
+run "$CLI" show "$TEST_UUID"
+tap_ok "show finds a domain by UUID" has_line "$out" '^Name: +test$'
+run "$CLI" show --json test
+tap_ok "show --json" has "$out" '"UUID":"'"$TEST_UUID"'"'
+
+run "$CLI" show nosuch
+tap_is "show nosuch exits 3" "$rc" 3
+tap_ok "with virt-ferryd's message, without the GDBus prefix" is_error "$err" 'no domain named "nosuch"'
+run "$CLI" policy nosuch
+tap_is "policy nosuch exits 3" "$rc" 3
+
+run "$CLI" policy test
+tap_is "policy test exits 0" "$rc" 0
+tap_ok "and prints the policy" has_lines "$out" '^hold: +no$' '^pin: +any host$'
+run "$CLI" policy --json test
+tap_is "policy --json prints the empty policy" "$out" "{}"
+
+# No polkitd on this bus: virt-ferryd denies every change.
+run "$CLI" policy test hold=yes priority=10
+tap_is "a policy change without polkit exits 4" "$rc" 4
+tap_ok "saying it is not authorized, without the GDBus prefix" \
+    is_error "$err" "not authorized for org.virtferry.ferry1.policy"
+run "$CLI" --no-ask-password policy test unmanaged=no
+tap_is "--no-ask-password: exits 4 too" "$rc" 4
+run "$CLI" policy test colour=red
+tap_is "an unknown key is refused before anything is sent (exit 2)" "$rc" 2
+tap_is "naming the key and the keys there are" "$err" \
+    "virt-ferry: unknown policy key 'colour'; the keys are hold, no_migrate, eq, ne, pin, priority, depends, unmanaged"
+run "$CLI" policy test priority=high
+tap_is "a bad value exits 2" "$rc" 2
+tap_ok "naming its key" is_error "$err" "policy key 'priority': \"high\" is not an integer"
+
+run "$CLI" frobnicate
+tap_is "an unknown verb exits 2" "$rc" 2
+run "$CLI" show
+tap_is "show without a domain exits 2" "$rc" 2
+run "$CLI" list extra
+tap_is "list with an argument exits 2" "$rc" 2
+run "$CLI" show --help
+tap_is "show --help exits 0" "$rc" 0
+tap_ok "with a usage line" has_line "$out" "virt-ferry .* show DOMAIN$"
+run "$CLI" --version
+tap_ok "--version" has_line "$out" '^virt-ferry [0-9]+\.[0-9]+'
+
+run env -u DBUS_SYSTEM_BUS_ADDRESS DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent "$CLI" \
+    --bus-address "$DBUS_SYSTEM_BUS_ADDRESS" list
+tap_ok "--bus-address overrides DBUS_SYSTEM_BUS_ADDRESS" has_line "$out" '^test +normal'
+
+# A hook report becomes a HostEvent; names with blanks are quoted fields, details are not.
+if command -v gdbus > /dev/null; then
+    gdbus call --system -d org.virtferry.Ferry1 -o /org/virtferry/Ferry1 \
+        -m org.virtferry.Ferry1.Hook.Report qemu 'db 1' start begin > /dev/null
+    tap_ok "monitor shows a HostEvent with its detail" wait_for 10 monitor_has ' host domain-hook db 1 start begin$'
+else
+    tap_ok "monitor shows a HostEvent (# SKIP no gdbus)" true
+fi
+
+# ------------------------------------------------------------------ virt-ferryd goes and comes back
+stop_daemon
+tap_ok "monitor sees virt-ferryd go away" wait_for 10 monitor_has_n ' service down$' 2
+run "$CLI" show test
+tap_is "show after virt-ferryd stopped exits 5" "$rc" 5
+
+# Signals from a stand-in that owns the name: any name, no libvirt race.
+"$EMITTER" domain 'db 1' stop shutoff:shutdown domain 'we"b\x' normal running:booted \
+    domain $'tab\there' error crashed:panicked domain gone stop '' host daemon-reload 'libvirtd reload begin' ||
+    tap_bail "test-cli-emitter failed"
+tap_ok "monitor: a stand-in comes and goes" wait_for 10 monitor_has_n ' service down$' 3
+tap_ok "monitor: DomainStateChanged is one line" monitor_has ' domain "db 1" stop shutoff:shutdown$'
+tap_ok "monitor: quotes and backslashes in a name are escaped" monitor_has ' domain "we\\"b\\\\x" normal running:booted$'
+tap_ok "monitor: control characters are shown as \\xNN" monitor_has ' domain "tab\\x09here" error crashed:panicked$'
+tap_ok "monitor: an empty field is \"\"" monitor_has ' domain gone stop ""$'
+tap_ok "monitor: HostEvent's detail ends the line" monitor_has ' host daemon-reload libvirtd reload begin$'
+
+start_daemon || tap_bail "virt-ferryd did not come back: $(cat "$tmp/daemon.$starts.log")"
+tap_ok "monitor sees virt-ferryd come back" wait_for 10 monitor_has_n ' service up :' 3
+startup_signal "and the domain again" wait_for 10 monitor_has ' domain test normal '
+
+kill -TERM "$monitor_pid"
+wait "$monitor_pid"
+tap_is "monitor exits 0 on SIGTERM" "$?" 0
+monitor_pid=
+tap_is "every monitor line starts with a millisecond timestamp" \
+    "$(grep -cvE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3} (service|domain|host) ' "$tmp/monitor")" 0
+tap_is "monitor wrote nothing on stderr" "$(cat "$tmp/monitor.err")" ""
+
+"$CLI" monitor --json > "$tmp/monitor.json" 2>&1 &
+monitor_pid=$!
+tap_ok "monitor --json prints one object per event" \
+    wait_for 10 grep -qE '^\{"time":"[^"]+","event":"service","status":"up","owner":":[0-9.]+"\}$' "$tmp/monitor.json"
+stop_daemon
+wait_for 10 grep -qF '"status":"down"' "$tmp/monitor.json"
+"$EMITTER" domain 'db 1' stop shutoff:shutdown host domain-hook 'x "y"' || tap_bail "test-cli-emitter failed"
+tap_ok "monitor --json: a domain event" wait_for 10 grep -qE \
+    '^\{"time":"[^"]+","event":"domain","name":"db 1","state":"stop","reason":"shutoff:shutdown"\}$' "$tmp/monitor.json"
+tap_ok "monitor --json: a host event, quotes escaped" wait_for 10 grep -qF \
+    '"event":"host","kind":"domain-hook","detail":"x \"y\""}' "$tmp/monitor.json"
+kill -INT "$monitor_pid"
+wait "$monitor_pid"
+tap_is "monitor exits 0 on SIGINT" "$?" 0
+monitor_pid=
+
+# ------------------------------------------------------------------ bus activation that fails
+# A second private bus where org.virtferry.Ferry1 is activatable, by a program that fails.
+mkdir "$tmp/services"
+printf '[D-BUS Service]\nName=org.virtferry.Ferry1\nExec=/bin/false\n' > "$tmp/services/org.virtferry.Ferry1.service"
+sed "s|<listen>|<servicedir>$tmp/services</servicedir><listen>|" "$tmp/bus.conf" > "$tmp/bus2.conf"
+dbus-daemon --nofork --print-address=3 --config-file="$tmp/bus2.conf" 3> "$tmp/address2" 2>> "$tmp/bus.log" &
+bus2_pid=$!
+wait_for 10 test -s "$tmp/address2" || tap_bail "the second dbus-daemon did not start: $(cat "$tmp/bus.log")"
+bus2=$(head -n 1 "$tmp/address2")
+run "$CLI" --bus-address "$bus2" status
+tap_is "status when bus activation fails exits 5" "$rc" 5
+tap_ok "saying that activation could not start virt-ferryd" \
+    is_error "$err" "virt-ferryd is not running on this host and bus activation could not start it: "
+run "$CLI" --bus-address "$bus2" list
+tap_is "list when bus activation fails exits 5" "$rc" 5
+run "$CLI" --bus-address "$bus2" show test
+tap_is "show when bus activation fails exits 5" "$rc" 5
+"$CLI" --bus-address "$bus2" monitor > "$tmp/monitor2" 2>&1 &
+monitor_pid=$!
+tap_ok "monitor does not activate virt-ferryd: it says it is down" \
+    wait_for 10 grep -qE '^[0-9T:.-]+ service down$' "$tmp/monitor2"
+kill "$monitor_pid" && wait "$monitor_pid"
+monitor_pid=
+tap_done

@@ -1,0 +1,110 @@
+/* The bus side of virt-ferry: one connection, the generated proxies, the calls. */
+#include "cli.h"
+
+#include "ferry-error.h"
+
+/* polkit may ask the user for a password: the call waits for that. */
+#define INTERACTIVE_TIMEOUT_MSEC (5 * 60 * 1000)
+
+gboolean cli_connect(CliContext *ctx, GError **error)
+{
+    if (ctx->bus_address) {
+        ctx->bus = g_dbus_connection_new_for_address_sync(
+            ctx->bus_address,
+            G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT | G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+            NULL, NULL, error);
+        if (!ctx->bus)
+            g_prefix_error(error, "cannot connect to the bus at %s: ", ctx->bus_address);
+    } else {
+        ctx->bus = g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, error);
+        if (!ctx->bus)
+            g_prefix_error(error, "cannot connect to the system bus: ");
+    }
+    if (!ctx->bus)
+        return FALSE;
+    /* The monitor handles a closed connection itself; nothing should raise SIGTERM. */
+    g_dbus_connection_set_exit_on_close(ctx->bus, FALSE);
+    return TRUE;
+}
+
+FerryManager *cli_manager(CliContext *ctx, GError **error)
+{
+    GDBusProxyFlags flags = G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS;
+    g_autoptr(FerryManager) manager =
+        ferry_manager_proxy_new_sync(ctx->bus, flags, CLI_BUS_NAME, CLI_ROOT_PATH, NULL, error);
+    if (!manager) {
+        cli_proxy_failed(error);
+        return NULL;
+    }
+    g_autofree char *owner = g_dbus_proxy_get_name_owner(G_DBUS_PROXY(manager));
+    if (!owner) {
+        cli_set_not_running(error);
+        return NULL;
+    }
+    return g_steal_pointer(&manager);
+}
+
+static gint by_name(gconstpointer a, gconstpointer b)
+{
+    return g_strcmp0(ferry_domain_get_name((FerryDomain *)a), ferry_domain_get_name((FerryDomain *)b));
+}
+
+GList *cli_domains(CliContext *ctx, GError **error)
+{
+    g_autoptr(GDBusObjectManager) objects = ferry_object_manager_client_new_sync(
+        ctx->bus, G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_NONE, CLI_BUS_NAME, CLI_ROOT_PATH, NULL, error);
+    if (!objects) {
+        cli_proxy_failed(error);
+        return NULL;
+    }
+    g_autofree char *owner = g_dbus_object_manager_client_get_name_owner(G_DBUS_OBJECT_MANAGER_CLIENT(objects));
+    if (!owner) {
+        cli_set_not_running(error);
+        return NULL;
+    }
+    GList *domains = NULL;
+    GList *all = g_dbus_object_manager_get_objects(objects);
+    for (GList *l = all; l; l = l->next) {
+        FerryDomain *domain = ferry_object_get_domain(FERRY_OBJECT(l->data));
+        if (domain)
+            domains = g_list_prepend(domains, domain);
+    }
+    g_list_free_full(all, g_object_unref);
+    return g_list_sort(domains, by_name);
+}
+
+FerryDomain *cli_domain(CliContext *ctx, FerryManager *manager, const char *name_or_uuid, GError **error)
+{
+    g_autofree char *path = NULL;
+    if (!g_utf8_validate(name_or_uuid, -1, NULL)) {
+        g_autofree char *shown = g_strescape(name_or_uuid, NULL);
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT, "domain \"%s\" is not valid UTF-8", shown);
+        return NULL;
+    }
+    if (!ferry_manager_call_get_domain_sync(manager, name_or_uuid, &path, NULL, error))
+        return NULL;
+    g_autoptr(FerryDomain) domain = ferry_domain_proxy_new_sync(
+        ctx->bus, G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS | G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
+        CLI_BUS_NAME, path, NULL, error);
+    if (!domain)
+        return NULL;
+    /* The domain went away between GetDomain and reading its properties. */
+    if (!ferry_domain_get_name(domain)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND, "domain '%s' is gone", name_or_uuid);
+        return NULL;
+    }
+    return g_steal_pointer(&domain);
+}
+
+/* Changing calls may let polkit ask for a password (unless --no-ask-password), so the
+ * generated call (no flags) is not enough. */
+gboolean cli_set_policy(CliContext *ctx, FerryManager *manager, const char *domain, GVariant *policy,
+                        GError **error)
+{
+    GDBusCallFlags flags = ctx->no_ask_password ? G_DBUS_CALL_FLAGS_NONE
+                                                : G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION;
+    g_autoptr(GVariant) reply = g_dbus_proxy_call_sync(
+        G_DBUS_PROXY(manager), "SetDomainPolicy", g_variant_new("(s@a{sv})", domain, policy), flags,
+        ctx->no_ask_password ? -1 : INTERACTIVE_TIMEOUT_MSEC, NULL, error);
+    return reply != NULL;
+}

@@ -1,0 +1,246 @@
+/* `virt-ferry policy DOMAIN KEY=VALUE...`: the assignments become SetDomainPolicy's a{sv},
+ * checked here with virt-ferryd's own rules (plugin/policy.c, plugin/names.c) so that a
+ * typo is reported before anything is sent. */
+#include "cli.h"
+
+#include "ferry-error.h"
+#include "names.h"
+
+#include <string.h>
+
+#define PRIORITY_MIN (-1000)
+#define PRIORITY_MAX 1000
+#define LIST_MAX 256
+#define KEY_NAMES "hold, no_migrate, eq, ne, pin, priority, depends, unmanaged"
+
+const CliPolicyKey cli_policy_keys[] = {
+    { "hold", "b" }, { "no_migrate", "b" }, { "eq", "s" },      { "ne", "s" },
+    { "pin", "as" }, { "priority", "i" },   { "depends", "as" }, { "unmanaged", "b" },
+};
+const gsize cli_policy_n_keys = G_N_ELEMENTS(cli_policy_keys);
+
+static gboolean invalid(GError **error, const char *format, ...) G_GNUC_PRINTF(2, 3);
+static gboolean invalid(GError **error, const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    g_autofree char *message = g_strdup_vprintf(format, args);
+    va_end(args);
+    g_set_error_literal(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT, message);
+    return FALSE;
+}
+
+/* "no-migrate" is accepted for "no_migrate", as the metadata element spells it. */
+static const CliPolicyKey *find_key(const char *name, gsize len)
+{
+    g_autofree char *key = g_strndup(name, len);
+    g_strdelimit(key, "-", '_');
+    for (gsize i = 0; i < cli_policy_n_keys; i++)
+        if (g_str_equal(cli_policy_keys[i].name, key))
+            return &cli_policy_keys[i];
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ values */
+
+static gboolean parse_bool(const char *key, const char *value, GVariant **out, GError **error)
+{
+    static const char *const yes[] = { "true", "yes", "1" }, *const no[] = { "false", "no", "0" };
+    for (gsize i = 0; i < G_N_ELEMENTS(yes); i++) {
+        if (g_ascii_strcasecmp(value, yes[i]) == 0 || g_ascii_strcasecmp(value, no[i]) == 0) {
+            *out = g_variant_new_boolean(g_ascii_strcasecmp(value, yes[i]) == 0);
+            return TRUE;
+        }
+    }
+    return invalid(error, "policy key '%s': \"%s\" is not a boolean; use true, false, yes, no, 1 or 0",
+                   key, value);
+}
+
+static gboolean parse_priority(const char *key, const char *value, GVariant **out, GError **error)
+{
+    gint64 number;
+    g_autoptr(GError) local = NULL;
+    if (!g_ascii_string_to_signed(value, 10, G_MININT64, G_MAXINT64, &number, &local)) {
+        if (g_error_matches(local, G_NUMBER_PARSER_ERROR, G_NUMBER_PARSER_ERROR_OUT_OF_BOUNDS))
+            number = G_MAXINT64;
+        else
+            return invalid(error, "policy key '%s': \"%s\" is not an integer; use a whole number "
+                           "from %d to %d", key, value, PRIORITY_MIN, PRIORITY_MAX);
+    }
+    if (number < PRIORITY_MIN || number > PRIORITY_MAX)
+        return invalid(error, "policy key '%s': %s is out of range; use a whole number from %d to %d",
+                       key, value, PRIORITY_MIN, PRIORITY_MAX);
+    *out = g_variant_new_int32((gint32)number);
+    return TRUE;
+}
+
+/* eq and ne: a group name, or nothing to clear the group. */
+static gboolean parse_group(const char *key, const char *value, GVariant **out, GError **error)
+{
+    g_autofree char *what = g_strdup_printf("policy key '%s': group", key);
+    if (*value && !ferry_check_group_name(value, what, error))
+        return FALSE;
+    *out = g_variant_new_string(value);
+    return TRUE;
+}
+
+/* Splits at commas; "\," is a comma inside an entry and "\\" a backslash. Blanks around
+ * entries are dropped. "" is the empty list. */
+static GPtrArray *split_list(const char *value)
+{
+    GPtrArray *items = g_ptr_array_new_with_free_func(g_free);
+    if (!*value)
+        return items;
+    GString *item = g_string_new(NULL);
+    for (const char *p = value;; p++) {
+        if (*p == '\\' && (p[1] == ',' || p[1] == '\\')) {
+            g_string_append_c(item, *++p);
+        } else if (*p == ',' || !*p) {
+            g_ptr_array_add(items, g_strstrip(g_string_free(g_steal_pointer(&item), FALSE)));
+            if (!*p)
+                break;
+            item = g_string_new(NULL);
+        } else {
+            g_string_append_c(item, *p);
+        }
+    }
+    return items;
+}
+
+static gboolean check_entries(const char *key, GPtrArray *items, GError **error)
+{
+    gboolean hosts = g_str_equal(key, "pin");
+    g_autofree char *what = g_strdup_printf("policy key '%s': entry", key);
+    if (items->len > LIST_MAX)
+        return invalid(error, "policy key '%s' lists %u entries, at most %d are allowed", key,
+                       items->len, LIST_MAX);
+    for (guint i = 0; i < items->len; i++) {
+        const char *item = items->pdata[i];
+        if (!*item)
+            return invalid(error, "policy key '%s': entry %u is empty; separate %s with single commas, "
+                           "or give %s= for none", key, i + 1, hosts ? "host names" : "domain names", key);
+        if (!(hosts ? ferry_check_host_name : ferry_check_domain_name)(item, what, error))
+            return FALSE;
+        for (guint j = 0; j < i; j++)
+            if (g_str_equal(item, items->pdata[j]))
+                return invalid(error, "policy key '%s' lists \"%s\" twice", key, item);
+    }
+    return TRUE;
+}
+
+static gboolean parse_list(const char *key, const char *value, GVariant **out, GError **error)
+{
+    g_autoptr(GPtrArray) items = split_list(value);
+    if (!check_entries(key, items, error))
+        return FALSE;
+    *out = g_variant_new_strv((const char *const *)items->pdata, items->len);
+    return TRUE;
+}
+
+static gboolean parse_value(const CliPolicyKey *key, const char *value, GVariant **out, GError **error)
+{
+    switch (key->type[0]) {
+    case 'b':
+        return parse_bool(key->name, value, out, error);
+    case 'i':
+        return parse_priority(key->name, value, out, error);
+    case 's':
+        return parse_group(key->name, value, out, error);
+    default:
+        return parse_list(key->name, value, out, error);
+    }
+}
+
+/* ------------------------------------------------------------------ assignments */
+
+static gboolean parse_assignment(const char *arg, const CliPolicyKey **key, GVariant **value, GError **error)
+{
+    if (!g_utf8_validate(arg, -1, NULL)) {
+        g_autofree char *shown = g_strescape(arg, NULL);
+        return invalid(error, "\"%s\" is not valid UTF-8", shown);
+    }
+    if (!*arg)
+        return invalid(error, "an empty argument is no policy assignment; give KEY=VALUE, "
+                       "for example hold=yes");
+    const char *eq = strchr(arg, '=');
+    if (!eq) {
+        const CliPolicyKey *known = find_key(arg, strlen(arg));
+        if (known)
+            return invalid(error, "policy key '%s' needs a value: give %s=VALUE", known->name, arg);
+        return invalid(error, "\"%s\" is not a policy assignment; give KEY=VALUE, for example hold=yes",
+                       arg);
+    }
+    if (eq == arg)
+        return invalid(error, "\"%s\" has no key before '='; the keys are " KEY_NAMES, arg);
+    *key = find_key(arg, (gsize)(eq - arg));
+    if (!*key)
+        return invalid(error, "unknown policy key '%.*s'; the keys are " KEY_NAMES, (int)(eq - arg), arg);
+    return parse_value(*key, eq + 1, value, error);
+}
+
+GVariant *cli_policy_parse(const char *const *assignments, GError **error)
+{
+    if (!assignments || !assignments[0]) {
+        invalid(error, "no policy assignment given; give KEY=VALUE, for example hold=yes");
+        return NULL;
+    }
+    g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
+    g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE_VARDICT);
+    for (const char *const *arg = assignments; *arg; arg++) {
+        const CliPolicyKey *key = NULL;
+        GVariant *value = NULL;
+        if (!parse_assignment(*arg, &key, &value, error))
+            return NULL;
+        if (!g_hash_table_add(seen, (gpointer)key->name)) {
+            g_variant_unref(g_variant_ref_sink(value));
+            invalid(error, "policy key '%s' is given twice", key->name);
+            return NULL;
+        }
+        g_variant_builder_add(&builder, "{sv}", key->name, value);
+    }
+    return g_variant_ref_sink(g_variant_builder_end(&builder));
+}
+
+/* ------------------------------------------------------------------ summary */
+
+static void append_list(GString *out, GVariant *value)
+{
+    g_autofree const char **items = g_variant_get_strv(value, NULL);
+    for (gsize i = 0; items[i]; i++) {
+        if (i)
+            g_string_append_c(out, ',');
+        for (const char *p = items[i]; *p; p++) {
+            if (*p == ',' || *p == '\\')
+                g_string_append_c(out, '\\');
+            g_string_append_c(out, *p);
+        }
+    }
+}
+
+/* The policy as the assignments that would set it, so a summary can be pasted back. */
+char *cli_policy_summary(GVariant *policy)
+{
+    if (!policy || g_variant_n_children(policy) == 0)
+        return g_strdup("-");
+    GString *out = g_string_new(NULL);
+    GVariantIter iter;
+    const char *key;
+    GVariant *value;
+    g_variant_iter_init(&iter, policy);
+    while (g_variant_iter_loop(&iter, "{&sv}", &key, &value)) {
+        if (out->len)
+            g_string_append_c(out, ' ');
+        g_string_append_printf(out, "%s=", key);
+        if (g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN))
+            g_string_append(out, g_variant_get_boolean(value) ? "yes" : "no");
+        else if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING))
+            g_string_append(out, g_variant_get_string(value, NULL));
+        else if (g_variant_is_of_type(value, G_VARIANT_TYPE_STRING_ARRAY))
+            append_list(out, value);
+        else if (g_variant_is_of_type(value, G_VARIANT_TYPE_INT32))
+            g_string_append_printf(out, "%d", g_variant_get_int32(value));
+        else
+            g_variant_print_string(value, out, FALSE);
+    }
+    return g_string_free(out, FALSE);
+}

@@ -1,0 +1,118 @@
+/* The verbs that read or change something once: status, list, show, policy. Each checks
+ * its arguments before it connects, so a typo never waits for the bus. */
+#include "cli.h"
+
+#include "names.h"
+
+static int fail(GError *error)
+{
+    return cli_report_error(error);
+}
+
+static void free_domains(GList *domains)
+{
+    g_list_free_full(domains, g_object_unref);
+}
+
+int cli_verb_status(CliContext *ctx, char **args)
+{
+    g_autoptr(GError) error = NULL;
+    if (!cli_connect(ctx, &error))
+        return fail(error);
+    g_autoptr(FerryManager) manager = cli_manager(ctx, &error);
+    if (!manager)
+        return fail(error);
+    GList *domains = cli_domains(ctx, &error);
+    if (error)
+        return fail(error);
+    if (ctx->json)
+        cli_json_print(cli_status_variant(manager, domains));
+    else
+        cli_print_status(manager, domains);
+    free_domains(domains);
+    return CLI_EXIT_OK;
+}
+
+int cli_verb_list(CliContext *ctx, char **args)
+{
+    g_autoptr(GError) error = NULL;
+    if (!cli_connect(ctx, &error))
+        return fail(error);
+    GList *domains = cli_domains(ctx, &error);
+    if (error)
+        return fail(error);
+    if (ctx->json) {
+        g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE("aa{sv}"));
+        for (GList *l = domains; l; l = l->next)
+            g_variant_builder_add_value(&b, cli_domain_variant(l->data));
+        cli_json_print(g_variant_builder_end(&b));
+    } else {
+        cli_print_list(domains);
+    }
+    free_domains(domains);
+    return CLI_EXIT_OK;
+}
+
+/* The manager and the domain that @name_or_uuid names. */
+static FerryDomain *find_domain(CliContext *ctx, const char *name_or_uuid, FerryManager **manager,
+                                GError **error)
+{
+    if (!ferry_check_domain_name(name_or_uuid, "domain", error) || !cli_connect(ctx, error))
+        return NULL;
+    *manager = cli_manager(ctx, error);
+    return *manager ? cli_domain(ctx, *manager, name_or_uuid, error) : NULL;
+}
+
+int cli_verb_show(CliContext *ctx, char **args)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(FerryManager) manager = NULL;
+    g_autoptr(FerryDomain) domain = find_domain(ctx, args[0], &manager, &error);
+    if (!domain)
+        return fail(error);
+    if (ctx->json)
+        cli_json_print(cli_domain_variant(domain));
+    else
+        cli_print_domain(domain);
+    return CLI_EXIT_OK;
+}
+
+static int show_policy(CliContext *ctx, const char *name)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(FerryManager) manager = NULL;
+    g_autoptr(FerryDomain) domain = find_domain(ctx, name, &manager, &error);
+    if (!domain)
+        return fail(error);
+    GVariant *policy = ferry_domain_get_policy(domain);
+    g_autoptr(GVariant) empty = g_variant_ref_sink(g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0));
+    if (ctx->json)
+        cli_json_print(policy ? policy : empty);
+    else
+        cli_print_policy(policy ? policy : empty, "");
+    return CLI_EXIT_OK;
+}
+
+int cli_verb_policy(CliContext *ctx, char **args)
+{
+    if (!args[1])
+        return show_policy(ctx, args[0]);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GVariant) policy = cli_policy_parse((const char *const *)args + 1, &error);
+    if (!policy || !ferry_check_domain_name(args[0], "domain", &error))
+        return fail(error);
+    if (!cli_connect(ctx, &error))
+        return fail(error);
+    g_autoptr(FerryManager) manager = cli_manager(ctx, &error);
+    if (!manager || !cli_set_policy(ctx, manager, args[0], policy, &error))
+        return fail(error);
+    return CLI_EXIT_OK;
+}
+
+int cli_verb_monitor(CliContext *ctx, char **args)
+{
+    g_autoptr(GError) error = NULL;
+    if (!cli_connect(ctx, &error))
+        return fail(error);
+    return cli_monitor(ctx);
+}

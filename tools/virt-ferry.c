@@ -1,0 +1,147 @@
+/* virt-ferry: the command line for people. Global options, then a verb and its
+ * arguments; see virt-ferry(1). */
+#include "cli.h"
+
+#include <locale.h>
+#include <stdio.h>
+
+typedef int (*VerbFunc)(CliContext *ctx, char **args);
+
+typedef struct {
+    const char *name;
+    const char *parameters;  /* for the usage line */
+    const char *summary;
+    const char *description; /* the end of its --help, or NULL */
+    guint min_args, max_args;
+    VerbFunc run;
+} Verb;
+
+static const Verb verbs[] = {
+    { "status", "", "Show this host's virt-ferryd, libvirtd, peers and domain counts.",
+      NULL, 0, 0, cli_verb_status },
+    { "list", "", "List the domains of this host, sorted by name.",
+      "Columns: NAME STATE REASON FLAGS (pending-deletion) POLICY (as KEY=VALUE assignments).", 0, 0,
+      cli_verb_list },
+    { "show", "DOMAIN", "Show every property of one domain, given by name or UUID.", NULL, 1, 1, cli_verb_show },
+    { "policy", "DOMAIN [KEY=VALUE...]", "Show a domain's virt-ferry policy, or set the keys given.",
+      "Keys (keys not given keep their values):\n"
+      "  hold=BOOL            never moved by evacuation\n"
+      "  no_migrate=BOOL      refuse every migration method\n"
+      "  eq=GROUP             stay on one host with the domains of GROUP (empty: none)\n"
+      "  ne=GROUP             stay apart from the domains of GROUP (empty: none)\n"
+      "  pin=HOST,...         may only run on these hosts (empty: any host)\n"
+      "  priority=N           -1000..1000, higher moves and starts first\n"
+      "  depends=DOMAIN,...   started after these domains (empty: none)\n"
+      "  unmanaged=BOOL       virt-ferry leaves the domain alone\n"
+      "BOOL is true, false, yes, no, 1 or 0. In lists, \\, is a comma and \\\\ a backslash.",
+      1, G_MAXUINT, cli_verb_policy },
+    { "monitor", "", "Follow domain states, host events and virt-ferryd itself, one line each.", NULL, 0, 0, cli_verb_monitor },
+};
+
+static CliContext ctx;
+static gboolean show_version;
+
+static const GOptionEntry global_entries[] = {
+    { "bus-address", 0, 0, G_OPTION_ARG_STRING, &ctx.bus_address,
+      "Talk to virt-ferryd on the bus at ADDRESS instead of the system bus", "ADDRESS" },
+    { "no-ask-password", 0, 0, G_OPTION_ARG_NONE, &ctx.no_ask_password,
+      "Do not let polkit ask for a password; fail if authorization needs one", NULL },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &ctx.json, "Print JSON (one document per line) instead of text", NULL },
+    { NULL }
+};
+
+static char *verb_list_text(void)
+{
+    GString *out = g_string_new("Verbs:\n");
+    for (gsize i = 0; i < G_N_ELEMENTS(verbs); i++)
+        g_string_append_printf(out, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
+    g_string_append(out, "\nRun 'virt-ferry VERB --help' for a verb's arguments. Exit status: 0 success, "
+                         "1 failure, 2 usage error,\n3 no such domain, 4 not authorized, 5 virt-ferryd not "
+                         "running.");
+    return g_string_free(out, FALSE);
+}
+
+static const Verb *find_verb(const char *name)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(verbs); i++)
+        if (g_str_equal(verbs[i].name, name))
+            return &verbs[i];
+    return NULL;
+}
+
+static int usage_error(const char *verb, const char *message)
+{
+    g_printerr("virt-ferry: %s\nTry 'virt-ferry %s%s--help'.\n", message, verb ? verb : "", verb ? " " : "");
+    return CLI_EXIT_USAGE;
+}
+
+/* Options may come after the verb too: its context knows the global ones. */
+static int run_verb(const Verb *verb, int argc, char **argv)
+{
+    g_auto(GStrv) args = NULL;
+    const GOptionEntry positional[] = {
+        { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &args, NULL, NULL },
+        { NULL }
+    };
+    g_autofree char *parameters = g_strconcat(verb->name, *verb->parameters ? " " : "", verb->parameters, NULL);
+    g_autoptr(GOptionContext) context = g_option_context_new(parameters);
+    g_autoptr(GError) error = NULL;
+    g_option_context_set_summary(context, verb->summary);
+    if (verb->description)
+        g_option_context_set_description(context, verb->description);
+    g_option_context_add_main_entries(context, global_entries, NULL);
+    g_option_context_add_main_entries(context, positional, NULL);
+    if (!g_option_context_parse(context, &argc, &argv, &error))
+        return usage_error(verb->name, error->message);
+
+    guint n = args ? g_strv_length(args) : 0;
+    if (n < verb->min_args)
+        return usage_error(verb->name, verb->min_args == 1 ? "a domain name or UUID is missing"
+                                                           : "arguments are missing");
+    if (n > verb->max_args) {
+        g_autofree char *message = g_strdup_printf("'%s' takes %s", verb->name,
+                                                   verb->max_args ? "one domain" : "no arguments");
+        return usage_error(verb->name, message);
+    }
+    char *none[] = { NULL };
+    return verb->run(&ctx, args ? args : none);
+}
+
+int main(int argc, char **argv)
+{
+    const GOptionEntry version_entry[] = {
+        { "version", 0, 0, G_OPTION_ARG_NONE, &show_version, "Print virt-ferry's version and exit", NULL },
+        { NULL }
+    };
+    g_autoptr(GOptionContext) context = g_option_context_new("VERB [ARGUMENTS...]");
+    g_autoptr(GError) error = NULL;
+    g_autofree char *verb_text = verb_list_text();
+
+    setlocale(LC_ALL, "");
+    g_set_prgname("virt-ferry");
+    g_option_context_set_summary(context, "Ask this host's virt-ferryd about its domains, set their policy, "
+                                          "follow its events.");
+    g_option_context_set_description(context, verb_text);
+    g_option_context_set_strict_posix(context, TRUE); /* stop at the verb */
+    g_option_context_add_main_entries(context, version_entry, NULL);
+    g_option_context_add_main_entries(context, global_entries, NULL);
+    if (!g_option_context_parse(context, &argc, &argv, &error))
+        return usage_error(NULL, error->message);
+    if (show_version) {
+        g_print("virt-ferry %s\n", PACKAGE_VERSION);
+        return CLI_EXIT_OK;
+    }
+    if (argc < 2)
+        return usage_error(NULL, "no verb given; the verbs are status, list, show, policy, monitor");
+    const Verb *verb = find_verb(argv[1]);
+    if (!verb) {
+        g_autofree char *shown = g_strescape(argv[1], NULL);
+        g_autofree char *message =
+            g_strdup_printf("unknown verb '%s'; the verbs are status, list, show, policy, monitor", shown);
+        return usage_error(NULL, message);
+    }
+    int status = run_verb(verb, argc - 1, argv + 1);
+    g_clear_object(&ctx.bus);
+    g_free(ctx.bus_address);
+    return status;
+}
