@@ -44,6 +44,7 @@ static void check_done(GObject *source, GAsyncResult *res, gpointer data)
     g_autoptr(PolkitAuthorizationResult) result =
         polkit_authority_check_authorization_finish(POLKIT_AUTHORITY(source), res, &error);
     if (!result) {
+        g_dbus_error_strip_remote_error(error);
         g_autofree char *why = g_strdup_printf("polkit failed: %s", error->message);
         deny(c->invocation, c->action_id, why);
     } else if (polkit_authorization_result_get_is_authorized(result)) {
@@ -76,6 +77,7 @@ static void authority_ready(GObject *source, GAsyncResult *res, gpointer data)
     g_autoptr(GError) error = NULL;
     PolkitAuthority *authority = polkit_authority_get_finish(res, &error);
     if (!authority) {
+        g_dbus_error_strip_remote_error(error);
         g_autofree char *why = g_strdup_printf("polkit is not available: %s", error->message);
         deny(c->invocation, c->action_id, why);
         check_free(c);

@@ -15,6 +15,7 @@ typedef struct {
     GMainLoop *loop;
     int exit_status;
     guint watchdog;
+    gboolean inventory_started;
 } Service;
 
 static void export_root(FerryDaemon *daemon)
@@ -37,6 +38,12 @@ static void on_bus_acquired(GDBusConnection *bus, const char *name, gpointer dat
 
 static void on_name_acquired(GDBusConnection *bus, const char *name, gpointer data)
 {
+    Service *service = data;
+    /* Only now: a client following the name must not miss the first signals. */
+    if (!service->inventory_started) {
+        service->inventory_started = TRUE;
+        ferry_inventory_start(service->daemon.inventory);
+    }
     g_message("virt-ferryd %s owns %s", PACKAGE_VERSION, name);
     sd_notifyf(0, "READY=1\nSTATUS=serving %s", name);
 }
@@ -136,7 +143,6 @@ int main(int argc, char **argv)
                                  G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT |
                                      (replace ? G_BUS_NAME_OWNER_FLAGS_REPLACE : 0),
                                  on_bus_acquired, on_name_acquired, on_name_lost, &service, NULL);
-    ferry_inventory_start(daemon->inventory);
     g_main_loop_run(service.loop);
 
     g_bus_unown_name(owner);
