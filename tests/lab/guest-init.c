@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -51,6 +52,8 @@ struct options {
     unsigned long disk_fill_mib;
     const char *name;
 };
+
+static char boot_id[17] = "unknown";
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -321,10 +324,24 @@ static void fill_and_dirty(const struct options *o)
         }
         dirtied_pages += per_tick;
         nanosleep(&tick, NULL);
-        if (++ticks % 50 == 0)
-            say("alive name=%s dirtied=%lu MiB", o->name,
+        if (++ticks % 10 == 0)
+            say("alive name=%s boot=%s dirtied=%lu MiB", o->name, boot_id,
                 (unsigned long)(dirtied_pages * PAGE / MiB));
     }
+}
+
+/* A fresh id per boot: a guest restored from its saved state keeps printing the same one,
+ * a rebooted guest prints another. */
+static void make_boot_id(void)
+{
+    unsigned char bytes[8] = { 0 };
+    if (getrandom(bytes, sizeof bytes, GRND_NONBLOCK) != (ssize_t)sizeof bytes) {
+        struct timespec t;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        memcpy(bytes, &t.tv_nsec, sizeof t.tv_nsec < sizeof bytes ? sizeof t.tv_nsec : sizeof bytes);
+    }
+    for (size_t i = 0; i < sizeof bytes; i++)
+        snprintf(boot_id + 2 * i, 3, "%02x", bytes[i]);
 }
 
 int main(int argc, char **argv)
@@ -336,7 +353,8 @@ int main(int argc, char **argv)
     say("init started");
     load_modules();
     configure_network(&o);
-    say("booted name=%s", o.name);
+    make_boot_id();
+    say("booted name=%s boot=%s", o.name, boot_id);
     prepare_disk(&o);
     if (o.ping)
         start_ping(o.ping);

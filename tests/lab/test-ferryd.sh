@@ -13,27 +13,8 @@ ls /boot/vmlinuz-* > /dev/null 2>&1 || tap_skip_all "no guest kernel (linux-imag
 command -v libvirtd > /dev/null || tap_skip_all "libvirtd is not installed (.ci/deps)"
 [ -x "$BUILD/dbus/virt-ferryd" ] || tap_bail "virt-ferryd is not built in $BUILD"
 
-BUS=org.virtferry.Ferry1
-ROOT=/org/virtferry/Ferry1
-MANAGER=$BUS.Manager
-POLICY_NS=http://virtferry.org/xmlns/policy/1
+. "$here/ferry.sh"
 
-on() { "$LAB" exec "$@"; }
-# GLib's g_dbus_escape_object_path, written independently: every byte outside [A-Za-z0-9]
-# becomes _ and two lower-case hex digits.
-escape() { LC_ALL=C perl -e 'print join "", map { /[A-Za-z0-9]/ ? $_ : sprintf("_%02x", ord) } split //, $ARGV[0]' -- "$1"; }
-domain_path() { echo "$ROOT/domain/$(escape "$1")"; }
-# A property's value as GVariant text, through gdbus (which prints UTF-8 unescaped).
-prop() { # HOST PATH IFACE NAME
-    on "$1" gdbus call --system -d $BUS -o "$2" -m org.freedesktop.DBus.Properties.Get "$3" "$4" 2> /dev/null |
-        sed -e 's/^(<\(.*\)>,)$/\1/'
-}
-dprop() { prop "$1" "$(domain_path "$2")" $BUS.Domain "$3"; }
-mprop() { prop "$1" $ROOT $MANAGER "$2"; }
-get_domain() { on "$1" gdbus call --system -d $BUS -o $ROOT -m $MANAGER.GetDomain -- "$2" 2>&1 | sed -e "s/^(objectpath '\(.*\)',)$/\1/"; }
-has_object() { on "$1" busctl --list tree $BUS 2> /dev/null | grep -qxF "$2"; }
-now() { date +%s.%N; }
-since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
 # Waits up to one second (the contract) for a domain property to read VALUE.
 within_1s() { # HOST DOMAIN PROPERTY VALUE
     local t0 got
@@ -59,7 +40,6 @@ define_stub() { # HOST NAME
     rm -f "$xml"
     return $rc
 }
-host_pid() { on "$1" cat "$2" 2> /dev/null; }
 
 "$LAB" down > /dev/null 2>&1
 trap 'stop_monitor; "$LAB" down > /dev/null 2>&1' EXIT

@@ -74,7 +74,7 @@ tap_diag "live migration of 256 MiB (16 MiB/s dirty): $(awk -v a="$t0" -v b="$(d
 tap_is "mig1 runs on beta" "$("$LAB" exec beta virsh domstate mig1 | head -1)" running
 tap_is "mig1 is gone from alpha" "$("$LAB" exec alpha virsh list --all --name | grep -c '^mig1$')" 0
 beta_console=$LAB_DIR/hosts/beta/var-log-libvirt/qemu/mig1.console
-lines=$(grep -ac 'alive name=mig1' "$beta_console" 2> /dev/null || echo 0)
+lines=$(grep -ac 'alive name=mig1' "$beta_console" 2> /dev/null); lines=${lines:-0}
 tap_ok "the guest keeps running on beta (new heartbeats on its console)" \
     wait_for 15 bash -c "[ \$(grep -ac 'alive name=mig1' '$beta_console') -gt $lines ]"
 

@@ -1,0 +1,41 @@
+# Helpers for lab tests that talk to virt-ferryd (sourced after tap.sh; needs $LAB).
+BUS=org.virtferry.Ferry1
+ROOT=/org/virtferry/Ferry1
+MANAGER=$BUS.Manager
+POLICY_NS=http://virtferry.org/xmlns/policy/1
+
+on() { "$LAB" exec "$@"; }
+# GLib's g_dbus_escape_object_path, written independently: every byte outside [A-Za-z0-9]
+# becomes _ and two lower-case hex digits.
+escape() { LC_ALL=C perl -e 'print join "", map { /[A-Za-z0-9]/ ? $_ : sprintf("_%02x", ord) } split //, $ARGV[0]' -- "$1"; }
+domain_path() { echo "$ROOT/domain/$(escape "$1")"; }
+# A property's value as GVariant text, through gdbus (which prints UTF-8 unescaped).
+prop() { # HOST PATH IFACE NAME
+    on "$1" gdbus call --system -d $BUS -o "$2" -m org.freedesktop.DBus.Properties.Get "$3" "$4" 2> /dev/null |
+        sed -e 's/^(<\(.*\)>,)$/\1/'
+}
+unquote() { sed -e "s/^'\(.*\)'$/\1/" -e 's/^"\(.*\)"$/\1/'; }
+dprop() { prop "$1" "$(domain_path "$2")" $BUS.Domain "$3"; }
+mprop() { prop "$1" $ROOT $MANAGER "$2"; }
+get_domain() { on "$1" gdbus call --system -d $BUS -o $ROOT -m $MANAGER.GetDomain -- "$2" 2>&1 | sed -e "s/^(objectpath '\(.*\)',)$/\1/"; }
+has_object() { on "$1" busctl --list tree $BUS 2> /dev/null | grep -qxF "$2"; }
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
+host_pid() { on "$1" cat "$2" 2> /dev/null; }
+
+# Jobs: a method returning a job path; prints the path, or the error.
+call_job() { # HOST METHOD SIGNATURE ARGS...
+    local h=$1 m=$2; shift 2
+    on "$h" busctl call $BUS $ROOT $MANAGER "$m" "$@" 2>&1 | sed -e 's/^o "\(.*\)"$/\1/'
+}
+jprop() { prop "$1" "$2" $BUS.Job "$3" | unquote; }
+# Waits until the job ends; prints its Status.
+job_wait() { # HOST PATH [SECONDS]
+    local s
+    for ((i = 0; i < ${3:-300} * 5; i++)); do
+        s=$(jprop "$1" "$2" Status)
+        [ "$s" != running ] && [ -n "$s" ] && { echo "$s"; return 0; }
+        sleep 0.2
+    done
+    echo "timeout"
+}
