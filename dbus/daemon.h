@@ -8,10 +8,13 @@
 #include "ferry-generated.h"
 #include "health.h"
 #include "inventory.h"
+#include "job.h"
 
 #define FERRY_BUS_NAME "org.virtferry.Ferry1"
 #define FERRY_ROOT_PATH "/org/virtferry/Ferry1"
 #define FERRY_DOMAIN_PATH FERRY_ROOT_PATH "/domain"
+#define FERRY_JOB_PATH FERRY_ROOT_PATH "/job"
+#define FERRY_ARCHIVE_PATH FERRY_ROOT_PATH "/archive"
 
 typedef struct {
     FerryConfig *config;
@@ -23,6 +26,11 @@ typedef struct {
     FerryManager *manager;        /* skeleton at FERRY_ROOT_PATH */
     FerryHook *hook;              /* skeleton at FERRY_ROOT_PATH */
     GHashTable *domain_objects;   /* uuid -> FerryObjectSkeleton */
+    FerryJobs *jobs;
+    GHashTable *job_objects;      /* job id -> JobEntry (jobs.c) */
+    GHashTable *archive_objects;  /* archive id -> FerryObjectSkeleton */
+    guint archive_timer;
+    gboolean recovery_done;
 } FerryDaemon;
 
 /* domains.c: one org.virtferry.Ferry1.Domain object per inventory entry. */
@@ -33,6 +41,20 @@ char *ferry_domain_object_path(const char *name);
 void ferry_manager_setup(FerryDaemon *daemon);
 void ferry_manager_update_connection(FerryDaemon *daemon);
 void ferry_manager_update_health(GVariant *health, gpointer daemon);
+
+/* jobs.c: org.virtferry.Ferry1.Job objects. */
+void ferry_daemon_jobs_setup(FerryDaemon *daemon);
+void ferry_daemon_jobs_clear(FerryDaemon *daemon);
+/* Exports @job (just started for @invocation's caller) and returns its object path. */
+char *ferry_daemon_export_job(FerryDaemon *daemon, FerryJob *job, GDBusMethodInvocation *invocation);
+
+/* archives.c: org.virtferry.Ferry1.Archive objects and the Manager's archive methods. */
+void ferry_daemon_archives_setup(FerryDaemon *daemon);
+void ferry_daemon_archives_clear(FerryDaemon *daemon);
+void ferry_daemon_archives_refresh(FerryDaemon *daemon);
+/* Finishes or rolls back the jobs a killed virt-ferryd left (once, when libvirtd is first
+ * reachable). */
+void ferry_daemon_archives_recover(FerryDaemon *daemon);
 
 /* hook.c */
 void ferry_hook_setup(FerryDaemon *daemon);

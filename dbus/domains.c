@@ -85,8 +85,10 @@ static void on_connection(gboolean connected, const char *detail, gpointer data)
     ferry_manager_update_connection(daemon);
     ferry_manager_emit_host_event(daemon->manager, connected ? "libvirt-connected" : "libvirt-disconnected",
                                   detail);
-    if (connected)
+    if (connected) {
         ferry_health_poll(daemon->health);
+        ferry_daemon_archives_recover(daemon);
+    }
 }
 
 const FerryInventoryCallbacks ferry_daemon_inventory_callbacks = {

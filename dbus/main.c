@@ -83,6 +83,8 @@ static void start_watchdog(Service *service)
 
 static void daemon_clear(FerryDaemon *daemon)
 {
+    ferry_daemon_archives_clear(daemon);
+    ferry_daemon_jobs_clear(daemon);
     ferry_inventory_free(daemon->inventory);
     ferry_health_free(daemon->health);
     ferry_authz_free(daemon->authz);
@@ -131,7 +133,9 @@ int main(int argc, char **argv)
     daemon->objects = g_dbus_object_manager_server_new(FERRY_ROOT_PATH);
     daemon->domain_objects = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
     daemon->inventory = ferry_inventory_new(daemon->config->libvirt_uri, &ferry_daemon_inventory_callbacks, daemon);
+    ferry_daemon_jobs_setup(daemon);
     ferry_manager_setup(daemon);
+    ferry_daemon_archives_setup(daemon);
     ferry_hook_setup(daemon);
     daemon->health = ferry_health_new(NULL, HEALTH_INTERVAL_SECONDS, ferry_manager_update_health, daemon);
 

@@ -10,6 +10,8 @@ void ferry_config_free(FerryConfig *config)
     g_free(config->libvirt_uri);
     g_strfreev(config->peers);
     g_free(config->archive_library);
+    g_free(config->image_dir);
+    g_free(config->state_dir);
     g_free(config);
 }
 
@@ -61,6 +63,15 @@ FerryConfig *ferry_config_load(const char *path, GError **error)
     }
     config->libvirt_uri = string_or(kf, "libvirt", "uri", FERRY_DEFAULT_LIBVIRT_URI);
     config->archive_library = string_or(kf, "archive", "library", FERRY_DEFAULT_ARCHIVE_LIBRARY);
+    config->image_dir = string_or(kf, "archive", "image-dir", FERRY_DEFAULT_IMAGE_DIR);
+    config->state_dir = string_or(kf, "state", "dir", FERRY_DEFAULT_STATE_DIR);
+    if (!g_path_is_absolute(config->archive_library) || !g_path_is_absolute(config->image_dir) ||
+        !g_path_is_absolute(config->state_dir)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "%s: [archive] library=, [archive] image-dir= and [state] dir= must be absolute paths",
+                    config->path);
+        return NULL;
+    }
     if (!load_peers(config, kf, error))
         return NULL;
     return g_steal_pointer(&config);

@@ -8,12 +8,18 @@ G_BEGIN_DECLS
 #define FERRY_DEFAULT_CONFIG SYSCONFDIR "/virt-ferry/virt-ferry.conf"
 #define FERRY_DEFAULT_LIBVIRT_URI "qemu:///system"
 #define FERRY_DEFAULT_ARCHIVE_LIBRARY LOCALSTATEDIR "/lib/virt-ferry/archive"
+#define FERRY_DEFAULT_STATE_DIR LOCALSTATEDIR "/lib/virt-ferry"
+/* libvirt's own state, wherever virt-ferry is installed. */
+#define FERRY_LIBVIRT_STATE_DIR "/var/lib/libvirt"
+#define FERRY_DEFAULT_IMAGE_DIR FERRY_LIBVIRT_STATE_DIR "/images"
 
 typedef struct {
     char *path;             /* where it was read from */
     char *libvirt_uri;      /* [libvirt] uri= */
     GStrv peers;            /* [peers] uris=, never NULL */
     char *archive_library;  /* [archive] library= */
+    char *image_dir;        /* [archive] image-dir=: where restored disks go when their path is taken */
+    char *state_dir;        /* [state] dir=: this host's journal of interrupted jobs */
 } FerryConfig;
 
 /* Reads @path (NULL: the default path). A missing file gives the defaults; a file that

@@ -1,5 +1,6 @@
 #include "inventory.h"
 
+#include "domxml.h"
 #include "ferry-error.h"
 #include "names.h"
 #include "worker.h"
@@ -8,7 +9,7 @@
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(virDomain, virDomainFree)
+#include "libvirt-autoptr.h"
 
 #define KEEPALIVE_INTERVAL 5   /* seconds between keepalive probes */
 #define KEEPALIVE_COUNT 3      /* unanswered probes before the connection is dead */
@@ -42,6 +43,7 @@ void ferry_domain_info_free(FerryDomainInfo *info)
     g_free(info->reason);
     ferry_policy_free(info->policy);
     g_free(info->policy_problem);
+    g_free(info->archive_id);
     g_free(info);
 }
 
@@ -91,6 +93,12 @@ static FerryDomainInfo *snapshot_domain(virDomainPtr dom)
         info->policy_problem = g_strdup(error->message);
         info->policy = ferry_policy_new();
     }
+    if (info->persistent) {
+        g_autofree char *mark = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, FERRY_ARCHIVE_NS,
+                                                     VIR_DOMAIN_AFFECT_CONFIG);
+        virResetLastError();
+        info->pending_deletion = mark && ferry_archived_mark_parse(mark, &info->archive_id, NULL, NULL);
+    }
     return g_steal_pointer(&info);
 }
 
@@ -113,6 +121,7 @@ static gboolean same_info(const FerryDomainInfo *a, const FerryDomainInfo *b)
 {
     return g_str_equal(a->name, b->name) && a->state == b->state && g_str_equal(a->reason, b->reason) &&
            a->persistent == b->persistent && a->pending_deletion == b->pending_deletion &&
+           g_strcmp0(a->archive_id, b->archive_id) == 0 &&
            ferry_policy_equal(a->policy, b->policy);
 }
 

@@ -18,6 +18,7 @@ typedef struct {
     char *reason;              /* "paused:user" */
     gboolean persistent;
     gboolean pending_deletion;
+    char *archive_id;          /* the archive that left it pending deletion, or NULL */
     FerryPolicy *policy;       /* never NULL */
     char *policy_problem;      /* metadata that did not parse, or NULL */
 } FerryDomainInfo;

@@ -41,7 +41,7 @@ done
 for verb in status list show policy monitor; do
     tap_ok "virt-ferry(1) documents the verb $verb" documents virt-ferry.1 "$verb"
 done
-for key in $(sed -n 's/.*g_key_file_get_[a-z_]*(kf, "\([a-z]*\)", "\([a-z_]*\)".*/\1.\2/p; s/.*string_or(kf, "\([a-z]*\)", "\([a-z_]*\)".*/\1.\2/p' "$SRC/plugin/config.c"); do
+for key in $(sed -n 's/.*g_key_file_get_[a-z_]*(kf, "\([a-z]*\)", "\([a-z_]*\)".*/\1.\2/p; s/.*string_or(kf, "\([a-z]*\)", "\([a-z_-]*\)".*/\1.\2/p' "$SRC/plugin/config.c"); do
     tap_ok "virt-ferry.conf(5) documents [${key%%.*}] ${key#*.}=" \
         bash -c 'grep -qF "[$1]" <<< "$2" && grep -qF "$3=" <<< "$2"' _ "${key%%.*}" "${TEXT[virt-ferry.conf.5]}" "${key#*.}"
 done

@@ -1,0 +1,779 @@
+/* The archive job: the domain's definition, memory state, disks, NVRAM and TPM state into
+ * a new archive of the library; then the domain is left shut off and pending deletion.
+ *
+ * The memory state comes from libvirt's save (virDomainSaveFlags; libvirt 9.0 writes it as
+ * one stream). libvirt pauses the guest first, and QEMU drains and flushes every disk when
+ * it stops the CPUs, so the disks are consistent from the moment the domain is paused:
+ * they are copied while libvirt still writes the memory state. */
+#include "archive.h"
+
+#include "archive-util.h"
+#include "domxml.h"
+#include "ferry-error.h"
+#include "journal.h"
+#include "policy.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <libvirt/virterror.h>
+
+#define POLL_INTERVAL_US (20 * 1000)
+#define STATS_INTERVAL_US (250 * 1000)
+
+typedef struct {
+    char *uri, *library, *state_dir;
+    char *uuid, *name;
+} ArchiveCall;
+
+static void archive_call_free(ArchiveCall *a)
+{
+    g_free(a->uri);
+    g_free(a->library);
+    g_free(a->state_dir);
+    g_free(a->uuid);
+    g_free(a->name);
+    g_free(a);
+}
+
+/* One archive in the making: what the job thread carries from step to step. */
+typedef struct {
+    FerryJob *job;
+    ArchiveCall *call;
+    virConnectPtr conn;
+    virDomainPtr dom;
+    FerryDomainXml *live;
+    char *config_xml;
+    int state;                 /* virDomainState before the archive */
+    char *id, *partial, *final;
+    FerryManifest *manifest;
+    FerryJournal *journal;
+    FerryJobBytes bytes;
+    GPtrArray *notes;          /* what the archive leaves out, for the manifest */
+    gboolean saved;            /* the domain is saved into partial/memory.save */
+} Archive;
+
+static void archive_clear(Archive *a)
+{
+    if (a->dom)
+        virDomainFree(a->dom);
+    if (a->conn)
+        virConnectClose(a->conn);
+    g_clear_pointer(&a->live, ferry_domxml_free);
+    g_free(a->config_xml);
+    g_free(a->id);
+    g_free(a->partial);
+    g_free(a->final);
+    g_clear_pointer(&a->manifest, ferry_manifest_free);
+    g_clear_pointer(&a->journal, ferry_journal_free);
+    g_clear_pointer(&a->notes, g_ptr_array_unref);
+}
+
+static gboolean is_active(int state)
+{
+    return state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED || state == VIR_DOMAIN_BLOCKED ||
+           state == VIR_DOMAIN_PMSUSPENDED;
+}
+
+static const char *state_word(int state)
+{
+    return !is_active(state) ? "shutoff" : state == VIR_DOMAIN_PAUSED ? "paused" : "running";
+}
+
+static gboolean cancelled(Archive *a, GError **error)
+{
+    return g_cancellable_set_error_if_cancelled(ferry_job_cancellable(a->job), error);
+}
+
+/* ------------------------------------------------------------------ preparation */
+
+static gboolean lookup_domain(Archive *a, GError **error)
+{
+    if (!(a->conn = ferry_job_connect(a->call->uri, error)))
+        return FALSE;
+    if (!(a->dom = virDomainLookupByUUIDString(a->conn, a->call->uuid)))
+        return ferry_error_from_libvirt(error, "domain %s", a->call->name);
+    if (!virDomainIsPersistent(a->dom)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED,
+                    "domain %s is transient: it would be gone after archiving; define it (virsh dumpxml, "
+                    "virsh define) and archive again", a->call->name);
+        return FALSE;
+    }
+    g_autofree char *mark = virDomainGetMetadata(a->dom, VIR_DOMAIN_METADATA_ELEMENT, FERRY_ARCHIVE_NS,
+                                                 VIR_DOMAIN_AFFECT_CONFIG);
+    virResetLastError();
+    g_autofree char *archived_as = NULL;
+    if (mark && ferry_archived_mark_parse(mark, &archived_as, NULL, NULL)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "domain %s is already archived as %s and pending deletion; purge or restore it",
+                    a->call->name, archived_as);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean read_definition(Archive *a, GError **error)
+{
+    int reason = 0;
+    if (virDomainGetState(a->dom, &a->state, &reason, 0) < 0)
+        return ferry_error_from_libvirt(error, "cannot read the state of %s", a->call->name);
+    g_autofree char *live_xml = virDomainGetXMLDesc(a->dom, VIR_DOMAIN_XML_SECURE);
+    a->config_xml = virDomainGetXMLDesc(a->dom, VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_INACTIVE);
+    if (!live_xml || !a->config_xml)
+        return ferry_error_from_libvirt(error, "cannot read the definition of %s", a->call->name);
+    if (!(a->live = ferry_domxml_parse(live_xml, error)))
+        return FALSE;
+    a->notes = g_ptr_array_new_with_free_func(g_free);
+    if (!ferry_domxml_check_archivable(a->live, a->notes, error))
+        return FALSE;
+    GPtrArray *disks = ferry_domxml_disks(a->live);
+    for (guint i = 0; i < disks->len; i++) {
+        FerryDisk *disk = g_ptr_array_index(disks, i);
+        if (g_strcmp0(disk->device, "disk") == 0 && g_strcmp0(disk->type, "volume") == 0) {
+            g_set_error(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED,
+                        "disk %s of %s is a storage pool volume (%s); archiving copies file disks only: "
+                        "give the disk as <disk type='file'> with the volume's path and archive again",
+                        disk->target, a->call->name, disk->source);
+            return FALSE;
+        }
+    }
+    for (guint i = 0; i < a->notes->len; i++)
+        ferry_job_add_note(a->job, g_ptr_array_index(a->notes, i));
+    return TRUE;
+}
+
+/* The disks whose files the archive copies. */
+static gboolean copies_disk(const FerryDisk *disk)
+{
+    return g_strcmp0(disk->device, "disk") == 0 && disk->source && g_strcmp0(disk->type, "file") == 0;
+}
+
+static guint64 data_to_move(Archive *a)
+{
+    guint64 total = is_active(a->state) ? ferry_domxml_memory_kib(a->live) * 1024 : 0;
+    GPtrArray *disks = ferry_domxml_disks(a->live);
+    for (guint i = 0; i < disks->len; i++) {
+        FerryDisk *disk = g_ptr_array_index(disks, i);
+        guint64 data = 0, logical = 0;
+        if (copies_disk(disk) && ferry_file_data_size(disk->source, &data, &logical, NULL))
+            total += data;
+    }
+    return total;
+}
+
+static void fill_manifest_header(Archive *a, gint64 created)
+{
+    FerryManifest *m = a->manifest = ferry_manifest_new();
+    unsigned long libvirt_version = 0, hv_version = 0;
+    virConnectGetLibVersion(a->conn, &libvirt_version);
+    virConnectGetVersion(a->conn, &hv_version);
+    g_autofree char *host = virConnectGetHostname(a->conn);
+    m->id = g_strdup(a->id);
+    m->domain = g_strdup(ferry_domxml_name(a->live));
+    m->uuid = g_strdup(ferry_domxml_uuid(a->live));
+    m->source_host = g_strdup(host ? host : g_get_host_name());
+    m->created = created;
+    m->state = g_strdup(state_word(a->state));
+    m->domain_type = g_strdup(ferry_domxml_type(a->live));
+    m->libvirt_version = g_strdup_printf("%lu.%lu.%lu", libvirt_version / 1000000, libvirt_version / 1000 % 1000,
+                                         libvirt_version % 1000);
+    m->qemu_version = g_strdup_printf("%lu.%lu.%lu", hv_version / 1000000, hv_version / 1000 % 1000,
+                                      hv_version % 1000);
+    m->cpu_model = g_strdup(ferry_domxml_cpu_model(a->live) ? ferry_domxml_cpu_model(a->live)
+                                                             : ferry_domxml_cpu_mode(a->live));
+    m->memory_kib = ferry_domxml_memory_kib(a->live);
+    m->vcpus = ferry_domxml_vcpus(a->live);
+    /* A running domain's XML shows what libvirt made of a NIC (an Open vSwitch network's
+     * NIC reads as type='bridge'); the network and portgroup asked for are in the definition,
+     * the VLAN actually applied in the live XML. */
+    g_autoptr(FerryDomainXml) config = ferry_domxml_parse(a->config_xml, NULL);
+    GPtrArray *nics = ferry_domxml_nics(config ? config : a->live);
+    GPtrArray *live_nics = ferry_domxml_nics(a->live);
+    for (guint i = 0; i < nics->len; i++) {
+        FerryNic *nic = g_ptr_array_index(nics, i);
+        FerryNic *live = NULL;
+        for (guint j = 0; j < live_nics->len && !live; j++)
+            if (g_ascii_strcasecmp(((FerryNic *)g_ptr_array_index(live_nics, j))->mac ?: "", nic->mac ?: "") == 0)
+                live = g_ptr_array_index(live_nics, j);
+        FerryManifestNic *n = g_new0(FerryManifestNic, 1);
+        n->mac = g_strdup(nic->mac);
+        n->type = g_strdup(nic->type);
+        n->network = g_strdup(nic->network);
+        n->portgroup = g_strdup(nic->portgroup);
+        n->bridge = g_strdup(live && live->bridge ? live->bridge : nic->bridge);
+        n->vlan = live && live->vlan >= 0 ? live->vlan : nic->vlan;
+        n->trunk = live && live->vlan >= 0 ? live->vlan_trunk : nic->vlan_trunk;
+        g_ptr_array_add(m->nics, n);
+    }
+    virResetLastError();
+}
+
+static gboolean make_partial_dir(Archive *a, GError **error)
+{
+    if (g_mkdir_with_parents(a->call->library, 0750) < 0) {
+        int err = errno;
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot create the archive library %s: %s",
+                    a->call->library, g_strerror(err));
+        return FALSE;
+    }
+    const char *subdirs[] = { "", "disks", "nvram", "tpm" };
+    for (gsize i = 0; i < G_N_ELEMENTS(subdirs); i++) {
+        g_autofree char *dir = g_build_filename(a->partial, subdirs[i], NULL);
+        if (g_mkdir(dir, 0750) < 0) {
+            int err = errno;
+            g_set_error(error, FERRY_ERROR, err == ENOSPC ? FERRY_ERROR_NO_CAPACITY : FERRY_ERROR_FAILED,
+                        "cannot create %s: %s", dir, g_strerror(err));
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* ------------------------------------------------------------------ the memory state */
+
+typedef struct {
+    virDomainPtr dom;
+    char *path;
+    unsigned int flags;
+    GMutex lock;
+    gboolean done;
+    int rc;
+    virErrorPtr error;
+} SaveRun;
+
+static gpointer save_thread(gpointer data)
+{
+    SaveRun *s = data;
+    int rc = virDomainSaveFlags(s->dom, s->path, NULL, s->flags);
+    virErrorPtr err = rc < 0 ? virSaveLastError() : NULL;
+    g_mutex_lock(&s->lock);
+    s->rc = rc;
+    s->error = err;
+    s->done = TRUE;
+    g_mutex_unlock(&s->lock);
+    return NULL;
+}
+
+static gboolean save_done(SaveRun *s)
+{
+    g_mutex_lock(&s->lock);
+    gboolean done = s->done;
+    g_mutex_unlock(&s->lock);
+    return done;
+}
+
+/* What libvirt's save job moved so far, into the job's accounting. */
+static void poll_save_stats(Archive *a)
+{
+    virTypedParameterPtr params = NULL;
+    int n = 0, type = 0;
+    if (virDomainGetJobStats(a->dom, &type, &params, &n, 0) == 0 && type != VIR_DOMAIN_JOB_NONE) {
+        unsigned long long processed = 0;
+        if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DATA_PROCESSED, &processed) == 1)
+            a->bytes.extra = MIN(processed, ferry_domxml_memory_kib(a->live) * 1024);
+        ferry_job_bytes_progress(0, &a->bytes);
+    }
+    virTypedParamsFree(params, n);
+    virResetLastError();
+}
+
+static void wait_until_paused(Archive *a, SaveRun *s)
+{
+    while (!save_done(s)) {
+        int state = 0;
+        if (virDomainGetState(a->dom, &state, NULL, 0) == 0 && state == VIR_DOMAIN_PAUSED)
+            return;
+        g_usleep(POLL_INTERVAL_US);
+    }
+}
+
+typedef struct {
+    Archive *a;
+    gint64 last_stats;
+} CopyDuringSave;
+
+static gboolean copy_progress_during_save(guint64 done, gpointer data)
+{
+    CopyDuringSave *c = data;
+    gint64 now = g_get_monotonic_time();
+    if (now - c->last_stats > STATS_INTERVAL_US) {
+        c->last_stats = now;
+        poll_save_stats(c->a);
+    }
+    return ferry_job_bytes_progress(done, &c->a->bytes);
+}
+
+/* ------------------------------------------------------------------ files */
+
+static gboolean copy_into_archive(Archive *a, const char *src, const char *rel, FerryFileRole role,
+                                  FerryManifestFile **added, GError **error)
+{
+    g_autofree char *dst = g_build_filename(a->partial, rel, NULL);
+    CopyDuringSave c = { a, 0 };
+    FerryFileDigest digest;
+    ferry_job_set_message(a->job, "copying %s", src);
+    if (!ferry_copy_file(src, dst, 0640, ferry_job_cancellable(a->job), copy_progress_during_save, &c, &digest,
+                         error))
+        return FALSE;
+    FerryManifestFile *f = ferry_manifest_add_file(a->manifest, rel, role, &digest);
+    f->source = g_strdup(src);
+    ferry_job_bytes_file_done(&a->bytes, digest.allocated);
+    if (added)
+        *added = f;
+    return TRUE;
+}
+
+static gboolean copy_disks(Archive *a, GError **error)
+{
+    GPtrArray *disks = ferry_domxml_disks(a->live);
+    for (guint i = 0; i < disks->len; i++) {
+        FerryDisk *disk = g_ptr_array_index(disks, i);
+        if (!copies_disk(disk))
+            continue;
+        g_autofree char *rel = g_strdup_printf("disks/%s.%s", disk->target, disk->format ? disk->format : "img");
+        FerryManifestFile *f = NULL;
+        if (!copy_into_archive(a, disk->source, rel, FERRY_FILE_DISK, &f, error))
+            return FALSE;
+        f->target = g_strdup(disk->target);
+        f->format = g_strdup(disk->format);
+        ferry_job_add_step(a->job, a->call->name, "copy-disk", disk->target, "archived");
+    }
+    return TRUE;
+}
+
+static gboolean copy_tree(Archive *a, const char *src_dir, const char *rel_dir, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    g_autoptr(GDir) d = g_dir_open(src_dir, 0, &local);
+    if (!d) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot read %s: %s", src_dir, local->message);
+        return FALSE;
+    }
+    const char *name;
+    while ((name = g_dir_read_name(d))) {
+        g_autofree char *src = g_build_filename(src_dir, name, NULL);
+        g_autofree char *rel = g_build_filename(rel_dir, name, NULL);
+        if (g_file_test(src, G_FILE_TEST_IS_DIR) && !g_file_test(src, G_FILE_TEST_IS_SYMLINK)) {
+            g_autofree char *dst = g_build_filename(a->partial, rel, NULL);
+            if (g_mkdir(dst, 0750) < 0) {
+                int err = errno;
+                g_set_error(error, FERRY_ERROR, err == ENOSPC ? FERRY_ERROR_NO_CAPACITY : FERRY_ERROR_FAILED,
+                            "cannot create %s: %s", dst, g_strerror(err));
+                return FALSE;
+            }
+            if (!copy_tree(a, src, rel, error))
+                return FALSE;
+        } else if (g_file_test(src, G_FILE_TEST_IS_REGULAR)) {
+            FerryManifestFile *f = NULL;
+            if (!copy_into_archive(a, src, rel, FERRY_FILE_TPM, &f, error))
+                return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean copy_firmware_state(Archive *a, GError **error)
+{
+    const char *nvram = ferry_domxml_nvram(a->live);
+    if (nvram && g_file_test(nvram, G_FILE_TEST_IS_REGULAR)) {
+        g_autofree char *base = g_path_get_basename(nvram);
+        g_autofree char *rel = g_build_filename("nvram", base, NULL);
+        if (!copy_into_archive(a, nvram, rel, FERRY_FILE_NVRAM, NULL, error))
+            return FALSE;
+    }
+    if (ferry_domxml_has_tpm_emulator(a->live)) {
+        g_autofree char *state = g_build_filename(FERRY_LIBVIRT_STATE_DIR, "swtpm", a->call->uuid, NULL);
+        if (g_file_test(state, G_FILE_TEST_IS_DIR) && !copy_tree(a, state, "tpm", error))
+            return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean write_definition(Archive *a, GError **error)
+{
+    g_autofree char *path = g_build_filename(a->partial, "domain.xml", NULL);
+    g_autoptr(GError) local = NULL;
+    if (!g_file_set_contents_full(path, a->config_xml, -1, G_FILE_SET_CONTENTS_DURABLE, 0640, &local)) {
+        g_set_error(error, FERRY_ERROR, g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOSPC)
+                                            ? FERRY_ERROR_NO_CAPACITY : FERRY_ERROR_FAILED,
+                    "cannot write %s: %s", path, local->message);
+        return FALSE;
+    }
+    FerryFileDigest digest;
+    if (!ferry_digest_file(path, NULL, NULL, NULL, &digest, error))
+        return FALSE;
+    ferry_manifest_add_file(a->manifest, "domain.xml", FERRY_FILE_DOMAIN_XML, &digest);
+    return TRUE;
+}
+
+/* The archive appears complete or not at all. */
+static gboolean publish(Archive *a, GError **error)
+{
+    if (!ferry_manifest_save(a->manifest, a->partial, error) || !ferry_fsync_dir(a->partial, error))
+        return FALSE;
+    if (g_rename(a->partial, a->final) < 0) {
+        int err = errno;
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot rename %s to %s: %s", a->partial, a->final,
+                    g_strerror(err));
+        return FALSE;
+    }
+    return ferry_fsync_dir(a->call->library, error);
+}
+
+static gboolean mark_pending_deletion(virDomainPtr dom, const char *id, gint64 created, GError **error)
+{
+    g_autofree char *mark = ferry_archived_mark_to_xml(id, created);
+    if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, mark, FERRY_ARCHIVE_MARK_KEY, FERRY_ARCHIVE_NS,
+                             VIR_DOMAIN_AFFECT_CONFIG) < 0)
+        return ferry_error_from_libvirt(error, "the archive %s is complete, but the domain cannot be marked "
+                                               "pending deletion", id);
+    return TRUE;
+}
+
+/* ------------------------------------------------------------------ rollback */
+
+/* Brings a saved domain back from the save image, paused or running as it was. */
+static gboolean restore_saved_domain(virConnectPtr conn, const char *image, const char *was, GError **error)
+{
+    unsigned int flags = g_strcmp0(was, "paused") == 0 ? VIR_DOMAIN_SAVE_PAUSED : VIR_DOMAIN_SAVE_RUNNING;
+    if (virDomainRestoreFlags(conn, image, NULL, flags) < 0)
+        return ferry_error_from_libvirt(error, "the domain could not be brought back from %s; restore it with "
+                                               "virsh restore %s before deleting that file", image, image);
+    return TRUE;
+}
+
+static void roll_back(Archive *a)
+{
+    if (a->saved) {
+        g_autofree char *image = g_build_filename(a->partial, "memory.save", NULL);
+        g_autoptr(GError) error = NULL;
+        if (!restore_saved_domain(a->conn, image, state_word(a->state), &error)) {
+            /* Keep the partial directory: it holds the only copy of the guest's memory. */
+            g_critical("archive of %s: %s", a->call->name, error->message);
+            return;
+        }
+    }
+    if (a->partial)
+        ferry_remove_tree(a->partial);
+    if (a->journal)
+        ferry_journal_remove(a->journal);
+}
+
+/* ------------------------------------------------------------------ the job */
+
+static gboolean save_and_copy(Archive *a, GError **error)
+{
+    SaveRun s = { .dom = a->dom };
+    s.path = g_build_filename(a->partial, "memory.save", NULL);
+    s.flags = a->state == VIR_DOMAIN_PAUSED ? VIR_DOMAIN_SAVE_PAUSED : VIR_DOMAIN_SAVE_RUNNING;
+    g_mutex_init(&s.lock);
+    if (!ferry_journal_record(a->journal, "phase", "saving", error)) {
+        g_free(s.path);
+        return FALSE;
+    }
+    ferry_job_set_message(a->job, "saving the memory state of %s", a->call->name);
+    GThread *thread = g_thread_new("save", save_thread, &s);
+    wait_until_paused(a, &s);
+
+    g_autoptr(GError) copy_error = NULL;
+    gboolean copied = save_done(&s) && s.rc < 0 ? FALSE : copy_disks(a, &copy_error);
+    if (!copied && !save_done(&s))
+        virDomainAbortJob(a->dom); /* libvirt resumes the guest as it was */
+    while (!save_done(&s)) {
+        if (g_cancellable_is_cancelled(ferry_job_cancellable(a->job)))
+            virDomainAbortJob(a->dom);
+        poll_save_stats(a);
+        g_usleep(POLL_INTERVAL_US * 5);
+    }
+    g_thread_join(thread);
+    g_mutex_clear(&s.lock);
+    gboolean ok = FALSE;
+    if (s.rc < 0) {
+        if (!copy_error && !cancelled(a, error))
+            g_set_error(error, FERRY_ERROR, ferry_error_code_for_libvirt(s.error ? s.error->code : 0),
+                        "cannot save the memory state of %s: %s", a->call->name,
+                        s.error && s.error->message ? s.error->message : "unknown libvirt error");
+    } else {
+        a->saved = TRUE;
+        ok = ferry_journal_record(a->journal, "phase", "saved", error);
+        if (ok) {
+            FerryFileDigest digest;
+            ok = ferry_digest_file(s.path, ferry_job_cancellable(a->job), NULL, NULL, &digest, error);
+            if (ok)
+                ferry_manifest_add_file(a->manifest, "memory.save", FERRY_FILE_MEMORY, &digest);
+        }
+        ferry_job_add_step(a->job, a->call->name, "save", "memory.save", "saved");
+    }
+    if (copy_error) {
+        g_clear_error(error);
+        g_propagate_error(error, g_steal_pointer(&copy_error));
+        ok = FALSE;
+    }
+    if (s.error)
+        virFreeError(s.error);
+    g_free(s.path);
+    return ok && copied;
+}
+
+static gboolean run_archive(Archive *a, GError **error)
+{
+    if (!lookup_domain(a, error) || !read_definition(a, error) || cancelled(a, error))
+        return FALSE;
+    gint64 created = g_get_real_time();
+    a->id = ferry_archive_id_make(a->call->library, a->call->name, created);
+    g_autofree char *partial_name = g_strconcat(FERRY_PARTIAL_PREFIX, a->id, NULL);
+    a->partial = g_build_filename(a->call->library, partial_name, NULL);
+    a->final = g_build_filename(a->call->library, a->id, NULL);
+    fill_manifest_header(a, created);
+    a->bytes = (FerryJobBytes){ .job = a->job, .total = data_to_move(a) };
+    ferry_job_bytes_progress(0, &a->bytes);
+
+    if (!(a->journal = ferry_journal_create(a->call->state_dir, "archive", a->id, error)))
+        return FALSE;
+    ferry_journal_set(a->journal, "domain", a->call->uuid);
+    ferry_journal_set(a->journal, "partial", a->partial);
+    ferry_journal_set(a->journal, "final", a->final);
+    ferry_journal_set(a->journal, "was", state_word(a->state));
+    g_autofree char *created_text = g_strdup_printf("%" G_GINT64_FORMAT, created);
+    ferry_journal_set(a->journal, "created", created_text);
+    if (!ferry_journal_record(a->journal, "phase", "prepared", error) || !make_partial_dir(a, error))
+        return FALSE;
+
+    if (is_active(a->state)) {
+        if (!save_and_copy(a, error))
+            return FALSE;
+    } else if (!copy_disks(a, error)) {
+        return FALSE;
+    }
+    if (cancelled(a, error) || !copy_firmware_state(a, error) || !write_definition(a, error))
+        return FALSE;
+    g_strfreev(a->manifest->notes);
+    g_ptr_array_add(a->notes, NULL);
+    a->manifest->notes = g_strdupv((char **)a->notes->pdata);
+    ferry_job_set_message(a->job, "writing the manifest");
+    if (!publish(a, error))
+        return FALSE;
+    /* From here on the archive exists: no rollback, only completion. */
+    ferry_journal_record(a->journal, "phase", "published", NULL);
+    if (!mark_pending_deletion(a->dom, a->id, created, error))
+        return FALSE;
+    ferry_journal_remove(a->journal);
+    ferry_job_add_step(a->job, a->call->name, "archive", a->id, "pending deletion");
+    ferry_job_set_result(a->job, a->id);
+    return TRUE;
+}
+
+static gboolean archive_job(FerryJob *job, gpointer data, GError **error)
+{
+    Archive a = { .job = job, .call = data };
+    gboolean ok = run_archive(&a, error);
+    if (!ok && !g_file_test(a.final ? a.final : "", G_FILE_TEST_IS_DIR))
+        roll_back(&a);
+    archive_clear(&a);
+    return ok;
+}
+
+FerryJob *ferry_archive_start(FerryJobs *jobs, const FerryConfig *config, const char *domain_uuid,
+                              const char *domain_name, GError **error)
+{
+    ArchiveCall *a = g_new0(ArchiveCall, 1);
+    a->uri = g_strdup(config->libvirt_uri);
+    a->library = g_strdup(config->archive_library);
+    a->state_dir = g_strdup(config->state_dir);
+    a->uuid = g_strdup(domain_uuid);
+    a->name = g_strdup(domain_name);
+    return ferry_jobs_start(jobs, "archive", domain_name, domain_uuid, archive_job, a,
+                            (GDestroyNotify)archive_call_free, error);
+}
+
+/* ------------------------------------------------------------------ verify */
+
+typedef struct {
+    char *library, *id;
+} VerifyCall;
+
+static void verify_call_free(VerifyCall *v)
+{
+    g_free(v->library);
+    g_free(v->id);
+    g_free(v);
+}
+
+static gboolean verify_job(FerryJob *job, gpointer data, GError **error)
+{
+    VerifyCall *v = data;
+    g_autofree char *dir = ferry_library_archive_dir(v->library, v->id, error);
+    g_autoptr(FerryManifest) m = dir ? ferry_manifest_load(dir, error) : NULL;
+    if (!m)
+        return FALSE;
+    FerryJobBytes bytes = { .job = job, .total = ferry_manifest_data_size(m) };
+    ferry_job_set_message(job, "reading %u files", m->files->len);
+    if (!ferry_library_verify(dir, m, ferry_job_cancellable(job), ferry_job_bytes_progress, &bytes, error))
+        return FALSE;
+    ferry_job_add_step(job, m->domain, "verify", v->id, "intact");
+    ferry_job_set_result(job, v->id);
+    return TRUE;
+}
+
+FerryJob *ferry_verify_start(FerryJobs *jobs, const FerryConfig *config, const char *id, GError **error)
+{
+    g_autofree char *dir = ferry_library_archive_dir(config->archive_library, id, error);
+    if (!dir)
+        return NULL;
+    VerifyCall *v = g_new0(VerifyCall, 1);
+    v->library = g_strdup(config->archive_library);
+    v->id = g_strdup(id);
+    return ferry_jobs_start(jobs, "verify", id, NULL, verify_job, v, (GDestroyNotify)verify_call_free, error);
+}
+
+/* ------------------------------------------------------------------ purge */
+
+/* The disk files of the domain that the archive holds copies of. */
+static GPtrArray *archived_disk_files(FerryDomainXml *def, const FerryManifest *m)
+{
+    GPtrArray *files = g_ptr_array_new_with_free_func(g_free);
+    GPtrArray *disks = ferry_domxml_disks(def);
+    for (guint i = 0; i < m->files->len; i++) {
+        FerryManifestFile *f = g_ptr_array_index(m->files, i);
+        if (f->role != FERRY_FILE_DISK || !f->source)
+            continue;
+        for (guint j = 0; j < disks->len; j++) {
+            FerryDisk *disk = g_ptr_array_index(disks, j);
+            if (g_strcmp0(disk->source, f->source) == 0)
+                g_ptr_array_add(files, g_strdup(f->source));
+        }
+    }
+    return files;
+}
+
+gboolean ferry_purge(const FerryConfig *config, const char *domain_uuid, GError **error)
+{
+    g_autoptr(virConnect) conn = ferry_job_connect(config->libvirt_uri, error);
+    if (!conn)
+        return FALSE;
+    g_autoptr(virDomain) dom = virDomainLookupByUUIDString(conn, domain_uuid);
+    if (!dom)
+        return ferry_error_from_libvirt(error, "domain %s", domain_uuid);
+    const char *name = virDomainGetName(dom);
+    g_autofree char *mark = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, FERRY_ARCHIVE_NS,
+                                                 VIR_DOMAIN_AFFECT_CONFIG);
+    virResetLastError();
+    g_autofree char *id = NULL;
+    if (!mark || !ferry_archived_mark_parse(mark, &id, NULL, NULL)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "domain %s is not pending deletion; only an archived domain can be purged (virt-ferry archive)",
+                    name);
+        return FALSE;
+    }
+    int state = 0;
+    if (virDomainGetState(dom, &state, NULL, 0) == 0 && is_active(state)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "domain %s runs again since it was archived as %s; shut it down first or archive it anew",
+                    name, id);
+        return FALSE;
+    }
+    g_autofree char *dir = ferry_library_archive_dir(config->archive_library, id, error);
+    g_autoptr(FerryManifest) m = dir ? ferry_manifest_load(dir, error) : NULL;
+    if (!m || !ferry_library_verify(dir, m, NULL, NULL, NULL, error)) {
+        g_prefix_error(error, "domain %s is not purged: ", name);
+        return FALSE;
+    }
+    g_autofree char *xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+    g_autoptr(FerryDomainXml) def = xml ? ferry_domxml_parse(xml, error) : NULL;
+    if (!def)
+        return xml ? FALSE : ferry_error_from_libvirt(error, "cannot read the definition of %s", name);
+    g_autoptr(GPtrArray) files = archived_disk_files(def, m);
+    if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_NVRAM | VIR_DOMAIN_UNDEFINE_MANAGED_SAVE |
+                                        VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
+                                        VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA) < 0)
+        return ferry_error_from_libvirt(error, "cannot undefine %s", name);
+    for (guint i = 0; i < files->len; i++) {
+        const char *file = g_ptr_array_index(files, i);
+        if (g_unlink(file) < 0 && errno != ENOENT)
+            g_warning("purge of %s: cannot delete %s: %s", name, file, g_strerror(errno));
+    }
+    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE", "purged %s (archive %s, %u disk files)", name, id,
+                     files->len, "VIRT_FERRY_DOMAIN", "%s", name, "VIRT_FERRY_ARCHIVE", "%s", id);
+    return TRUE;
+}
+
+/* ------------------------------------------------------------------ recovery */
+
+/* libvirtd carries on with a save its client died in the middle of; wait for it to end. */
+static void wait_for_domain_job(virDomainPtr dom)
+{
+    for (int i = 0; i < 6000; i++) {
+        virDomainJobInfo info;
+        if (virDomainGetJobInfo(dom, &info) < 0 || info.type == VIR_DOMAIN_JOB_NONE)
+            break;
+        g_usleep(100 * 1000);
+    }
+    virResetLastError();
+}
+
+static void recover_archive(const FerryConfig *config, virConnectPtr conn, FerryJournal *j)
+{
+    g_autofree char *phase = ferry_journal_get(j, "phase");
+    g_autofree char *uuid = ferry_journal_get(j, "domain");
+    g_autofree char *partial = ferry_journal_get(j, "partial");
+    g_autofree char *final = ferry_journal_get(j, "final");
+    g_autofree char *was = ferry_journal_get(j, "was");
+    g_autofree char *created = ferry_journal_get(j, "created");
+    g_autoptr(virDomain) dom = uuid ? virDomainLookupByUUIDString(conn, uuid) : NULL;
+    virResetLastError();
+    const char *id = ferry_journal_id(j);
+
+    if (g_strcmp0(phase, "published") == 0) {
+        /* The archive is complete: finish what was left, the mark. */
+        g_autoptr(GError) error = NULL;
+        if (dom && !mark_pending_deletion(dom, id, g_ascii_strtoll(created ? created : "0", NULL, 10), &error))
+            g_warning("recovering archive %s: %s", id, error->message);
+        g_message("recovered archive %s: complete; its domain is pending deletion", id);
+        ferry_journal_remove(j);
+        return;
+    }
+    if (dom && g_strcmp0(phase, "saving") == 0)
+        wait_for_domain_job(dom);
+    int state = VIR_DOMAIN_NOSTATE, reason = 0;
+    if (dom)
+        virDomainGetState(dom, &state, &reason, 0);
+    g_autofree char *image = partial ? g_build_filename(partial, "memory.save", NULL) : NULL;
+    if (dom && !is_active(state) && reason == VIR_DOMAIN_SHUTOFF_SAVED && image &&
+        g_file_test(image, G_FILE_TEST_IS_REGULAR)) {
+        g_autoptr(GError) error = NULL;
+        if (!restore_saved_domain(conn, image, was, &error)) {
+            g_critical("recovering archive %s: %s", id, error->message);
+            return; /* keep the journal and the save image: retried at the next start */
+        }
+        g_message("recovered archive %s: rolled back, the domain runs again from its saved state", id);
+    } else {
+        g_message("recovered archive %s: rolled back", id);
+    }
+    if (partial && g_str_has_prefix(partial, config->archive_library))
+        ferry_remove_tree(partial);
+    (void)final;
+    ferry_journal_remove(j);
+}
+
+void ferry_restore_recover(const FerryConfig *config, virConnectPtr conn, FerryJournal *journal);
+
+void ferry_archive_recover(const FerryConfig *config)
+{
+    g_autoptr(GPtrArray) entries = ferry_journal_load_all(config->state_dir);
+    if (entries->len == 0)
+        return;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(virConnect) conn = ferry_job_connect(config->libvirt_uri, &error);
+    if (!conn) {
+        g_warning("%u interrupted jobs wait for libvirtd: %s", entries->len, error->message);
+        return;
+    }
+    for (guint i = 0; i < entries->len; i++) {
+        FerryJournal *j = g_ptr_array_index(entries, i);
+        if (g_str_equal(ferry_journal_kind(j), "archive"))
+            recover_archive(config, conn, j);
+        else if (g_str_equal(ferry_journal_kind(j), "restore"))
+            ferry_restore_recover(config, conn, j);
+        else
+            g_warning("unknown job journal kind %s (id %s) left alone", ferry_journal_kind(j), ferry_journal_id(j));
+    }
+}

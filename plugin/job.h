@@ -1,0 +1,84 @@
+/* Jobs: long operations (archive, restore, verify, later migrations) that run in their own
+ * thread, report progress, can be cancelled, and hold their domain so that no second job
+ * starts on it. The D-Bus side mirrors each job as an org.virtferry.Ferry1.Job object. */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+    FERRY_JOB_RUNNING,
+    FERRY_JOB_SUCCEEDED,
+    FERRY_JOB_WARNING,     /* succeeded, with notes the message tells */
+    FERRY_JOB_FAILED,
+    FERRY_JOB_CANCELLED,
+} FerryJobStatus;
+
+const char *ferry_job_status_name(FerryJobStatus status);
+
+typedef struct _FerryJob FerryJob;
+typedef struct _FerryJobs FerryJobs;
+
+/* The job's work, in its own thread. Returns FALSE with @error on failure; a
+ * G_IO_ERROR_CANCELLED error makes the job "cancelled". */
+typedef gboolean (*FerryJobFunc)(FerryJob *job, gpointer data, GError **error);
+
+/* Called in the main context whenever the job changed (coalesced), and once more when it
+ * finished (ferry_job_is_finished then says so). */
+typedef void (*FerryJobObserver)(FerryJob *job, gpointer user_data);
+
+FerryJobs *ferry_jobs_new(FerryJobObserver observer, gpointer user_data);
+void ferry_jobs_free(FerryJobs *jobs);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FerryJobs, ferry_jobs_free)
+
+/* Starts @func in a new thread. @domain_uuid (may be NULL) is held for the job's lifetime:
+ * a second job on it fails here with Busy. @data is freed with @destroy after the job. The
+ * returned job is owned by @jobs; ref it to keep it. */
+FerryJob *ferry_jobs_start(FerryJobs *jobs, const char *kind, const char *target, const char *domain_uuid,
+                           FerryJobFunc func, gpointer data, GDestroyNotify destroy, GError **error);
+/* Holds @domain_uuid for work that is not a job (Purge) as if a job ran on it: Busy when
+ * one does. Release with ferry_jobs_release. */
+gboolean ferry_jobs_hold(FerryJobs *jobs, const char *domain_uuid, GError **error);
+void ferry_jobs_release(FerryJobs *jobs, const char *domain_uuid);
+/* The running job on @domain_uuid, or NULL. */
+FerryJob *ferry_jobs_for_domain(FerryJobs *jobs, const char *domain_uuid);
+
+FerryJob *ferry_job_ref(FerryJob *job);
+void ferry_job_unref(FerryJob *job);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FerryJob, ferry_job_unref)
+
+/* ---- read anywhere (thread-safe) */
+guint ferry_job_id(FerryJob *job);
+const char *ferry_job_kind(FerryJob *job);
+const char *ferry_job_target(FerryJob *job);
+gboolean ferry_job_is_finished(FerryJob *job);
+typedef struct {
+    FerryJobStatus status;
+    double progress;
+    guint64 total, remaining;
+    char *message;
+    char *result;
+    GVariant *steps;    /* a(ssss) */
+} FerryJobState;
+void ferry_job_state_clear(FerryJobState *state);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FerryJobState, ferry_job_state_clear)
+void ferry_job_get_state(FerryJob *job, FerryJobState *state);
+/* The error of a failed job (a copy), or NULL. */
+GError *ferry_job_dup_error(FerryJob *job);
+/* Asks the job to stop; it rolls back and ends as cancelled. */
+void ferry_job_cancel(FerryJob *job);
+
+/* ---- for the job's own thread */
+GCancellable *ferry_job_cancellable(FerryJob *job);
+void ferry_job_set_data(FerryJob *job, guint64 total, guint64 remaining);
+/* Progress from 0 to 1; when not set, it follows the data. */
+void ferry_job_set_progress(FerryJob *job, double progress);
+void ferry_job_set_message(FerryJob *job, const char *format, ...) G_GNUC_PRINTF(2, 3);
+void ferry_job_add_step(FerryJob *job, const char *domain, const char *method, const char *target,
+                        const char *outcome);
+/* Something the user must know although the job succeeds: the job ends as "warning". */
+void ferry_job_add_note(FerryJob *job, const char *note);
+void ferry_job_set_result(FerryJob *job, const char *result);
+
+G_END_DECLS

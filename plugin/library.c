@@ -1,0 +1,492 @@
+#include "library.h"
+
+#include "ferry-error.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define ARCHIVE_GROUP "archive"
+#define FILE_PREFIX "file "
+#define NIC_PREFIX "nic "
+
+static const char *const role_names[] = {
+    [FERRY_FILE_MEMORY] = "memory", [FERRY_FILE_DOMAIN_XML] = "domain-xml", [FERRY_FILE_DISK] = "disk",
+    [FERRY_FILE_NVRAM] = "nvram", [FERRY_FILE_TPM] = "tpm",
+};
+
+static void manifest_file_free(FerryManifestFile *f)
+{
+    g_free(f->path);
+    g_free(f->digest);
+    g_free(f->target);
+    g_free(f->source);
+    g_free(f->format);
+    g_free(f);
+}
+
+static void manifest_nic_free(FerryManifestNic *n)
+{
+    g_free(n->mac);
+    g_free(n->type);
+    g_free(n->network);
+    g_free(n->portgroup);
+    g_free(n->bridge);
+    g_free(n);
+}
+
+FerryManifest *ferry_manifest_new(void)
+{
+    FerryManifest *m = g_new0(FerryManifest, 1);
+    m->files = g_ptr_array_new_with_free_func((GDestroyNotify)manifest_file_free);
+    m->nics = g_ptr_array_new_with_free_func((GDestroyNotify)manifest_nic_free);
+    m->notes = g_new0(char *, 1);
+    return m;
+}
+
+void ferry_manifest_free(FerryManifest *m)
+{
+    if (!m)
+        return;
+    g_free(m->id);
+    g_free(m->domain);
+    g_free(m->uuid);
+    g_free(m->source_host);
+    g_free(m->state);
+    g_free(m->libvirt_version);
+    g_free(m->qemu_version);
+    g_free(m->cpu_model);
+    g_free(m->domain_type);
+    g_strfreev(m->notes);
+    g_ptr_array_unref(m->files);
+    g_ptr_array_unref(m->nics);
+    g_free(m);
+}
+
+FerryManifestFile *ferry_manifest_add_file(FerryManifest *m, const char *path, FerryFileRole role,
+                                           const FerryFileDigest *digest)
+{
+    FerryManifestFile *f = g_new0(FerryManifestFile, 1);
+    f->path = g_strdup(path);
+    f->role = role;
+    f->size = digest->size;
+    f->digest = g_strdup(digest->checksum);
+    g_ptr_array_add(m->files, f);
+    return f;
+}
+
+const FerryManifestFile *ferry_manifest_find(const FerryManifest *m, FerryFileRole role)
+{
+    for (guint i = 0; i < m->files->len; i++) {
+        FerryManifestFile *f = g_ptr_array_index(m->files, i);
+        if (f->role == role)
+            return f;
+    }
+    return NULL;
+}
+
+gboolean ferry_manifest_has_memory(const FerryManifest *m)
+{
+    return ferry_manifest_find(m, FERRY_FILE_MEMORY) != NULL;
+}
+
+guint64 ferry_manifest_data_size(const FerryManifest *m)
+{
+    guint64 total = 0;
+    for (guint i = 0; i < m->files->len; i++)
+        total += ((FerryManifestFile *)g_ptr_array_index(m->files, i))->size;
+    return total;
+}
+
+/* ------------------------------------------------------------------ manifest on disk */
+
+static void set_optional(GKeyFile *kf, const char *group, const char *key, const char *value)
+{
+    if (value)
+        g_key_file_set_string(kf, group, key, value);
+}
+
+static char *manifest_to_data(const FerryManifest *m, gsize *len)
+{
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    g_key_file_set_integer(kf, ARCHIVE_GROUP, "format", FERRY_ARCHIVE_FORMAT);
+    g_key_file_set_string(kf, ARCHIVE_GROUP, "id", m->id);
+    g_key_file_set_string(kf, ARCHIVE_GROUP, "domain", m->domain);
+    g_key_file_set_string(kf, ARCHIVE_GROUP, "uuid", m->uuid);
+    g_key_file_set_string(kf, ARCHIVE_GROUP, "source-host", m->source_host);
+    g_key_file_set_int64(kf, ARCHIVE_GROUP, "created", m->created);
+    g_key_file_set_string(kf, ARCHIVE_GROUP, "state", m->state);
+    set_optional(kf, ARCHIVE_GROUP, "domain-type", m->domain_type);
+    set_optional(kf, ARCHIVE_GROUP, "libvirt-version", m->libvirt_version);
+    set_optional(kf, ARCHIVE_GROUP, "qemu-version", m->qemu_version);
+    set_optional(kf, ARCHIVE_GROUP, "cpu-model", m->cpu_model);
+    g_key_file_set_uint64(kf, ARCHIVE_GROUP, "memory-kib", m->memory_kib);
+    g_key_file_set_integer(kf, ARCHIVE_GROUP, "vcpus", (int)m->vcpus);
+    if (m->notes && *m->notes)
+        g_key_file_set_string_list(kf, ARCHIVE_GROUP, "notes", (const char *const *)m->notes,
+                                   g_strv_length(m->notes));
+    for (guint i = 0; i < m->files->len; i++) {
+        FerryManifestFile *f = g_ptr_array_index(m->files, i);
+        g_autofree char *group = g_strconcat(FILE_PREFIX, f->path, NULL);
+        g_key_file_set_string(kf, group, "role", role_names[f->role]);
+        g_key_file_set_uint64(kf, group, "size", f->size);
+        g_key_file_set_string(kf, group, "digest", f->digest);
+        set_optional(kf, group, "target", f->target);
+        set_optional(kf, group, "source", f->source);
+        set_optional(kf, group, "format", f->format);
+    }
+    for (guint i = 0; i < m->nics->len; i++) {
+        FerryManifestNic *n = g_ptr_array_index(m->nics, i);
+        g_autofree char *group = g_strconcat(NIC_PREFIX, n->mac, NULL);
+        set_optional(kf, group, "type", n->type);
+        set_optional(kf, group, "network", n->network);
+        set_optional(kf, group, "portgroup", n->portgroup);
+        set_optional(kf, group, "bridge", n->bridge);
+        g_key_file_set_integer(kf, group, "vlan", n->vlan);
+        g_key_file_set_boolean(kf, group, "trunk", n->trunk);
+    }
+    return g_key_file_to_data(kf, len, NULL);
+}
+
+static char *digest_of_bytes(const char *data, gsize len)
+{
+    g_autofree char *hex = g_compute_checksum_for_data(G_CHECKSUM_SHA256, (const guchar *)data, len);
+    return g_strconcat("sha256:", hex, NULL);
+}
+
+static gboolean write_durably(const char *path, const char *data, gsize len, GError **error)
+{
+    g_autoptr(GError) local = NULL;
+    if (g_file_set_contents_full(path, data, len, G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+                                 0640, &local))
+        return TRUE;
+    g_set_error(error, FERRY_ERROR, g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOSPC)
+                                        ? FERRY_ERROR_NO_CAPACITY : FERRY_ERROR_FAILED,
+                "cannot write %s: %s", path, local->message);
+    return FALSE;
+}
+
+gboolean ferry_manifest_save(const FerryManifest *m, const char *dir, GError **error)
+{
+    gsize len = 0;
+    g_autofree char *data = manifest_to_data(m, &len);
+    g_autofree char *path = g_build_filename(dir, FERRY_MANIFEST_NAME, NULL);
+    g_autofree char *digest_path = g_build_filename(dir, FERRY_MANIFEST_DIGEST_NAME, NULL);
+    g_autofree char *digest = digest_of_bytes(data, len);
+    g_autofree char *digest_line = g_strconcat(digest, "\n", NULL);
+    return write_durably(path, data, len, error) &&
+           write_durably(digest_path, digest_line, strlen(digest_line), error);
+}
+
+static gboolean parse_role(const char *name, FerryFileRole *role)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(role_names); i++)
+        if (g_strcmp0(name, role_names[i]) == 0) {
+            *role = (FerryFileRole)i;
+            return TRUE;
+        }
+    return FALSE;
+}
+
+/* A file path from a manifest must stay inside the archive. */
+static gboolean safe_relative_path(const char *path)
+{
+    if (!path || !*path || g_path_is_absolute(path))
+        return FALSE;
+    g_auto(GStrv) parts = g_strsplit(path, "/", -1);
+    for (char **p = parts; *p; p++)
+        if (!**p || g_str_equal(*p, ".") || g_str_equal(*p, ".."))
+            return FALSE;
+    return TRUE;
+}
+
+static gboolean corrupted(GError **error, const char *dir, const char *what)
+{
+    g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED,
+                "archive %s: %s is corrupted (%s); the archive cannot be used", dir, FERRY_MANIFEST_NAME, what);
+    return FALSE;
+}
+
+static gboolean parse_file_group(FerryManifest *m, GKeyFile *kf, const char *group, const char *dir,
+                                 GError **error)
+{
+    const char *path = group + strlen(FILE_PREFIX);
+    g_autofree char *role = g_key_file_get_string(kf, group, "role", NULL);
+    g_autofree char *digest = g_key_file_get_string(kf, group, "digest", NULL);
+    FerryFileRole r;
+    if (!safe_relative_path(path) || !parse_role(role, &r) || !digest)
+        return corrupted(error, dir, group);
+    FerryManifestFile *f = g_new0(FerryManifestFile, 1);
+    f->path = g_strdup(path);
+    f->role = r;
+    f->size = g_key_file_get_uint64(kf, group, "size", NULL);
+    f->digest = g_steal_pointer(&digest);
+    f->target = g_key_file_get_string(kf, group, "target", NULL);
+    f->source = g_key_file_get_string(kf, group, "source", NULL);
+    f->format = g_key_file_get_string(kf, group, "format", NULL);
+    g_ptr_array_add(m->files, f);
+    return TRUE;
+}
+
+static void parse_nic_group(FerryManifest *m, GKeyFile *kf, const char *group)
+{
+    FerryManifestNic *n = g_new0(FerryManifestNic, 1);
+    n->mac = g_strdup(group + strlen(NIC_PREFIX));
+    n->type = g_key_file_get_string(kf, group, "type", NULL);
+    n->network = g_key_file_get_string(kf, group, "network", NULL);
+    n->portgroup = g_key_file_get_string(kf, group, "portgroup", NULL);
+    n->bridge = g_key_file_get_string(kf, group, "bridge", NULL);
+    g_autoptr(GError) e = NULL;
+    n->vlan = g_key_file_get_integer(kf, group, "vlan", &e);
+    if (e)
+        n->vlan = -1;
+    n->trunk = g_key_file_get_boolean(kf, group, "trunk", NULL);
+    g_ptr_array_add(m->nics, n);
+}
+
+static guint64 allocated_bytes(const char *dir, const FerryManifest *m)
+{
+    guint64 total = 0;
+    GStatBuf st;
+    for (guint i = 0; i < m->files->len; i++) {
+        g_autofree char *path = g_build_filename(dir, ((FerryManifestFile *)g_ptr_array_index(m->files, i))->path, NULL);
+        if (g_stat(path, &st) == 0)
+            total += (guint64)st.st_blocks * 512;
+    }
+    return total;
+}
+
+FerryManifest *ferry_manifest_load(const char *dir, GError **error)
+{
+    g_autofree char *path = g_build_filename(dir, FERRY_MANIFEST_NAME, NULL);
+    g_autofree char *digest_path = g_build_filename(dir, FERRY_MANIFEST_DIGEST_NAME, NULL);
+    g_autofree char *data = NULL, *recorded = NULL;
+    gsize len = 0;
+    g_autoptr(GError) local = NULL;
+    if (!g_file_get_contents(path, &data, &len, &local) ||
+        !g_file_get_contents(digest_path, &recorded, NULL, &local)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "archive %s is incomplete: %s", dir, local->message);
+        return NULL;
+    }
+    g_autofree char *digest = digest_of_bytes(data, len);
+    if (!g_str_equal(g_strstrip(recorded), digest)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED,
+                    "archive %s: file %s does not match its digest in %s: the archive is corrupted", dir,
+                    FERRY_MANIFEST_NAME, FERRY_MANIFEST_DIGEST_NAME);
+        return NULL;
+    }
+    g_autoptr(GKeyFile) kf = g_key_file_new();
+    if (!g_key_file_load_from_data(kf, data, len, G_KEY_FILE_NONE, &local)) {
+        corrupted(error, dir, local->message);
+        return NULL;
+    }
+    if (g_key_file_get_integer(kf, ARCHIVE_GROUP, "format", NULL) != FERRY_ARCHIVE_FORMAT) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INCOMPATIBLE,
+                    "archive %s has format %d; this virt-ferry reads format %d", dir,
+                    g_key_file_get_integer(kf, ARCHIVE_GROUP, "format", NULL), FERRY_ARCHIVE_FORMAT);
+        return NULL;
+    }
+    g_autoptr(FerryManifest) m = ferry_manifest_new();
+    m->id = g_key_file_get_string(kf, ARCHIVE_GROUP, "id", NULL);
+    m->domain = g_key_file_get_string(kf, ARCHIVE_GROUP, "domain", NULL);
+    m->uuid = g_key_file_get_string(kf, ARCHIVE_GROUP, "uuid", NULL);
+    m->source_host = g_key_file_get_string(kf, ARCHIVE_GROUP, "source-host", NULL);
+    m->state = g_key_file_get_string(kf, ARCHIVE_GROUP, "state", NULL);
+    if (!m->id || !m->domain || !m->uuid || !m->source_host || !m->state) {
+        corrupted(error, dir, "the [archive] group lacks id, domain, uuid, source-host or state");
+        return NULL;
+    }
+    m->created = g_key_file_get_int64(kf, ARCHIVE_GROUP, "created", NULL);
+    m->domain_type = g_key_file_get_string(kf, ARCHIVE_GROUP, "domain-type", NULL);
+    m->libvirt_version = g_key_file_get_string(kf, ARCHIVE_GROUP, "libvirt-version", NULL);
+    m->qemu_version = g_key_file_get_string(kf, ARCHIVE_GROUP, "qemu-version", NULL);
+    m->cpu_model = g_key_file_get_string(kf, ARCHIVE_GROUP, "cpu-model", NULL);
+    m->memory_kib = g_key_file_get_uint64(kf, ARCHIVE_GROUP, "memory-kib", NULL);
+    m->vcpus = (guint)MAX(g_key_file_get_integer(kf, ARCHIVE_GROUP, "vcpus", NULL), 0);
+    g_auto(GStrv) notes = g_key_file_get_string_list(kf, ARCHIVE_GROUP, "notes", NULL, NULL);
+    if (notes) {
+        g_strfreev(m->notes);
+        m->notes = g_steal_pointer(&notes);
+    }
+    g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+    for (char **g = groups; *g; g++) {
+        if (g_str_has_prefix(*g, FILE_PREFIX)) {
+            if (!parse_file_group(m, kf, *g, dir, error))
+                return NULL;
+        } else if (g_str_has_prefix(*g, NIC_PREFIX)) {
+            parse_nic_group(m, kf, *g);
+        }
+    }
+    m->allocated = allocated_bytes(dir, m);
+    return g_steal_pointer(&m);
+}
+
+/* ------------------------------------------------------------------ ids */
+
+gboolean ferry_archive_id_check(const char *id, GError **error)
+{
+    const char *why = NULL;
+    if (!id || !*id)
+        why = "is empty";
+    else if (strlen(id) > FERRY_ARCHIVE_ID_MAX)
+        why = "is too long";
+    else if (!g_utf8_validate(id, -1, NULL))
+        why = "is not valid UTF-8";
+    else if (strchr(id, '/'))
+        why = "holds a '/'";
+    else if (id[0] == '.' || strstr(id, ".."))
+        why = "starts with '.' or holds '..'";
+    else
+        for (const char *p = id; *p && !why; p = g_utf8_next_char(p))
+            if (g_unichar_iscntrl(g_utf8_get_char(p)))
+                why = "holds a control character";
+    if (!why)
+        return TRUE;
+    g_autofree char *shown = g_strescape(id ? id : "", NULL);
+    if (strlen(shown) > 80)
+        strcpy(shown + 72, "...");
+    g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                "archive id \"%s\" %s; ids are as ListArchives (virt-ferry archives) shows them", shown, why);
+    return FALSE;
+}
+
+/* Letters, digits, '-', '_' and '.' (not first) kept; everything else becomes '_'. */
+static char *file_safe_name(const char *name)
+{
+    GString *safe = g_string_new(NULL);
+    for (const char *p = name; *p && safe->len < 64; p++)
+        g_string_append_c(safe, g_ascii_isalnum(*p) || *p == '-' || *p == '_' || (*p == '.' && safe->len) ? *p : '_');
+    return g_string_free(safe, FALSE);
+}
+
+static gboolean id_taken(const char *library, const char *id)
+{
+    g_autofree char *dir = g_build_filename(library, id, NULL);
+    g_autofree char *partial_name = g_strconcat(FERRY_PARTIAL_PREFIX, id, NULL);
+    g_autofree char *partial = g_build_filename(library, partial_name, NULL);
+    return g_file_test(dir, G_FILE_TEST_EXISTS) || g_file_test(partial, G_FILE_TEST_EXISTS);
+}
+
+char *ferry_archive_id_make(const char *library, const char *domain_name, gint64 created)
+{
+    g_autofree char *safe = file_safe_name(domain_name);
+    g_autoptr(GDateTime) when = g_date_time_new_from_unix_utc(created / G_USEC_PER_SEC);
+    g_autofree char *stamp = g_date_time_format(when, "%Y%m%dT%H%M%SZ");
+    char *id = g_strdup_printf("%s-%s", safe, stamp);
+    for (guint n = 2; id_taken(library, id); n++) {
+        g_free(id);
+        id = g_strdup_printf("%s-%s-%u", safe, stamp, n);
+    }
+    return id;
+}
+
+/* ------------------------------------------------------------------ library */
+
+char *ferry_library_archive_dir(const char *library, const char *id, GError **error)
+{
+    if (!ferry_archive_id_check(id, error))
+        return NULL;
+    g_autofree char *dir = g_build_filename(library, id, NULL);
+    g_autofree char *manifest = g_build_filename(dir, FERRY_MANIFEST_NAME, NULL);
+    if (!g_file_test(manifest, G_FILE_TEST_IS_REGULAR)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND,
+                    "no archive \"%s\" in the library %s (virt-ferry archives lists them)", id, library);
+        return NULL;
+    }
+    return g_steal_pointer(&dir);
+}
+
+static gint by_created(gconstpointer a, gconstpointer b)
+{
+    const FerryManifest *x = *(FerryManifest **)a, *y = *(FerryManifest **)b;
+    return x->created != y->created ? (x->created > y->created) - (x->created < y->created) : g_strcmp0(x->id, y->id);
+}
+
+GPtrArray *ferry_library_list(const char *library)
+{
+    GPtrArray *list = g_ptr_array_new_with_free_func((GDestroyNotify)ferry_manifest_free);
+    g_autoptr(GDir) d = g_dir_open(library, 0, NULL);
+    const char *name;
+    while (d && (name = g_dir_read_name(d))) {
+        if (name[0] == '.')
+            continue; /* partial archives */
+        g_autofree char *dir = g_build_filename(library, name, NULL);
+        if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
+            continue;
+        g_autoptr(GError) error = NULL;
+        FerryManifest *m = ferry_manifest_load(dir, &error);
+        if (!m) {
+            g_warning("skipping %s: %s", dir, error->message);
+            continue;
+        }
+        if (!g_str_equal(m->id, name)) {
+            g_warning("skipping %s: its manifest names it %s", dir, m->id);
+            ferry_manifest_free(m);
+            continue;
+        }
+        g_ptr_array_add(list, m);
+    }
+    g_ptr_array_sort(list, by_created);
+    return list;
+}
+
+typedef struct {
+    FerryCopyProgress progress;
+    gpointer user_data;
+    guint64 before;
+} VerifyProgress;
+
+static gboolean verify_progress(guint64 done, gpointer data)
+{
+    VerifyProgress *v = data;
+    return v->progress ? v->progress(v->before + done, v->user_data) : TRUE;
+}
+
+gboolean ferry_library_verify(const char *dir, const FerryManifest *m, GCancellable *cancellable,
+                              FerryCopyProgress progress, gpointer user_data, GError **error)
+{
+    VerifyProgress v = { progress, user_data, 0 };
+    for (guint i = 0; i < m->files->len; i++) {
+        FerryManifestFile *f = g_ptr_array_index(m->files, i);
+        g_autofree char *path = g_build_filename(dir, f->path, NULL);
+        FerryFileDigest digest;
+        g_autoptr(GError) local = NULL;
+        if (!ferry_digest_file(path, cancellable, verify_progress, &v, &digest, &local)) {
+            if (g_error_matches(local, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+                g_propagate_error(error, g_steal_pointer(&local));
+                return FALSE;
+            }
+            g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "archive %s: file %s cannot be read: %s",
+                        m->id, f->path, local->message);
+            return FALSE;
+        }
+        if (digest.size != f->size || !g_str_equal(digest.checksum, f->digest)) {
+            g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED,
+                        "archive %s: file %s does not match its manifest (%s): the archive is corrupted",
+                        m->id, f->path, digest.size != f->size ? "size differs" : "digest differs");
+            return FALSE;
+        }
+        v.before += f->size;
+    }
+    return TRUE;
+}
+
+void ferry_remove_tree(const char *path)
+{
+    GStatBuf st;
+    if (g_lstat(path, &st) < 0)
+        return;
+    if (S_ISDIR(st.st_mode)) {
+        g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
+        const char *name;
+        while (d && (name = g_dir_read_name(d))) {
+            g_autofree char *child = g_build_filename(path, name, NULL);
+            ferry_remove_tree(child);
+        }
+        if (g_rmdir(path) < 0)
+            g_warning("cannot remove %s: %s", path, g_strerror(errno));
+    } else if (g_unlink(path) < 0) {
+        g_warning("cannot remove %s: %s", path, g_strerror(errno));
+    }
+}

@@ -1,0 +1,92 @@
+/* The archive library: one directory per archive, named by its id, with a manifest that
+ * records what was saved, from where, when, and each file's size and digest. Archives
+ * are written under a hidden ".partial-<id>" name and renamed into place when complete, so
+ * a reader never sees half an archive. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "copy.h"
+
+G_BEGIN_DECLS
+
+#define FERRY_ARCHIVE_FORMAT 1
+#define FERRY_MANIFEST_NAME "manifest"
+#define FERRY_MANIFEST_DIGEST_NAME "manifest.digest"
+#define FERRY_PARTIAL_PREFIX ".partial-"
+#define FERRY_ARCHIVE_ID_MAX 200
+
+typedef enum {
+    FERRY_FILE_MEMORY,      /* libvirt's save image */
+    FERRY_FILE_DOMAIN_XML,  /* the persistent definition */
+    FERRY_FILE_DISK,
+    FERRY_FILE_NVRAM,
+    FERRY_FILE_TPM,
+} FerryFileRole;
+
+typedef struct {
+    char *path;             /* relative to the archive directory */
+    FerryFileRole role;
+    guint64 size;
+    char *digest;
+    char *target;           /* disks: "vda" */
+    char *source;           /* disks, NVRAM, TPM: the path on the source host */
+    char *format;           /* disks: "qcow2" */
+} FerryManifestFile;
+
+typedef struct {
+    char *mac, *type, *network, *portgroup, *bridge;
+    int vlan;               /* -1: none */
+    gboolean trunk;
+} FerryManifestNic;
+
+typedef struct {
+    char *id;
+    char *domain;
+    char *uuid;
+    char *source_host;
+    gint64 created;         /* unix usec */
+    char *state;            /* "running", "paused", "shutoff" */
+    char *libvirt_version, *qemu_version, *cpu_model, *domain_type;
+    guint64 memory_kib;
+    guint vcpus;
+    GStrv notes;
+    GPtrArray *files;       /* FerryManifestFile */
+    GPtrArray *nics;        /* FerryManifestNic */
+    guint64 allocated;      /* bytes the archive occupies (filled by ferry_library_*) */
+} FerryManifest;
+
+FerryManifest *ferry_manifest_new(void);
+void ferry_manifest_free(FerryManifest *m);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FerryManifest, ferry_manifest_free)
+FerryManifestFile *ferry_manifest_add_file(FerryManifest *m, const char *path, FerryFileRole role,
+                                           const FerryFileDigest *digest);
+gboolean ferry_manifest_has_memory(const FerryManifest *m);
+const FerryManifestFile *ferry_manifest_find(const FerryManifest *m, FerryFileRole role);
+
+/* Writes the manifest and its own digest into @dir, synced. */
+gboolean ferry_manifest_save(const FerryManifest *m, const char *dir, GError **error);
+/* Reads it back, checking its digest (a changed manifest is reported as corrupted). */
+FerryManifest *ferry_manifest_load(const char *dir, GError **error);
+
+/* InvalidArgument for ids with '/', "..", a leading '.', control characters, invalid
+ * UTF-8, or longer than FERRY_ARCHIVE_ID_MAX. */
+gboolean ferry_archive_id_check(const char *id, GError **error);
+/* A new id for @domain_name at @created: the name made safe for a file name, then the UTC
+ * time (db_201-20261123T101500Z), unique in @library. */
+char *ferry_archive_id_make(const char *library, const char *domain_name, gint64 created);
+
+/* The archive's directory; NotFound when there is none. */
+char *ferry_library_archive_dir(const char *library, const char *id, GError **error);
+/* Every complete archive, oldest first; unreadable ones are skipped with a warning. */
+GPtrArray *ferry_library_list(const char *library);
+/* Reads every file and compares size and digest with the manifest; Failed naming the first
+ * file that differs or is missing. @progress gets bytes read so far. */
+gboolean ferry_library_verify(const char *dir, const FerryManifest *m, GCancellable *cancellable,
+                              FerryCopyProgress progress, gpointer user_data, GError **error);
+/* Bytes a verify (or a restore) reads. */
+guint64 ferry_manifest_data_size(const FerryManifest *m);
+/* Removes a directory tree (a partial archive). */
+void ferry_remove_tree(const char *path);
+
+G_END_DECLS

@@ -1,0 +1,490 @@
+/* The restore job: an archive of the library back onto this host, running from where it was
+ * saved. Nothing is changed before the archive verifies; every file and definition the job
+ * creates is journalled before it is created, so a failure, a cancel or a killed virt-ferryd
+ * leaves no domain and no disk behind, and the archive is only ever read. */
+#include "archive.h"
+
+#include "archive-util.h"
+#include "domxml.h"
+#include "ferry-error.h"
+#include "journal.h"
+#include "names.h"
+#include "policy.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <libvirt/virterror.h>
+
+void ferry_restore_recover(const FerryConfig *config, virConnectPtr conn, FerryJournal *journal);
+
+typedef struct {
+    char *uri, *library, *state_dir, *image_dir;
+    char *id, *dir;
+    FerryRestoreOptions options;
+} RestoreCall;
+
+static void restore_call_free(RestoreCall *r)
+{
+    g_free(r->uri);
+    g_free(r->library);
+    g_free(r->state_dir);
+    g_free(r->image_dir);
+    g_free(r->id);
+    g_free(r->dir);
+    g_free(r->options.name);
+    g_free(r);
+}
+
+/* A disk (or NVRAM file) the restore puts on this host. */
+typedef struct {
+    const FerryManifestFile *file;
+    char *path;          /* where the domain will use it */
+    char *staging;       /* where it is copied first (path + suffix when path is taken by the
+                          * domain being replaced), else NULL */
+} Placement;
+
+static void placement_free(Placement *p)
+{
+    g_free(p->path);
+    g_free(p->staging);
+    g_free(p);
+}
+
+typedef struct {
+    FerryJob *job;
+    RestoreCall *call;
+    FerryManifest *manifest;
+    FerryJournal *journal;
+    virConnectPtr conn;
+    virDomainPtr replaced;   /* the domain pending deletion this restore takes the place of */
+    char *replaced_xml;      /* its definition, to put back on failure */
+    char *replaced_policy;   /* its policy element, carried over */
+    char *name, *uuid;       /* of the restored domain */
+    GPtrArray *placements;
+    FerryJobBytes bytes;
+    virDomainPtr dom;        /* the restored domain once defined */
+} Restore;
+
+static void restore_clear(Restore *r)
+{
+    g_clear_pointer(&r->manifest, ferry_manifest_free);
+    g_clear_pointer(&r->journal, ferry_journal_free);
+    if (r->replaced)
+        virDomainFree(r->replaced);
+    if (r->dom)
+        virDomainFree(r->dom);
+    if (r->conn)
+        virConnectClose(r->conn);
+    g_free(r->replaced_xml);
+    g_free(r->replaced_policy);
+    g_free(r->name);
+    g_free(r->uuid);
+    g_clear_pointer(&r->placements, g_ptr_array_unref);
+}
+
+static gboolean cancelled(Restore *r, GError **error)
+{
+    return g_cancellable_set_error_if_cancelled(ferry_job_cancellable(r->job), error);
+}
+
+/* ------------------------------------------------------------------ checks */
+
+static gboolean verify_archive(Restore *r, GError **error)
+{
+    if (!(r->manifest = ferry_manifest_load(r->call->dir, error)))
+        return FALSE;
+    guint64 data = ferry_manifest_data_size(r->manifest);
+    /* Reading everything once to verify, then once more to copy the disks. */
+    r->bytes = (FerryJobBytes){ .job = r->job, .total = 2 * data };
+    ferry_job_set_message(r->job, "verifying archive %s", r->call->id);
+    if (!ferry_library_verify(r->call->dir, r->manifest, ferry_job_cancellable(r->job), ferry_job_bytes_progress,
+                              &r->bytes, error))
+        return FALSE;
+    ferry_job_bytes_file_done(&r->bytes, data);
+    ferry_job_add_step(r->job, r->manifest->domain, "verify", r->call->id, "intact");
+    return TRUE;
+}
+
+static gboolean is_pending_with(virDomainPtr dom)
+{
+    g_autofree char *mark = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, FERRY_ARCHIVE_NS,
+                                                 VIR_DOMAIN_AFFECT_CONFIG);
+    virResetLastError();
+    int state = 0;
+    return mark && ferry_archived_mark_parse(mark, NULL, NULL, NULL) && virDomainGetState(dom, &state, NULL, 0) == 0 &&
+           state == VIR_DOMAIN_SHUTOFF;
+}
+
+/* Decides the name and UUID, and whether a domain pending deletion here gives way. */
+static gboolean choose_identity(Restore *r, GError **error)
+{
+    FerryManifest *m = r->manifest;
+    r->name = g_strdup(r->call->options.name ? r->call->options.name : m->domain);
+    r->uuid = g_strdup(m->uuid);
+    g_autoptr(virDomain) by_uuid = virDomainLookupByUUIDString(r->conn, m->uuid);
+    g_autoptr(virDomain) by_name = virDomainLookupByName(r->conn, r->name);
+    virResetLastError();
+    if (by_uuid && is_pending_with(by_uuid) && g_str_equal(virDomainGetName(by_uuid), r->name)) {
+        r->replaced = g_steal_pointer(&by_uuid);
+        r->replaced_xml = virDomainGetXMLDesc(r->replaced, VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_INACTIVE);
+        r->replaced_policy = virDomainGetMetadata(r->replaced, VIR_DOMAIN_METADATA_ELEMENT, FERRY_POLICY_NS,
+                                                  VIR_DOMAIN_AFFECT_CONFIG);
+        virResetLastError();
+        if (!r->replaced_xml)
+            return ferry_error_from_libvirt(error, "cannot read the definition of %s", r->name);
+        ferry_job_add_step(r->job, r->name, "identity", m->uuid, "takes the place of the domain pending deletion");
+        return TRUE;
+    }
+    if (by_name) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "a domain named %s exists on this host and is not this archive's domain pending deletion; "
+                    "restore under another name (--name)", r->name);
+        return FALSE;
+    }
+    if (by_uuid) {
+        if (!r->call->options.name) {
+            g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                        "domain %s (UUID %s) exists on this host; restore a copy under another name (--name)",
+                        virDomainGetName(by_uuid), m->uuid);
+            return FALSE;
+        }
+        g_free(r->uuid);
+        r->uuid = g_uuid_string_random();
+        ferry_job_add_step(r->job, r->name, "identity", r->uuid, "new UUID: the archived one is in use here");
+    }
+    return TRUE;
+}
+
+static gboolean check_networks(Restore *r, GError **error)
+{
+    for (guint i = 0; i < r->manifest->nics->len; i++) {
+        FerryManifestNic *nic = g_ptr_array_index(r->manifest->nics, i);
+        if (g_strcmp0(nic->type, "network") != 0 || !nic->network)
+            continue;
+        g_autoptr(virNetwork) net = virNetworkLookupByName(r->conn, nic->network);
+        virResetLastError();
+        if (!net || virNetworkIsActive(net) != 1) {
+            g_autofree char *vlan = nic->vlan >= 0 ? g_strdup_printf(" (VLAN %d)", nic->vlan) : g_strdup("");
+            g_set_error(error, FERRY_ERROR, FERRY_ERROR_NETWORK_UNAVAILABLE,
+                        "NIC %s of %s needs network %s%s, which %s on this host; define and start it, or "
+                        "restore on a host that has it",
+                        nic->mac, r->manifest->domain, nic->network, vlan, net ? "is not active" : "does not exist");
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+static gboolean check_capacity(Restore *r, GError **error)
+{
+    unsigned long long free_bytes = virNodeGetFreeMemory(r->conn);
+    virResetLastError();
+    guint64 need = r->manifest->memory_kib * 1024;
+    if (ferry_manifest_has_memory(r->manifest) && free_bytes > 0 && free_bytes < need) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_NO_CAPACITY,
+                    "%s needs %" G_GUINT64_FORMAT " MiB of memory; this host has %llu MiB free", r->manifest->domain,
+                    need >> 20, free_bytes >> 20);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* ------------------------------------------------------------------ disks */
+
+static char *free_path_in(const char *dir, const char *base)
+{
+    g_autofree char *path = g_build_filename(dir, base, NULL);
+    for (guint n = 2; g_file_test(path, G_FILE_TEST_EXISTS); n++) {
+        g_free(path);
+        g_autofree char *numbered = g_strdup_printf("%u-%s", n, base);
+        path = g_build_filename(dir, numbered, NULL);
+    }
+    return g_steal_pointer(&path);
+}
+
+/* The replaced domain's own file may be overwritten; any other file never is. */
+static gboolean owned_by_replaced(Restore *r, const char *path)
+{
+    if (!r->replaced_xml)
+        return FALSE;
+    g_autoptr(FerryDomainXml) def = ferry_domxml_parse(r->replaced_xml, NULL);
+    if (!def)
+        return FALSE;
+    GPtrArray *disks = ferry_domxml_disks(def);
+    for (guint i = 0; i < disks->len; i++)
+        if (g_strcmp0(((FerryDisk *)g_ptr_array_index(disks, i))->source, path) == 0)
+            return TRUE;
+    return g_strcmp0(ferry_domxml_nvram(def), path) == 0;
+}
+
+static Placement *place(Restore *r, const FerryManifestFile *f, const char *fallback_dir)
+{
+    Placement *p = g_new0(Placement, 1);
+    p->file = f;
+    if (f->source && g_path_is_absolute(f->source) && !g_file_test(f->source, G_FILE_TEST_EXISTS)) {
+        p->path = g_strdup(f->source);
+    } else if (f->source && owned_by_replaced(r, f->source)) {
+        p->path = g_strdup(f->source);
+        p->staging = g_strconcat(f->source, ".virt-ferry-restore", NULL);
+    } else {
+        g_autofree char *base = g_path_get_basename(f->source ? f->source : f->path);
+        p->path = free_path_in(fallback_dir, base);
+    }
+    return p;
+}
+
+static gboolean plan_placements(Restore *r, GError **error)
+{
+    r->placements = g_ptr_array_new_with_free_func((GDestroyNotify)placement_free);
+    g_autofree char *nvram_dir = g_build_filename(FERRY_LIBVIRT_STATE_DIR, "qemu", "nvram", NULL);
+    for (guint i = 0; i < r->manifest->files->len; i++) {
+        FerryManifestFile *f = g_ptr_array_index(r->manifest->files, i);
+        if (f->role == FERRY_FILE_DISK)
+            g_ptr_array_add(r->placements, place(r, f, r->call->image_dir));
+        else if (f->role == FERRY_FILE_NVRAM)
+            g_ptr_array_add(r->placements, place(r, f, nvram_dir));
+    }
+    if (g_mkdir_with_parents(r->call->image_dir, 0755) < 0) {
+        int err = errno;
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot create the image directory %s: %s",
+                    r->call->image_dir, g_strerror(err));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean copy_placements(Restore *r, GError **error)
+{
+    for (guint i = 0; i < r->placements->len; i++) {
+        Placement *p = g_ptr_array_index(r->placements, i);
+        const char *dst = p->staging ? p->staging : p->path;
+        g_autofree char *dir = g_path_get_dirname(dst);
+        g_mkdir_with_parents(dir, 0755);
+        /* Journalled before it exists: a rollback deletes it whatever happens next. */
+        ferry_journal_append(r->journal, "created", dst);
+        if (!ferry_journal_commit(r->journal, error))
+            return FALSE;
+        ferry_job_set_message(r->job, "copying %s to %s", p->file->path, p->path);
+        if (!ferry_copy_from_archive(r->call->dir, p->file, dst, &r->bytes, error))
+            return FALSE;
+        ferry_job_add_step(r->job, r->name, "copy-disk", p->file->target ? p->file->target : p->file->path, p->path);
+    }
+    return TRUE;
+}
+
+/* Staged copies replace the replaced domain's files only once everything else is ready. */
+static gboolean commit_staged(Restore *r, GError **error)
+{
+    for (guint i = 0; i < r->placements->len; i++) {
+        Placement *p = g_ptr_array_index(r->placements, i);
+        if (p->staging && g_rename(p->staging, p->path) < 0) {
+            int err = errno;
+            g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot move %s over %s: %s", p->staging, p->path,
+                        g_strerror(err));
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* ------------------------------------------------------------------ the definition */
+
+static gboolean rewrite(Restore *r, FerryDomainXml *def, GError **error)
+{
+    if (!ferry_domxml_set_name(def, r->name, error) || !ferry_domxml_set_uuid(def, r->uuid, error))
+        return FALSE;
+    ferry_domxml_eject_removable(def);
+    for (guint i = 0; i < r->placements->len; i++) {
+        Placement *p = g_ptr_array_index(r->placements, i);
+        if (p->file->role == FERRY_FILE_DISK && !ferry_domxml_set_disk_source(def, p->file->target, p->path, error))
+            return FALSE;
+        if (p->file->role == FERRY_FILE_NVRAM)
+            ferry_domxml_set_nvram(def, p->path);
+    }
+    return TRUE;
+}
+
+static char *rewritten_xml(Restore *r, const char *xml, gboolean live, GError **error)
+{
+    g_autoptr(FerryDomainXml) def = ferry_domxml_parse(xml, error);
+    if (!def || !rewrite(r, def, error))
+        return NULL;
+    if (live)
+        ferry_domxml_strip_live_state(def);
+    return ferry_domxml_format(def);
+}
+
+static gboolean define_domain(Restore *r, GError **error)
+{
+    g_autofree char *path = g_build_filename(r->call->dir, "domain.xml", NULL);
+    g_autofree char *xml = NULL;
+    g_autoptr(GError) local = NULL;
+    if (!g_file_get_contents(path, &xml, NULL, &local)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot read %s: %s", path, local->message);
+        return FALSE;
+    }
+    g_autofree char *def = rewritten_xml(r, xml, FALSE, error);
+    if (!def)
+        return FALSE;
+    ferry_journal_set(r->journal, "defined", r->uuid);
+    if (r->replaced_xml)
+        ferry_journal_set(r->journal, "replaced-xml", r->replaced_xml);
+    if (!ferry_journal_commit(r->journal, error))
+        return FALSE;
+    if (!(r->dom = virDomainDefineXMLFlags(r->conn, def, VIR_DOMAIN_DEFINE_VALIDATE)))
+        return ferry_error_from_libvirt(error, "cannot define %s on this host", r->name);
+    if (r->replaced_policy && *r->replaced_policy &&
+        virDomainSetMetadata(r->dom, VIR_DOMAIN_METADATA_ELEMENT, r->replaced_policy, FERRY_POLICY_PREFIX,
+                             FERRY_POLICY_NS, VIR_DOMAIN_AFFECT_CONFIG) < 0)
+        return ferry_error_from_libvirt(error, "cannot carry the policy of %s over", r->name);
+    return TRUE;
+}
+
+static gboolean restore_memory(Restore *r, GError **error)
+{
+    g_autofree char *image = g_build_filename(r->call->dir, "memory.save", NULL);
+    g_autofree char *saved_xml = virDomainSaveImageGetXMLDesc(r->conn, image, VIR_DOMAIN_SAVE_IMAGE_XML_SECURE);
+    if (!saved_xml)
+        return ferry_error_from_libvirt(error, "cannot read the domain from the save image of %s", r->call->id);
+    g_autofree char *dxml = rewritten_xml(r, saved_xml, TRUE, error);
+    if (!dxml)
+        return FALSE;
+    unsigned int flags = r->call->options.start == 0 ? VIR_DOMAIN_SAVE_PAUSED
+                         : r->call->options.start == 1 ? VIR_DOMAIN_SAVE_RUNNING : 0;
+    ferry_job_set_message(r->job, "restoring the memory state of %s", r->name);
+    if (!ferry_journal_record(r->journal, "phase", "restoring", error))
+        return FALSE;
+    if (virDomainRestoreFlags(r->conn, image, dxml, flags) < 0)
+        return ferry_error_from_libvirt(error, "cannot restore the memory state of %s", r->name);
+    if (r->replaced_policy && *r->replaced_policy)
+        virDomainSetMetadata(r->dom, VIR_DOMAIN_METADATA_ELEMENT, r->replaced_policy, FERRY_POLICY_PREFIX,
+                             FERRY_POLICY_NS, VIR_DOMAIN_AFFECT_LIVE);
+    virResetLastError();
+    ferry_job_add_step(r->job, r->name, "restore", "memory.save", flags == VIR_DOMAIN_SAVE_PAUSED ? "paused" : "running");
+    return TRUE;
+}
+
+static gboolean start_defined(Restore *r, GError **error)
+{
+    if (r->call->options.start != 1) {
+        ferry_job_add_step(r->job, r->name, "define", r->uuid, "defined, shut off as archived");
+        return TRUE;
+    }
+    if (virDomainCreate(r->dom) < 0)
+        return ferry_error_from_libvirt(error, "cannot start %s", r->name);
+    ferry_job_add_step(r->job, r->name, "start", r->uuid, "running (booted: the archive had no memory state)");
+    return TRUE;
+}
+
+/* ------------------------------------------------------------------ rollback */
+
+static void undo(virConnectPtr conn, const char *uuid, const char *replaced_xml, GStrv created)
+{
+    g_autoptr(virDomain) dom = uuid ? virDomainLookupByUUIDString(conn, uuid) : NULL;
+    if (dom) {
+        int state = 0;
+        if (virDomainGetState(dom, &state, NULL, 0) == 0 && state != VIR_DOMAIN_SHUTOFF)
+            virDomainDestroy(dom);
+        if (replaced_xml) {
+            g_autoptr(virDomain) back = virDomainDefineXML(conn, replaced_xml);
+            if (!back)
+                g_critical("cannot put back the definition of the domain pending deletion (%s): %s", uuid,
+                           virGetLastErrorMessage());
+        } else {
+            virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_NVRAM | VIR_DOMAIN_UNDEFINE_MANAGED_SAVE);
+        }
+    }
+    virResetLastError();
+    for (char **p = created; p && *p; p++)
+        if (g_unlink(*p) < 0 && errno != ENOENT)
+            g_warning("cannot delete %s: %s", *p, g_strerror(errno));
+}
+
+static void roll_back(Restore *r)
+{
+    if (!r->journal)
+        return;
+    g_autofree char *defined = ferry_journal_get(r->journal, "defined");
+    g_auto(GStrv) created = ferry_journal_get_list(r->journal, "created");
+    if (r->conn)
+        undo(r->conn, defined, r->replaced_xml, created);
+    ferry_journal_remove(r->journal);
+}
+
+void ferry_restore_recover(const FerryConfig *config, virConnectPtr conn, FerryJournal *j)
+{
+    g_autofree char *phase = ferry_journal_get(j, "phase");
+    g_autofree char *defined = ferry_journal_get(j, "defined");
+    g_autofree char *replaced_xml = ferry_journal_get(j, "replaced-xml");
+    g_auto(GStrv) created = ferry_journal_get_list(j, "created");
+    if (g_strcmp0(phase, "done") == 0) {
+        g_message("recovered restore of %s: complete", ferry_journal_id(j));
+    } else {
+        undo(conn, defined, replaced_xml, created);
+        g_message("recovered restore of %s: rolled back (%u files removed)", ferry_journal_id(j),
+                  g_strv_length(created));
+    }
+    ferry_journal_remove(j);
+}
+
+/* ------------------------------------------------------------------ the job */
+
+static gboolean run_restore(Restore *r, GError **error)
+{
+    if (!verify_archive(r, error) || cancelled(r, error))
+        return FALSE;
+    if (!(r->conn = ferry_job_connect(r->call->uri, error)))
+        return FALSE;
+    if (!choose_identity(r, error) || !check_networks(r, error) || !check_capacity(r, error) ||
+        !plan_placements(r, error))
+        return FALSE;
+    if (!(r->journal = ferry_journal_create(r->call->state_dir, "restore", r->call->id, error)))
+        return FALSE;
+    ferry_journal_set(r->journal, "archive", r->call->dir);
+    if (!ferry_journal_record(r->journal, "phase", "copying", error) || !copy_placements(r, error) ||
+        cancelled(r, error))
+        return FALSE;
+    if (!define_domain(r, error) || !commit_staged(r, error) || cancelled(r, error))
+        return FALSE;
+    if (ferry_manifest_has_memory(r->manifest) ? !restore_memory(r, error) : !start_defined(r, error))
+        return FALSE;
+    ferry_journal_record(r->journal, "phase", "done", NULL);
+    ferry_journal_remove(r->journal);
+    ferry_job_set_result(r->job, r->name);
+    return TRUE;
+}
+
+static gboolean restore_job(FerryJob *job, gpointer data, GError **error)
+{
+    Restore r = { .job = job, .call = data };
+    gboolean ok = run_restore(&r, error);
+    if (!ok)
+        roll_back(&r);
+    restore_clear(&r);
+    return ok;
+}
+
+FerryJob *ferry_restore_start(FerryJobs *jobs, const FerryConfig *config, const char *id,
+                              const FerryRestoreOptions *options, GError **error)
+{
+    g_autofree char *dir = ferry_library_archive_dir(config->archive_library, id, error);
+    if (!dir)
+        return NULL;
+    g_autoptr(FerryManifest) m = ferry_manifest_load(dir, error);
+    if (!m)
+        return NULL;
+    if (options->name && !ferry_check_domain_name(options->name, "restore name", error))
+        return NULL;
+    RestoreCall *r = g_new0(RestoreCall, 1);
+    r->uri = g_strdup(config->libvirt_uri);
+    r->library = g_strdup(config->archive_library);
+    r->state_dir = g_strdup(config->state_dir);
+    r->image_dir = g_strdup(config->image_dir);
+    r->id = g_strdup(id);
+    r->dir = g_steal_pointer(&dir);
+    r->options.name = g_strdup(options->name);
+    r->options.start = options->start;
+    /* The archived domain is held: no archive or second restore of it meanwhile. */
+    return ferry_jobs_start(jobs, "restore", id, options->name ? NULL : m->uuid, restore_job, r,
+                            (GDestroyNotify)restore_call_free, error);
+}

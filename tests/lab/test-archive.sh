@@ -1,0 +1,253 @@
+#!/bin/bash
+# Save-image archiving and restore on real lab hosts: archive on alpha, restore on beta with
+# the guest's memory (it does not reboot), paused and shut-off domains, refusals, bad input,
+# corrupted archives, a full library, cancel, and virt-ferryd killed in the middle.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/tap.sh"
+LAB=${VIRT_FERRY_LAB:-$here/lab}
+LAB_DIR=${VIRT_FERRY_LAB_DIR:-/var/lib/virt-ferry-lab}
+BUILD=${VIRT_FERRY_BUILDDIR:-$(cd "$here/../.." && pwd)}
+
+[ "$(id -u)" = 0 ] || tap_skip_all "the lab needs root"
+ls /boot/vmlinuz-* > /dev/null 2>&1 || tap_skip_all "no guest kernel (linux-image-cloud-amd64)"
+command -v libvirtd > /dev/null || tap_skip_all "libvirtd is not installed (.ci/deps)"
+[ -x "$BUILD/dbus/virt-ferryd" ] || tap_bail "virt-ferryd is not built in $BUILD"
+. "$here/ferry.sh"
+
+LIBRARY=$LAB_DIR/shared/archive
+console() { echo "$LAB_DIR/hosts/$1/var-log-libvirt/qemu/$2.console"; }
+boot_id() { grep -a 'booted name=' "$(console "$1" "$2")" | tail -n 1 | sed -n 's/.*boot=\([0-9a-f]*\).*/\1/p'; }
+# The guest prints "alive ... boot=ID" every second while it runs.
+alive_since() { # HOST NAME BOOT_ID LINES_BEFORE
+    [ "$(alive_count "$@")" -gt "$4" ]
+}
+alive_count() { local n; n=$(grep -ac "alive name=$2 boot=$3" "$(console "$1" "$2")" 2> /dev/null); echo "${n:-0}"; }
+state() { on "$1" virsh domstate "$2" 2> /dev/null | head -n 1; }
+archive() { call_job "$1" Archive 'sa{sv}' "$2" 0; }
+restore() { # HOST ID [name N] -> job path
+    local h=$1 id=$2; shift 2
+    if [ $# -gt 0 ]; then call_job "$h" Restore 'sa{sv}' "$id" 1 name s "$1"; else call_job "$h" Restore 'sa{sv}' "$id" 0; fi
+}
+partials() { ls -A "$LIBRARY" 2> /dev/null | grep -c '^\.partial-'; }
+journal_entries() { ls "$LAB_DIR/hosts/$1/var-lib-libvirt/virt-ferry/journal" 2> /dev/null | grep -c '\.journal$'; }
+library_digest() { (cd "$LIBRARY" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum); }
+flip_byte() { # FILE: flips one byte in the middle (run twice to undo)
+    local size off b
+    size=$(stat -c %s "$1")
+    off=$((size / 2))
+    b=$(dd if="$1" bs=1 skip=$off count=1 2> /dev/null | od -An -tu1 | tr -d ' ')
+    printf "$(printf '\\%03o' $((b ^ 1)))" | dd of="$1" bs=1 seek=$off count=1 conv=notrunc 2> /dev/null
+}
+
+"$LAB" down > /dev/null 2>&1
+trap '"$LAB" down > /dev/null 2>&1' EXIT
+"$LAB" up 2 >&2 || tap_bail "lab up 2 failed"
+
+# ------------------------------------------------------------------ archive on alpha, restore on beta
+"$LAB" guest alpha a1 --mem 256 --dirty 16 --disk 64 >&2 || tap_bail "guest a1 did not start"
+boot=$(boot_id alpha a1)
+uuid=$(on alpha virsh domuuid a1 | tr -d '\n')
+mac=$(on alpha virsh domiflist a1 | awk 'NR > 2 && $5 { print $5 }')
+disk_before=$(on alpha qemu-img info -U --output=json /var/lib/libvirt/images/a1.qcow2 | grep -o '"actual-size": [0-9]*')
+t0=$(now)
+job=$(archive alpha a1)
+tap_ok "Archive returns a job object at once" grep -q '^/org/virtferry/Ferry1/job/[0-9]*$' <<< "$job"
+tap_is "a second job on the same domain is Busy" \
+    "$(call_job alpha Archive 'sa{sv}' a1 0 | grep -o 'Ferry1.Error.Busy\|Call failed.*busy\|already has a running job' | head -1 | grep -c .)" 1
+status=$(job_wait alpha "$job")
+tap_diag "archive of a1 (256 MiB memory, 64 MiB disk): $(since "$t0") s"
+tap_is "the archive job succeeds" "$status" succeeded
+[ "$status" = succeeded ] || tap_diag "job message: $(jprop alpha "$job" Message)"
+id=$(jprop alpha "$job" Result)
+tap_ok "its Result is the archive id" test -n "$id"
+tap_ok "the archive is in the library" test -f "$LIBRARY/$id/manifest"
+tap_is "no partial directory is left" "$(partials)" 0
+tap_ok "the manifest records memory state, disk and definition with digests" \
+    bash -c "grep -q '^\[file memory.save\]' '$LIBRARY/$id/manifest' && grep -q '^\[file disks/vda.qcow2\]' '$LIBRARY/$id/manifest' &&
+             grep -q '^\[file domain.xml\]' '$LIBRARY/$id/manifest' && grep -q '^digest=xxh128-z64k:[0-9a-f]\{32\}$' '$LIBRARY/$id/manifest'"
+tap_ok "the manifest records source host, versions and the NIC's network" \
+    bash -c "grep -q '^source-host=alpha' '$LIBRARY/$id/manifest' && grep -q '^qemu-version=' '$LIBRARY/$id/manifest' &&
+             grep -q '^network=ovsnet' '$LIBRARY/$id/manifest'"
+tap_is "a1 is shut off after archiving" "$(state alpha a1)" "shut off"
+tap_ok "and still defined, pending deletion" wait_for 2 bash -c "[ \"\$('$LAB' exec alpha gdbus call --system -d $BUS -o $(domain_path a1) -m org.freedesktop.DBus.Properties.Get $BUS.Domain PendingDeletion)\" = '(<true>,)' ]"
+tap_ok "ListArchives lists it" bash -c "'$LAB' exec beta busctl call $BUS $ROOT $MANAGER ListArchives | grep -q '\"$id\" \"a1\" \"alpha\"'"
+tap_ok "its Archive object is on the bus" wait_for 2 has_object beta "$ROOT/archive/$(escape "$id")"
+tap_ok "the disk copy is sparse (allocated no more than the source qcow2 plus 1 MiB)" \
+    bash -c "[ \$(du -k '$LIBRARY/$id/disks/vda.qcow2' | cut -f1) -le \$(( \$(echo '$disk_before' | grep -o '[0-9]*') / 1024 + 1024 )) ]"
+
+lines=$(alive_count beta a1 "$boot")
+t0=$(now)
+job=$(restore beta "$id")
+status=$(job_wait beta "$job")
+tap_diag "restore of a1 on beta: $(since "$t0") s"
+tap_is "restore on beta succeeds" "$status" succeeded
+[ "$status" = succeeded ] || tap_diag "job message: $(jprop beta "$job" Message)"
+tap_is "a1 runs on beta" "$(state beta a1)" running
+tap_is "with the same UUID" "$(on beta virsh domuuid a1 | tr -d '\n')" "$uuid"
+tap_is "and the same MAC" "$(on beta virsh domiflist a1 | awk 'NR > 2 && $5 { print $5 }')" "$mac"
+tap_is "and the same memory" "$(on beta virsh dominfo a1 | awk '/Max memory/ { print $3 }')" 262144
+tap_ok "the guest did not reboot: the same boot id keeps printing on beta" \
+    wait_for 15 alive_since beta a1 "$boot" "$lines"
+tap_is "its disk is at the original path on beta" \
+    "$(on beta virsh domblklist a1 | awk '$1 == "vda" { print $2 }')" /var/lib/libvirt/images/a1.qcow2
+
+out=$(on alpha busctl call $BUS $ROOT $MANAGER Purge s a1 2>&1)
+tap_is "Purge on alpha succeeds" "$out" ""
+tap_is "a1 is no longer defined on alpha" "$(on alpha virsh list --all --name | grep -cx a1)" 0
+tap_ok "and its disk file is gone" test ! -e "$LAB_DIR/hosts/alpha/var-lib-libvirt/images/a1.qcow2"
+out=$(on beta busctl call $BUS $ROOT $MANAGER Purge s a1 2>&1)
+tap_ok "Purge of a domain that is not pending deletion is InvalidArgument" grep -q "not pending deletion" <<< "$out"
+
+# ------------------------------------------------------------------ paused, on the same host
+"$LAB" guest alpha p1 --mem 128 --dirty 4 >&2 || tap_bail "guest p1 did not start"
+on alpha virsh -q suspend p1 > /dev/null
+job=$(archive alpha p1)
+tap_is "a paused domain archives" "$(job_wait alpha "$job")" succeeded
+pid=$(jprop alpha "$job" Result)
+out=$(on alpha busctl call $BUS $ROOT $MANAGER SetDomainPolicy 'sa{sv}' p1 1 priority i 7 2>&1)
+tap_is "the pending domain's policy can still change" "$out" ""
+job=$(restore alpha "$pid")
+tap_is "restoring it where it is pending deletion succeeds" "$(job_wait alpha "$job")" succeeded
+tap_is "it comes back paused, as archived" "$(state alpha p1)" paused
+tap_ok "it is no longer pending deletion" wait_for 2 bash -c "[ \"\$('$LAB' exec alpha gdbus call --system -d $BUS -o $(domain_path p1) -m org.freedesktop.DBus.Properties.Get $BUS.Domain PendingDeletion)\" = '(<false>,)' ]"
+tap_ok "and its policy was carried over" bash -c "'$LAB' exec alpha virsh metadata p1 $POLICY_NS | grep -q 'value=\"7\"'"
+tap_ok "it resumes" on alpha virsh -q resume p1
+
+# ------------------------------------------------------------------ shut off, under a new name
+"$LAB" guest alpha s1 --mem 128 --disk 32 >&2 || tap_bail "guest s1 did not start"
+on alpha virsh -q destroy s1 > /dev/null
+job=$(archive alpha s1)
+tap_is "a shut-off domain archives" "$(job_wait alpha "$job")" succeeded
+sid=$(jprop alpha "$job" Result)
+tap_ok "its archive has no memory state" bash -c "! grep -q '^\[file memory.save\]' '$LIBRARY/$sid/manifest'"
+job=$(restore alpha "$sid" s1copy)
+tap_is "it restores under a new name next to the original" "$(job_wait alpha "$job")" succeeded
+tap_is "the copy is defined and shut off, as archived" "$(state alpha s1copy)" "shut off"
+tap_ok "with a new UUID" bash -c "[ \"\$('$LAB' exec alpha virsh domuuid s1copy)\" != \"\$('$LAB' exec alpha virsh domuuid s1)\" ]"
+tap_ok "and its own disk copy" bash -c "'$LAB' exec alpha virsh domblklist s1copy | grep -q images/"
+
+# ------------------------------------------------------------------ refusals and bad input
+# busctl shows only an error's message; gdbus shows its name too.
+expect_error() { # DESCRIPTION ERROR-NAME HOST METHOD gdbus-args...
+    local d=$1 e=$2 h=$3 m=$4 out; shift 4
+    out=$(on "$h" gdbus call --system -d $BUS -o $ROOT -m "$MANAGER.$m" -- "$@" 2>&1)
+    tap_ok "$d" grep -q "$e" <<< "$out"
+    grep -q "$e" <<< "$out" || tap_diag "got: $out"
+}
+define_xml() { # HOST XML
+    local f
+    f=$(mktemp)
+    printf '%s\n' "$2" > "$f"
+    on "$1" virsh -q define "$f" > /dev/null
+    rm -f "$f"
+}
+stub() { echo "<domain type='qemu'><name>$1</name><memory unit='MiB'>128</memory><os><type arch='x86_64' machine='pc'>hvm</type></os><devices>$2</devices></domain>"; }
+on alpha qemu-img create -q -f raw /var/lib/libvirt/images/floppy.img 1440K
+on alpha qemu-img create -q -f raw /var/lib/libvirt/images/disc.iso 1M
+define_xml alpha "$(stub usb1 "<hostdev mode='subsystem' type='usb'><source><vendor id='0x1234'/><product id='0x5678'/></source></hostdev>")"
+define_xml alpha "$(stub lun1 "<disk type='block' device='lun'><source dev='/dev/null'/><target dev='sda' bus='scsi'/></disk>")"
+define_xml alpha "$(stub blk1 "<disk type='block' device='disk'><source dev='/dev/null'/><target dev='vdb' bus='virtio'/></disk>")"
+define_xml alpha "$(stub fd1 "<disk type='file' device='floppy'><source file='/var/lib/libvirt/images/floppy.img'/><target dev='fda' bus='fdc'/></disk>")"
+for d in usb1 lun1 blk1 fd1; do
+    job=$(archive alpha $d)
+    st=$(job_wait alpha "$job")
+    tap_ok "archive of $d is refused with Unsupported" \
+        bash -c "[ '$st' = failed ] && [ \"\$('$LAB' exec alpha gdbus call --system -d $BUS -o $job -m org.freedesktop.DBus.Properties.Get $BUS.Job Error)\" = \"(<'org.virtferry.Ferry1.Error.Unsupported'>,)\" ]"
+    tap_ok "and $d is unchanged (not pending deletion)" bash -c "! '$LAB' exec alpha virsh metadata $d http://virtferry.org/xmlns/archive/1 > /dev/null 2>&1"
+done
+tap_diag "fd1: $(jprop alpha "$job" Message)"
+tap_is "refusals leave no partial directory" "$(partials)" 0
+
+# A running guest with a CD-ROM: archived without its media, and the job says so.
+xml=$(on alpha virsh dumpxml s1 --inactive | sed -e 's|<name>s1</name>|<name>cd1</name>|' -e '/<uuid>/d' -e '/<mac address/d' \
+    -e '/<metadata>/,/<\/metadata>/d' \
+    -e 's|<devices>|<devices><disk type="file" device="cdrom"><source file="/var/lib/libvirt/images/disc.iso"/><target dev="hdc" bus="ide"/><readonly/></disk>|' \
+    -e '/<disk type=.file. device=.disk.>/,/<\/disk>/d')
+define_xml alpha "$xml"
+on alpha virsh -q start cd1 > /dev/null
+job=$(archive alpha cd1)
+tap_is "a running guest with a CD-ROM archives with a warning" "$(job_wait alpha "$job")" warning
+tap_ok "the job's message names the media left out" bash -c "'$LAB' exec alpha gdbus call --system -d $BUS -o $job -m org.freedesktop.DBus.Properties.Get $BUS.Job Message | grep -q disc.iso"
+cid=$(jprop alpha "$job" Result)
+on alpha busctl call $BUS $ROOT $MANAGER Purge s cd1 > /dev/null 2>&1
+job=$(restore beta "$cid")
+tap_is "it restores on beta" "$(job_wait beta "$job")" succeeded
+tap_ok "with its CD-ROM drive empty" bash -c "'$LAB' exec beta virsh domblklist cd1 | awk '\$1 == \"hdc\" { print \$2 }' | grep -qx -- -"
+
+expect_error "Archive of an unknown domain is NotFound" Ferry1.Error.NotFound alpha Archive nosuch '{}'
+expect_error "Archive with an unknown option is InvalidArgument" Ferry1.Error.InvalidArgument alpha Archive p1 "{'fast': <true>}"
+for bad in "'a/b'" "'..'" "'../$id'" "'.partial-x'" "'x\\u0001y'" "''"; do
+    expect_error "Restore of archive id $bad is InvalidArgument" Ferry1.Error.InvalidArgument beta Restore "$bad" '{}'
+done
+expect_error "Restore of an unknown archive is NotFound" Ferry1.Error.NotFound beta Restore nosuch-20260101T000000Z '{}'
+expect_error "Restore under a name in use is InvalidArgument" Ferry1.Error.InvalidArgument alpha Restore "$sid" "{'name': <'p1'>}"
+expect_error "Restore with a mistyped option is InvalidArgument" Ferry1.Error.InvalidArgument alpha Restore "$sid" "{'start': <'yes'>}"
+
+# One flipped byte in any file of an archive: restore refused naming the file, archive unchanged.
+before=$(library_digest)
+for f in $(cd "$LIBRARY/$id" && find . -type f | sed 's|^\./||' | sort); do
+    flip_byte "$LIBRARY/$id/$f"
+    job=$(restore beta "$id" corrupt1)
+    if [[ "$job" == /org/* ]]; then
+        st=$(job_wait beta "$job")
+        msg=$(jprop beta "$job" Message)
+    else
+        st=failed msg=$job  # refused before a job started (the manifest itself)
+    fi
+    tap_ok "a flipped byte in $f: restore refused, naming the file" bash -c "[ '$st' = failed ] && grep -qF -- '$f' <<< \"\$1\"" _ "$msg"
+    flip_byte "$LIBRARY/$id/$f"
+done
+tap_is "the corrupted restores left the archive as it was" "$(library_digest)" "$before"
+tap_is "and left no domain on beta" "$(on beta virsh list --all --name | grep -c corrupt1)" 0
+tap_is "and no disk" "$(ls "$LAB_DIR/hosts/beta/var-lib-libvirt/images" | grep -c '^[0-9]*-a1')" 0
+
+# ------------------------------------------------------------------ cancel
+"$LAB" guest alpha c1 --mem 512 --dirty 8 >&2 || tap_bail "guest c1 did not start"
+cboot=$(boot_id alpha c1)
+job=$(archive alpha c1)
+wait_for 30 bash -c "awk -v p=\"\$('$LAB' exec alpha gdbus call --system -d $BUS -o $job -m org.freedesktop.DBus.Properties.Get $BUS.Job Progress | tr -dc '0-9.')\" 'BEGIN { exit !(p >= 0.45) }'"
+tap_diag "cancelling at progress $(prop alpha "$job" $BUS.Job Progress)"
+on alpha busctl call $BUS "$job" $BUS.Job Cancel > /dev/null
+tap_is "a cancelled archive ends cancelled" "$(job_wait alpha "$job")" cancelled
+tap_is "the domain runs again" "$(state alpha c1)" running
+lines=$(alive_count alpha c1 "$cboot")
+tap_ok "without a reboot" wait_for 15 alive_since alpha c1 "$cboot" "$lines"
+tap_is "no partial directory is left" "$(partials)" 0
+tap_is "and no archive of c1" "$(ls "$LIBRARY" | grep -c '^c1-')" 0
+
+# ------------------------------------------------------------------ virt-ferryd killed in the middle
+job=$(archive alpha c1)
+wait_for 30 bash -c "'$LAB' exec alpha gdbus call --system -d $BUS -o $job -m org.freedesktop.DBus.Properties.Get $BUS.Job Message | grep -q saving"
+sleep 0.5
+on alpha kill -9 "$(host_pid alpha /run/virt-ferryd.pid)"
+tap_ok "(virt-ferryd killed during the memory save)" true
+sleep 2
+"$LAB" ferryd alpha start >&2
+tap_ok "after restart, the domain runs again" wait_for 60 bash -c "[ \"\$('$LAB' exec alpha virsh domstate c1 | head -1)\" = running ]"
+lines=$(alive_count alpha c1 "$cboot")
+tap_ok "from its saved state (same boot id)" wait_for 15 alive_since alpha c1 "$cboot" "$lines"
+tap_ok "no partial archive is left" wait_for 10 bash -c "[ \$(ls -A '$LIBRARY' | grep -c '^\.partial-') = 0 ]"
+tap_is "and the journal is empty" "$(journal_entries alpha)" 0
+tap_is "c1 is not pending deletion" "$(on alpha virsh metadata c1 http://virtferry.org/xmlns/archive/1 2>&1 | grep -c archived)" 0
+
+# ------------------------------------------------------------------ library full
+# Mounted inside alpha's mount namespace: the machine's own mounts stay as they are.
+small=$LAB_DIR/hosts/alpha/small-library
+mkdir -p "$small"
+on alpha mount -t tmpfs -o size=48m tmpfs "$small"
+conf=$LAB_DIR/hosts/alpha/virt-ferry.conf
+cp "$conf" "$conf.orig"
+sed -i "s|^library=.*|library=$small|" "$conf"
+"$LAB" ferryd alpha restart >&2
+job=$(archive alpha c1)
+st=$(job_wait alpha "$job")
+tap_is "archiving into a full library fails" "$st" failed
+tap_diag "full library: $(jprop alpha "$job" Message)"
+tap_is "the domain runs again" "$(state alpha c1)" running
+tap_is "and nothing is left in the library" "$(on alpha ls -A "$small" | wc -l)" 0
+cp "$conf.orig" "$conf"
+"$LAB" ferryd alpha restart >&2
+on alpha umount "$small"
+
+tap_done
