@@ -108,3 +108,58 @@ gboolean cli_set_policy(CliContext *ctx, FerryManager *manager, const char *doma
         ctx->no_ask_password ? -1 : INTERACTIVE_TIMEOUT_MSEC, NULL, error);
     return reply != NULL;
 }
+
+GVariant *cli_call(CliContext *ctx, const char *path, const char *interface, const char *method,
+                   GVariant *parameters, const GVariantType *reply_type, gboolean interactive, GError **error)
+{
+    gboolean ask = interactive && !ctx->no_ask_password;
+    return g_dbus_connection_call_sync(ctx->bus, CLI_BUS_NAME, path, interface, method, parameters, reply_type,
+                                       ask ? G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION
+                                           : G_DBUS_CALL_FLAGS_NONE,
+                                       ask ? INTERACTIVE_TIMEOUT_MSEC : -1, NULL, error);
+}
+
+static void cli_object_free(CliObject *object)
+{
+    g_free(object->path);
+    g_variant_unref(object->properties);
+    g_free(object);
+}
+
+static gint by_path(gconstpointer a, gconstpointer b)
+{
+    const CliObject *x = *(CliObject *const *)a, *y = *(CliObject *const *)b;
+    return g_strcmp0(x->path, y->path);
+}
+
+GPtrArray *cli_objects(CliContext *ctx, const char *interface, GError **error)
+{
+    g_autoptr(GVariant) reply = cli_call(ctx, CLI_ROOT_PATH, "org.freedesktop.DBus.ObjectManager",
+                                         "GetManagedObjects", NULL, G_VARIANT_TYPE("(a{oa{sa{sv}}})"), FALSE,
+                                         error);
+    if (!reply)
+        return NULL;
+    GPtrArray *objects = g_ptr_array_new_with_free_func((GDestroyNotify)cli_object_free);
+    g_autoptr(GVariant) all = g_variant_get_child_value(reply, 0);
+    GVariantIter iter;
+    const char *path;
+    GVariant *interfaces;
+    g_variant_iter_init(&iter, all);
+    while (g_variant_iter_loop(&iter, "{&o@a{sa{sv}}}", &path, &interfaces)) {
+        GVariant *properties = g_variant_lookup_value(interfaces, interface, G_VARIANT_TYPE_VARDICT);
+        if (!properties)
+            continue;
+        CliObject *object = g_new0(CliObject, 1);
+        object->path = g_strdup(path);
+        object->properties = properties;
+        g_ptr_array_add(objects, object);
+    }
+    g_ptr_array_sort(objects, by_path);
+    return objects;
+}
+
+const char *cli_object_string(const CliObject *object, const char *name)
+{
+    const char *value = NULL;
+    return g_variant_lookup(object->properties, name, "&s", &value) ? value : NULL;
+}

@@ -49,6 +49,11 @@ static CliExit code_for_remote(const char *name)
     return is_spawn_error(name) ? CLI_EXIT_NOT_RUNNING : CLI_EXIT_FAILED;
 }
 
+CliExit cli_exit_code_for_name(const char *dbus_error_name)
+{
+    return dbus_error_name && *dbus_error_name ? code_for_remote(dbus_error_name) : CLI_EXIT_FAILED;
+}
+
 CliExit cli_exit_code_for(const GError *error)
 {
     g_autofree char *remote = g_dbus_error_get_remote_error(error);

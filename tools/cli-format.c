@@ -53,6 +53,25 @@ static void print_field(const char *indent, const char *label, const char *value
     g_print("%s%-*s %s\n", indent, MAX(width, 1), colon, shown);
 }
 
+void cli_print_field(const char *indent, const char *label, const char *value)
+{
+    print_field(indent, label, value);
+}
+
+char *cli_format_size(guint64 bytes)
+{
+    static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+    if (bytes < 1024)
+        return g_strdup_printf("%" G_GUINT64_FORMAT " B", bytes);
+    double value = (double)bytes / 1024;
+    gsize unit = 0;
+    while (value >= 1024 && unit + 1 < G_N_ELEMENTS(units)) {
+        value /= 1024;
+        unit++;
+    }
+    return g_strdup_printf("%.1f %s", value, units[unit]);
+}
+
 static const char *yes_no(gboolean value)
 {
     return value ? "yes" : "no";
@@ -127,18 +146,33 @@ void cli_print_domain(FerryDomain *domain)
 enum { COL_NAME, COL_STATE, COL_REASON, COL_FLAGS, COL_POLICY, N_COLS };
 static const char *const headers[N_COLS] = { "NAME", "STATE", "REASON", "FLAGS", "POLICY" };
 
-static void print_row(char *const *cells, const glong *width)
+static void print_row(char *const *cells, const glong *width, guint n_cols)
 {
     GString *line = g_string_new(NULL);
-    for (int c = 0; c < N_COLS; c++) {
+    for (guint c = 0; c < n_cols; c++) {
         g_string_append(line, cells[c]);
-        if (c == N_COLS - 1)
+        if (c == n_cols - 1)
             break;
         for (glong pad = g_utf8_strlen(cells[c], -1); pad < width[c] + 2; pad++)
             g_string_append_c(line, ' ');
     }
     g_print("%s\n", line->str);
     g_string_free(line, TRUE);
+}
+
+void cli_print_table(const char *const *titles, guint n_cols, GPtrArray *rows)
+{
+    g_autofree glong *width = g_new0(glong, n_cols);
+    for (guint c = 0; c < n_cols; c++)
+        width[c] = g_utf8_strlen(titles[c], -1);
+    for (guint i = 0; i < rows->len; i++) {
+        char **cells = rows->pdata[i];
+        for (guint c = 0; c < n_cols; c++)
+            width[c] = MAX(width[c], g_utf8_strlen(cells[c], -1));
+    }
+    print_row((char *const *)titles, width, n_cols);
+    for (guint i = 0; i < rows->len; i++)
+        print_row(rows->pdata[i], width, n_cols);
 }
 
 static GStrv domain_row(FerryDomain *domain)
@@ -156,18 +190,9 @@ static GStrv domain_row(FerryDomain *domain)
 void cli_print_list(GList *domains)
 {
     g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)g_strfreev);
-    glong width[N_COLS];
-    for (int c = 0; c < N_COLS; c++)
-        width[c] = g_utf8_strlen(headers[c], -1);
-    for (GList *l = domains; l; l = l->next) {
-        GStrv cells = domain_row(l->data);
-        for (int c = 0; c < N_COLS; c++)
-            width[c] = MAX(width[c], g_utf8_strlen(cells[c], -1));
-        g_ptr_array_add(rows, cells);
-    }
-    print_row((char *const *)headers, width);
-    for (guint i = 0; i < rows->len; i++)
-        print_row(rows->pdata[i], width);
+    for (GList *l = domains; l; l = l->next)
+        g_ptr_array_add(rows, domain_row(l->data));
+    cli_print_table(headers, N_COLS, rows);
 }
 
 /* ------------------------------------------------------------------ status */

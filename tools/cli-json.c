@@ -205,3 +205,23 @@ GVariant *cli_status_variant(FerryManager *manager, GList *domains)
     g_variant_builder_add(&builder, "{sv}", "DomainStates", g_variant_builder_end(&per_state));
     return g_variant_builder_end(&builder);
 }
+
+/* An object from GetManagedObjects or GetAll: its properties by name, sorted, and where it is. */
+GVariant *cli_object_variant(const char *path, GVariant *properties)
+{
+    g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+    GVariantIter iter;
+    const char *name;
+    g_variant_iter_init(&iter, properties);
+    while (g_variant_iter_next(&iter, "{sv}", &name, NULL))
+        g_ptr_array_add(names, (gpointer)name);
+    g_ptr_array_sort(names, compare_names);
+    g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE_VARDICT);
+    for (guint i = 0; i < names->len; i++) {
+        g_autoptr(GVariant) value = g_variant_lookup_value(properties, names->pdata[i], NULL);
+        g_variant_builder_add(&builder, "{sv}", names->pdata[i], value);
+    }
+    if (path)
+        g_variant_builder_add(&builder, "{sv}", "ObjectPath", g_variant_new_object_path(path));
+    return g_variant_builder_end(&builder);
+}

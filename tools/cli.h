@@ -19,6 +19,7 @@ typedef enum {
     CLI_EXIT_NOT_FOUND = 3,   /* no such domain */
     CLI_EXIT_DENIED = 4,      /* polkit (or the bus policy) said no */
     CLI_EXIT_NOT_RUNNING = 5, /* virt-ferryd is not on the bus */
+    CLI_EXIT_INTERRUPTED = 130, /* Ctrl-C while following a job (128 + SIGINT, as shells do) */
 } CliExit;
 
 /* Global options and the connection every verb uses. */
@@ -27,10 +28,17 @@ typedef struct {
     gboolean no_ask_password; /* --no-ask-password */
     gboolean json;            /* --json, for the verbs that print */
     GDBusConnection *bus;     /* set by cli_connect() */
+    /* Options of single verbs (virt-ferry.c offers each only to the verbs that take it). */
+    gboolean no_wait;         /* --no-wait: archive, restore, verify */
+    gboolean verbose;         /* --verbose: archive, restore, verify */
+    char *name;               /* --name: restore */
+    gboolean paused, start;   /* --paused, --start: restore */
 } CliContext;
 
 /* cli-error.c: turning a GError into a message and an exit code. */
 CliExit cli_exit_code_for(const GError *error);
+/* The exit code for a D-Bus error name (a failed job's Error property). */
+CliExit cli_exit_code_for_name(const char *dbus_error_name);
 /* Prints "virt-ferry: MESSAGE" (without the GDBus.Error prefix) on stderr; returns the
  * exit code that goes with the error. */
 CliExit cli_report_error(const GError *error);
@@ -50,6 +58,19 @@ GList *cli_domains(CliContext *ctx, GError **error);
 FerryDomain *cli_domain(CliContext *ctx, FerryManager *manager, const char *name_or_uuid, GError **error);
 gboolean cli_set_policy(CliContext *ctx, FerryManager *manager, const char *domain, GVariant *policy,
                         GError **error);
+/* A method call to virt-ferryd (which the bus may start). @interactive: a changing call,
+ * which polkit may ask a password for (unless --no-ask-password). Sinks @parameters. */
+GVariant *cli_call(CliContext *ctx, const char *path, const char *interface, const char *method,
+                   GVariant *parameters, const GVariantType *reply_type, gboolean interactive, GError **error);
+/* One GetManagedObjects call: every object virt-ferryd serves, as (path, properties) of
+ * @interface (a{sv}), sorted by path. A GPtrArray of CliObject. */
+typedef struct {
+    char *path;
+    GVariant *properties;
+} CliObject;
+GPtrArray *cli_objects(CliContext *ctx, const char *interface, GError **error);
+/* A string property (valid as long as @object), or NULL when absent or not a string. */
+const char *cli_object_string(const CliObject *object, const char *name);
 
 /* cli-policy.c: KEY=VALUE assignments into SetDomainPolicy's a{sv}. */
 typedef struct {
@@ -71,12 +92,22 @@ void cli_print_status(FerryManager *manager, GList *domains);
 void cli_print_list(GList *domains);
 void cli_print_domain(FerryDomain *domain);
 void cli_print_policy(GVariant *policy, const char *indent);
+/* "Label:" padded as in show, then @value shown with cli_display. */
+void cli_print_field(const char *indent, const char *label, const char *value);
+/* A table: a header line, then the rows (GStrv of @n_cols cells, already made displayable),
+ * columns two spaces apart, the last one not padded. */
+void cli_print_table(const char *const *titles, guint n_cols, GPtrArray *rows);
+/* Bytes for people: "512.0 MiB", "1.5 GiB", "37 B". */
+char *cli_format_size(guint64 bytes);
 
 /* cli-json.c: the same data as JSON, for scripts. */
 void cli_json_append(GString *out, GVariant *value);
 void cli_json_print(GVariant *value); /* one line on stdout; sinks a floating @value */
 GVariant *cli_status_variant(FerryManager *manager, GList *domains);
 GVariant *cli_domain_variant(FerryDomain *domain);
+/* An object's properties (a{sv}), keys sorted, with "ObjectPath" unless @path is NULL;
+ * floating. */
+GVariant *cli_object_variant(const char *path, GVariant *properties);
 
 /* cli-verbs.c: each verb takes its positional arguments (NULL-terminated) and returns
  * the exit code. */
@@ -85,6 +116,54 @@ int cli_verb_list(CliContext *ctx, char **args);
 int cli_verb_show(CliContext *ctx, char **args);
 int cli_verb_policy(CliContext *ctx, char **args);
 int cli_verb_monitor(CliContext *ctx, char **args);
+/* cli-archive.c: the archive library and jobs. */
+int cli_verb_archive(CliContext *ctx, char **args);
+int cli_verb_restore(CliContext *ctx, char **args);
+int cli_verb_verify(CliContext *ctx, char **args);
+int cli_verb_archives(CliContext *ctx, char **args);
+int cli_verb_purge(CliContext *ctx, char **args);
+int cli_verb_jobs(CliContext *ctx, char **args);
+int cli_verb_job(CliContext *ctx, char **args);
+int cli_verb_cancel(CliContext *ctx, char **args);
+/* An archive id as virt-ferryd takes it (plugin/library.c, ferry_archive_id_check): non-empty,
+ * at most 200 bytes, UTF-8, no '/', no leading '.', no "..", no control characters. Sets a
+ * FERRY_ERROR_INVALID_ARGUMENT error otherwise. */
+gboolean cli_check_archive_id(const char *id, GError **error);
+/* "3" or "/org/virtferry/Ferry1/job/3" -> 3; 0 and an InvalidArgument error otherwise. */
+guint cli_parse_job_id(const char *text, GError **error);
+
+/* cli-jobs.c: following a job. */
+#define CLI_JOB_INTERFACE "org.virtferry.Ferry1.Job"
+#define CLI_JOB_PATH CLI_ROOT_PATH "/job"
+
+/* What one progress line shows. */
+typedef struct {
+    double progress;        /* 0..1 (Progress) */
+    guint64 total;          /* bytes in all (DataTotal); 0: not known */
+    guint64 remaining;      /* bytes still to move (DataRemaining) */
+    double rate;            /* bytes per second, measured by the caller; <= 0: not known yet */
+    const char *message;    /* what the job does now; may be NULL */
+} CliProgress;
+/* On a terminal (@tty): "\r" and exactly @width - 1 columns (the last column is never
+ * written, so no terminal wraps), padded with blanks so that it covers the line before:
+ * percentage, bar, data done/total, rate, ETA, the message cut to fit (between characters:
+ * never inside one). What does not fit goes, rate first. Otherwise: one whole line ending in
+ * "\n", no "\r", no bar, nothing cut, unknowns left out. */
+char *cli_progress_line(const CliProgress *progress, guint width, gboolean tty);
+/* Display columns of UTF-8 @text (wide characters count two). */
+gsize cli_text_columns(const char *text);
+/* The exit code for a job that ended with @status (and @error_name, its Error property).
+ * @interrupted: the user pressed Ctrl-C while following it. */
+CliExit cli_job_exit_code(const char *status, const char *error_name, gboolean interrupted);
+/* Follows the job at @path until it ends: progress on stdout, then the outcome (or, with
+ * --json, only the final state); Ctrl-C cancels it. Returns the exit code. */
+int cli_job_follow(CliContext *ctx, const char *path);
+/* GDBus's answer where no object (no job) is: UnknownMethod, UnknownObject, UnknownInterface. */
+gboolean cli_is_unknown_object(const GError *error);
+/* NotFound: "no job @job on this host ...". */
+void cli_set_no_job(GError **error, const char *job);
+/* The job's properties for `virt-ferry job N` and at the end of a followed job. */
+void cli_print_job(const char *path, GVariant *properties, gboolean steps);
 
 /* cli-monitor.c: runs until SIGINT or SIGTERM. */
 int cli_monitor(CliContext *ctx);

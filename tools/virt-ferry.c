@@ -4,6 +4,7 @@
 
 #include <locale.h>
 #include <stdio.h>
+#include <string.h>
 
 typedef int (*VerbFunc)(CliContext *ctx, char **args);
 
@@ -14,7 +15,37 @@ typedef struct {
     const char *description; /* the end of its --help, or NULL */
     guint min_args, max_args;
     VerbFunc run;
+    const GOptionEntry *options; /* its own options, or NULL */
+    const char *argument;    /* what its one argument is, for messages; NULL: a domain */
+    const char *alias;       /* another name for it, or NULL */
 } Verb;
+
+static CliContext ctx;
+static gboolean show_version;
+
+static const GOptionEntry wait_entries[] = {
+    { "no-wait", 0, 0, G_OPTION_ARG_NONE, &ctx.no_wait, "Print the job's object path and leave; do not follow the job", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &ctx.verbose, "At the end, show every step the job took", NULL },
+    { NULL }
+};
+
+static const GOptionEntry restore_entries[] = {
+    { "name", 0, 0, G_OPTION_ARG_STRING, &ctx.name, "Restore the domain under NAME (it gets a new UUID if the archived one is in use)", "NAME" },
+    { "paused", 0, 0, G_OPTION_ARG_NONE, &ctx.paused, "Leave a domain restored from its memory state paused", NULL },
+    { "start", 0, 0, G_OPTION_ARG_NONE, &ctx.start, "Start a domain archived shut off once it is defined", NULL },
+    { "no-wait", 0, 0, G_OPTION_ARG_NONE, &ctx.no_wait, "Print the job's object path and leave; do not follow the job", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &ctx.verbose, "At the end, show every step the job took", NULL },
+    { NULL }
+};
+
+#define JOB_DESCRIPTION(what) \
+    "Prints the job's object path, then follows it: on a terminal a progress line (percentage, bar,\n" \
+    "data done and in all, rate, time left, what it does), otherwise one line whenever the message\n" \
+    "changes or another tenth is done. At the end: the status (succeeded, warning, failed, cancelled),\n" \
+    "its message or notes, and the result. Ctrl-C cancels the job (" what ");\n" \
+    "Ctrl-C again stops waiting.\n" \
+    "Exit status: 0 succeeded or warning; failed: as for errors (2 invalid, 3 not found, 4 not\n" \
+    "authorized, else 1); 1 cancelled, 130 after Ctrl-C."
 
 static const Verb verbs[] = {
     { "status", "", "Show this host's virt-ferryd, libvirtd, peers and domain counts.",
@@ -36,10 +67,27 @@ static const Verb verbs[] = {
       "BOOL is true, false, yes, no, 1 or 0. In lists, \\, is a comma and \\\\ a backslash.",
       1, G_MAXUINT, cli_verb_policy },
     { "monitor", "", "Follow domain states, host events and virt-ferryd itself, one line each.", NULL, 0, 0, cli_verb_monitor },
+    { "archive", "DOMAIN", "Archive a domain into the archive library; it stays shut off, pending deletion.",
+      JOB_DESCRIPTION("the domain comes back as it was"), 1, 1, cli_verb_archive, wait_entries },
+    { "restore", "ARCHIVE", "Restore an archive on this host (the library must be reachable here).",
+      "By default the domain comes back as archived: running (or paused) from its memory state, or\n"
+      "shut off. The archive library ([archive] library= of virt-ferry.conf) must be reachable on this\n"
+      "host: shared storage mounted at the same path.\n" JOB_DESCRIPTION("no domain and no disk is left behind"),
+      1, 1, cli_verb_restore, restore_entries, "an archive id" },
+    { "verify", "ARCHIVE", "Read every file of an archive and check it against the manifest.",
+      JOB_DESCRIPTION("the archive is left as it is"), 1, 1, cli_verb_verify, wait_entries, "an archive id" },
+    { "archives", "", "List the archive library.",
+      "Columns: ID DOMAIN SOURCE-HOST CREATED (local time) SIZE (on disk) MEMORY (holds the memory state).", 0, 0,
+      cli_verb_archives, NULL, NULL, "list-archives" },
+    { "purge", "DOMAIN", "Undefine a domain pending deletion and delete the disks its archive holds copies of.",
+      "The archive is verified first: if it does not verify, nothing is deleted.", 1, 1, cli_verb_purge },
+    { "jobs", "", "List the jobs of this host, running and recently ended.",
+      "Columns: ID KIND TARGET STATUS PROGRESS MESSAGE. A finished job stays listed for ten minutes.", 0, 0,
+      cli_verb_jobs },
+    { "job", "N", "Show one job and its steps, by number or object path.", NULL, 1, 1, cli_verb_job, NULL, "a job number" },
+    { "cancel", "N", "Cancel a job; it rolls back what it did and ends as cancelled.", NULL, 1, 1, cli_verb_cancel, NULL,
+      "a job number" },
 };
-
-static CliContext ctx;
-static gboolean show_version;
 
 static const GOptionEntry global_entries[] = {
     { "bus-address", 0, 0, G_OPTION_ARG_STRING, &ctx.bus_address,
@@ -53,18 +101,29 @@ static const GOptionEntry global_entries[] = {
 static char *verb_list_text(void)
 {
     GString *out = g_string_new("Verbs:\n");
+    int width = 0;
     for (gsize i = 0; i < G_N_ELEMENTS(verbs); i++)
-        g_string_append_printf(out, "  %-8s %s\n", verbs[i].name, verbs[i].summary);
+        width = MAX(width, (int)strlen(verbs[i].name) + 1);
+    for (gsize i = 0; i < G_N_ELEMENTS(verbs); i++)
+        g_string_append_printf(out, "  %-*s %s\n", width, verbs[i].name, verbs[i].summary);
     g_string_append(out, "\nRun 'virt-ferry VERB --help' for a verb's arguments. Exit status: 0 success, "
-                         "1 failure, 2 usage error,\n3 no such domain, 4 not authorized, 5 virt-ferryd not "
-                         "running.");
+                         "1 failure, 2 usage error,\n3 no such domain, archive or job, 4 not authorized, "
+                         "5 virt-ferryd not running, 130 job\nfollowing interrupted (Ctrl-C).");
     return g_string_free(out, FALSE);
+}
+
+static char *verb_names(void)
+{
+    g_autoptr(GString) out = g_string_new(NULL);
+    for (gsize i = 0; i < G_N_ELEMENTS(verbs); i++)
+        g_string_append_printf(out, "%s%s", i ? ", " : "", verbs[i].name);
+    return g_strdup(out->str);
 }
 
 static const Verb *find_verb(const char *name)
 {
     for (gsize i = 0; i < G_N_ELEMENTS(verbs); i++)
-        if (g_str_equal(verbs[i].name, name))
+        if (g_str_equal(verbs[i].name, name) || g_strcmp0(verbs[i].alias, name) == 0)
             return &verbs[i];
     return NULL;
 }
@@ -90,17 +149,23 @@ static int run_verb(const Verb *verb, int argc, char **argv)
     if (verb->description)
         g_option_context_set_description(context, verb->description);
     g_option_context_add_main_entries(context, global_entries, NULL);
+    if (verb->options)
+        g_option_context_add_main_entries(context, verb->options, NULL);
     g_option_context_add_main_entries(context, positional, NULL);
     if (!g_option_context_parse(context, &argc, &argv, &error))
         return usage_error(verb->name, error->message);
 
     guint n = args ? g_strv_length(args) : 0;
-    if (n < verb->min_args)
-        return usage_error(verb->name, verb->min_args == 1 ? "a domain name or UUID is missing"
-                                                           : "arguments are missing");
+    if (n < verb->min_args) {
+        g_autofree char *message = verb->min_args > 1 ? g_strdup("arguments are missing")
+                                   : g_strdup_printf("%s is missing",
+                                                     verb->argument ? verb->argument : "a domain name or UUID");
+        return usage_error(verb->name, message);
+    }
     if (n > verb->max_args) {
+        g_autofree char *one = verb->argument ? g_strdup_printf("one argument, %s", verb->argument) : g_strdup("one domain");
         g_autofree char *message = g_strdup_printf("'%s' takes %s", verb->name,
-                                                   verb->max_args ? "one domain" : "no arguments");
+                                                   verb->max_args ? one : "no arguments");
         return usage_error(verb->name, message);
     }
     char *none[] = { NULL };
@@ -120,7 +185,8 @@ int main(int argc, char **argv)
     setlocale(LC_ALL, "");
     g_set_prgname("virt-ferry");
     g_option_context_set_summary(context, "Ask this host's virt-ferryd about its domains, set their policy, "
-                                          "follow its events.");
+                                          "follow its events;\narchive, restore and purge domains, follow and "
+                                          "cancel jobs.");
     g_option_context_set_description(context, verb_text);
     g_option_context_set_strict_posix(context, TRUE); /* stop at the verb */
     g_option_context_add_main_entries(context, version_entry, NULL);
@@ -131,17 +197,20 @@ int main(int argc, char **argv)
         g_print("virt-ferry %s\n", PACKAGE_VERSION);
         return CLI_EXIT_OK;
     }
-    if (argc < 2)
-        return usage_error(NULL, "no verb given; the verbs are status, list, show, policy, monitor");
+    g_autofree char *names = verb_names();
+    if (argc < 2) {
+        g_autofree char *message = g_strdup_printf("no verb given; the verbs are %s", names);
+        return usage_error(NULL, message);
+    }
     const Verb *verb = find_verb(argv[1]);
     if (!verb) {
         g_autofree char *shown = g_strescape(argv[1], NULL);
-        g_autofree char *message =
-            g_strdup_printf("unknown verb '%s'; the verbs are status, list, show, policy, monitor", shown);
+        g_autofree char *message = g_strdup_printf("unknown verb '%s'; the verbs are %s", shown, names);
         return usage_error(NULL, message);
     }
     int status = run_verb(verb, argc - 1, argv + 1);
     g_clear_object(&ctx.bus);
     g_free(ctx.bus_address);
+    g_free(ctx.name);
     return status;
 }

@@ -9,6 +9,7 @@ BUILD=${VIRT_FERRY_BUILDDIR:-$here/../..}
 CLI=$BUILD/tools/virt-ferry
 DAEMON=$BUILD/dbus/virt-ferryd
 EMITTER=$BUILD/tests/unit/test-cli-emitter
+JOBD=$BUILD/tests/unit/test-cli-jobd
 TEST_UUID=6695eb01-f6a4-8304-79aa-97f2502e193f
 
 command -v dbus-daemon > /dev/null || tap_skip_all "dbus-daemon is not installed"
@@ -16,11 +17,11 @@ command -v dbus-daemon > /dev/null || tap_skip_all "dbus-daemon is not installed
     tap_skip_all "build tools/virt-ferry, dbus/virt-ferryd and tests/unit/test-cli-emitter first"
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/virt-ferry-cli.XXXXXX") || tap_bail "mktemp failed"
-bus_pid= bus2_pid= daemon_pid= monitor_pid=
+bus_pid= bus2_pid= daemon_pid= monitor_pid= jobd_pid= follow_pid=
 # Only what this test started is stopped.
 cleanup() {
     local pid
-    for pid in $monitor_pid $daemon_pid $bus_pid $bus2_pid; do
+    for pid in $follow_pid $monitor_pid $jobd_pid $daemon_pid $bus_pid $bus2_pid; do
         kill "$pid" 2> /dev/null && wait "$pid" 2> /dev/null
     done
     [ -n "${KEEP_TMP:-}" ] || rm -rf "$tmp"
@@ -41,7 +42,10 @@ cat > "$tmp/bus.conf" << EOF
   </policy>
 </busconfig>
 EOF
-printf '[libvirt]\nuri=test:///default\n' > "$tmp/virt-ferry.conf"
+# An empty archive library of its own, and state and images kept in $tmp too.
+mkdir "$tmp/library" "$tmp/state" "$tmp/images"
+printf '[libvirt]\nuri=test:///default\n[archive]\nlibrary=%s\nimage-dir=%s\n[state]\ndir=%s\n' \
+    "$tmp/library" "$tmp/images" "$tmp/state" > "$tmp/virt-ferry.conf"
 
 dbus-daemon --nofork --print-address=3 --config-file="$tmp/bus.conf" 3> "$tmp/address" 2> "$tmp/bus.log" &
 bus_pid=$!
@@ -175,6 +179,37 @@ run "$CLI" policy test priority=high
 tap_is "a bad value exits 2" "$rc" 2
 tap_ok "naming its key" is_error "$err" "policy key 'priority': \"high\" is not an integer"
 
+# ------------------------------------------------------------------ the archive library, empty
+run "$CLI" archives
+if [ "$rc" != 0 ] && has "$err" "ListArchives"; then
+    tap_skip "archives against virt-ferryd" "this virt-ferryd has no ListArchives yet"
+else
+    tap_is "archives with an empty library exits 0" "$rc" 0
+    tap_is "and prints only the header" "$out" "ID  DOMAIN  SOURCE-HOST  CREATED  SIZE  MEMORY"
+    run "$CLI" --json list-archives
+    tap_is "list-archives --json (the alias): an empty array" "$out" "[]"
+    run "$CLI" jobs
+    tap_is "jobs without any: only the header" "$out" "ID  KIND  TARGET  STATUS  PROGRESS  MESSAGE"
+    run "$CLI" job 42
+    tap_is "job 42 (none) exits 3" "$rc" 3
+    tap_ok "saying there is no such job" is_error "$err" "no job 42 on this host"
+    run "$CLI" cancel /org/virtferry/Ferry1/job/42
+    tap_is "cancel of no job exits 3" "$rc" 3
+    run "$CLI" verify test-20260101T000000Z
+    tap_is "verify of an archive the library does not have exits 3" "$rc" 3
+    tap_ok "naming it" is_error "$err" 'no archive "test-20260101T000000Z"'
+    # No polkitd: archive, restore and purge are refused before anything happens.
+    run "$CLI" --no-ask-password archive test
+    tap_is "archive without polkit exits 4" "$rc" 4
+    tap_ok "saying it is not authorized" is_error "$err" "not authorized for org.virtferry.ferry1.archive"
+    run "$CLI" restore test-20260101T000000Z --name copy
+    tap_is "restore without polkit exits 4" "$rc" 4
+    run "$CLI" purge test
+    tap_is "purge without polkit exits 4" "$rc" 4
+    run "$CLI" purge nosuch
+    tap_is "purge of no domain exits 3" "$rc" 3
+fi
+
 run "$CLI" frobnicate
 tap_is "an unknown verb exits 2" "$rc" 2
 run "$CLI" show
@@ -186,6 +221,35 @@ tap_is "show --help exits 0" "$rc" 0
 tap_ok "with a usage line" has_line "$out" "virt-ferry .* show DOMAIN$"
 run "$CLI" --version
 tap_ok "--version" has_line "$out" '^virt-ferry [0-9]+\.[0-9]+'
+# Checked before connecting: exit 2 and the daemon's own words.
+run "$CLI" restore ../etc
+tap_is "restore ../etc exits 2" "$rc" 2
+tap_is "the archive id is refused as virt-ferryd would" "$err" \
+    "virt-ferry: archive id \"../etc\" holds a '/'; ids are as ListArchives (virt-ferry archives) shows them"
+run "$CLI" verify .partial-x
+tap_is "verify of a hidden id exits 2" "$rc" 2
+run "$CLI" verify $'a\tb'
+tap_ok "an id with a control character is refused" is_error "$err" 'archive id "a\tb" holds a control character'
+run "$CLI" restore a..b
+tap_is "an id with .. exits 2" "$rc" 2
+run "$CLI" restore ""
+tap_is "an empty id exits 2" "$rc" 2
+run "$CLI" restore x --paused --start
+tap_is "--paused with --start exits 2" "$rc" 2
+run "$CLI" restore x --name $'a\x01'
+tap_ok "a restore name with a control character is refused" is_error "$err" 'restore name "a\001" holds a control character'
+run "$CLI" restore
+tap_ok "restore without an archive says what is missing" is_error "$err" "an archive id is missing"
+run "$CLI" job abc
+tap_is "job abc exits 2" "$rc" 2
+run "$CLI" cancel 0
+tap_is "cancel 0 exits 2" "$rc" 2
+run "$CLI" archives extra
+tap_is "archives with an argument exits 2" "$rc" 2
+run "$CLI" archive --help
+tap_ok "archive --help documents --no-wait" has_line "$out" '--no-wait'
+run "$CLI" restore --help
+tap_ok "restore --help documents --name, --paused and --start" has_lines "$out" '--name=NAME' '--paused' '--start'
 
 run env -u DBUS_SYSTEM_BUS_ADDRESS DBUS_SYSTEM_BUS_ADDRESS=unix:path=/nonexistent "$CLI" \
     --bus-address "$DBUS_SYSTEM_BUS_ADDRESS" list
@@ -244,6 +308,132 @@ kill -INT "$monitor_pid"
 wait "$monitor_pid"
 tap_is "monitor exits 0 on SIGINT" "$?" 0
 monitor_pid=
+
+# ------------------------------------------------------------------ following jobs of a stand-in
+# test-cli-jobd serves scripted jobs (see its header) in place of virt-ferryd.
+follow_ok() { grep -q '^Job: ' "$tmp/follow.out"; }
+if [ -x "$JOBD" ]; then
+    "$JOBD" > "$tmp/jobd.out" 2> "$tmp/jobd.err" &
+    jobd_pid=$!
+    wait_for 10 grep -qx ready "$tmp/jobd.out" || tap_bail "test-cli-jobd did not start: $(cat "$tmp/jobd.err")"
+
+    run "$CLI" archive ok
+    tap_is "archive ok: exit 0" "$rc" 0
+    tap_ok "it prints the job's path first" has_line "$(head -n 1 <<< "$out")" '^Job: +/org/virtferry/Ferry1/job/[0-9]+$'
+    tap_ok "not a terminal: one line per change of message or tenth" \
+        has_lines "$out" '^  0%  0\.0/100\.0 MiB  saving the memory state$' '^ 50%  50\.0/100\.0 MiB  copying disk vda$'
+    tap_is "no line redrawn in place" "$(grep -c $'\r' <<< "$out")" 0
+    tap_ok "at most one line per tenth" [ "$(grep -c '%  ' <<< "$out")" -le 11 ]
+    tap_ok "then the status, the message and the archive" \
+        has_lines "$out" '^Status: +succeeded$' '^Message: +done$' '^Archive: +ok-20260101T000000Z$'
+    tap_is "no steps without --verbose" "$(grep -c '^DOMAIN' <<< "$out")" 0
+    run "$CLI" archive ok --verbose
+    tap_ok "--verbose: the steps as a table" has_lines "$out" '^DOMAIN +STEP +TARGET +OUTCOME$' '^ok +copy-disk +vda +archived$'
+    run "$CLI" archive warn
+    tap_is "warning: exit 0" "$rc" 0
+    tap_ok "with its notes" \
+        has_lines "$out" '^Status: +warning$' '^Notes: +the CD-ROM media /iso/x.iso is left out; the floppy is empty$'
+    run "$CLI" archive missing
+    tap_is "a job failed with NotFound exits 3" "$rc" 3
+    tap_ok "the job's message on stderr" is_error "$err" "job "
+    tap_ok "naming the failure" has "$err" "failed: domain missing is gone"
+    tap_ok "the status on stdout" has_line "$out" '^Status: +failed$'
+    run "$CLI" archive unsupported
+    tap_is "a job failed with Unsupported exits 1" "$rc" 1
+    run "$CLI" archive instant
+    tap_is "a job that ended before the call returned: exit 0" "$rc" 0
+    tap_ok "its outcome read at once" has_lines "$out" '^Status: +succeeded$' '^Archive: +instant-'
+    run "$CLI" archive denied
+    tap_is "a refused call exits 4" "$rc" 4
+    run "$CLI" archive ok --no-wait
+    tap_is "--no-wait: exit 0" "$rc" 0
+    tap_ok "printing only the job's path" has_line "$out" '^/org/virtferry/Ferry1/job/[0-9]+$'
+    job=$out
+    tap_ok "job shows it, until it ends" wait_for 10 bash -c '"$1" job "$2" | grep -qE "^Status: +succeeded$"' _ "$CLI" "$job"
+    run "$CLI" job "${job##*/}"
+    tap_ok "job N: its fields and steps" \
+        has_lines "$out" '^Kind: +archive$' '^Target: +ok$' '^Progress: +100%$' '^Data: +100\.0/100\.0 MiB$' '^Steps:$' '^ok +save +memory\.save +saved$'
+    run "$CLI" cancel "${job##*/}"
+    tap_ok "cancel of an ended job says so" has "$out" "had already ended (succeeded): nothing to cancel"
+    run "$CLI" archive ok --json
+    tap_ok "--json: only the final state, one document" \
+        has_line "$out" '^\{"DataRemaining":0,"DataTotal":104857600,"Error":"",.*"Status":"succeeded".*"ObjectPath":"/org/virtferry/Ferry1/job/[0-9]+"\}$'
+    tap_is "one line" "$(wc -l <<< "$out")" 1
+    run "$CLI" jobs
+    tap_ok "jobs lists them" has_lines "$out" '^ID +KIND +TARGET +STATUS +PROGRESS +MESSAGE$' '^1 +archive +ok +succeeded +100% +done$' \
+        '^[0-9]+ +archive +missing +failed +66% +domain missing is gone$'
+
+    # Ctrl-C cancels; the job rolls back; exit 130.
+    "$CLI" archive slow > "$tmp/follow.out" 2> "$tmp/follow.err" &
+    follow_pid=$!
+    wait_for 10 follow_ok
+    kill -INT "$follow_pid"
+    wait "$follow_pid"
+    tap_is "Ctrl-C: cancelled, exit 130" "$?" 130
+    follow_pid=
+    tap_ok "it says it cancels" grep -q "^virt-ferry: cancelling job [0-9]*; it rolls back" "$tmp/follow.err"
+    tap_ok "and waits for the job to end cancelled" grep -qE '^Status: +cancelled$' "$tmp/follow.out"
+    "$CLI" archive slow > "$tmp/follow.out" 2> "$tmp/follow.err" &
+    follow_pid=$!
+    wait_for 10 follow_ok
+    kill -INT "$follow_pid"
+    sleep 0.1
+    kill -INT "$follow_pid"
+    wait "$follow_pid"
+    tap_is "Ctrl-C twice: stops waiting, exit 130" "$?" 130
+    follow_pid=
+    tap_ok "saying the job goes on" grep -q "stopped waiting; job [0-9]* goes on" "$tmp/follow.err"
+
+    if command -v script > /dev/null && script -qc true /dev/null > /dev/null 2>&1; then
+        script -qc "stty cols 60 2> /dev/null; COLUMNS=60 '$CLI' archive ok" /dev/null > "$tmp/tty.out" 2>&1
+        tap_ok "on a terminal the progress line is redrawn in place" grep -q $'\r 50% \\[' "$tmp/tty.out"
+        tap_ok "each one 59 columns wide" \
+            bash -c 'tr "\r" "\n" < "$1" | grep "%  *\[" | awk "length != 59 { bad = 1 } END { exit bad }"' _ "$tmp/tty.out"
+        tap_ok "and cleared before the outcome" grep -qE $'\r {59}\rStatus: +succeeded' "$tmp/tty.out"
+    else
+        tap_skip "progress on a terminal" "no script(1)"
+    fi
+
+    run "$CLI" restore web1-20260101T000000Z --name copy --paused
+    tap_is "restore --name --paused: exit 0" "$rc" 0
+    tap_ok "sends name and start=false; Result is the domain" \
+        has_lines "$out" '^Message: +done \(name=copy start=false\)$' '^Domain: +copy$'
+    run "$CLI" restore web1-20260101T000000Z --start
+    tap_ok "restore --start sends start=true" has_line "$out" 'name=web1 start=true'
+    run "$CLI" restore web1-20260101T000000Z
+    tap_ok "restore sends no start by default" has_line "$out" 'start=default'
+    run "$CLI" verify web1-20260101T000000Z
+    tap_is "verify: exit 0" "$rc" 0
+    tap_ok "verify follows the Archive object's job" has_lines "$out" '^Status: +succeeded$' '^Archive: +web1-20260101T000000Z$'
+    run "$CLI" verify nosuch-1
+    tap_is "verify of an archive not listed exits 3" "$rc" 3
+    TZ=UTC run "$CLI" archives
+    tap_ok "archives: ListArchives with size and memory from the Archive objects" has_lines "$out" \
+        '^ID +DOMAIN +SOURCE-HOST +CREATED +SIZE +MEMORY$' \
+        '^web1-20260101T000000Z +web1 +alpha +2026-01-01T00:00:00 +300\.0 MiB +yes$' \
+        '^lonely-20260102T000000Z +lonely +beta +2026-01-02T00:00:00 +- +-$'
+    run "$CLI" archives --json
+    tap_ok "archives --json: property names as keys" has_line "$out" \
+        '^\[\{"Created":1767225600000000,"Domain":"web1","HasMemoryState":true,"Id":"web1-20260101T000000Z","Size":314572800,"SourceHost":"alpha","UUID":"[-0-9a-f]+","ObjectPath":"/org/virtferry/Ferry1/archive/web1_2d20260101T000000Z"\},\{"Created":1767312000000000,"Domain":"lonely","Id":"lonely-20260102T000000Z","SourceHost":"beta"\}\]$'
+    run "$CLI" purge web1
+    tap_is "purge: exit 0" "$rc" 0
+    tap_ok "says what was purged and which archive keeps it" \
+        has_lines "$out" '^Purged web1: undefined' '^Archive: +web1-20260101T000000Z$'
+    run "$CLI" purge running1
+    tap_is "purge of a domain not pending deletion exits 2" "$rc" 2
+
+    "$CLI" archive slow > "$tmp/follow.out" 2> "$tmp/follow.err" &
+    follow_pid=$!
+    wait_for 10 follow_ok
+    kill "$jobd_pid" && wait "$jobd_pid" 2> /dev/null
+    jobd_pid=
+    wait "$follow_pid"
+    tap_is "virt-ferryd gone while following: exit 1" "$?" 1
+    follow_pid=
+    tap_ok "saying so" grep -q "virt-ferryd left the bus while job [0-9]* ran" "$tmp/follow.err"
+else
+    tap_skip "following jobs" "tests/unit/test-cli-jobd is not built"
+fi
 
 # ------------------------------------------------------------------ bus activation that fails
 # A second private bus where org.virtferry.Ferry1 is activatable, by a program that fails.
