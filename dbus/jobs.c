@@ -55,6 +55,7 @@ static void publish(JobEntry *e)
     ferry_bus_job_set_message(iface, state.message);
     ferry_bus_job_set_result(iface, state.result);
     ferry_bus_job_set_steps(iface, state.steps);
+    ferry_bus_job_set_notes(iface, (const char *const *)state.notes);
     g_autoptr(GError) error = ferry_job_dup_error(e->job);
     if (error) {
         g_autofree char *name = g_dbus_error_encode_gerror(error);
@@ -62,6 +63,8 @@ static void publish(JobEntry *e)
     }
     if (ferry_job_is_finished(e->job) && !e->announced) {
         e->announced = TRUE;
+        /* Property changes go out from an idle; a client reacting to Finished must see them. */
+        g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(iface));
         ferry_bus_job_emit_finished(iface, ferry_job_status_name(state.status), state.message);
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE", "job %u (%s %s) %s: %s", ferry_job_id(e->job),
                          ferry_job_kind(e->job), ferry_job_target(e->job), ferry_job_status_name(state.status),

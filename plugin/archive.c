@@ -14,7 +14,11 @@
 #include "policy.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <libvirt/virterror.h>
 
 #define POLL_INTERVAL_US (20 * 1000)
@@ -286,6 +290,83 @@ static void wait_until_paused(Archive *a, SaveRun *s)
     }
 }
 
+/* The save image's digest, computed while libvirt writes it (no second pass). libvirt
+ * appends the image front to back, then rewrites one thing at the end: the magic at offset
+ * 0, from "LibvirtQemudPart" to "LibvirtQemudSave". The first block is digested as it will
+ * read after that rewrite, and checked against the file when the save is over; anything
+ * unexpected (a different first block, a different size) makes the caller digest the
+ * finished file instead. */
+#define SAVE_MAGIC_PARTIAL "LibvirtQemudPart"
+#define SAVE_MAGIC_DONE "LibvirtQemudSave"
+#define TAIL_CHUNK (4 * 1024 * 1024)
+
+typedef struct {
+    char *path;
+    SaveRun *save;
+    GCancellable *cancellable;
+    guchar first[FERRY_DIGEST_BLOCK_SIZE];   /* the first block as digested */
+    gsize first_len;
+    FerryFileDigest digest;
+    gboolean ok;
+} TailDigest;
+
+static void remember_first_block(TailDigest *t, guint64 offset, guchar *data, gsize len)
+{
+    if (offset == 0 && len >= strlen(SAVE_MAGIC_PARTIAL) &&
+        memcmp(data, SAVE_MAGIC_PARTIAL, strlen(SAVE_MAGIC_PARTIAL)) == 0)
+        memcpy(data, SAVE_MAGIC_DONE, strlen(SAVE_MAGIC_DONE));
+    if (offset < sizeof t->first) {
+        gsize n = MIN(len, sizeof t->first - offset);
+        memcpy(t->first + offset, data, n);
+        t->first_len = MAX(t->first_len, offset + n);
+    }
+}
+
+static gboolean first_block_as_digested(TailDigest *t, int fd)
+{
+    guchar now[FERRY_DIGEST_BLOCK_SIZE];
+    ssize_t n = pread(fd, now, t->first_len, 0);
+    return n == (ssize_t)t->first_len && memcmp(now, t->first, t->first_len) == 0;
+}
+
+static gpointer tail_digest_thread(gpointer data)
+{
+    TailDigest *t = data;
+    int fd = -1;
+    while ((fd = open(t->path, O_RDONLY | O_CLOEXEC)) < 0 && !save_done(t->save))
+        g_usleep(POLL_INTERVAL_US / 4);
+    if (fd < 0)
+        return NULL;
+    g_autoptr(FerryDigester) d = ferry_digester_new();
+    g_autofree guchar *buf = g_malloc(TAIL_CHUNK);
+    guint64 offset = 0;
+    for (;;) {
+        /* Read what is there; only once the save is over does a short read mean the end. */
+        gboolean over = save_done(t->save);
+        ssize_t n = pread(fd, buf, TAIL_CHUNK, offset);
+        if (n < 0 || g_cancellable_is_cancelled(t->cancellable))
+            break;
+        if (n > 0) {
+            remember_first_block(t, offset, buf, n);
+            ferry_digester_update(d, buf, n);
+            offset += n;
+            continue;
+        }
+        if (over) {
+            struct stat st;
+            if (t->save->rc == 0 && fstat(fd, &st) == 0 && (guint64)st.st_size == offset &&
+                first_block_as_digested(t, fd)) {
+                ferry_digester_finish(g_steal_pointer(&d), &t->digest);
+                t->ok = TRUE;
+            }
+            break;
+        }
+        g_usleep(POLL_INTERVAL_US / 4);
+    }
+    close(fd);
+    return NULL;
+}
+
 typedef struct {
     Archive *a;
     gint64 last_stats;
@@ -472,6 +553,8 @@ static gboolean save_and_copy(Archive *a, GError **error)
     }
     ferry_job_set_message(a->job, "saving the memory state of %s", a->call->name);
     GThread *thread = g_thread_new("save", save_thread, &s);
+    TailDigest tail = { .path = s.path, .save = &s, .cancellable = ferry_job_cancellable(a->job) };
+    GThread *digester = g_thread_new("save-digest", tail_digest_thread, &tail);
     wait_until_paused(a, &s);
 
     g_autoptr(GError) copy_error = NULL;
@@ -485,6 +568,7 @@ static gboolean save_and_copy(Archive *a, GError **error)
         g_usleep(POLL_INTERVAL_US * 5);
     }
     g_thread_join(thread);
+    g_thread_join(digester);
     g_mutex_clear(&s.lock);
     gboolean ok = FALSE;
     if (s.rc < 0) {
@@ -495,12 +579,13 @@ static gboolean save_and_copy(Archive *a, GError **error)
     } else {
         a->saved = TRUE;
         ok = ferry_journal_record(a->journal, "phase", "saved", error);
-        if (ok) {
-            FerryFileDigest digest;
-            ok = ferry_digest_file(s.path, ferry_job_cancellable(a->job), NULL, NULL, &digest, error);
-            if (ok)
-                ferry_manifest_add_file(a->manifest, "memory.save", FERRY_FILE_MEMORY, &digest);
+        if (ok && !tail.ok) {
+            g_message("archive of %s: the save image changed in a way not foreseen; digesting it again",
+                      a->call->name);
+            ok = ferry_digest_file(s.path, ferry_job_cancellable(a->job), NULL, NULL, &tail.digest, error);
         }
+        if (ok)
+            ferry_manifest_add_file(a->manifest, "memory.save", FERRY_FILE_MEMORY, &tail.digest);
         ferry_job_add_step(a->job, a->call->name, "save", "memory.save", "saved");
     }
     if (copy_error) {
@@ -607,7 +692,7 @@ static gboolean verify_job(FerryJob *job, gpointer data, GError **error)
         return FALSE;
     FerryJobBytes bytes = { .job = job, .total = ferry_manifest_data_size(m) };
     ferry_job_set_message(job, "reading %u files", m->files->len);
-    if (!ferry_library_verify(dir, m, ferry_job_cancellable(job), ferry_job_bytes_progress, &bytes, error))
+    if (!ferry_library_verify(dir, m, 0, ferry_job_cancellable(job), ferry_job_bytes_progress, &bytes, error))
         return FALSE;
     ferry_job_add_step(job, m->domain, "verify", v->id, "intact");
     ferry_job_set_result(job, v->id);
@@ -673,7 +758,7 @@ gboolean ferry_purge(const FerryConfig *config, const char *domain_uuid, GError 
     }
     g_autofree char *dir = ferry_library_archive_dir(config->archive_library, id, error);
     g_autoptr(FerryManifest) m = dir ? ferry_manifest_load(dir, error) : NULL;
-    if (!m || !ferry_library_verify(dir, m, NULL, NULL, NULL, error)) {
+    if (!m || !ferry_library_verify(dir, m, 0, NULL, NULL, NULL, error)) {
         g_prefix_error(error, "domain %s is not purged: ", name);
         return FALSE;
     }

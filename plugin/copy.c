@@ -154,6 +154,76 @@ static void digest_finish(Pass *p, FerryFileDigest *digest)
         g_snprintf(out, 3, "%02x", sum.digest[i]);
 }
 
+/* ------------------------------------------------------------------ streaming digest */
+
+struct _FerryDigester {
+    Pass pass;               /* only its hash, size and nonzero are used */
+    guchar block[BLOCK];
+    gsize fill;              /* bytes of the current block buffered */
+};
+
+FerryDigester *ferry_digester_new(void)
+{
+    FerryDigester *d = g_new0(FerryDigester, 1);
+    d->pass.hash = XXH3_createState();
+    if (!d->pass.hash)
+        g_error("out of memory for a hash state");
+    XXH3_128bits_reset(d->pass.hash);
+    return d;
+}
+
+static void digester_block(FerryDigester *d, const guchar *data, gsize len)
+{
+    if (!block_is_zero(data, len)) {
+        digest_block(&d->pass, d->pass.size / BLOCK, data, len);
+        d->pass.nonzero += len;
+    }
+    d->pass.size += len;
+}
+
+void ferry_digester_update(FerryDigester *d, const guchar *data, gsize len)
+{
+    while (len > 0) {
+        if (d->fill == 0 && len >= BLOCK) {
+            digester_block(d, data, BLOCK);
+            data += BLOCK;
+            len -= BLOCK;
+            continue;
+        }
+        gsize n = MIN(BLOCK - d->fill, len);
+        memcpy(d->block + d->fill, data, n);
+        d->fill += n;
+        data += n;
+        len -= n;
+        if (d->fill == BLOCK) {
+            digester_block(d, d->block, BLOCK);
+            d->fill = 0;
+        }
+    }
+}
+
+guint64 ferry_digester_size(FerryDigester *d)
+{
+    return d->pass.size + d->fill;
+}
+
+void ferry_digester_free(FerryDigester *d)
+{
+    if (!d)
+        return;
+    if (d->pass.hash)
+        XXH3_freeState(d->pass.hash);
+    g_free(d);
+}
+
+void ferry_digester_finish(FerryDigester *d, FerryFileDigest *digest)
+{
+    if (d->fill)
+        digester_block(d, d->block, d->fill);
+    digest_finish(&d->pass, digest);
+    ferry_digester_free(d);
+}
+
 /* A run of data in the source, [start, end); found is FALSE past the last one. */
 typedef struct {
     gboolean found;

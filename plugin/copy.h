@@ -110,4 +110,16 @@ GPtrArray *ferry_copy_tree(const char *src, const char *dst, GCancellable *cance
 /* For tests: pretend that file systems cannot report holes, so every byte is read. */
 void ferry_copy_set_hole_detection(gboolean enabled);
 
+/* The same digest, fed the file's content in order in chunks of any size: for a file that
+ * someone else is still writing. */
+typedef struct _FerryDigester FerryDigester;
+FerryDigester *ferry_digester_new(void);
+void ferry_digester_update(FerryDigester *digester, const guchar *data, gsize len);
+/* Bytes fed so far. */
+guint64 ferry_digester_size(FerryDigester *digester);
+/* Fills @digest and frees @digester. */
+void ferry_digester_finish(FerryDigester *digester, FerryFileDigest *digest);
+void ferry_digester_free(FerryDigester *digester);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FerryDigester, ferry_digester_free)
+
 G_END_DECLS

@@ -182,6 +182,12 @@ static void finish(FerryJob *job, gboolean ok, GError *error)
             error = g_error_new_literal(FERRY_ERROR, FERRY_ERROR_FAILED, "the job failed without saying why");
         gboolean cancelled = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
                              g_error_matches(error, FERRY_ERROR, FERRY_ERROR_CANCELLED);
+        if (!cancelled && error->domain != FERRY_ERROR) {
+            /* Every job error reaches the bus as one of DESIGN.md's names. */
+            GError *mapped = g_error_new_literal(FERRY_ERROR, FERRY_ERROR_FAILED, error->message);
+            g_error_free(error);
+            error = mapped;
+        }
         job->status = cancelled ? FERRY_JOB_CANCELLED : FERRY_JOB_FAILED;
         g_free(job->message);
         job->message = g_strdup(cancelled ? "cancelled; everything was rolled back" : error->message);
@@ -233,9 +239,7 @@ FerryJob *ferry_jobs_start(FerryJobs *jobs, const char *kind, const char *target
     job->progress = -1;
     job->message = g_strdup("starting");
     job->steps = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
-    job->notes = g_ptr_array_new_with_free_func(g_free);
-    g_ptr_array_add(job->notes, NULL);
-    g_ptr_array_set_size(job->notes, 0);
+    job->notes = g_ptr_array_new_null_terminated(0, g_free, TRUE);
     g_ptr_array_add(jobs->jobs, job);
     if (domain_uuid)
         g_hash_table_insert(jobs->held, g_strdup(domain_uuid), job);
@@ -261,6 +265,7 @@ gboolean ferry_job_is_finished(FerryJob *job)
 void ferry_job_state_clear(FerryJobState *state)
 {
     g_clear_pointer(&state->message, g_free);
+    g_clear_pointer(&state->notes, g_strfreev);
     g_clear_pointer(&state->result, g_free);
     g_clear_pointer(&state->steps, g_variant_unref);
 }
@@ -276,6 +281,7 @@ void ferry_job_get_state(FerryJob *job, FerryJobState *state)
     else
         state->progress = job->total ? (double)(job->total - state->remaining) / job->total : 0;
     state->message = g_strdup(job->message);
+    state->notes = g_strdupv((char **)job->notes->pdata);
     state->result = g_strdup(job->result ? job->result : "");
     state->steps = g_variant_ref_sink(g_variant_new_array(G_VARIANT_TYPE("(ssss)"),
                                                           (GVariant **)job->steps->pdata, job->steps->len));
@@ -347,8 +353,6 @@ void ferry_job_add_note(FerryJob *job, const char *note)
 {
     g_mutex_lock(&job->lock);
     g_ptr_array_add(job->notes, g_strdup(note));
-    g_ptr_array_add(job->notes, NULL);   /* keep pdata NULL-terminated for g_strjoinv */
-    g_ptr_array_set_size(job->notes, job->notes->len - 1);
     g_mutex_unlock(&job->lock);
 }
 

@@ -58,6 +58,7 @@ typedef struct {
     double progress;
     guint64 total, remaining;
     char *message;
+    GStrv notes;        /* what a job that ends as "warning" wants the user to know */
     char *result;
     GVariant *steps;    /* a(ssss) */
 } FerryJobState;

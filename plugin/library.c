@@ -71,6 +71,7 @@ FerryManifestFile *ferry_manifest_add_file(FerryManifest *m, const char *path, F
     f->path = g_strdup(path);
     f->role = role;
     f->size = digest->size;
+    f->allocated = digest->allocated;
     f->digest = g_strdup(digest->checksum);
     g_ptr_array_add(m->files, f);
     return f;
@@ -95,7 +96,7 @@ guint64 ferry_manifest_data_size(const FerryManifest *m)
 {
     guint64 total = 0;
     for (guint i = 0; i < m->files->len; i++)
-        total += ((FerryManifestFile *)g_ptr_array_index(m->files, i))->size;
+        total += ((FerryManifestFile *)g_ptr_array_index(m->files, i))->allocated;
     return total;
 }
 
@@ -131,6 +132,7 @@ static char *manifest_to_data(const FerryManifest *m, gsize *len)
         g_autofree char *group = g_strconcat(FILE_PREFIX, f->path, NULL);
         g_key_file_set_string(kf, group, "role", role_names[f->role]);
         g_key_file_set_uint64(kf, group, "size", f->size);
+        g_key_file_set_uint64(kf, group, "data", f->allocated);
         g_key_file_set_string(kf, group, "digest", f->digest);
         set_optional(kf, group, "target", f->target);
         set_optional(kf, group, "source", f->source);
@@ -221,6 +223,7 @@ static gboolean parse_file_group(FerryManifest *m, GKeyFile *kf, const char *gro
     f->path = g_strdup(path);
     f->role = r;
     f->size = g_key_file_get_uint64(kf, group, "size", NULL);
+    f->allocated = g_key_file_get_uint64(kf, group, "data", NULL);
     f->digest = g_steal_pointer(&digest);
     f->target = g_key_file_get_string(kf, group, "target", NULL);
     f->source = g_key_file_get_string(kf, group, "source", NULL);
@@ -443,12 +446,14 @@ static gboolean verify_progress(guint64 done, gpointer data)
     return v->progress ? v->progress(v->before + done, v->user_data) : TRUE;
 }
 
-gboolean ferry_library_verify(const char *dir, const FerryManifest *m, GCancellable *cancellable,
+gboolean ferry_library_verify(const char *dir, const FerryManifest *m, guint skip_roles, GCancellable *cancellable,
                               FerryCopyProgress progress, gpointer user_data, GError **error)
 {
     VerifyProgress v = { progress, user_data, 0 };
     for (guint i = 0; i < m->files->len; i++) {
         FerryManifestFile *f = g_ptr_array_index(m->files, i);
+        if (skip_roles & (1u << f->role))
+            continue;
         g_autofree char *path = g_build_filename(dir, f->path, NULL);
         FerryFileDigest digest;
         g_autoptr(GError) local = NULL;
@@ -467,7 +472,7 @@ gboolean ferry_library_verify(const char *dir, const FerryManifest *m, GCancella
                         m->id, f->path, digest.size != f->size ? "size differs" : "digest differs");
             return FALSE;
         }
-        v.before += f->size;
+        v.before += f->allocated;
     }
     return TRUE;
 }

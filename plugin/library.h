@@ -28,6 +28,7 @@ typedef struct {
     char *path;             /* relative to the archive directory */
     FerryFileRole role;
     guint64 size;
+    guint64 allocated;      /* bytes of data (what a copy moves; the rest are holes) */
     char *digest;
     char *target;           /* disks: "vda" */
     char *source;           /* disks, NVRAM, TPM: the path on the source host */
@@ -80,11 +81,12 @@ char *ferry_archive_id_make(const char *library, const char *domain_name, gint64
 char *ferry_library_archive_dir(const char *library, const char *id, GError **error);
 /* Every complete archive, oldest first; unreadable ones are skipped with a warning. */
 GPtrArray *ferry_library_list(const char *library);
-/* Reads every file and compares size and digest with the manifest; Failed naming the first
- * file that differs or is missing. @progress gets bytes read so far. */
-gboolean ferry_library_verify(const char *dir, const FerryManifest *m, GCancellable *cancellable,
+/* Reads every file (but those whose role is in @skip_roles, a mask of 1 << FerryFileRole)
+ * and compares size and digest with the manifest; Failed naming the first file that
+ * differs or is missing. @progress gets bytes read so far. */
+gboolean ferry_library_verify(const char *dir, const FerryManifest *m, guint skip_roles, GCancellable *cancellable,
                               FerryCopyProgress progress, gpointer user_data, GError **error);
-/* Bytes a verify (or a restore) reads. */
+/* Bytes of data a verify (or a restore) reads. */
 guint64 ferry_manifest_data_size(const FerryManifest *m);
 /* Removes a directory tree (a partial archive). */
 void ferry_remove_tree(const char *path);

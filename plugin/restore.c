@@ -89,18 +89,58 @@ static gboolean cancelled(Restore *r, GError **error)
 
 /* ------------------------------------------------------------------ checks */
 
-static gboolean verify_archive(Restore *r, GError **error)
+static gboolean copy_placements(Restore *r, GError **error);
+
+/* Disks and NVRAM are checked against their digests as they are copied; the other files
+ * (the memory state above all) are read by a verifier thread at the same time. */
+#define COPIED_ROLES ((1u << FERRY_FILE_DISK) | (1u << FERRY_FILE_NVRAM))
+
+static gboolean load_manifest(Restore *r, GError **error)
 {
     if (!(r->manifest = ferry_manifest_load(r->call->dir, error)))
         return FALSE;
-    guint64 data = ferry_manifest_data_size(r->manifest);
-    /* Reading everything once to verify, then once more to copy the disks. */
-    r->bytes = (FerryJobBytes){ .job = r->job, .total = 2 * data };
-    ferry_job_set_message(r->job, "verifying archive %s", r->call->id);
-    if (!ferry_library_verify(r->call->dir, r->manifest, ferry_job_cancellable(r->job), ferry_job_bytes_progress,
-                              &r->bytes, error))
+    guint64 total = 0;
+    for (guint i = 0; i < r->manifest->files->len; i++) {
+        FerryManifestFile *f = g_ptr_array_index(r->manifest->files, i);
+        /* Copied files are read once; the others once to verify, the memory state once more
+         * by libvirt. */
+        total += f->allocated * (f->role == FERRY_FILE_MEMORY ? 2 : 1);
+    }
+    r->bytes = (FerryJobBytes){ .job = r->job, .total = total };
+    return TRUE;
+}
+
+typedef struct {
+    Restore *r;
+    GError *error;
+} Verifier;
+
+static gpointer verifier_thread(gpointer data)
+{
+    Verifier *v = data;
+    Restore *r = v->r;
+    ferry_library_verify(r->call->dir, r->manifest, COPIED_ROLES, ferry_job_cancellable(r->job),
+                         ferry_job_bytes_side_progress, &r->bytes, &v->error);
+    return NULL;
+}
+
+/* Copies disks and NVRAM while the rest of the archive is verified. */
+static gboolean copy_and_verify(Restore *r, GError **error)
+{
+    Verifier v = { .r = r };
+    ferry_job_set_message(r->job, "verifying archive %s and copying its disks", r->call->id);
+    GThread *thread = g_thread_new("verify", verifier_thread, &v);
+    gboolean copied = copy_placements(r, error);
+    if (!copied)
+        g_cancellable_cancel(ferry_job_cancellable(r->job)); /* no need to read on */
+    g_thread_join(thread);
+    if (copied && v.error) {
+        g_propagate_error(error, v.error);
         return FALSE;
-    ferry_job_bytes_file_done(&r->bytes, data);
+    }
+    g_clear_error(&v.error);
+    if (!copied)
+        return FALSE;
     ferry_job_add_step(r->job, r->manifest->domain, "verify", r->call->id, "intact");
     return TRUE;
 }
@@ -356,6 +396,7 @@ static gboolean restore_memory(Restore *r, GError **error)
         return FALSE;
     if (virDomainRestoreFlags(r->conn, image, dxml, flags) < 0)
         return ferry_error_from_libvirt(error, "cannot restore the memory state of %s", r->name);
+    ferry_job_bytes_file_done(&r->bytes, ferry_manifest_find(r->manifest, FERRY_FILE_MEMORY)->allocated);
     if (r->replaced_policy && *r->replaced_policy)
         virDomainSetMetadata(r->dom, VIR_DOMAIN_METADATA_ELEMENT, r->replaced_policy, FERRY_POLICY_PREFIX,
                              FERRY_POLICY_NS, VIR_DOMAIN_AFFECT_LIVE);
@@ -431,7 +472,7 @@ void ferry_restore_recover(const FerryConfig *config, virConnectPtr conn, FerryJ
 
 static gboolean run_restore(Restore *r, GError **error)
 {
-    if (!verify_archive(r, error) || cancelled(r, error))
+    if (!load_manifest(r, error) || cancelled(r, error))
         return FALSE;
     if (!(r->conn = ferry_job_connect(r->call->uri, error)))
         return FALSE;
@@ -441,7 +482,7 @@ static gboolean run_restore(Restore *r, GError **error)
     if (!(r->journal = ferry_journal_create(r->call->state_dir, "restore", r->call->id, error)))
         return FALSE;
     ferry_journal_set(r->journal, "archive", r->call->dir);
-    if (!ferry_journal_record(r->journal, "phase", "copying", error) || !copy_placements(r, error) ||
+    if (!ferry_journal_record(r->journal, "phase", "copying", error) || !copy_and_verify(r, error) ||
         cancelled(r, error))
         return FALSE;
     if (!define_domain(r, error) || !commit_staged(r, error) || cancelled(r, error))

@@ -374,6 +374,39 @@ static void test_odd_size(Fixture *f, gconstpointer data)
     g_assert_cmpuint(copied.allocated, ==, 3 * BLOCK + 1000);
 }
 
+/* The streaming digester, fed in chunks of any size, agrees with the file digest: for data,
+ * zero runs inside and across blocks, and a short last block. */
+static void test_digester(Fixture *f, gconstpointer data)
+{
+    g_autofree char *src = path_in(f, "src");
+    write_random_at(src, 0, 2 * BLOCK + 17, 3);
+    write_zeros_at(src, 2 * BLOCK + 17, 3 * BLOCK);
+    write_random_at(src, 6 * BLOCK, BLOCK / 2, 4);
+    write_random_at(src, 9 * BLOCK + 5, 1000, 5);
+    FerryFileDigest reference, streamed;
+    reference_digest(src, &reference);
+    g_autofree char *content = NULL;
+    gsize len = 0;
+    g_assert_true(g_file_get_contents(src, &content, &len, NULL));
+    const gsize chunks[] = { 1, 7, 4096, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK };
+    for (gsize c = 0; c < G_N_ELEMENTS(chunks); c++) {
+        FerryDigester *d = ferry_digester_new();
+        for (gsize off = 0; off < len; off += chunks[c])
+            ferry_digester_update(d, (const guchar *)content + off, MIN(chunks[c], len - off));
+        g_assert_cmpuint(ferry_digester_size(d), ==, len);
+        ferry_digester_finish(d, &streamed);
+        g_assert_cmpstr(streamed.checksum, ==, reference.checksum);
+        g_assert_cmpuint(streamed.size, ==, reference.size);
+        g_assert_cmpuint(streamed.allocated, ==, reference.allocated);
+    }
+    /* One flipped byte still changes it. */
+    content[6 * BLOCK + 3] ^= 1;
+    FerryDigester *d = ferry_digester_new();
+    ferry_digester_update(d, (const guchar *)content, len);
+    ferry_digester_finish(d, &streamed);
+    g_assert_cmpstr(streamed.checksum, !=, reference.checksum);
+}
+
 /* With hole detection off every byte is read, but zeros still stay holes in the copy and
  * the digest does not change. */
 static void test_without_hole_detection(Fixture *f, gconstpointer data)
@@ -816,6 +849,7 @@ int main(int argc, char **argv)
     ADD("/copy/size-changes-digest", test_size_changes_digest);
     ADD("/copy/empty", test_empty);
     ADD("/copy/odd-size", test_odd_size);
+    ADD("/copy/digester", test_digester);
     ADD("/copy/without-hole-detection", test_without_hole_detection);
     ADD("/copy/destination-exists", test_destination_exists);
     ADD("/copy/not-regular", test_not_regular);
