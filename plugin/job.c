@@ -162,7 +162,10 @@ static gboolean job_ended(gpointer data)
     FerryJobs *jobs = job->jobs;
     if (jobs && job->domain_uuid && g_hash_table_lookup(jobs->held, job->domain_uuid) == job)
         g_hash_table_remove(jobs->held, job->domain_uuid);
-    /* The final notification goes out after the domain is free again. */
+    /* Finished only now, in the main context: whoever hears of it finds the domain free. */
+    g_mutex_lock(&job->lock);
+    job->finished = TRUE;
+    g_mutex_unlock(&job->lock);
     notify_in_context(job);
     return G_SOURCE_REMOVE;
 }
@@ -195,7 +198,6 @@ static void finish(FerryJob *job, gboolean ok, GError *error)
         if (cancelled)
             g_error_free(error);
     }
-    job->finished = TRUE;
     g_mutex_unlock(&job->lock);
     g_main_context_invoke_full(job->context, G_PRIORITY_DEFAULT, job_ended, ferry_job_ref(job),
                                (GDestroyNotify)ferry_job_unref);

@@ -354,12 +354,15 @@ gboolean ferry_archive_id_check(const char *id, GError **error)
     return FALSE;
 }
 
-/* Letters, digits, '-', '_' and '.' (not first) kept; everything else becomes '_'. */
+/* Letters, digits, '-', '_' and '.' (neither first nor twice in a row: ids never hold "..")
+ * kept; everything else becomes '_'. */
 static char *file_safe_name(const char *name)
 {
     GString *safe = g_string_new(NULL);
-    for (const char *p = name; *p && safe->len < 64; p++)
-        g_string_append_c(safe, g_ascii_isalnum(*p) || *p == '-' || *p == '_' || (*p == '.' && safe->len) ? *p : '_');
+    for (const char *p = name; *p && safe->len < 64; p++) {
+        gboolean dot_ok = *p == '.' && safe->len && safe->str[safe->len - 1] != '.';
+        g_string_append_c(safe, g_ascii_isalnum(*p) || *p == '-' || *p == '_' || dot_ok ? *p : '_');
+    }
     return g_string_free(safe, FALSE);
 }
 
