@@ -374,8 +374,11 @@ static gboolean handle_chunk(Pass *p, guint64 offset, gsize len, GError **error)
         return FALSE;
     if (p->dst_path && !push_writeback(p, offset + len, error))
         return FALSE;
-    /* What we read once is not read again: leave the cache to the guests. */
-    posix_fadvise(p->src_fd, (off_t)offset, (off_t)len, POSIX_FADV_DONTNEED);
+    /* What a copy read is not read again: leave the cache to the guests. A file only
+     * digested is often read next by someone else (libvirt restoring a verified save image),
+     * so its pages stay. */
+    if (p->dst_path)
+        posix_fadvise(p->src_fd, (off_t)offset, (off_t)len, POSIX_FADV_DONTNEED);
     return TRUE;
 }
 
