@@ -593,8 +593,7 @@ void ferry_tree_file_free(FerryTreeFile *file)
     g_free(file);
 }
 
-/* Removes what a failed tree copy created; best effort. */
-static void remove_tree(const char *path)
+void ferry_remove_tree(const char *path)
 {
     GStatBuf st;
     if (g_lstat(path, &st) < 0)
@@ -604,7 +603,7 @@ static void remove_tree(const char *path)
         const char *name;
         while (dir && (name = g_dir_read_name(dir))) {
             g_autofree char *child = g_build_filename(path, name, NULL);
-            remove_tree(child);
+            ferry_remove_tree(child);
         }
         if (g_rmdir(path) < 0)
             g_warning("cannot remove %s: %s", path, g_strerror(errno));
@@ -716,7 +715,7 @@ GPtrArray *ferry_copy_tree(const char *src, const char *dst, GCancellable *cance
         return NULL;
     g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func((GDestroyNotify)ferry_tree_file_free);
     if (!copy_tree_contents(src, dst, "", &st, cancellable, files, error)) {
-        remove_tree(dst);
+        ferry_remove_tree(dst);
         return NULL;
     }
     return g_steal_pointer(&files);

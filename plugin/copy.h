@@ -110,6 +110,10 @@ GPtrArray *ferry_copy_tree(const char *src, const char *dst, GCancellable *cance
 /* For tests: pretend that file systems cannot report holes, so every byte is read. */
 void ferry_copy_set_hole_detection(gboolean enabled);
 
+/* Removes a file or a directory tree (what a failed copy created, a partial archive); best
+ * effort, warning about what cannot be removed. */
+void ferry_remove_tree(const char *path);
+
 /* The same digest, fed the file's content in order in chunks of any size: for a file that
  * someone else is still writing. */
 typedef struct _FerryDigester FerryDigester;

@@ -1,6 +1,7 @@
 #include "library.h"
 
 #include "ferry-error.h"
+#include "names.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -327,33 +328,6 @@ FerryManifest *ferry_manifest_load(const char *dir, GError **error)
 
 /* ------------------------------------------------------------------ ids */
 
-gboolean ferry_archive_id_check(const char *id, GError **error)
-{
-    const char *why = NULL;
-    if (!id || !*id)
-        why = "is empty";
-    else if (strlen(id) > FERRY_ARCHIVE_ID_MAX)
-        why = "is too long";
-    else if (!g_utf8_validate(id, -1, NULL))
-        why = "is not valid UTF-8";
-    else if (strchr(id, '/'))
-        why = "holds a '/'";
-    else if (id[0] == '.' || strstr(id, ".."))
-        why = "starts with '.' or holds '..'";
-    else
-        for (const char *p = id; *p && !why; p = g_utf8_next_char(p))
-            if (g_unichar_iscntrl(g_utf8_get_char(p)))
-                why = "holds a control character";
-    if (!why)
-        return TRUE;
-    g_autofree char *shown = g_strescape(id ? id : "", NULL);
-    if (strlen(shown) > 80)
-        strcpy(shown + 72, "...");
-    g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
-                "archive id \"%s\" %s; ids are as ListArchives (virt-ferry archives) shows them", shown, why);
-    return FALSE;
-}
-
 /* Letters, digits, '-', '_' and '.' (neither first nor twice in a row: ids never hold "..")
  * kept; everything else becomes '_'. */
 static char *file_safe_name(const char *name)
@@ -391,7 +365,7 @@ char *ferry_archive_id_make(const char *library, const char *domain_name, gint64
 
 char *ferry_library_archive_dir(const char *library, const char *id, GError **error)
 {
-    if (!ferry_archive_id_check(id, error))
+    if (!ferry_check_archive_id(id, error))
         return NULL;
     g_autofree char *dir = g_build_filename(library, id, NULL);
     g_autofree char *manifest = g_build_filename(dir, FERRY_MANIFEST_NAME, NULL);
@@ -478,23 +452,4 @@ gboolean ferry_library_verify(const char *dir, const FerryManifest *m, guint ski
         v.before += f->allocated;
     }
     return TRUE;
-}
-
-void ferry_remove_tree(const char *path)
-{
-    GStatBuf st;
-    if (g_lstat(path, &st) < 0)
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
-        const char *name;
-        while (d && (name = g_dir_read_name(d))) {
-            g_autofree char *child = g_build_filename(path, name, NULL);
-            ferry_remove_tree(child);
-        }
-        if (g_rmdir(path) < 0)
-            g_warning("cannot remove %s: %s", path, g_strerror(errno));
-    } else if (g_unlink(path) < 0) {
-        g_warning("cannot remove %s: %s", path, g_strerror(errno));
-    }
 }

@@ -7,6 +7,7 @@
 #include <gio/gio.h>
 
 #include "copy.h"
+#include "names.h"
 
 G_BEGIN_DECLS
 
@@ -14,7 +15,6 @@ G_BEGIN_DECLS
 #define FERRY_MANIFEST_NAME "manifest"
 #define FERRY_MANIFEST_DIGEST_NAME "manifest.digest"
 #define FERRY_PARTIAL_PREFIX ".partial-"
-#define FERRY_ARCHIVE_ID_MAX 200
 
 typedef enum {
     FERRY_FILE_MEMORY,      /* libvirt's save image */
@@ -70,9 +70,6 @@ gboolean ferry_manifest_save(const FerryManifest *m, const char *dir, GError **e
 /* Reads it back, checking its digest (a changed manifest is reported as corrupted). */
 FerryManifest *ferry_manifest_load(const char *dir, GError **error);
 
-/* InvalidArgument for ids with '/', "..", a leading '.', control characters, invalid
- * UTF-8, or longer than FERRY_ARCHIVE_ID_MAX. */
-gboolean ferry_archive_id_check(const char *id, GError **error);
 /* A new id for @domain_name at @created: the name made safe for a file name, then the UTC
  * time (db_201-20261123T101500Z), unique in @library. */
 char *ferry_archive_id_make(const char *library, const char *domain_name, gint64 created);
@@ -88,7 +85,5 @@ gboolean ferry_library_verify(const char *dir, const FerryManifest *m, guint ski
                               FerryCopyProgress progress, gpointer user_data, GError **error);
 /* Bytes of data a verify (or a restore) reads. */
 guint64 ferry_manifest_data_size(const FerryManifest *m);
-/* Removes a directory tree (a partial archive). */
-void ferry_remove_tree(const char *path);
 
 G_END_DECLS

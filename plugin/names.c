@@ -54,3 +54,30 @@ gboolean ferry_check_group_name(const char *name, const char *what, GError **err
             return invalid(error, what, name, "may hold only letters, digits, '_', '-' and '.'");
     return TRUE;
 }
+
+gboolean ferry_check_archive_id(const char *id, GError **error)
+{
+    const char *why = NULL;
+    if (!id || !*id)
+        why = "is empty";
+    else if (strlen(id) > FERRY_ARCHIVE_ID_MAX)
+        why = "is too long";
+    else if (!g_utf8_validate(id, -1, NULL))
+        why = "is not valid UTF-8";
+    else if (strchr(id, '/'))
+        why = "holds a '/'";
+    else if (id[0] == '.' || strstr(id, ".."))
+        why = "starts with '.' or holds '..'";
+    else
+        for (const char *p = id; *p && !why; p = g_utf8_next_char(p))
+            if (g_unichar_iscntrl(g_utf8_get_char(p)))
+                why = "holds a control character";
+    if (!why)
+        return TRUE;
+    g_autofree char *shown = g_strescape(id ? id : "", NULL);
+    if (strlen(shown) > 80)
+        strcpy(shown + 72, "...");
+    g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                "archive id \"%s\" %s; ids are as ListArchives (virt-ferry archives) shows them", shown, why);
+    return FALSE;
+}

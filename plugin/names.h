@@ -17,4 +17,10 @@ gboolean ferry_check_host_name(const char *name, const char *what, GError **erro
 /* An eq/ne group: letters, digits, '_', '-', '.', 1..FERRY_GROUP_MAX bytes. */
 gboolean ferry_check_group_name(const char *name, const char *what, GError **error);
 
+#define FERRY_ARCHIVE_ID_MAX 200
+
+/* An archive id: InvalidArgument for '/', "..", a leading '.', control characters, invalid
+ * UTF-8, or more than FERRY_ARCHIVE_ID_MAX bytes. */
+gboolean ferry_check_archive_id(const char *id, GError **error);
+
 G_END_DECLS

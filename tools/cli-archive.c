@@ -13,7 +13,6 @@
 #define ARCHIVE_INTERFACE "org.virtferry.Ferry1.Archive"
 #define DOMAIN_INTERFACE "org.virtferry.Ferry1.Domain"
 #define ARCHIVE_PATH CLI_ROOT_PATH "/archive"
-#define ARCHIVE_ID_MAX 200  /* plugin/library.h, FERRY_ARCHIVE_ID_MAX */
 
 static int fail(GError *error)
 {
@@ -21,35 +20,6 @@ static int fail(GError *error)
 }
 
 /* ------------------------------------------------------------------ arguments */
-
-/* The rules of plugin/library.c, ferry_archive_id_check, and its message. That file is not
- * built into the CLI: it needs the archive code (copy.c, xxhash) behind it. */
-gboolean cli_check_archive_id(const char *id, GError **error)
-{
-    const char *why = NULL;
-    if (!id || !*id)
-        why = "is empty";
-    else if (strlen(id) > ARCHIVE_ID_MAX)
-        why = "is too long";
-    else if (!g_utf8_validate(id, -1, NULL))
-        why = "is not valid UTF-8";
-    else if (strchr(id, '/'))
-        why = "holds a '/'";
-    else if (id[0] == '.' || strstr(id, ".."))
-        why = "starts with '.' or holds '..'";
-    else
-        for (const char *p = id; *p && !why; p = g_utf8_next_char(p))
-            if (g_unichar_iscntrl(g_utf8_get_char(p)))
-                why = "holds a control character";
-    if (!why)
-        return TRUE;
-    g_autofree char *shown = g_strescape(id ? id : "", NULL);
-    if (strlen(shown) > 80)
-        strcpy(shown + 72, "...");
-    g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
-                "archive id \"%s\" %s; ids are as ListArchives (virt-ferry archives) shows them", shown, why);
-    return FALSE;
-}
 
 guint cli_parse_job_id(const char *text, GError **error)
 {
@@ -121,7 +91,7 @@ int cli_verb_restore(CliContext *ctx, char **args)
     g_autoptr(GError) error = NULL;
     if (ctx->paused && ctx->start)
         return usage("--paused and --start exclude each other");
-    if (!cli_check_archive_id(args[0], &error) ||
+    if (!ferry_check_archive_id(args[0], &error) ||
         (ctx->name && !ferry_check_domain_name(ctx->name, "restore name", &error)))
         return fail(error);
     g_auto(GVariantBuilder) options = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE_VARDICT);
@@ -165,7 +135,7 @@ static gboolean archive_listed(GVariant *archives, const char *id)
 int cli_verb_verify(CliContext *ctx, char **args)
 {
     g_autoptr(GError) error = NULL;
-    if (!cli_check_archive_id(args[0], &error) || !cli_connect(ctx, &error))
+    if (!ferry_check_archive_id(args[0], &error) || !cli_connect(ctx, &error))
         return fail(error);
     g_autofree char *escaped = g_dbus_escape_object_path(args[0]);
     g_autofree char *path = g_strconcat(ARCHIVE_PATH "/", escaped, NULL);

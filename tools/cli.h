@@ -125,10 +125,6 @@ int cli_verb_purge(CliContext *ctx, char **args);
 int cli_verb_jobs(CliContext *ctx, char **args);
 int cli_verb_job(CliContext *ctx, char **args);
 int cli_verb_cancel(CliContext *ctx, char **args);
-/* An archive id as virt-ferryd takes it (plugin/library.c, ferry_archive_id_check): non-empty,
- * at most 200 bytes, UTF-8, no '/', no leading '.', no "..", no control characters. Sets a
- * FERRY_ERROR_INVALID_ARGUMENT error otherwise. */
-gboolean cli_check_archive_id(const char *id, GError **error);
 /* "3" or "/org/virtferry/Ferry1/job/3" -> 3; 0 and an InvalidArgument error otherwise. */
 guint cli_parse_job_id(const char *text, GError **error);
 

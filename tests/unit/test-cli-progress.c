@@ -4,6 +4,7 @@
 #include "cli.h"
 
 #include "ferry-error.h"
+#include "names.h"
 
 #include <string.h>
 
@@ -304,7 +305,7 @@ static void test_exit_codes(void)
 static void assert_bad_id(const char *id, const char *why)
 {
     g_autoptr(GError) error = NULL;
-    g_assert_false(cli_check_archive_id(id, &error));
+    g_assert_false(ferry_check_archive_id(id, &error));
     g_assert_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT);
     if (!strstr(error->message, why))
         g_error("\"%s\": message \"%s\" lacks \"%s\"", id, error->message, why);
@@ -317,7 +318,7 @@ static void test_archive_ids(void)
     const char *good[] = { "db_201-20261123T101500Z", "web1-20261123T101500Z-2", "ß-x", "a.b", "a b", "x." };
     for (gsize i = 0; i < G_N_ELEMENTS(good); i++) {
         g_autoptr(GError) error = NULL;
-        if (!cli_check_archive_id(good[i], &error))
+        if (!ferry_check_archive_id(good[i], &error))
             g_error("\"%s\" refused: %s", good[i], error->message);
     }
     assert_bad_id("", "is empty");
@@ -334,7 +335,7 @@ static void test_archive_ids(void)
     g_autofree char *long_id = g_strnfill(201, 'a');
     assert_bad_id(long_id, "is too long");
     g_autofree char *max_id = g_strnfill(200, 'a');
-    g_assert_true(cli_check_archive_id(max_id, NULL));
+    g_assert_true(ferry_check_archive_id(max_id, NULL));
 }
 
 static void test_job_numbers(void)

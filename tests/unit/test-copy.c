@@ -26,24 +26,6 @@ typedef struct {
     char *dir;
 } Fixture;
 
-static void remove_tree(const char *path)
-{
-    GStatBuf st;
-    if (g_lstat(path, &st) < 0)
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
-        const char *name;
-        while (d && (name = g_dir_read_name(d))) {
-            g_autofree char *child = g_build_filename(path, name, NULL);
-            remove_tree(child);
-        }
-        g_rmdir(path);
-    } else {
-        g_unlink(path);
-    }
-}
-
 static void fixture_set_up(Fixture *f, gconstpointer data)
 {
     g_autoptr(GError) error = NULL;
@@ -53,7 +35,7 @@ static void fixture_set_up(Fixture *f, gconstpointer data)
 
 static void fixture_tear_down(Fixture *f, gconstpointer data)
 {
-    remove_tree(f->dir);
+    ferry_remove_tree(f->dir);
     g_free(f->dir);
 }
 
@@ -835,7 +817,7 @@ static void test_perf(Fixture *f, gconstpointer data)
                            times[m][ROUNDS / 2] / times[CP_SYNC][ROUNDS / 2]);
         }
     }
-    remove_tree(dir);
+    ferry_remove_tree(dir);
 }
 
 int main(int argc, char **argv)

@@ -28,21 +28,21 @@ static void test_id_check(void)
     const char *good[] = { "db_201-20261123T101500Z", "a", "x.y-z_1", "データ-20260101T000000Z" };
     const char *bad[] = { "", "a/b", "..", "../x", ".partial-x", ".hidden", "x..y", "a\x01z", "tab\there", "\xff" };
     for (gsize i = 0; i < G_N_ELEMENTS(good); i++)
-        g_assert_true(ferry_archive_id_check(good[i], NULL));
+        g_assert_true(ferry_check_archive_id(good[i], NULL));
     for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autoptr(GError) error = NULL;
-        g_assert_false(ferry_archive_id_check(bad[i], &error));
+        g_assert_false(ferry_check_archive_id(bad[i], &error));
         g_assert_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT);
     }
     g_autofree char *long_id = g_strnfill(FERRY_ARCHIVE_ID_MAX + 1, 'a');
-    g_assert_false(ferry_archive_id_check(long_id, NULL));
+    g_assert_false(ferry_check_archive_id(long_id, NULL));
 }
 
 static void test_id_make(Fixture *f, gconstpointer data)
 {
     gint64 when = 1795426487000000; /* 2026-11-23 */
     g_autofree char *id = ferry_archive_id_make(f->dir, "db 1/../x", when);
-    g_assert_true(ferry_archive_id_check(id, NULL));
+    g_assert_true(ferry_check_archive_id(id, NULL));
     g_assert_true(g_str_has_prefix(id, "db_1_.__x-2026"));
     g_assert_null(strchr(id, '/'));
     /* Taken ids, complete or partial, get a number. */
@@ -57,7 +57,7 @@ static void test_id_make(Fixture *f, gconstpointer data)
     g_autofree char *third = ferry_archive_id_make(f->dir, "db 1/../x", when);
     g_assert_true(g_str_has_suffix(third, "-3"));
     g_autofree char *dotted = ferry_archive_id_make(f->dir, ".hidden", when);
-    g_assert_true(ferry_archive_id_check(dotted, NULL));
+    g_assert_true(ferry_check_archive_id(dotted, NULL));
 }
 
 /* An archive directory with two files and a manifest, as the archive job writes it. */
