@@ -17,7 +17,7 @@ CONF
 dbus-daemon --config-file="$work/bus.conf" --nofork --nopidfile > /dev/null 2>&1 &
 pids+=($!)
 export DBUS_SYSTEM_BUS_ADDRESS=unix:path=$work/bus
-for _ in $(seq 50); do [ -S "$work/bus" ] && break; sleep 0.1; done
+for _ in $(seq 100); do busctl list > /dev/null 2>&1 && break; sleep 0.1; done
 
 node() { # N: a test-driver node with N running domains
     echo "<node><cpu><nodes>1</nodes><sockets>1</sockets><cores>2</cores><threads>1</threads></cpu><memory>8388608</memory>"
@@ -41,6 +41,9 @@ measure() { # N -> "rss_kib tree_ms objects_ms"
     done
     sleep 1
     rss=$(awk '/^VmRSS/ { print $2 }' "/proc/$pid/status")
+    # Most of RSS is library pages shared with libvirtd and every other process; what the
+    # daemon itself costs is its private memory.
+    priv=$(awk '/^Private_(Clean|Dirty)/ { s += $2 } END { print s }' "/proc/$pid/smaps_rollup")
     t0=$(date +%s%N)
     for _ in 1 2 3 4 5; do busctl tree org.virtferry.Ferry1 > /dev/null; done
     local tree=$((($(date +%s%N) - t0) / 5000000))
@@ -53,11 +56,12 @@ measure() { # N -> "rss_kib tree_ms objects_ms"
     count=$(busctl --list tree org.virtferry.Ferry1 | grep -c '/domain/.')
     kill "$pid"
     wait "$pid" 2> /dev/null || true
-    echo "$rss $tree $objects $count"
+    echo "$rss $tree $objects $count $priv"
 }
-read -r rss1 tree1 obj1 c1 <<< "$(measure 1)"
-read -r rssN treeN objN cN <<< "$(measure "$N")"
+read -r rss1 tree1 obj1 c1 priv1 <<< "$(measure 1)"
+read -r rssN treeN objN cN privN <<< "$(measure "$N")"
 echo "domains served: $c1 vs $cN"
 echo "virt-ferryd RSS: $rss1 KiB with 1 domain, $rssN KiB with $N ($(( (rssN - rss1) / (N - 1) )) KiB per domain, ratio $(awk -v a="$rssN" -v b="$rss1" 'BEGIN { printf "%.2f", a / b }'))"
+echo "virt-ferryd private memory: $priv1 KiB with 1 domain, $privN KiB with $N (ratio $(awk -v a="$privN" -v b="$priv1" 'BEGIN { printf "%.2f", a / b }'))"
 echo "busctl tree: $tree1 ms with 1 domain, $treeN ms with $N (ratio $(awk -v a="$treeN" -v b="$tree1" 'BEGIN { printf "%.1f", a / (b ? b : 1) }'))"
 echo "GetManagedObjects: $obj1 ms with 1 domain, $objN ms with $N (ratio $(awk -v a="$objN" -v b="$obj1" 'BEGIN { printf "%.1f", a / (b ? b : 1) }'))"
