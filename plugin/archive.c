@@ -53,6 +53,7 @@ typedef struct {
     FerryJournal *journal;
     FerryJobBytes bytes;
     GPtrArray *notes;          /* what the archive leaves out, for the manifest */
+    gint64 started;            /* monotonic, for the phase timings in the debug log */
     gboolean saved;            /* the domain is saved into partial/memory.save */
 } Archive;
 
@@ -81,6 +82,12 @@ static gboolean is_active(int state)
 static const char *state_word(int state)
 {
     return !is_active(state) ? "shutoff" : state == VIR_DOMAIN_PAUSED ? "paused" : "running";
+}
+
+/* Where the time goes (G_MESSAGES_DEBUG=virt-ferry). */
+static void phase(Archive *a, const char *what)
+{
+    g_debug("archive of %s: %s at %.3f s", a->call->name, what, (g_get_monotonic_time() - a->started) / 1e6);
 }
 
 static gboolean cancelled(Archive *a, GError **error)
@@ -559,9 +566,11 @@ static gboolean save_and_copy(Archive *a, GError **error)
     TailDigest tail = { .path = s.path, .save = &s, .cancellable = ferry_job_cancellable(a->job) };
     GThread *digester = g_thread_new("save-digest", tail_digest_thread, &tail);
     wait_until_paused(a, &s);
+    phase(a, "guest paused");
 
     g_autoptr(GError) copy_error = NULL;
     gboolean copied = save_done(&s) && s.rc < 0 ? FALSE : copy_disks(a, &copy_error);
+    phase(a, "disks copied");
     if (!copied && !save_done(&s))
         virDomainAbortJob(a->dom); /* libvirt resumes the guest as it was */
     while (!save_done(&s)) {
@@ -571,7 +580,9 @@ static gboolean save_and_copy(Archive *a, GError **error)
         g_usleep(POLL_INTERVAL_US * 5);
     }
     g_thread_join(thread);
+    phase(a, "libvirt's save returned");
     g_thread_join(digester);
+    phase(a, "save image digested");
     g_mutex_clear(&s.lock);
     gboolean ok = FALSE;
     if (s.rc < 0) {
@@ -604,19 +615,24 @@ static gboolean save_and_copy(Archive *a, GError **error)
 
 static gboolean run_archive(Archive *a, GError **error)
 {
+    a->started = g_get_monotonic_time();
     if (!lookup_domain(a, error) || !read_definition(a, error) || cancelled(a, error))
         return FALSE;
+    phase(a, "definition read");
     gint64 created = g_get_real_time();
     a->id = ferry_archive_id_make(a->call->library, a->call->name, created);
     g_autofree char *partial_name = g_strconcat(FERRY_PARTIAL_PREFIX, a->id, NULL);
     a->partial = g_build_filename(a->call->library, partial_name, NULL);
     a->final = g_build_filename(a->call->library, a->id, NULL);
     fill_manifest_header(a, created);
+    phase(a, "manifest header");
     a->bytes = (FerryJobBytes){ .job = a->job, .total = data_to_move(a) };
     ferry_job_bytes_progress(0, &a->bytes);
+    phase(a, "sizes known");
 
     if (!(a->journal = ferry_journal_create(a->call->state_dir, "archive", a->id, error)))
         return FALSE;
+    phase(a, "journal created");
     ferry_journal_set(a->journal, "domain", a->call->uuid);
     ferry_journal_set(a->journal, "partial", a->partial);
     ferry_journal_set(a->journal, "final", a->final);
@@ -625,6 +641,7 @@ static gboolean run_archive(Archive *a, GError **error)
     ferry_journal_set(a->journal, "created", created_text);
     if (!ferry_journal_record(a->journal, "phase", "prepared", error) || !make_partial_dir(a, error))
         return FALSE;
+    phase(a, "journal and partial directory ready");
 
     if (is_active(a->state)) {
         if (!save_and_copy(a, error))
@@ -632,6 +649,7 @@ static gboolean run_archive(Archive *a, GError **error)
     } else if (!copy_disks(a, error)) {
         return FALSE;
     }
+    phase(a, "memory state and disks done");
     if (cancelled(a, error) || !copy_firmware_state(a, error) || !write_definition(a, error))
         return FALSE;
     g_strfreev(a->manifest->notes);
@@ -641,10 +659,12 @@ static gboolean run_archive(Archive *a, GError **error)
     if (!publish(a, error))
         return FALSE;
     /* From here on the archive exists: no rollback, only completion. */
+    phase(a, "published");
     ferry_journal_record(a->journal, "phase", "published", NULL);
     if (!mark_pending_deletion(a->dom, a->id, created, error))
         return FALSE;
     ferry_journal_remove(a->journal);
+    phase(a, "marked pending deletion");
     ferry_job_add_step(a->job, a->call->name, "archive", a->id, "pending deletion");
     ferry_job_set_result(a->job, a->id);
     return TRUE;
