@@ -237,12 +237,8 @@ static void restore_authorized(GDBusMethodInvocation *invocation, gpointer data)
         g_variant_lookup(c->options, "name", "&s", &options.name);
         if (g_variant_lookup(c->options, "start", "b", &start))
             options.start = start;
-        if (g_variant_lookup(c->options, "network", "&s", NULL))
-            g_set_error(&error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED,
-                        "option 'network' (choosing the target network) is not supported yet; networks of the "
-                        "same name are used");
-        else
-            job = ferry_restore_start(c->daemon->jobs, c->daemon->config, c->target, &options, &error);
+        g_variant_lookup(c->options, "network", "&s", &options.network);
+        job = ferry_restore_start(c->daemon->jobs, c->daemon->config, c->target, &options, &error);
     }
     reply_job(c->daemon, invocation, job, error, ferry_manager_complete_restore);
 }

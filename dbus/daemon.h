@@ -31,6 +31,8 @@ typedef struct {
     GHashTable *archive_objects;  /* archive id -> FerryObjectSkeleton */
     guint archive_timer;
     gboolean recovery_done;
+    guint netmap_timer;
+    gboolean netmap_writing, netmap_again;
 } FerryDaemon;
 
 /* domains.c: one org.virtferry.Ferry1.Domain object per inventory entry. */
@@ -55,6 +57,11 @@ void ferry_daemon_archives_refresh(FerryDaemon *daemon);
 /* Finishes or rolls back the jobs a killed virt-ferryd left (once, when libvirtd is first
  * reachable). */
 void ferry_daemon_archives_recover(FerryDaemon *daemon);
+
+/* networks.c: the network map on disk for the hook, and Manager.CheckNetworks. */
+void ferry_daemon_networks_setup(FerryDaemon *daemon);
+void ferry_daemon_networks_clear(FerryDaemon *daemon);
+void ferry_daemon_networks_changed(gpointer daemon);
 
 /* hook.c */
 void ferry_hook_setup(FerryDaemon *daemon);

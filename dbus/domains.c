@@ -88,6 +88,7 @@ static void on_connection(gboolean connected, const char *detail, gpointer data)
     if (connected) {
         ferry_health_poll(daemon->health);
         ferry_daemon_archives_recover(daemon);
+        ferry_daemon_networks_changed(daemon);
     }
 }
 
@@ -96,4 +97,5 @@ const FerryInventoryCallbacks ferry_daemon_inventory_callbacks = {
     .domain_changed = on_changed,
     .domain_removed = on_removed,
     .connection_changed = on_connection,
+    .networks_changed = ferry_daemon_networks_changed,
 };

@@ -83,6 +83,7 @@ static void start_watchdog(Service *service)
 
 static void daemon_clear(FerryDaemon *daemon)
 {
+    ferry_daemon_networks_clear(daemon);
     ferry_daemon_archives_clear(daemon);
     ferry_daemon_jobs_clear(daemon);
     ferry_inventory_free(daemon->inventory);
@@ -136,6 +137,7 @@ int main(int argc, char **argv)
     ferry_daemon_jobs_setup(daemon);
     ferry_manager_setup(daemon);
     ferry_daemon_archives_setup(daemon);
+    ferry_daemon_networks_setup(daemon);
     ferry_hook_setup(daemon);
     daemon->health = ferry_health_new(NULL, HEALTH_INTERVAL_SECONDS, ferry_manager_update_health, daemon);
 

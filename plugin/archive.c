@@ -213,6 +213,7 @@ static void fill_manifest_header(Archive *a, gint64 created)
         n->bridge = g_strdup(live && live->bridge ? live->bridge : nic->bridge);
         n->vlan = live && live->vlan >= 0 ? live->vlan : nic->vlan;
         n->trunk = live && live->vlan >= 0 ? live->vlan_trunk : nic->vlan_trunk;
+        n->distributed = g_strcmp0(live && live->vport_type ? live->vport_type : nic->vport_type, "openvswitch") == 0;
         g_ptr_array_add(m->nics, n);
     }
     virResetLastError();

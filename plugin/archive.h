@@ -17,6 +17,7 @@ FerryJob *ferry_archive_start(FerryJobs *jobs, const FerryConfig *config, const 
 
 typedef struct {
     char *name;        /* NULL: the archived name */
+    char *network;     /* NULL: each NIC's own network, else one of its switch kind */
     int start;         /* -1: as archived; 0: paused (memory state) or defined only; 1: running */
 } FerryRestoreOptions;
 

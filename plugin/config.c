@@ -12,6 +12,7 @@ void ferry_config_free(FerryConfig *config)
     g_free(config->archive_library);
     g_free(config->image_dir);
     g_free(config->state_dir);
+    g_free(config->networks_dir);
     g_free(config);
 }
 
@@ -65,10 +66,11 @@ FerryConfig *ferry_config_load(const char *path, GError **error)
     config->archive_library = string_or(kf, "archive", "library", FERRY_DEFAULT_ARCHIVE_LIBRARY);
     config->image_dir = string_or(kf, "archive", "image-dir", FERRY_DEFAULT_IMAGE_DIR);
     config->state_dir = string_or(kf, "state", "dir", FERRY_DEFAULT_STATE_DIR);
+    config->networks_dir = string_or(kf, "networks", "dir", FERRY_DEFAULT_NETWORKS_DIR);
     if (!g_path_is_absolute(config->archive_library) || !g_path_is_absolute(config->image_dir) ||
-        !g_path_is_absolute(config->state_dir)) {
+        !g_path_is_absolute(config->state_dir) || !g_path_is_absolute(config->networks_dir)) {
         g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
-                    "%s: [archive] library=, [archive] image-dir= and [state] dir= must be absolute paths",
+                    "%s: [archive] library=, [archive] image-dir=, [state] dir= and [networks] dir= must be absolute paths",
                     config->path);
         return NULL;
     }

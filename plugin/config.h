@@ -9,6 +9,7 @@ G_BEGIN_DECLS
 #define FERRY_DEFAULT_LIBVIRT_URI "qemu:///system"
 #define FERRY_DEFAULT_ARCHIVE_LIBRARY LOCALSTATEDIR "/lib/virt-ferry/archive"
 #define FERRY_DEFAULT_STATE_DIR LOCALSTATEDIR "/lib/virt-ferry"
+#define FERRY_DEFAULT_NETWORKS_DIR SYSCONFDIR "/virt-ferry/networks"
 /* libvirt's own state, wherever virt-ferry is installed. */
 #define FERRY_LIBVIRT_STATE_DIR "/var/lib/libvirt"
 #define FERRY_DEFAULT_IMAGE_DIR FERRY_LIBVIRT_STATE_DIR "/images"
@@ -20,6 +21,7 @@ typedef struct {
     char *archive_library;  /* [archive] library= */
     char *image_dir;        /* [archive] image-dir=: where restored disks go when their path is taken */
     char *state_dir;        /* [state] dir=: this host's journal of interrupted jobs */
+    char *networks_dir;     /* [networks] dir=: virt-ferry's declarations per libvirt network */
 } FerryConfig;
 
 /* Reads @path (NULL: the default path). A missing file gives the defaults; a file that

@@ -25,6 +25,7 @@ struct _FerryInventory {
     virConnectPtr conn;        /* NULL while disconnected; owned by the main thread */
     int lifecycle_id;
     int metadata_id;
+    int network_id;
     char *hostname;
     GHashTable *domains;       /* uuid -> FerryDomainInfo */
     gboolean connecting;
@@ -236,6 +237,13 @@ static void on_metadata_change(virConnectPtr conn, virDomainPtr dom, int type, c
     on_lifecycle(conn, dom, 0, 0, opaque);
 }
 
+static void on_network_lifecycle(virConnectPtr conn, virNetworkPtr net, int event, int detail, void *opaque)
+{
+    FerryInventory *inv = opaque;
+    if (inv->callbacks.networks_changed)
+        inv->callbacks.networks_changed(inv->user_data);
+}
+
 /* ------------------------------------------------------------------ connection */
 
 static void schedule_reconnect(FerryInventory *inv);
@@ -249,7 +257,9 @@ static void forget_connection(FerryInventory *inv)
         virConnectDomainEventDeregisterAny(inv->conn, inv->lifecycle_id);
     if (inv->metadata_id >= 0)
         virConnectDomainEventDeregisterAny(inv->conn, inv->metadata_id);
-    inv->lifecycle_id = inv->metadata_id = -1;
+    if (inv->network_id >= 0)
+        virConnectNetworkEventDeregisterAny(inv->conn, inv->network_id);
+    inv->lifecycle_id = inv->metadata_id = inv->network_id = -1;
     virResetLastError();
     virConnectClose(inv->conn);
     inv->conn = NULL;
@@ -355,6 +365,10 @@ static gboolean register_events(FerryInventory *inv, GError **error)
                                                         VIR_DOMAIN_EVENT_CALLBACK(on_metadata_change), inv, NULL);
     if (inv->lifecycle_id < 0 || inv->metadata_id < 0)
         return ferry_error_from_libvirt(error, "cannot subscribe to domain events of %s", inv->uri);
+    /* Drivers without networks (test:///) simply have no such events. */
+    inv->network_id = virConnectNetworkEventRegisterAny(inv->conn, NULL, VIR_NETWORK_EVENT_ID_LIFECYCLE,
+                                                        VIR_NETWORK_EVENT_CALLBACK(on_network_lifecycle), inv, NULL);
+    virResetLastError();
     return TRUE;
 }
 
@@ -457,7 +471,7 @@ FerryInventory *ferry_inventory_new(const char *uri, const FerryInventoryCallbac
         inv->callbacks = *callbacks;
     inv->user_data = user_data;
     inv->worker = ferry_worker_new();
-    inv->lifecycle_id = inv->metadata_id = -1;
+    inv->lifecycle_id = inv->metadata_id = inv->network_id = -1;
     inv->domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
                                          (GDestroyNotify)ferry_domain_info_free);
     inv->reconnect_delay_ms = RECONNECT_MIN_MS;

@@ -35,6 +35,8 @@ typedef struct {
     void (*domain_changed)(const FerryDomainInfo *old, const FerryDomainInfo *domain, gpointer user_data);
     void (*domain_removed)(const FerryDomainInfo *domain, gpointer user_data);
     void (*connection_changed)(gboolean connected, const char *detail, gpointer user_data);
+    /* A network was defined, started, stopped or undefined. */
+    void (*networks_changed)(gpointer user_data);
 } FerryInventoryCallbacks;
 
 /* Registers libvirt-glib's event loop implementation (once per process); call before

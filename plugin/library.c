@@ -148,6 +148,7 @@ static char *manifest_to_data(const FerryManifest *m, gsize *len)
         set_optional(kf, group, "bridge", n->bridge);
         g_key_file_set_integer(kf, group, "vlan", n->vlan);
         g_key_file_set_boolean(kf, group, "trunk", n->trunk);
+        g_key_file_set_string(kf, group, "switch", n->distributed ? "distributed" : "standard");
     }
     return g_key_file_to_data(kf, len, NULL);
 }
@@ -246,6 +247,8 @@ static void parse_nic_group(FerryManifest *m, GKeyFile *kf, const char *group)
     if (e)
         n->vlan = -1;
     n->trunk = g_key_file_get_boolean(kf, group, "trunk", NULL);
+    g_autofree char *kind = g_key_file_get_string(kf, group, "switch", NULL);
+    n->distributed = g_strcmp0(kind, "distributed") == 0;
     g_ptr_array_add(m->nics, n);
 }
 

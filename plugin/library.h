@@ -39,6 +39,7 @@ typedef struct {
     char *mac, *type, *network, *portgroup, *bridge;
     int vlan;               /* -1: none */
     gboolean trunk;
+    gboolean distributed;   /* its switch was Open vSwitch (a distributed switch) */
 } FerryManifestNic;
 
 typedef struct {

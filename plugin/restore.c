@@ -9,16 +9,18 @@
 #include "ferry-error.h"
 #include "journal.h"
 #include "names.h"
+#include "networks.h"
 #include "policy.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <libvirt/virterror.h>
+#include <string.h>
 
 void ferry_restore_recover(const FerryConfig *config, virConnectPtr conn, FerryJournal *journal);
 
 typedef struct {
-    char *uri, *library, *state_dir, *image_dir;
+    char *uri, *library, *state_dir, *image_dir, *networks_dir;
     char *id, *dir;
     FerryRestoreOptions options;
 } RestoreCall;
@@ -29,9 +31,11 @@ static void restore_call_free(RestoreCall *r)
     g_free(r->library);
     g_free(r->state_dir);
     g_free(r->image_dir);
+    g_free(r->networks_dir);
     g_free(r->id);
     g_free(r->dir);
     g_free(r->options.name);
+    g_free(r->options.network);
     g_free(r);
 }
 
@@ -61,6 +65,7 @@ typedef struct {
     char *replaced_policy;   /* its policy element, carried over */
     char *name, *uuid;       /* of the restored domain */
     GPtrArray *placements;
+    GPtrArray *nic_plans;    /* NicPlan: where each archived NIC goes */
     FerryJobBytes bytes;
     virDomainPtr dom;        /* the restored domain once defined */
 } Restore;
@@ -80,6 +85,7 @@ static void restore_clear(Restore *r)
     g_free(r->name);
     g_free(r->uuid);
     g_clear_pointer(&r->placements, g_ptr_array_unref);
+    g_clear_pointer(&r->nic_plans, g_ptr_array_unref);
 }
 
 static gboolean cancelled(Restore *r, GError **error)
@@ -159,6 +165,13 @@ static gboolean is_pending_with(virDomainPtr dom)
 static gboolean choose_identity(Restore *r, GError **error)
 {
     FerryManifest *m = r->manifest;
+    if (r->call->options.name && !g_str_equal(r->call->options.name, m->domain) && ferry_manifest_has_memory(m)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED,
+                    "%s was archived running: libvirt restores a saved domain only under its own name; restore "
+                    "it as %s on a host where that name is free (and rename it when it is shut off: virsh "
+                    "domrename)", m->domain, m->domain);
+        return FALSE;
+    }
     r->name = g_strdup(r->call->options.name ? r->call->options.name : m->domain);
     r->uuid = g_strdup(m->uuid);
     g_autoptr(virDomain) by_uuid = virDomainLookupByUUIDString(r->conn, m->uuid);
@@ -195,22 +208,139 @@ static gboolean choose_identity(Restore *r, GError **error)
     return TRUE;
 }
 
-static gboolean check_networks(Restore *r, GError **error)
+/* ------------------------------------------------------------------ networks (MISSION B2) */
+
+typedef struct {
+    char *mac;
+    FerryNicMapping mapping;
+    gboolean distributed;    /* the target network's switch kind */
+} NicPlan;
+
+static void nic_plan_free(NicPlan *p)
 {
+    g_free(p->mac);
+    ferry_nic_mapping_clear(&p->mapping);
+    g_free(p);
+}
+
+/* Decides, for every NIC on a network, where it connects on this host, by the VLAN recorded
+ * in the manifest. Nothing changes yet. */
+static gboolean plan_networks(Restore *r, GError **error)
+{
+    r->nic_plans = g_ptr_array_new_with_free_func((GDestroyNotify)nic_plan_free);
+    g_autoptr(FerryNetmap) map = ferry_netmap_read(r->conn, r->call->networks_dir, error);
+    if (!map)
+        return FALSE;
     for (guint i = 0; i < r->manifest->nics->len; i++) {
         FerryManifestNic *nic = g_ptr_array_index(r->manifest->nics, i);
-        if (g_strcmp0(nic->type, "network") != 0 || !nic->network)
-            continue;
-        g_autoptr(virNetwork) net = virNetworkLookupByName(r->conn, nic->network);
-        virResetLastError();
-        if (!net || virNetworkIsActive(net) != 1) {
-            g_autofree char *vlan = nic->vlan >= 0 ? g_strdup_printf(" (VLAN %d)", nic->vlan) : g_strdup("");
-            g_set_error(error, FERRY_ERROR, FERRY_ERROR_NETWORK_UNAVAILABLE,
-                        "NIC %s of %s needs network %s%s, which %s on this host; define and start it, or "
-                        "restore on a host that has it",
-                        nic->mac, r->manifest->domain, nic->network, vlan, net ? "is not active" : "does not exist");
+        if (!nic->network)
+            continue; /* a bridge or direct NIC: kept as it was */
+        NicPlan *plan = g_new0(NicPlan, 1);
+        plan->mac = g_strdup(nic->mac);
+        g_ptr_array_add(r->nic_plans, plan);
+        if (!ferry_netmap_decide(map, r->call->options.network, nic->network,
+                                 nic->distributed ? FERRY_SWITCH_DISTRIBUTED : FERRY_SWITCH_STANDARD, nic->vlan,
+                                 nic->trunk, nic->mac, &plan->mapping, error))
             return FALSE;
-        }
+        const FerryNetwork *target = ferry_netmap_find(map, plan->mapping.network);
+        plan->distributed = target && target->kind == FERRY_SWITCH_DISTRIBUTED;
+        ferry_job_add_step(r->job, r->manifest->domain, "network", nic->mac, plan->mapping.rule);
+    }
+    return TRUE;
+}
+
+static gboolean add_portgroup(virNetworkPtr net, const NicPlan *plan, GError **error)
+{
+    const FerryNicMapping *m = &plan->mapping;
+    /* A Linux-bridge network refuses VLANs in its portgroups: its VLAN is declared apart. */
+    g_autofree char *xml = plan->distributed ? ferry_netmap_portgroup_xml(m->portgroup, m->vlan, m->trunk)
+                                             : g_markup_printf_escaped("<portgroup name='%s'/>", m->portgroup);
+    unsigned int flags = VIR_NETWORK_UPDATE_AFFECT_CONFIG |
+                         (virNetworkIsActive(net) == 1 ? VIR_NETWORK_UPDATE_AFFECT_LIVE : 0);
+    if (virNetworkUpdate(net, VIR_NETWORK_UPDATE_COMMAND_ADD_LAST, VIR_NETWORK_SECTION_PORTGROUP, -1, xml, flags) < 0)
+        return ferry_error_from_libvirt(error, "cannot add portgroup %s to network %s", m->portgroup, m->network);
+    return TRUE;
+}
+
+/* libvirt cannot tag a Linux-bridge port: the VLAN of a standard switch's new portgroup is
+ * declared in virt-ferry's file for the network, whose old content the journal keeps. */
+static gboolean declare_portgroup(Restore *r, const NicPlan *plan, GError **error)
+{
+    const FerryNicMapping *m = &plan->mapping;
+    g_autofree char *path = ferry_network_declarations_path(r->call->networks_dir, m->network);
+    g_autofree char *current = NULL;
+    g_file_get_contents(path, &current, NULL, NULL);
+    g_autofree char *key = g_strconcat("declarations ", m->network, NULL);
+    g_autofree char *previous = ferry_journal_get(r->journal, key);
+    if (!previous) {
+        ferry_journal_set(r->journal, key, current ? current : "");
+        ferry_journal_append(r->journal, "declared", path);
+        if (!ferry_journal_commit(r->journal, error))
+            return FALSE;
+    }
+    g_autofree char *updated = ferry_netmap_standard_metadata_with(current, m->portgroup, m->vlan, m->trunk);
+    if (!updated) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED,
+                    "cannot add portgroup %s to the declarations in %s: that file is not a <ferry:network> "
+                    "element; fix or remove it (virt-ferry.conf(5))", m->portgroup, path);
+        return FALSE;
+    }
+    g_autoptr(GError) local = NULL;
+    if (g_mkdir_with_parents(r->call->networks_dir, 0755) < 0 ||
+        !g_file_set_contents_full(path, updated, -1, G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+                                  0644, &local)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot declare the VLAN of portgroup %s in %s: %s",
+                    m->portgroup, path, local ? local->message : g_strerror(errno));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean create_portgroups(Restore *r, GError **error)
+{
+    for (guint i = 0; i < r->nic_plans->len; i++) {
+        NicPlan *plan = g_ptr_array_index(r->nic_plans, i);
+        if (plan->mapping.action != FERRY_MAP_CREATE_PORTGROUP)
+            continue;
+        g_autoptr(virNetwork) net = virNetworkLookupByName(r->conn, plan->mapping.network);
+        if (!net)
+            return ferry_error_from_libvirt(error, "network %s", plan->mapping.network);
+        g_autofree char *entry = g_strconcat(plan->mapping.network, "/", plan->mapping.portgroup, NULL);
+        ferry_journal_append(r->journal, "portgroups", entry);
+        if (!ferry_journal_commit(r->journal, error) || !add_portgroup(net, plan, error) ||
+            (!plan->distributed && !declare_portgroup(r, plan, error)))
+            return FALSE;
+        ferry_job_add_step(r->job, r->manifest->domain, "portgroup", entry, "created");
+    }
+    return TRUE;
+}
+
+static void remove_portgroups(virConnectPtr conn, GStrv entries)
+{
+    for (char **e = entries; e && *e; e++) {
+        g_auto(GStrv) parts = g_strsplit(*e, "/", 2);
+        if (!parts[0] || !parts[1])
+            continue;
+        g_autoptr(virNetwork) net = virNetworkLookupByName(conn, parts[0]);
+        g_autofree char *xml = g_markup_printf_escaped("<portgroup name='%s'/>", parts[1]);
+        unsigned int flags = VIR_NETWORK_UPDATE_AFFECT_CONFIG |
+                             (net && virNetworkIsActive(net) == 1 ? VIR_NETWORK_UPDATE_AFFECT_LIVE : 0);
+        if (net && virNetworkUpdate(net, VIR_NETWORK_UPDATE_COMMAND_DELETE, VIR_NETWORK_SECTION_PORTGROUP, -1, xml,
+                                    flags) < 0)
+            g_warning("cannot remove portgroup %s created for a failed restore: %s", *e, virGetLastErrorMessage());
+        virResetLastError();
+    }
+}
+
+static gboolean remap_nics(Restore *r, FerryDomainXml *def, GError **error)
+{
+    for (guint i = 0; r->nic_plans && i < r->nic_plans->len; i++) {
+        NicPlan *plan = g_ptr_array_index(r->nic_plans, i);
+        /* The VLAN now comes from the portgroup; one left on the NIC would override it. */
+        if (!ferry_domxml_set_nic_source(def, plan->mac, plan->mapping.network, plan->mapping.portgroup, error) ||
+            !ferry_domxml_set_nic_vlan(def, plan->mac, -1, FALSE, error) ||
+            !ferry_domxml_set_nic_virtualport(def, plan->mac, plan->distributed ? "openvswitch" : NULL, error))
+            return FALSE;
     }
     return TRUE;
 }
@@ -341,7 +471,7 @@ static gboolean rewrite(Restore *r, FerryDomainXml *def, GError **error)
         if (p->file->role == FERRY_FILE_NVRAM)
             ferry_domxml_set_nvram(def, p->path);
     }
-    return TRUE;
+    return remap_nics(r, def, error);
 }
 
 static char *rewritten_xml(Restore *r, const char *xml, gboolean live, GError **error)
@@ -419,8 +549,29 @@ static gboolean start_defined(Restore *r, GError **error)
 
 /* ------------------------------------------------------------------ rollback */
 
-static void undo(virConnectPtr conn, const char *uuid, const char *replaced_xml, GStrv created)
+/* Puts back virt-ferry's declaration files as they were before the restore. */
+static void restore_declarations(FerryJournal *j)
 {
+    g_auto(GStrv) files = ferry_journal_get_list(j, "declared");
+    for (char **f = files; f && *f; f++) {
+        g_autofree char *base = g_path_get_basename(*f);
+        g_autofree char *network = g_strndup(base, strlen(base) - strlen(".xml"));
+        g_autofree char *key = g_strconcat("declarations ", network, NULL);
+        g_autofree char *previous = ferry_journal_get(j, key);
+        if (!previous || !*previous)
+            g_unlink(*f);
+        else if (!g_file_set_contents(*f, previous, -1, NULL))
+            g_warning("cannot put back %s", *f);
+    }
+}
+
+/* Removes what a restore created, as its journal says. */
+static void undo(virConnectPtr conn, FerryJournal *j)
+{
+    g_autofree char *uuid = ferry_journal_get(j, "defined");
+    g_autofree char *replaced_xml = ferry_journal_get(j, "replaced-xml");
+    g_auto(GStrv) created = ferry_journal_get_list(j, "created");
+    g_auto(GStrv) portgroups = ferry_journal_get_list(j, "portgroups");
     g_autoptr(virDomain) dom = uuid ? virDomainLookupByUUIDString(conn, uuid) : NULL;
     if (dom) {
         int state = 0;
@@ -439,29 +590,27 @@ static void undo(virConnectPtr conn, const char *uuid, const char *replaced_xml,
     for (char **p = created; p && *p; p++)
         if (g_unlink(*p) < 0 && errno != ENOENT)
             g_warning("cannot delete %s: %s", *p, g_strerror(errno));
+    remove_portgroups(conn, portgroups);
+    restore_declarations(j);
 }
 
 static void roll_back(Restore *r)
 {
     if (!r->journal)
         return;
-    g_autofree char *defined = ferry_journal_get(r->journal, "defined");
-    g_auto(GStrv) created = ferry_journal_get_list(r->journal, "created");
     if (r->conn)
-        undo(r->conn, defined, r->replaced_xml, created);
+        undo(r->conn, r->journal);
     ferry_journal_remove(r->journal);
 }
 
 void ferry_restore_recover(const FerryConfig *config, virConnectPtr conn, FerryJournal *j)
 {
     g_autofree char *phase = ferry_journal_get(j, "phase");
-    g_autofree char *defined = ferry_journal_get(j, "defined");
-    g_autofree char *replaced_xml = ferry_journal_get(j, "replaced-xml");
     g_auto(GStrv) created = ferry_journal_get_list(j, "created");
     if (g_strcmp0(phase, "done") == 0) {
         g_message("recovered restore of %s: complete", ferry_journal_id(j));
     } else {
-        undo(conn, defined, replaced_xml, created);
+        undo(conn, j);
         g_message("recovered restore of %s: rolled back (%u files removed)", ferry_journal_id(j),
                   g_strv_length(created));
     }
@@ -476,14 +625,14 @@ static gboolean run_restore(Restore *r, GError **error)
         return FALSE;
     if (!(r->conn = ferry_job_connect(r->call->uri, error)))
         return FALSE;
-    if (!choose_identity(r, error) || !check_networks(r, error) || !check_capacity(r, error) ||
+    if (!choose_identity(r, error) || !plan_networks(r, error) || !check_capacity(r, error) ||
         !plan_placements(r, error))
         return FALSE;
     if (!(r->journal = ferry_journal_create(r->call->state_dir, "restore", r->call->id, error)))
         return FALSE;
     ferry_journal_set(r->journal, "archive", r->call->dir);
     if (!ferry_journal_record(r->journal, "phase", "copying", error) || !copy_and_verify(r, error) ||
-        cancelled(r, error))
+        cancelled(r, error) || !create_portgroups(r, error))
         return FALSE;
     if (!define_domain(r, error) || !commit_staged(r, error) || cancelled(r, error))
         return FALSE;
@@ -521,9 +670,11 @@ FerryJob *ferry_restore_start(FerryJobs *jobs, const FerryConfig *config, const 
     r->library = g_strdup(config->archive_library);
     r->state_dir = g_strdup(config->state_dir);
     r->image_dir = g_strdup(config->image_dir);
+    r->networks_dir = g_strdup(config->networks_dir);
     r->id = g_strdup(id);
     r->dir = g_steal_pointer(&dir);
     r->options.name = g_strdup(options->name);
+    r->options.network = g_strdup(options->network);
     r->options.start = options->start;
     /* The archived domain is held: no archive or second restore of it meanwhile. */
     return ferry_jobs_start(jobs, "restore", id, options->name ? NULL : m->uuid, restore_job, r,

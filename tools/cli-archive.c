@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define MANAGER_INTERFACE "org.virtferry.Ferry1.Manager"
 #define ARCHIVE_INTERFACE "org.virtferry.Ferry1.Archive"
 #define DOMAIN_INTERFACE "org.virtferry.Ferry1.Domain"
 #define ARCHIVE_PATH CLI_ROOT_PATH "/archive"

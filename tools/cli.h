@@ -10,6 +10,7 @@ G_BEGIN_DECLS
 
 #define CLI_BUS_NAME "org.virtferry.Ferry1"
 #define CLI_ROOT_PATH "/org/virtferry/Ferry1"
+#define MANAGER_INTERFACE "org.virtferry.Ferry1.Manager"
 
 /* Exit codes, documented in virt-ferry(1). */
 typedef enum {
@@ -121,6 +122,7 @@ int cli_verb_archive(CliContext *ctx, char **args);
 int cli_verb_restore(CliContext *ctx, char **args);
 int cli_verb_verify(CliContext *ctx, char **args);
 int cli_verb_archives(CliContext *ctx, char **args);
+int cli_verb_check_networks(CliContext *ctx, char **args);
 int cli_verb_purge(CliContext *ctx, char **args);
 int cli_verb_jobs(CliContext *ctx, char **args);
 int cli_verb_job(CliContext *ctx, char **args);

@@ -87,6 +87,10 @@ static const Verb verbs[] = {
     { "job", "N", "Show one job and its steps, by number or object path.", NULL, 1, 1, cli_verb_job, NULL, "a job number" },
     { "cancel", "N", "Cancel a job; it rolls back what it did and ends as cancelled.", NULL, 1, 1, cli_verb_cancel, NULL,
       "a job number" },
+    { "check-networks", "", "List the NICs whose network, portgroup or VLAN differs on a peer.",
+      "Columns: DOMAIN MAC PEER PROBLEM. Such a domain cannot migrate or fail over to that peer cleanly.\n"
+      "A peer that cannot be reached is one row with no domain. Exit status 0 whether or not there are problems.",
+      0, 0, cli_verb_check_networks },
 };
 
 static const GOptionEntry global_entries[] = {

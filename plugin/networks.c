@@ -1,0 +1,184 @@
+/* The network map read from libvirt, kept on disk for the hook, and compared across peers
+ * (MISSION D8). netmap.c holds the model and the rules; this file talks to libvirt. */
+#include "networks.h"
+
+#include "domxml.h"
+#include "ferry-error.h"
+#include "libvirt-autoptr.h"
+
+#include <libvirt/virterror.h>
+
+char *ferry_network_declarations_path(const char *networks_dir, const char *network)
+{
+    g_autofree char *file = g_strconcat(network, ".xml", NULL);
+    return g_build_filename(networks_dir, file, NULL);
+}
+
+/* libvirt 9.0 keeps no <metadata> in a network (that came with 9.7): virt-ferry's declarations
+ * live in a file per network and join the network's XML as if they were its metadata. */
+static char *with_declarations(const char *xml, const char *networks_dir, const char *network)
+{
+    g_autofree char *path = ferry_network_declarations_path(networks_dir, network);
+    g_autofree char *declared = NULL;
+    const char *end = g_strrstr(xml, "</network>");
+    if (!networks_dir || !end || !g_file_get_contents(path, &declared, NULL, NULL))
+        return g_strdup(xml);
+    return g_strdup_printf("%.*s<metadata>%s</metadata>%s", (int)(end - xml), xml, declared, end);
+}
+
+FerryNetmap *ferry_netmap_read(virConnectPtr conn, const char *networks_dir, GError **error)
+{
+    virNetworkPtr *nets = NULL;
+    int n = virConnectListAllNetworks(conn, &nets, 0);
+    if (n < 0) {
+        ferry_error_from_libvirt(error, "cannot list the networks");
+        return NULL;
+    }
+    g_autoptr(FerryNetmap) map = ferry_netmap_new();
+    for (int i = 0; i < n; i++) {
+        g_autofree char *plain = virNetworkGetXMLDesc(nets[i], 0);
+        g_autofree char *xml = plain ? with_declarations(plain, networks_dir, virNetworkGetName(nets[i])) : NULL;
+        g_autoptr(GError) local = NULL;
+        if (!xml || !ferry_netmap_add_network_xml(map, xml, virNetworkIsActive(nets[i]) == 1, &local))
+            g_warning("network %s left out of the network map: %s", virNetworkGetName(nets[i]),
+                      local ? local->message : virGetLastErrorMessage());
+        virNetworkFree(nets[i]);
+    }
+    g_free(nets);
+    virResetLastError();
+    return g_steal_pointer(&map);
+}
+
+gboolean ferry_netmap_write(virConnectPtr conn, const char *networks_dir, const char *path, GError **error)
+{
+    g_autoptr(FerryNetmap) map = ferry_netmap_read(conn, networks_dir, error);
+    return map && ferry_netmap_save(map, path, error);
+}
+
+char *ferry_netmap_path(const char *state_dir)
+{
+    return g_build_filename(state_dir, "netmap", NULL);
+}
+
+/* ------------------------------------------------------------------ CheckNetworks */
+
+static void add_problem(GPtrArray *rows, const char *domain, const char *mac, const char *peer, const char *problem)
+{
+    g_ptr_array_add(rows, g_variant_ref_sink(g_variant_new("(ssss)", domain, mac, peer, problem)));
+}
+
+static char *describe_vlan(const FerryPortgroup *pg)
+{
+    if (!pg)
+        return g_strdup("no portgroup");
+    if (pg->trunk)
+        return g_strdup("trunk");
+    return pg->vlan >= 0 ? g_strdup_printf("VLAN %d", pg->vlan) : g_strdup("no VLAN");
+}
+
+/* What differs for one NIC between here and a peer, or NULL. */
+static char *nic_problem(const FerryNetmap *here, const FerryNetmap *there, const FerryNic *nic)
+{
+    const FerryNetwork *mine = ferry_netmap_find(here, nic->network);
+    const FerryNetwork *theirs = ferry_netmap_find(there, nic->network);
+    if (!theirs)
+        return g_strdup_printf("network %s does not exist there", nic->network);
+    if (!theirs->active)
+        return g_strdup_printf("network %s is not active there", nic->network);
+    if (mine && mine->kind != theirs->kind)
+        return g_strdup_printf("network %s is a %s switch here and a %s switch there", nic->network,
+                               ferry_switch_kind_name(mine->kind), ferry_switch_kind_name(theirs->kind));
+    if (!nic->portgroup)
+        return NULL;
+    const FerryPortgroup *pg_here = (mine ? ferry_network_find_portgroup(mine, nic->portgroup) : NULL);
+    const FerryPortgroup *pg_there = ferry_network_find_portgroup(theirs, nic->portgroup);
+    if (!pg_there)
+        return g_strdup_printf("portgroup %s of network %s does not exist there", nic->portgroup, nic->network);
+    if (pg_here && (pg_here->vlan != pg_there->vlan || pg_here->trunk != pg_there->trunk)) {
+        g_autofree char *a = describe_vlan(pg_here), *b = describe_vlan(pg_there);
+        return g_strdup_printf("portgroup %s of network %s has %s here and %s there", nic->portgroup, nic->network,
+                               a, b);
+    }
+    return NULL;
+}
+
+typedef struct {
+    char *name;
+    FerryDomainXml *def;
+} DomainDef;
+
+static void domain_def_free(DomainDef *d)
+{
+    g_free(d->name);
+    ferry_domxml_free(d->def);
+    g_free(d);
+}
+
+static GPtrArray *read_domains(virConnectPtr conn, GError **error)
+{
+    virDomainPtr *doms = NULL;
+    int n = virConnectListAllDomains(conn, &doms, 0);
+    if (n < 0) {
+        ferry_error_from_libvirt(error, "cannot list the domains");
+        return NULL;
+    }
+    GPtrArray *defs = g_ptr_array_new_with_free_func((GDestroyNotify)domain_def_free);
+    for (int i = 0; i < n; i++) {
+        g_autofree char *xml = virDomainGetXMLDesc(doms[i], VIR_DOMAIN_XML_INACTIVE);
+        FerryDomainXml *def = xml ? ferry_domxml_parse(xml, NULL) : NULL;
+        if (def) {
+            DomainDef *d = g_new0(DomainDef, 1);
+            d->name = g_strdup(virDomainGetName(doms[i]));
+            d->def = def;
+            g_ptr_array_add(defs, d);
+        }
+        virDomainFree(doms[i]);
+    }
+    g_free(doms);
+    virResetLastError();
+    return defs;
+}
+
+static void compare_with_peer(GPtrArray *rows, GPtrArray *defs, const FerryNetmap *here, const char *peer_uri)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(virConnect) peer = virConnectOpen(peer_uri);
+    /* The peer's own declarations are not visible from here: libvirt's view only. */
+    g_autoptr(FerryNetmap) there = peer ? ferry_netmap_read(peer, NULL, &error) : NULL;
+    if (!there) {
+        g_autofree char *why = g_strdup_printf("cannot read the peer's networks: %s",
+                                               error ? error->message : virGetLastErrorMessage());
+        add_problem(rows, "", "", peer_uri, why);
+        virResetLastError();
+        return;
+    }
+    for (guint i = 0; i < defs->len; i++) {
+        DomainDef *d = g_ptr_array_index(defs, i);
+        GPtrArray *nics = ferry_domxml_nics(d->def);
+        for (guint j = 0; j < nics->len; j++) {
+            FerryNic *nic = g_ptr_array_index(nics, j);
+            if (g_strcmp0(nic->type, "network") != 0 || !nic->network)
+                continue;
+            g_autofree char *problem = nic_problem(here, there, nic);
+            if (problem)
+                add_problem(rows, d->name, nic->mac ? nic->mac : "", peer_uri, problem);
+        }
+    }
+}
+
+GVariant *ferry_check_networks(const char *uri, const char *networks_dir, const char *const *peers, GError **error)
+{
+    g_autoptr(virConnect) conn = virConnectOpen(uri);
+    if (!conn) {
+        ferry_error_from_libvirt(error, "cannot connect to libvirtd at %s", uri);
+        return NULL;
+    }
+    g_autoptr(FerryNetmap) here = ferry_netmap_read(conn, networks_dir, error);
+    g_autoptr(GPtrArray) defs = here ? read_domains(conn, error) : NULL;
+    if (!defs)
+        return NULL;
+    g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
+    for (const char *const *p = peers; p && *p; p++)
+        compare_with_peer(rows, defs, here, *p);
+    return g_variant_ref_sink(g_variant_new_array(G_VARIANT_TYPE("(ssss)"), (GVariant **)rows->pdata, rows->len));
+}

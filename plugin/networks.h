@@ -1,0 +1,29 @@
+/* This host's networks as a FerryNetmap, read from libvirt; the copy on disk the hook reads;
+ * and the comparison with the peers (CheckNetworks, MISSION D8). */
+#pragma once
+
+#include <gio/gio.h>
+#include <libvirt/libvirt.h>
+
+#include "netmap.h"
+
+G_BEGIN_DECLS
+
+/* Every network libvirt has, with virt-ferry's declarations for it from @networks_dir
+ * (NULL: none; see ferry_network_declarations_path). A network whose XML does not parse is
+ * left out, with a warning. */
+FerryNetmap *ferry_netmap_read(virConnectPtr conn, const char *networks_dir, GError **error);
+/* Reads the map and saves it at @path. */
+gboolean ferry_netmap_write(virConnectPtr conn, const char *networks_dir, const char *path, GError **error);
+/* <networks_dir>/<network>.xml: a <ferry:network> element (netmap.h) declaring what libvirt
+ * 9.0 cannot hold for that network: the VLANs of a standard switch's portgroups, PVLANs. */
+char *ferry_network_declarations_path(const char *networks_dir, const char *network);
+/* Where virt-ferryd keeps the map: <[state] dir>/netmap. */
+char *ferry_netmap_path(const char *state_dir);
+
+/* a(ssss): domain, NIC MAC, peer, problem, for each NIC of a domain of this host whose
+ * network, portgroup or VLAN is not alike on a peer; a peer that cannot be read gives one row
+ * with empty domain and MAC. Blocking: call it in a thread. */
+GVariant *ferry_check_networks(const char *uri, const char *networks_dir, const char *const *peers, GError **error);
+
+G_END_DECLS

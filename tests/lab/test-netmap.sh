@@ -1,0 +1,154 @@
+#!/bin/bash
+# VLAN-aware restore (MISSION B2) on real lab hosts: a guest archived on alpha on VLAN 300 of
+# the Open vSwitch network comes back on beta on VLAN 300 by each rule of table B2 that a
+# distributed switch has, checked on the wire (the tap port's tag in OVS, and pings between
+# guests); the error rows leave the archive, beta's networks and domains unchanged; the
+# standard-switch rows are checked as decisions (this kernel has no bridge VLAN filtering to
+# check them on the wire); CheckNetworks finds a planted mismatch.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/tap.sh"
+LAB=${VIRT_FERRY_LAB:-$here/lab}
+LAB_DIR=${VIRT_FERRY_LAB_DIR:-/var/lib/virt-ferry-lab}
+BUILD=${VIRT_FERRY_BUILDDIR:-$(cd "$here/../.." && pwd)}
+
+[ "$(id -u)" = 0 ] || tap_skip_all "the lab needs root"
+ls /boot/vmlinuz-* > /dev/null 2>&1 || tap_skip_all "no guest kernel (linux-image-cloud-amd64)"
+command -v libvirtd > /dev/null || tap_skip_all "libvirtd is not installed (.ci/deps)"
+[ -x "$BUILD/dbus/virt-ferryd" ] || tap_bail "virt-ferryd is not built in $BUILD"
+. "$here/ferry.sh"
+
+LIBRARY=$LAB_DIR/shared/archive
+NETNS=http://virtferry.org/xmlns/network/1
+# libvirt 9.0 keeps no metadata in a network: virt-ferry's declarations for a network (the
+# VLANs of a standard switch's portgroups, PVLANs) are files of its own, one per network.
+netfile() { echo "$LAB_DIR/hosts/$1/var-lib-libvirt/virt-ferry/networks/$2.xml"; }
+declare_network() { # HOST NETWORK ELEMENTS
+    mkdir -p "$(dirname "$(netfile "$1" "$2")")"
+    printf "<ferry:network xmlns:ferry='%s'>%s</ferry:network>\n" "$NETNS" "$3" > "$(netfile "$1" "$2")"
+}
+portgroup_add() { # HOST NETWORK NAME VLAN|trunk
+    local vlan
+    [ "$4" = trunk ] && vlan="<vlan trunk='yes'><tag id='300'/><tag id='400'/></vlan>" || vlan="<vlan><tag id='$4'/></vlan>"
+    on "$1" virsh -q net-update "$2" add portgroup "<portgroup name='$3'>$vlan</portgroup>" --live --config > /dev/null
+}
+portgroup_del() { on "$1" virsh -q net-update "$2" delete portgroup "<portgroup name='$3'/>" --live --config > /dev/null 2>&1; }
+portgroups() { on "$1" virsh net-dumpxml "$2" | sed -n "s/.*<portgroup name='\([^']*\)'.*/\1/p" | sort | tr '\n' ' '; }
+# The OVS tag of a domain's tap port (its first NIC).
+tap_tag() { # HOST DOMAIN
+    local tap
+    tap=$(on "$1" virsh domiflist "$2" | awk 'NR > 2 && $1 { print $1; exit }')
+    on "$1" ovs-vsctl get port "$tap" tag 2> /dev/null
+}
+archive_of() { # HOST DOMAIN -> archive id
+    local job
+    job=$(call_job "$1" Archive 'sa{sv}' "$2" 0)
+    [ "$(job_wait "$1" "$job")" = succeeded ] && jprop "$1" "$job" Result
+}
+# A saved domain is restored under its own name (libvirt's rule): each case restores v1 (or t1)
+# on beta and removes it before the next.
+restore_on() { # HOST ID [NETWORK] -> job path
+    if [ $# -gt 2 ]; then call_job "$1" Restore 'sa{sv}' "$2" 1 network s "$3"
+    else call_job "$1" Restore 'sa{sv}' "$2" 0; fi
+}
+steps_of() { prop "$1" "$2" $BUS.Job Steps; }
+archive_digest() { (cd "$LIBRARY/$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum); }
+remove() { on "$1" virsh -q destroy "$2" > /dev/null 2>&1; on "$1" virsh -q undefine "$2" > /dev/null 2>&1; }
+
+"$LAB" down > /dev/null 2>&1
+trap '"$LAB" down > /dev/null 2>&1' EXIT
+"$LAB" up 2 >&2 || tap_bail "lab up 2 failed"
+
+# A guest on VLAN 300 of alpha's distributed switch, archived.
+portgroup_add alpha ovsnet blue300 300
+"$LAB" guest alpha v1 --mem 128 --network ovsnet --portgroup blue300 --ip 198.19.30.1/24 >&2 || tap_bail "guest v1"
+tap_is "v1's tap port is tagged 300 on alpha" "$(tap_tag alpha v1)" 300
+id=$(archive_of alpha v1)
+tap_ok "v1 archived" test -n "$id"
+tap_ok "the manifest records VLAN 300 on a distributed switch" \
+    bash -c "grep -A7 '^\[nic ' '$LIBRARY/$id/manifest' | grep -q '^vlan=300' && grep -q '^switch=distributed' '$LIBRARY/$id/manifest'"
+digest=$(archive_digest "$id")
+
+# CheckNetworks on alpha: beta's ovsnet has no blue300.
+out=$(on alpha busctl call $BUS $ROOT $MANAGER CheckNetworks)
+tap_ok "CheckNetworks finds the portgroup beta lacks" grep -q '"v1" "[0-9a-f:]*" "qemu+tcp://beta/system" "portgroup blue300 of network ovsnet does not exist there"' <<< "$out"
+tap_diag "$out"
+
+# Row 5: no portgroup with VLAN 300 on beta -> vlan300 is created and the NIC lands on it.
+job=$(restore_on beta "$id")
+tap_is "row 5: restore onto a distributed switch without VLAN 300 succeeds" "$(job_wait beta "$job")" succeeded
+tap_ok "row 5: the job's Steps name the rule" bash -c "grep -q 'row 5' <<< \"\$1\"" _ "$(steps_of beta "$job")"
+tap_ok "row 5: portgroup vlan300 now exists on beta" grep -qw vlan300 <<< "$(portgroups beta ovsnet)"
+tap_is "row 5: on the wire, the tap port is tagged 300" "$(tap_tag beta v1)" 300
+remove beta v1
+
+# Row 1: a portgroup with VLAN 300 (another name) exists -> connect to it.
+portgroup_add beta ovsnet green300 300
+portgroup_del beta ovsnet vlan300
+job=$(restore_on beta "$id")
+tap_is "row 1: restore onto a same-VLAN portgroup succeeds" "$(job_wait beta "$job")" succeeded
+tap_ok "row 1: the job's Steps name the rule" bash -c "grep -q 'row 1' <<< \"\$1\"" _ "$(steps_of beta "$job")"
+tap_is "row 1: the NIC is on portgroup green300" "$(on beta virsh dumpxml v1 --inactive | sed -n "s/.*portgroup='\([^']*\)'.*/\1/p" | head -1)" green300
+tap_is "row 1: on the wire, the tap port is tagged 300" "$(tap_tag beta v1)" 300
+tap_ok "row 1: no portgroup was created" bash -c "! grep -qw vlan300 <<< \"\$1\"" _ "$(portgroups beta ovsnet)"
+
+# On the wire between guests: r1 and a guest on VLAN 300 reach each other; one on VLAN 400 does not.
+portgroup_add beta ovsnet red400 400
+"$LAB" guest beta peer300 --mem 128 --network ovsnet --portgroup green300 --ip 198.19.30.2/24 --ping 198.19.30.1 >&2
+"$LAB" guest beta peer400 --mem 128 --network ovsnet --portgroup red400 --ip 198.19.30.3/24 --ping 198.19.30.1 >&2
+console() { echo "$LAB_DIR/hosts/$1/var-log-libvirt/qemu/$2.console"; }
+tap_ok "a guest on VLAN 300 reaches the restored guest" wait_for 30 grep -aq "bytes from 198.19.30.1" "$(console beta peer300)"
+sleep 3
+tap_ok "a guest on VLAN 400 does not" bash -c "! grep -aq 'bytes from 198.19.30.1' '$(console beta peer400)'"
+remove beta peer300
+remove beta peer400
+remove beta v1
+
+# Row 6: VLAN 300 is a PVLAN secondary on beta's distributed switch and no portgroup carries it.
+portgroup_del beta ovsnet green300
+declare_network beta ovsnet "<ferry:pvlan primary='100'><ferry:secondary vlan='300' type='isolated'/></ferry:pvlan>"
+before_pg=$(portgroups beta ovsnet)
+before_doms=$(on beta virsh list --all --name | sort | tr '\n' ' ')
+job=$(restore_on beta "$id")
+tap_is "row 6: a PVLAN secondary no portgroup carries fails" "$(job_wait beta "$job")" failed
+tap_is "row 6: with NetworkUnavailable" "$(jprop beta "$job" Error)" org.virtferry.Ferry1.Error.NetworkUnavailable
+tap_ok "row 6: the message names NIC, VLAN and network" bash -c "grep -q 'ovsnet' <<< \"\$1\" && grep -q '300' <<< \"\$1\"" _ "$(jprop beta "$job" Message)"
+tap_is "row 6: the archive is byte for byte as it was" "$(archive_digest "$id")" "$digest"
+tap_is "row 6: beta's portgroups are unchanged" "$(portgroups beta ovsnet)" "$before_pg"
+tap_is "row 6: beta's domains are unchanged" "$(on beta virsh list --all --name | sort | tr '\n' ' ')" "$before_doms"
+
+# Row 7: a portgroup carries the secondary -> connect to it.
+portgroup_add beta ovsnet iso300 300
+job=$(restore_on beta "$id")
+tap_is "row 7: a portgroup carrying the PVLAN secondary takes the NIC" "$(job_wait beta "$job")" succeeded
+tap_ok "row 7: the job's Steps name the rule" bash -c "grep -q 'row 7' <<< \"\$1\"" _ "$(steps_of beta "$job")"
+tap_is "row 7: on the wire, the tap port is tagged 300" "$(tap_tag beta v1)" 300
+remove beta v1
+
+# The network option: the standard switch brnet (decisions only, see above).
+job=$(restore_on beta "$id" brnet)
+tap_is "row 3: restore onto a standard switch without VLAN 300 succeeds" "$(job_wait beta "$job")" succeeded
+tap_ok "row 3: the job's Steps name the rule" bash -c "grep -q 'row 3' <<< \"\$1\"" _ "$(steps_of beta "$job")"
+tap_ok "row 3: portgroup vlan300 was created on brnet" grep -qw vlan300 <<< "$(portgroups beta brnet)"
+tap_ok "row 3: its VLAN is declared in virt-ferry's file for brnet" grep -q "vlan=.300" "$(netfile beta brnet)"
+remove beta v1
+on beta virsh -q net-update brnet delete portgroup "<portgroup name='vlan300'/>" --live --config > /dev/null 2>&1
+on beta virsh -q net-update brnet add portgroup "<portgroup name='all'/>" --live --config > /dev/null
+declare_network beta brnet "<ferry:portgroup name='all' trunk='yes'/>"
+job=$(restore_on beta "$id" brnet)
+tap_is "row 2: a trunk portgroup on a standard switch takes the NIC" "$(job_wait beta "$job")" succeeded
+tap_ok "row 2: the job's Steps name the rule" bash -c "grep -q 'row 2' <<< \"\$1\"" _ "$(steps_of beta "$job")"
+remove beta v1
+
+# VLAN 4095 (trunk) cannot go to a distributed switch.
+portgroup_add alpha ovsnet alltags trunk
+"$LAB" guest alpha t1 --mem 128 --network ovsnet --portgroup alltags >&2 || tap_bail "guest t1"
+tid=$(archive_of alpha t1)
+tdigest=$(archive_digest "$tid")
+job=$(restore_on beta "$tid")
+tap_is "a trunk NIC onto a distributed switch fails" "$(job_wait beta "$job")" failed
+tap_is "with NetworkUnavailable" "$(jprop beta "$job" Error)" org.virtferry.Ferry1.Error.NetworkUnavailable
+tap_is "and the archive is as it was" "$(archive_digest "$tid")" "$tdigest"
+tap_is "and no t1 on beta" "$(on beta virsh list --all --name | grep -cx t1)" 0
+
+tap_done
