@@ -32,6 +32,7 @@ typedef struct {
     guint archive_timer;
     gboolean recovery_done;
     guint netmap_timer;
+    GFileMonitor *networks_monitor;
     gboolean netmap_writing, netmap_again;
 } FerryDaemon;
 

@@ -38,6 +38,10 @@ static gboolean handle_report(FerryHook *hook, GDBusMethodInvocation *invocation
         ferry_manager_emit_host_event(daemon->manager,
                                       g_str_equal(object, "network") ? "network-hook" : "domain-hook",
                                       detail);
+        /* libvirt sends no event when a network is updated (a portgroup added, say); its hook
+         * does: the network map on disk must follow before the next restore or migration. */
+        if (g_str_equal(object, "network"))
+            ferry_daemon_networks_changed(daemon);
     }
     ferry_hook_complete_report(hook, invocation);
     return TRUE;

@@ -91,13 +91,41 @@ static gboolean handle_check_networks(FerryManager *manager, GDBusMethodInvocati
     return TRUE;
 }
 
+static void on_declarations_changed(GFileMonitor *monitor, GFile *file, GFile *other, GFileMonitorEvent event,
+                                    gpointer data)
+{
+    FerryDaemon *daemon = data;
+    if (event == G_FILE_MONITOR_EVENT_CHANGES_DONE_HINT || event == G_FILE_MONITOR_EVENT_DELETED ||
+        event == G_FILE_MONITOR_EVENT_CREATED || event == G_FILE_MONITOR_EVENT_MOVED_IN ||
+        event == G_FILE_MONITOR_EVENT_RENAMED)
+        if (ferry_inventory_is_connected(daemon->inventory))
+            ferry_daemon_networks_changed(daemon);
+}
+
+/* The declarations are files an administrator edits: the map follows them at once. */
+static void watch_declarations(FerryDaemon *daemon)
+{
+    g_autoptr(GFile) dir = g_file_new_for_path(daemon->config->networks_dir);
+    g_autoptr(GError) error = NULL;
+    g_mkdir_with_parents(daemon->config->networks_dir, 0755);
+    daemon->networks_monitor = g_file_monitor_directory(dir, G_FILE_MONITOR_WATCH_MOVES, NULL, &error);
+    if (!daemon->networks_monitor) {
+        g_warning("cannot watch %s (%s); the network map follows it every %d s", daemon->config->networks_dir,
+                  error->message, NETMAP_REFRESH_SECONDS);
+        return;
+    }
+    g_signal_connect(daemon->networks_monitor, "changed", G_CALLBACK(on_declarations_changed), daemon);
+}
+
 void ferry_daemon_networks_setup(FerryDaemon *daemon)
 {
     g_signal_connect(daemon->manager, "handle-check-networks", G_CALLBACK(handle_check_networks), daemon);
     daemon->netmap_timer = g_timeout_add_seconds(NETMAP_REFRESH_SECONDS, refresh_timer, daemon);
+    watch_declarations(daemon);
 }
 
 void ferry_daemon_networks_clear(FerryDaemon *daemon)
 {
     g_clear_handle_id(&daemon->netmap_timer, g_source_remove);
+    g_clear_object(&daemon->networks_monitor);
 }
