@@ -4,7 +4,8 @@
  * pipe and stdout on a pipe read to EOF, then waitpid. Wall time per call, spawn to reaped.
  *   /bin/true            the floor: what any hook program costs (fork, exec, exit)
  *   hook report          qemu "started": drain stdin, connect, Hello, Report, exit
- *   hook migrate         qemu "migrate": the XML echoed back, then the report
+ *   hook migrate         qemu "migrate": the hook loads virt-ferry-hook-rewrite.so, which
+ *                        finds no network map: the XML echoed back, then the report
  *   hook, no bus         nothing listens at DBUS_SYSTEM_BUS_ADDRESS
  * The scenarios take turns, call by call, so drift on the machine hits them alike.
  * A benchmark, not a test: it prints numbers and ratios and judges nothing.
@@ -26,6 +27,10 @@
 extern char **environ;
 
 #define XML_BYTES 8192 /* about a domain with a few devices */
+
+/* VIRT_FERRY_CONFIG: one whose [state] dir has no network map, so that migrate is the plain
+ * echo (bench/hook-rewrite measures the VLAN remapping). */
+static char *config_without_map;
 
 typedef struct {
     const char *label;
@@ -51,7 +56,8 @@ static double call_once(const Scenario *s, GBytes *xml)
     g_assert_cmpint(pipe2(out, O_CLOEXEC), ==, 0);
 
     g_autofree char *address_env = g_strconcat("DBUS_SYSTEM_BUS_ADDRESS=", s->address, NULL);
-    char *envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", address_env, NULL };
+    g_autofree char *config_env = g_strconcat("VIRT_FERRY_CONFIG=", config_without_map, NULL);
+    char *envp[] = { "PATH=/usr/bin:/bin", "LC_ALL=C", address_env, config_env, NULL };
     char *argv[] = { s->path, "db 1", (char *) s->operation, "begin", "-", NULL };
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -131,6 +137,8 @@ int main(int argc, char **argv)
 
     g_autofree char *dir = hook_scratch_dir_new();
     hook_install_links(dir);
+    g_autofree char *state = g_build_filename(dir, "state", NULL);
+    config_without_map = hook_write_config(dir, state);
     HookBus *bus = hook_bus_start(dir);
     HookReceiver *receiver = hook_receiver_start(bus->address);
     g_autofree char *qemu_hook = hook_path_for(dir, "qemu");
@@ -188,5 +196,6 @@ int main(int argc, char **argv)
     hook_receiver_stop(receiver);
     hook_bus_stop(bus);
     hook_scratch_dir_remove(dir);
+    g_free(config_without_map);
     return 0;
 }

@@ -14,46 +14,66 @@
  *
  * - It never calls libvirt (that would deadlock against the job the caller holds) and
  *   never forks (a child could keep libvirt's stdout pipe open: libvirt waits for EOF).
- * - It exits 0, whatever happens: libvirt treats a failing hook as fatal for the
- *   operation, and a failing `reconnect` hook makes libvirtd kill a running guest.
+ * - It exits 0, whatever happens (libvirt treats a failing hook as fatal for the
+ *   operation, and a failing `reconnect` hook makes libvirtd kill a running guest), with
+ *   one exception: the refusal of a qemu `restore` or `migrate` below, where failing the
+ *   operation is the point.
  * - Reporting is fire-and-forget: a method call with NO_REPLY_EXPECTED and auto-start off,
  *   so neither a busy virt-ferryd nor a missing one (no activation) can slow libvirt down.
+ *
+ * Only libc and libdbus are linked: the hook is exec'd for every domain operation and must
+ * start fast (GLib and libxml2, which pulls in libstdc++ and ICU, would double its start-up
+ * time). For qemu `migrate` and `restore` only, it loads virt-ferry-hook-rewrite.so (dlopen,
+ * from its own directory) with GLib, libxml2 and virt-ferry's network map and domain XML
+ * code, and lets it rewrite the incoming domain XML so that each NIC lands on the right VLAN
+ * of this host (transparent VLAN remapping, table B2 of MISSION.md, see hook-rewrite.c). It
+ * decides from the network map virt-ferryd keeps on disk, <[state] dir>/netmap, the
+ * configuration being $VIRT_FERRY_CONFIG or virt-ferry.conf:
+ * - no map (virt-ferry not set up here) or nothing to change: the XML goes back byte for
+ *   byte, as before;
+ * - a NIC it cannot map: the hook refuses the operation: one line on stderr, which libvirt
+ *   shows the user ("virt-ferry: cannot map NIC ..."), nothing on stdout, exit status 1.
+ * Should the module be missing or broken, the hook echoes the XML, with a line on stderr.
  *
  * Time bounds, and why there are two of them:
  *
  * - REPORT_BOUND_MS (250 ms) bounds everything the hook does for an operation that only
  *   reports: reading the input, connecting to the bus, authenticating, Hello (a round
- *   trip) and sending Report. A SIGALRM then ends the process with status 0. That bound
- *   is what a stopped or overloaded dbus-daemon costs libvirtd at most.
+ *   trip) and sending Report. A SIGALRM then ends the process with status 0 (1 after a
+ *   refusal). That bound is what a stopped or overloaded dbus-daemon costs libvirtd at most.
  * - `migrate` and `restore` of qemu may rewrite the domain XML: libvirt reads the hook's
  *   stdout and uses it as the new XML, and an empty stdout means "unchanged". A cut-off
- *   XML, by contrast, makes libvirt fail the migration or restore. So the pass-through
- *   reads the whole input first and only then writes it in one go (all or nothing), under
- *   its own, more generous bound PASSTHROUGH_BOUND_MS: it is local pipe I/O that takes
- *   microseconds, and a bound that fired on a loaded host would drop the rewrite later
- *   work puts here. If the bound fires while still reading, stdout stays empty and libvirt
- *   keeps its XML. It can only fire while writing if libvirtd stopped reading the pipe, in
- *   which case the operation is lost anyway. The 250 ms report bound is armed afresh
- *   after the pass-through, so the XML never eats into the report's time: migrate and
- *   restore cost libvirtd at most PASSTHROUGH_BOUND_MS + REPORT_BOUND_MS.
- *
- * Only libc and libdbus: the hook is exec'd for every domain operation and must start fast.
+ *   XML, by contrast, makes libvirt fail the migration or restore. So the hook reads the
+ *   whole input first, decides, and only then writes its answer in one go (all or nothing),
+ *   under its own, more generous bound PASSTHROUGH_BOUND_MS: loading the module, reading the
+ *   map and rewriting a domain take about a millisecond or two, and a bound that fired on a loaded host would drop a
+ *   rewrite. If the bound fires before the answer is written, stdout stays empty, the
+ *   status is 0 and libvirt keeps its XML, unmapped. It can only fire while writing if
+ *   libvirtd stopped reading the pipe, in which case the operation is lost anyway. The
+ *   250 ms report bound is armed afresh once stdout is complete and closed, so the XML
+ *   never eats into the report's time: migrate and restore cost libvirtd at most
+ *   PASSTHROUGH_BOUND_MS + REPORT_BOUND_MS.
  */
 #define _GNU_SOURCE
 #include <dbus/dbus.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "hook-rewrite.h"
+
 /* The most a report may cost libvirtd, in milliseconds (see the header comment). */
 #define REPORT_BOUND_MS 250
-/* The most reading and echoing the XML of migrate/restore may take, in milliseconds. */
+/* The most reading, rewriting and writing the XML of migrate/restore may take, in ms. */
 #define PASSTHROUGH_BOUND_MS 2000
 /* Larger "domain XML" is not domain XML: stdout then stays empty (libvirt keeps its XML). */
 #define PASSTHROUGH_MAX_BYTES (64u << 20)
@@ -66,6 +86,12 @@
 #define FERRY_PATH "/org/virtferry/Ferry1"
 #define FERRY_HOOK_INTERFACE "org.virtferry.Ferry1.Hook"
 
+/* The rewrite module: next to this program, or where it is installed. */
+#define REWRITER_NAME "virt-ferry-hook-rewrite.so"
+#ifndef FERRY_HOOKSEXECDIR
+#define FERRY_HOOKSEXECDIR "/usr/libexec/virt-ferry"
+#endif
+
 /* One hook invocation, as libvirt made it. */
 typedef struct {
     const char *object; /* "qemu", "daemon", "network", or NULL when run from elsewhere */
@@ -76,10 +102,14 @@ typedef struct {
 
 /* ------------------------------------------------------------------ process hygiene */
 
-static void exit_successfully(int sig)
+/* 0, or 1 once the rewriter refused the operation: whatever ends the process after that
+ * (the bound, a crash) must not turn the refusal into a success. */
+static volatile sig_atomic_t exit_status;
+
+static void exit_on_bound(int sig)
 {
     (void) sig;
-    _exit(0);
+    _exit(exit_status);
 }
 
 static void report_crash_and_exit(int sig)
@@ -89,7 +119,7 @@ static void report_crash_and_exit(int sig)
     ssize_t ignored = write(STDERR_FILENO, message, sizeof message - 1);
     (void) ignored;
     (void) sig;
-    _exit(0);
+    _exit(exit_status);
 }
 
 static void set_handler(int sig, void (*handler)(int))
@@ -101,7 +131,7 @@ static void set_handler(int sig, void (*handler)(int))
 
 static void install_signal_policy(void)
 {
-    set_handler(SIGALRM, exit_successfully);
+    set_handler(SIGALRM, exit_on_bound);
     /* A reader that went away must be an error return, not a death by signal. */
     set_handler(SIGPIPE, SIG_IGN);
     /* libdbus aborts on misuse; a signal death would count as a failed hook. */
@@ -180,8 +210,9 @@ static bool write_all(int fd, const char *data, size_t size)
     return true;
 }
 
-/* Reads stdin to EOF into a fresh buffer. NULL (with stdin drained) when it is too large
- * or unreadable: the caller then writes nothing, which libvirt reads as "XML unchanged". */
+/* Reads stdin to EOF into a fresh buffer, NUL-terminated after *length bytes. NULL (with
+ * stdin drained) when it is too large or unreadable: the caller then writes nothing, which
+ * libvirt reads as "XML unchanged". */
 static char *read_all_stdin(size_t *length)
 {
     size_t used = 0, capacity = 65536;
@@ -191,7 +222,7 @@ static char *read_all_stdin(size_t *length)
         return NULL;
     }
     for (;;) {
-        if (used == capacity) {
+        if (used + 1 == capacity) {
             char *larger = capacity < PASSTHROUGH_MAX_BYTES ? realloc(buffer, capacity * 2) : NULL;
             if (!larger) {
                 free(buffer);
@@ -201,7 +232,7 @@ static char *read_all_stdin(size_t *length)
             buffer = larger;
             capacity *= 2;
         }
-        ssize_t n = read_some(STDIN_FILENO, buffer + used, capacity - used);
+        ssize_t n = read_some(STDIN_FILENO, buffer + used, capacity - 1 - used);
         if (n == 0)
             break;
         if (n < 0) {
@@ -210,20 +241,17 @@ static char *read_all_stdin(size_t *length)
         }
         used += (size_t) n;
     }
+    buffer[used] = '\0';
     *length = used;
     return buffer;
 }
 
-/* migrate and restore: hand libvirt its XML back, byte for byte. Later work rewrites it
- * here (VLAN remapping, maintenance refusal); the all-or-nothing shape stays. */
-static void pass_xml_through(void)
+static void write_line_to_stderr(const char *line)
 {
-    size_t length = 0;
-    char *xml = read_all_stdin(&length);
-    if (xml)
-        write_all(STDOUT_FILENO, xml, length);
-    free(xml);
+    if (write_all(STDERR_FILENO, line, strlen(line)))
+        write_all(STDERR_FILENO, "\n", 1);
 }
+
 
 /* ------------------------------------------------------------------ the invocation */
 
@@ -436,6 +464,84 @@ static void report_to_ferryd(const HookCall *call)
     dbus_message_unref(message);
 }
 
+/* ------------------------------------------------------------------ migrate and restore */
+
+typedef HookXmlOutcome (*RewriteFunction)(const char *, size_t, const char *, const char *, char **, size_t *,
+                                          char **);
+
+static RewriteFunction load_from(const char *path)
+{
+    /* Lazy binding, as for a program: resolving all of libxml2's, ICU's and libstdc++'s
+     * symbols up front would cost half a millisecond. The module is linked -z defs. */
+    void *module = dlopen(path, RTLD_LAZY | RTLD_LOCAL);
+    if (!module)
+        return NULL;
+    /* Never unloaded: GLib does not like being unloaded, and the process ends soon. */
+    RewriteFunction rewrite;
+    *(void **) &rewrite = dlsym(module, "hook_rewrite_domain_xml");
+    return rewrite;
+}
+
+/* hook_rewrite_domain_xml from virt-ferry-hook-rewrite.so beside this program (in the build
+ * tree as where it is installed), else from FERRY_HOOKSEXECDIR; NULL (said on stderr) if
+ * neither loads. */
+static RewriteFunction load_rewriter(void)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        char path[PATH_MAX + sizeof REWRITER_NAME];
+        RewriteFunction rewrite = NULL;
+        if (slash && snprintf(path, sizeof path, "%.*s/%s", (int) (slash - self), self, REWRITER_NAME) <
+                         (int) sizeof path)
+            rewrite = load_from(path);
+        if (rewrite)
+            return rewrite;
+    }
+    RewriteFunction rewrite = load_from(FERRY_HOOKSEXECDIR "/" REWRITER_NAME);
+    if (!rewrite) {
+        const char *why = dlerror();
+        char line[1024];
+        snprintf(line, sizeof line, "virt-ferry-hook: cannot load %s: %s; no VLAN remapping, the domain XML goes "
+                 "on unchanged", REWRITER_NAME, why ? why : "no such symbol");
+        write_line_to_stderr(line);
+    }
+    return rewrite;
+}
+
+/* migrate and restore: the domain XML rewritten for this host's networks, echoed, or refused.
+ * stdout gets the whole answer in one write, or nothing. */
+static void rewrite_xml(const HookCall *call)
+{
+    size_t length = 0, out_length = 0;
+    char *xml = read_all_stdin(&length);
+    if (!xml)
+        return;
+    RewriteFunction rewrite = load_rewriter();
+    char *out = NULL, *message = NULL;
+    switch (rewrite ? rewrite(xml, length, call->operation, call->object_name, &out, &out_length, &message)
+                    : HOOK_XML_UNCHANGED) {
+    case HOOK_XML_UNCHANGED:
+        if (message)
+            write_line_to_stderr(message);
+        write_all(STDOUT_FILENO, xml, length);
+        break;
+    case HOOK_XML_REWRITTEN:
+        write_all(STDOUT_FILENO, out, out_length);
+        break;
+    case HOOK_XML_REFUSED:
+        /* Status first: should the bound fire while we write, the refusal still stands. */
+        exit_status = 1;
+        write_line_to_stderr(message ? message : "virt-ferry: cannot map the domain's NICs");
+        break;
+    }
+    free(out);
+    free(message);
+    free(xml);
+}
+
 int main(int argc, char **argv)
 {
     install_signal_policy();
@@ -444,12 +550,12 @@ int main(int argc, char **argv)
 
     if (wants_xml_passthrough(&call)) {
         arm_bound_ms(PASSTHROUGH_BOUND_MS);
-        pass_xml_through();
+        rewrite_xml(&call);
     }
     arm_bound_ms(REPORT_BOUND_MS);
     release_stdout();
     drain_stdin();
     if (call.object)
         report_to_ferryd(&call);
-    return 0;
+    return exit_status;
 }

@@ -310,6 +310,16 @@ void hook_install_links(const char *dir)
     }
 }
 
+char *hook_write_config(const char *dir, const char *state_dir)
+{
+    g_autoptr(GError) error = NULL;
+    char *path = g_build_filename(dir, "virt-ferry.conf", NULL);
+    g_autofree char *text = g_strdup_printf("[state]\ndir=%s\n", state_dir);
+    g_assert_true(g_file_set_contents(path, text, -1, &error));
+    g_assert_no_error(error);
+    return path;
+}
+
 char *hook_scratch_dir_new(void)
 {
     g_autoptr(GError) error = NULL;

@@ -46,6 +46,10 @@ void hook_install_links(const char *dir);
 /* dir/<object>.d/virt-ferry, the argv[0] libvirt would use. */
 char *hook_path_for(const char *dir, const char *object);
 
+/* dir/virt-ferry.conf saying [state] dir=state_dir, for VIRT_FERRY_CONFIG: the rewriter of
+ * migrate/restore then looks for the network map in state_dir/netmap. Returns its path. */
+char *hook_write_config(const char *dir, const char *state_dir);
+
 /* A scratch directory and everything under it. */
 char *hook_scratch_dir_new(void);
 void hook_scratch_dir_remove(const char *dir);

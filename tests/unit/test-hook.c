@@ -32,10 +32,21 @@ typedef struct {
     char *address; /* what the hook gets as DBUS_SYSTEM_BUS_ADDRESS */
 } Fixture;
 
+/* The hook's rewriter of migrate/restore XML reads the network map from the [state] dir of
+ * $VIRT_FERRY_CONFIG: here one without a map, whatever this machine has installed, so that
+ * the XML is echoed (tests/unit/test-hook-rewrite.c has the maps). */
+static void use_config_without_map(Fixture *f)
+{
+    g_autofree char *state = g_build_filename(f->dir, "state", NULL);
+    g_autofree char *config = hook_write_config(f->dir, state);
+    g_setenv("VIRT_FERRY_CONFIG", config, TRUE);
+}
+
 static void setup_with_bus(Fixture *f, gconstpointer unused)
 {
     f->dir = hook_scratch_dir_new();
     hook_install_links(f->dir);
+    use_config_without_map(f);
     f->bus = hook_bus_start(f->dir);
     f->receiver = hook_receiver_start(f->bus->address);
     f->address = g_strdup(f->bus->address);
@@ -45,6 +56,7 @@ static void setup_without_bus(Fixture *f, gconstpointer unused)
 {
     f->dir = hook_scratch_dir_new();
     hook_install_links(f->dir);
+    use_config_without_map(f);
     f->address = g_strdup_printf("unix:path=%s/nobody-listens-here", f->dir);
 }
 

@@ -1,0 +1,27 @@
+/* The transparent VLAN remapping of the hook (see virt-ferry-hook.c), in the module
+ * virt-ferry-hook-rewrite.so that the hook loads for a qemu `restore` or `migrate`: the
+ * domain XML rewritten by table B2 of MISSION.md from the network map virt-ferryd keeps on
+ * disk. Nothing here calls libvirt or D-Bus. */
+#pragma once
+
+#include <stddef.h>
+
+typedef enum {
+    HOOK_XML_UNCHANGED, /* write the input back as it came */
+    HOOK_XML_REWRITTEN, /* write *out instead */
+    HOOK_XML_REFUSED,   /* write nothing, *message to stderr, exit 1: libvirt fails the operation */
+} HookXmlOutcome;
+
+/* Decides what libvirt gets back for @xml (@length bytes, NUL-terminated at @length).
+ *
+ * The configuration is read from $VIRT_FERRY_CONFIG, else the default virt-ferry.conf (a
+ * missing file means the defaults, as for virt-ferryd); the map from <[state] dir>/netmap.
+ * No map: UNCHANGED (virt-ferry is not set up here). @operation ("restore", "migrate") and
+ * @domain only go into messages.
+ *
+ * *out (free it) is set for REWRITTEN; *message (free it), one line without a newline, for
+ * REFUSED, and for UNCHANGED when something deserves a word on stderr (an unreadable map or
+ * configuration: the XML then goes back unchanged); otherwise NULL. */
+__attribute__((visibility("default")))
+HookXmlOutcome hook_rewrite_domain_xml(const char *xml, size_t length, const char *operation, const char *domain,
+                                       char **out, size_t *out_length, char **message);

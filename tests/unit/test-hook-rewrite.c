@@ -1,0 +1,609 @@
+/* The hook's transparent VLAN remapping (hooks/hook-rewrite.c): the built hook, run as
+ * libvirt runs it (.../qemu.d/virt-ferry DOMAIN restore begin -, domain XML on stdin), with
+ * a network map written by plugin/netmap.c into the [state] dir of a $VIRT_FERRY_CONFIG of
+ * its own. Each case checks what libvirt would get: stdout (the XML, rewritten or echoed
+ * byte for byte, or nothing), stderr and the exit status. */
+#include "config.h"
+#include "hook-harness.h"
+#include "netmap.h"
+
+#include <glib/gstdio.h>
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
+#include <string.h>
+
+/* Generous: a correctness bound for a busy machine, not a benchmark (bench/hook-rewrite). */
+#define BOUND_SECONDS 1.0
+#define REPORT_TIMEOUT_MS 5000
+
+#define NS "xmlns:ferry='" FERRY_NETMAP_NS "'"
+
+/* Distributed switch (Open vSwitch): VLAN 300 on green300, 400 on red400. */
+#define OVSNET_WITH_300                                                                                          \
+    "<network><name>ovsnet</name><forward mode='bridge'/><bridge name='ovsbr0'/>"                            \
+    "<virtualport type='openvswitch'/>"                                                                          \
+    "<portgroup name='green300'><vlan><tag id='300'/></vlan></portgroup>"                                        \
+    "<portgroup name='red400'><vlan><tag id='400'/></vlan></portgroup></network>"
+/* The same without VLAN 300. */
+#define OVSNET_WITHOUT_300                                                                                       \
+    "<network><name>ovsnet</name><forward mode='bridge'/><bridge name='ovsbr0'/>"                            \
+    "<virtualport type='openvswitch'/>"                                                                          \
+    "<portgroup name='red400'><vlan><tag id='400'/></vlan></portgroup></network>"
+/* VLAN 300 is an isolated secondary of PVLAN 100, and no portgroup carries it. */
+#define OVSNET_PVLAN_300                                                                                         \
+    "<network><name>ovsnet</name><forward mode='bridge'/><bridge name='ovsbr0'/>"                            \
+    "<virtualport type='openvswitch'/>"                                                                          \
+    "<portgroup name='red400'><vlan><tag id='400'/></vlan></portgroup>"                                          \
+    "<metadata><ferry:network " NS "><ferry:pvlan primary='100'>"                                                \
+    "<ferry:secondary vlan='300' type='isolated'/></ferry:pvlan></ferry:network></metadata></network>"
+/* Standard switch (Linux bridge): portgroup VLANs declared for virt-ferry; one trunk. */
+#define BRNET_WITH_TRUNK                                                                                         \
+    "<network><name>brnet</name><forward mode='bridge'/><bridge name='br0'/>"                                \
+    "<portgroup name='vlan400'/><portgroup name='all'/>"                                                         \
+    "<metadata><ferry:network " NS "><ferry:portgroup name='vlan400' vlan='400'/>"                               \
+    "<ferry:portgroup name='all' trunk='yes'/></ferry:network></metadata></network>"
+#define BRNET_WITHOUT_300                                                                                        \
+    "<network><name>brnet</name><forward mode='bridge'/><bridge name='br0'/>"                                \
+    "<portgroup name='vlan400'/>"                                                                                \
+    "<metadata><ferry:network " NS "><ferry:portgroup name='vlan400' vlan='400'/>"                               \
+    "</ferry:network></metadata></network>"
+
+/* Interfaces, as libvirt writes them. MACs in upper case: libvirt compares them case-blind. */
+#define MAC1 "52:54:00:AA:00:01"
+#define MAC2 "52:54:00:aa:00:02"
+#define MAC3 "52:54:00:aa:00:03"
+#define OVS_NIC_VLAN_300(mac)                                                                                    \
+    "<interface type='network'><mac address='" mac "'/><source network='ovsnet' portgroup='blue300'/>"          \
+    "<vlan><tag id='300'/></vlan><virtualport type='openvswitch'/><model type='virtio'/>"                        \
+    "<address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></interface>"
+#define STD_NIC_VLAN_300(mac)                                                                                    \
+    "<interface type='network'><mac address='" mac "'/><source network='brnet' portgroup='blue300'/>"           \
+    "<vlan><tag id='300'/></vlan><model type='virtio'/></interface>"
+#define BRIDGE_NIC(mac)                                                                                          \
+    "<interface type='bridge'><mac address='" mac "'/><source bridge='br7'/><vlan><tag id='300'/></vlan>"       \
+    "<model type='e1000'/></interface>"
+#define DIRECT_NIC(mac)                                                                                          \
+    "<interface type='direct'><mac address='" mac "'/><source dev='eth0' mode='bridge'/>"                       \
+    "<model type='virtio'/></interface>"
+
+typedef struct {
+    char *dir;
+    char *state;   /* [state] dir= */
+    char *config;  /* $VIRT_FERRY_CONFIG */
+    char *address; /* DBUS_SYSTEM_BUS_ADDRESS */
+    HookBus *bus;
+    HookReceiver *receiver;
+} Fixture;
+
+static void setup(Fixture *f, gconstpointer with_bus)
+{
+    f->dir = hook_scratch_dir_new();
+    hook_install_links(f->dir);
+    f->state = g_build_filename(f->dir, "state", NULL);
+    g_assert_cmpint(g_mkdir(f->state, 0755), ==, 0);
+    f->config = hook_write_config(f->dir, f->state);
+    if (with_bus) {
+        f->bus = hook_bus_start(f->dir);
+        f->receiver = hook_receiver_start(f->bus->address);
+        f->address = g_strdup(f->bus->address);
+    } else {
+        f->address = g_strdup_printf("unix:path=%s/nobody-listens-here", f->dir);
+    }
+}
+
+static void teardown(Fixture *f, gconstpointer unused)
+{
+    hook_receiver_stop(f->receiver);
+    hook_bus_stop(f->bus);
+    hook_scratch_dir_remove(f->dir);
+    g_free(f->dir);
+    g_free(f->state);
+    g_free(f->config);
+    g_free(f->address);
+}
+
+/* This host's network map, as virt-ferryd would keep it: the networks given, all active. */
+static void write_map(Fixture *f, const char *const *networks)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(FerryNetmap) map = ferry_netmap_new();
+    for (const char *const *n = networks; *n; n++) {
+        ferry_netmap_add_network_xml(map, *n, TRUE, &error);
+        g_assert_no_error(error);
+    }
+    g_autofree char *path = g_build_filename(f->state, "netmap", NULL);
+    ferry_netmap_save(map, path, &error);
+    g_assert_no_error(error);
+}
+#define MAP(f, ...) write_map(f, (const char *const[]){ __VA_ARGS__, NULL })
+
+static char *domain_xml(const char *interfaces)
+{
+    return g_strdup_printf("<domain type='kvm'>\n  <name>w1</name>\n"
+                           "  <uuid>4dea22b3-1d52-d8f3-2516-782e98ab3fa0</uuid>\n"
+                           "  <memory unit='KiB'>131072</memory>\n  <vcpu>1</vcpu>\n"
+                           "  <os><type arch='x86_64' machine='pc'>hvm</type></os>\n"
+                           "  <devices>\n    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n"
+                           "    %s\n  </devices>\n</domain>\n",
+                           interfaces);
+}
+
+/* ------------------------------------------------------------------ running the hook */
+
+typedef struct {
+    int status; /* exit status; -1: killed by a signal */
+    char *out;  /* stdout, NUL-terminated */
+    gsize out_length;
+    char *err;
+    double seconds;
+} Run;
+
+static void run_free(Run *run)
+{
+    g_free(run->out);
+    g_free(run->err);
+    g_free(run);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(Run, run_free)
+
+static Run *run_object(Fixture *f, const char *object, const char *operation, const char *xml)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *path = hook_path_for(f->dir, object);
+    g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(
+        G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+    g_subprocess_launcher_setenv(launcher, "DBUS_SYSTEM_BUS_ADDRESS", f->address, TRUE);
+    g_subprocess_launcher_setenv(launcher, "VIRT_FERRY_CONFIG", f->config, TRUE);
+    gint64 start = g_get_monotonic_time();
+    g_autoptr(GSubprocess) hook =
+        g_subprocess_launcher_spawn(launcher, &error, path, "w1", operation, "begin", "-", NULL);
+    g_assert_no_error(error);
+    g_autoptr(GBytes) input = g_bytes_new(xml, strlen(xml));
+    g_autoptr(GBytes) out = NULL;
+    g_autoptr(GBytes) err = NULL;
+    g_subprocess_communicate(hook, input, NULL, &out, &err, &error);
+    g_assert_no_error(error);
+    Run *run = g_new0(Run, 1);
+    run->seconds = (double)(g_get_monotonic_time() - start) / G_USEC_PER_SEC;
+    run->status = g_subprocess_get_if_exited(hook) ? g_subprocess_get_exit_status(hook) : -1;
+    run->out_length = g_bytes_get_size(out);
+    run->out = g_strndup(run->out_length ? g_bytes_get_data(out, NULL) : "", run->out_length);
+    run->err = g_strndup(g_bytes_get_size(err) ? g_bytes_get_data(err, NULL) : "", g_bytes_get_size(err));
+    g_test_message("%s %s: status %d, %.3f s, %" G_GSIZE_FORMAT " bytes out, stderr: %s", object, operation,
+                   run->status, run->seconds, run->out_length, run->err);
+    return run;
+}
+
+static Run *run(Fixture *f, const char *operation, const char *xml)
+{
+    return run_object(f, "qemu", operation, xml);
+}
+
+/* Exit 0, quiet, XML on stdout that differs from the input. */
+static void assert_rewritten(const Run *r, const char *input)
+{
+    g_assert_cmpint(r->status, ==, 0);
+    g_assert_cmpstr(r->err, ==, "");
+    g_assert_cmpfloat(r->seconds, <, BOUND_SECONDS);
+    g_assert_cmpuint(r->out_length, >, 0);
+    g_assert_cmpstr(r->out, !=, input);
+}
+
+/* Exit 0, quiet, the input back byte for byte. */
+static void assert_echoed(const Run *r, const char *input)
+{
+    g_assert_cmpint(r->status, ==, 0);
+    g_assert_cmpstr(r->err, ==, "");
+    g_assert_cmpfloat(r->seconds, <, BOUND_SECONDS);
+    g_assert_cmpmem(r->out, r->out_length, input, strlen(input));
+}
+
+/* The refusal libvirt turns into the operation's error: status 1, nothing on stdout, one
+ * line on stderr that names what it must. */
+static void assert_refused(const Run *r, const char *const *words)
+{
+    g_assert_cmpint(r->status, ==, 1);
+    g_assert_cmpuint(r->out_length, ==, 0);
+    g_assert_cmpfloat(r->seconds, <, BOUND_SECONDS);
+    g_assert_true(g_str_has_prefix(r->err, "virt-ferry: cannot map NIC "));
+    g_assert_true(g_str_has_suffix(r->err, "\n"));
+    g_assert_true(strchr(r->err, '\n') == r->err + strlen(r->err) - 1); /* one line */
+    for (const char *const *w = words; *w; w++)
+        if (!strstr(r->err, *w))
+            g_test_fail_printf("the refusal does not name \"%s\": %s", *w, r->err);
+}
+#define REFUSED(r, ...) assert_refused(r, (const char *const[]){ __VA_ARGS__, NULL })
+
+static void assert_report(Fixture *f, const char *operation)
+{
+    g_auto(GStrv) report = hook_receiver_next(f->receiver, REPORT_TIMEOUT_MS);
+    g_assert_nonnull(report);
+    g_assert_cmpstr(report[0], ==, "qemu");
+    g_assert_cmpstr(report[1], ==, "w1");
+    g_assert_cmpstr(report[2], ==, operation);
+    g_assert_cmpstr(report[3], ==, "begin");
+}
+
+/* ------------------------------------------------------------------ reading the output */
+
+/* XPath @expr (a string() or count() expression) on @xml; "" when it selects nothing. */
+static char *xpath(const char *xml, const char *expr)
+{
+    xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "out.xml", NULL, XML_PARSE_NONET);
+    g_assert_nonnull(doc);
+    xmlXPathContextPtr ctx = xmlXPathNewContext(doc);
+    xmlXPathObjectPtr obj = xmlXPathEvalExpression(BAD_CAST expr, ctx);
+    g_assert_nonnull(obj);
+    xmlChar *s = xmlXPathCastToString(obj);
+    char *value = g_strdup((const char *)s);
+    xmlFree(s);
+    xmlXPathFreeObject(obj);
+    xmlXPathFreeContext(ctx);
+    xmlFreeDoc(doc);
+    return value;
+}
+
+/* The NIC with @mac: "type network ovsnet green300 vlan=- vport=openvswitch", compact enough
+ * to compare whole. vlan= lists the tags ("300", "trunk:300,400") or "-". */
+static char *nic(const char *xml, const char *mac)
+{
+    g_autofree char *at = g_strdup_printf("/domain/devices/interface[translate(mac/@address,'ABCDEF','abcdef')="
+                                          "translate('%s','ABCDEF','abcdef')]",
+                                          mac);
+    g_autofree char *count_expr = g_strdup_printf("count(%s)", at);
+    g_autofree char *count = xpath(xml, count_expr);
+    g_assert_cmpstr(count, ==, "1");
+#define FIELD(name, rel)                                                                                         \
+    g_autofree char *name##_expr = g_strdup_printf("string(%s/%s)", at, rel);                                  \
+    g_autofree char *name = xpath(xml, name##_expr)
+    FIELD(type, "@type");
+    FIELD(network, "source/@network");
+    FIELD(portgroup, "source/@portgroup");
+    FIELD(bridge, "source/@bridge");
+    FIELD(trunk, "vlan/@trunk");
+    FIELD(vport, "virtualport/@type");
+#undef FIELD
+    GString *tags = g_string_new(NULL);
+    for (int i = 1;; i++) {
+        g_autofree char *tag_expr = g_strdup_printf("string(%s/vlan/tag[%d]/@id)", at, i);
+        g_autofree char *tag = xpath(xml, tag_expr);
+        if (!*tag)
+            break;
+        g_string_append_printf(tags, "%s%s", i > 1 ? "," : "", tag);
+    }
+    char *summary = g_strdup_printf("%s %s%s%s%s%s vlan=%s%s vport=%s", type, network, *portgroup ? " " : "",
+                                    portgroup, *bridge ? " bridge=" : "", bridge, *trunk ? "trunk:" : "",
+                                    tags->len ? tags->str : "-", *vport ? vport : "-");
+    g_string_free(tags, TRUE);
+    return summary;
+}
+#define ASSERT_NIC(xml, mac, expected)                                                                           \
+    do {                                                                                                         \
+        g_autofree char *got_ = nic(xml, mac);                                                                   \
+        g_assert_cmpstr(got_, ==, expected);                                                                     \
+    } while (0)
+
+/* ------------------------------------------------------------------ table B2 */
+
+static void test_row1_same_vlan_portgroup(Fixture *f, gconstpointer unused)
+{
+    MAP(f, OVSNET_WITH_300);
+    g_autofree char *xml = domain_xml(OVS_NIC_VLAN_300(MAC1));
+    g_autoptr(Run) r = run(f, "restore", xml);
+    assert_rewritten(r, xml);
+    /* On portgroup green300, whose VLAN is 300; no <vlan> of its own to override it. */
+    ASSERT_NIC(r->out, MAC1, "network ovsnet green300 vlan=- vport=openvswitch");
+    g_autofree char *model = xpath(r->out, "string(/domain/devices/interface/model/@type)");
+    g_assert_cmpstr(model, ==, "virtio");
+    g_autofree char *slot = xpath(r->out, "string(/domain/devices/interface/address/@slot)");
+    g_assert_cmpstr(slot, ==, "0x00");
+    g_autofree char *name = xpath(r->out, "string(/domain/name)");
+    g_assert_cmpstr(name, ==, "w1");
+    assert_report(f, "restore");
+}
+
+static void test_row5_vlan_on_interface(Fixture *f, gconstpointer unused)
+{
+    MAP(f, OVSNET_WITHOUT_300);
+    g_autofree char *xml = domain_xml(OVS_NIC_VLAN_300(MAC1));
+    g_autoptr(Run) r = run(f, "restore", xml);
+    assert_rewritten(r, xml);
+    /* No portgroup has VLAN 300 and the hook creates none: the VLAN goes on the interface. */
+    ASSERT_NIC(r->out, MAC1, "network ovsnet vlan=300 vport=openvswitch");
+}
+
+static void test_row6_pvlan_secondary_refused(Fixture *f, gconstpointer unused)
+{
+    MAP(f, OVSNET_PVLAN_300);
+    g_autofree char *xml = domain_xml(OVS_NIC_VLAN_300(MAC1));
+    g_autoptr(Run) r = run(f, "restore", xml);
+    REFUSED(r, MAC1, "300", "ovsnet", "PVLAN", "w1");
+    /* The report still goes out, after stdout is closed. */
+    assert_report(f, "restore");
+}
+
+static void test_row2_standard_trunk(Fixture *f, gconstpointer unused)
+{
+    MAP(f, BRNET_WITH_TRUNK);
+    g_autofree char *xml = domain_xml(STD_NIC_VLAN_300(MAC1));
+    g_autoptr(Run) r = run(f, "restore", xml);
+    assert_rewritten(r, xml);
+    ASSERT_NIC(r->out, MAC1, "network brnet all vlan=- vport=-");
+}
+
+static void test_row3_standard_refused(Fixture *f, gconstpointer unused)
+{
+    MAP(f, BRNET_WITHOUT_300);
+    g_autofree char *xml = domain_xml(STD_NIC_VLAN_300(MAC1));
+    g_autoptr(Run) r = run(f, "restore", xml);
+    REFUSED(r, MAC1, "VLAN 300", "create portgroup vlan300 on network brnet", "virt-ferry restore");
+}
+
+/* An Open vSwitch NIC whose VLAN has no portgroup on a standard switch of the same name. */
+static void test_ovs_nic_to_standard_switch(Fixture *f, gconstpointer unused)
+{
+    MAP(f, BRNET_WITH_TRUNK);
+    g_autofree char *xml = domain_xml("<interface type='network'><mac address='" MAC1 "'/>"
+                                      "<source network='brnet'/><vlan><tag id='400'/></vlan>"
+                                      "<virtualport type='openvswitch'/></interface>");
+    g_autoptr(Run) r = run(f, "restore", xml);
+    assert_rewritten(r, xml);
+    /* Row 1 on the standard switch: its portgroup vlan400; no Open vSwitch port there. */
+    ASSERT_NIC(r->out, MAC1, "network brnet vlan400 vlan=- vport=-");
+}
+
+/* ------------------------------------------------------------------ forms of NIC */
+
+static void test_live_form(Fixture *f, gconstpointer unused)
+{
+    MAP(f, OVSNET_WITH_300);
+    /* virsh dumpxml of a running domain on an Open vSwitch network. */
+    g_autofree char *xml = domain_xml(
+        "<interface type='bridge'><mac address='" MAC1 "'/>"
+        "<source network='ovsnet' portgroup='blue300' portid='0b3c7e3d-5c8a-4a39-a7f1-3b1f7c3f2a10' bridge='ovsbr0'/>"
+        "<vlan><tag id='300'/></vlan><virtualport type='openvswitch'>"
+        "<parameters interfaceid='9f2f3d1c-8c0e-4a8b-9d51-4c3f3c8b0a11'/></virtualport>"
+        "<target dev='vnet3'/><model type='virtio'/></interface>");
+    g_autoptr(Run) r = run(f, "restore", xml);
+    assert_rewritten(r, xml);
+    ASSERT_NIC(r->out, MAC1, "network ovsnet green300 vlan=- vport=openvswitch");
+    /* The Open vSwitch port's id goes with it; the old port and bridge do not. */
+    g_autofree char *id = xpath(r->out, "string(//interface/virtualport/parameters/@interfaceid)");
+    g_assert_cmpstr(id, ==, "9f2f3d1c-8c0e-4a8b-9d51-4c3f3c8b0a11");
+    g_autofree char *portid = xpath(r->out, "string(//interface/source/@portid)");
+    g_assert_cmpstr(portid, ==, "");
+}
+
+static void test_other_nics_untouched(Fixture *f, gconstpointer unused)
+{
+    MAP(f, OVSNET_WITH_300, BRNET_WITH_TRUNK);
+    /* Only NICs on no network: nothing to do, byte for byte. */
+    g_autofree char *alone = domain_xml(BRIDGE_NIC(MAC2) DIRECT_NIC(MAC3)
+                                        "<interface type='user'><mac address='52:54:00:aa:00:04'/></interface>");
+    g_autoptr(Run) echoed = run(f, "restore", alone);
+    assert_echoed(echoed, alone);
+
+    /* Beside a NIC that changes, they come out as they went in. */
+    g_autofree char *mixed = domain_xml(BRIDGE_NIC(MAC2) OVS_NIC_VLAN_300(MAC1) DIRECT_NIC(MAC3));
+    g_autoptr(Run) r = run(f, "restore", mixed);
+    assert_rewritten(r, mixed);
+    ASSERT_NIC(r->out, MAC1, "network ovsnet green300 vlan=- vport=openvswitch");
+    ASSERT_NIC(r->out, MAC2, "bridge  bridge=br7 vlan=300 vport=-");
+    ASSERT_NIC(r->out, MAC3, "direct  vlan=- vport=-");
+    g_autofree char *dev = xpath(r->out, "string(//interface[@type='direct']/source/@dev)");
+    g_assert_cmpstr(dev, ==, "eth0");
+}
+
+/* The XML libvirt puts in a save image or a migration ("migratable"): no VLAN on the NIC. */
+static void test_unstated_vlan(Fixture *f, gconstpointer unused)
+{
+    g_autofree char *xml = domain_xml("<interface type='network'><mac address='" MAC1 "'/>"
+                                      "<source network='ovsnet' portgroup='green300'/><model type='virtio'/>"
+                                      "</interface>"
+                                      "<interface type='network'><mac address='" MAC2 "'/>"
+                                      "<source network='ovsnet'/></interface>");
+    /* The same portgroup here: libvirt's own doing, byte for byte. */
+    MAP(f, OVSNET_WITH_300);
+    g_autoptr(Run) same = run(f, "migrate", xml);
+    assert_echoed(same, xml);
+
+    /* This host lacks the portgroup: which VLAN it had is unknown, so no guess. */
+    MAP(f, OVSNET_WITHOUT_300);
+    g_autoptr(Run) r = run(f, "migrate", xml);
+    REFUSED(r, MAC1, "portgroup green300", "network ovsnet", "create portgroup green300 on network ovsnet",
+            "migrate again");
+}
+
+static void test_ovs_trunk_kept(Fixture *f, gconstpointer unused)
+{
+    MAP(f, OVSNET_WITH_300);
+    /* Explicit tags on Open vSwitch: a trunk it carries as it did on the source host. */
+    g_autofree char *xml = domain_xml("<interface type='network'><mac address='" MAC1 "'/>"
+                                      "<source network='ovsnet'/><vlan trunk='yes'><tag id='300'/><tag id='400'/>"
+                                      "</vlan><virtualport type='openvswitch'/></interface>");
+    g_autoptr(Run) r = run(f, "restore", xml);
+    assert_echoed(r, xml);
+
+    /* Every VLAN (4095) has no spelling on Open vSwitch: table B2 refuses it. */
+    g_autofree char *all = domain_xml("<interface type='network'><mac address='" MAC1 "'/>"
+                                      "<source network='ovsnet'/><vlan><tag id='4095'/></vlan>"
+                                      "<virtualport type='openvswitch'/></interface>");
+    g_autoptr(Run) refused = run(f, "restore", all);
+    REFUSED(refused, MAC1, "trunk", "ovsnet");
+}
+
+static void test_sixteen_nics(Fixture *f, gconstpointer unused)
+{
+    MAP(f, OVSNET_WITH_300, BRNET_WITH_TRUNK);
+    GString *nics = g_string_new(NULL);
+    for (int i = 0; i < 16; i++) {
+        switch (i % 4) {
+        case 0: /* row 1 */
+            g_string_append_printf(nics, "<interface type='network'><mac address='52:54:00:00:01:%02x'/>"
+                                         "<source network='ovsnet' portgroup='p%d'/><vlan><tag id='300'/></vlan>"
+                                         "<virtualport type='openvswitch'/></interface>\n",
+                                   i, i);
+            break;
+        case 1: /* row 5, and the VLAN is on the interface already */
+            g_string_append_printf(nics, "<interface type='network'><mac address='52:54:00:00:01:%02x'/>"
+                                         "<source network='ovsnet'/><vlan><tag id='%d'/></vlan></interface>\n",
+                                   i, 500 + i);
+            break;
+        case 2: /* row 2 */
+            g_string_append_printf(nics, "<interface type='network'><mac address='52:54:00:00:01:%02x'/>"
+                                         "<source network='brnet'/><vlan><tag id='%d'/></vlan></interface>\n",
+                                   i, 600 + i);
+            break;
+        default: /* a plain bridge */
+            g_string_append_printf(nics, "<interface type='bridge'><mac address='52:54:00:00:01:%02x'/>"
+                                         "<source bridge='br%d'/></interface>\n",
+                                   i, i);
+        }
+    }
+    g_autofree char *xml = domain_xml(nics->str);
+    g_string_free(nics, TRUE);
+    g_autoptr(Run) r = run(f, "restore", xml);
+    assert_rewritten(r, xml);
+    g_autofree char *count = xpath(r->out, "count(/domain/devices/interface)");
+    g_assert_cmpstr(count, ==, "16");
+    for (int i = 0; i < 16; i++) {
+        g_autofree char *mac = g_strdup_printf("52:54:00:00:01:%02x", i);
+        g_autofree char *expected = NULL;
+        switch (i % 4) {
+        case 0:
+            expected = g_strdup("network ovsnet green300 vlan=- vport=openvswitch");
+            break;
+        case 1: /* already so: libvirt takes the network's virtualport */
+            expected = g_strdup_printf("network ovsnet vlan=%d vport=-", 500 + i);
+            break;
+        case 2:
+            expected = g_strdup("network brnet all vlan=- vport=-");
+            break;
+        default:
+            expected = g_strdup_printf("bridge  bridge=br%d vlan=- vport=-", i);
+        }
+        ASSERT_NIC(r->out, mac, expected);
+    }
+}
+
+/* ------------------------------------------------------------------ when not to rewrite */
+
+static void test_no_map(Fixture *f, gconstpointer unused)
+{
+    /* virt-ferry is not set up here (virt-ferryd never wrote a map): libvirt's XML as it was. */
+    g_autofree char *xml = domain_xml(OVS_NIC_VLAN_300(MAC1));
+    g_autoptr(Run) r = run(f, "restore", xml);
+    assert_echoed(r, xml);
+
+    /* Nor with a configuration file that does not exist, whose defaults name no map here
+     * (as long as this machine runs no virt-ferryd with the default state directory). */
+    g_autofree char *default_map = g_build_filename(FERRY_DEFAULT_STATE_DIR, "netmap", NULL);
+    if (g_file_test(default_map, G_FILE_TEST_EXISTS))
+        return;
+    g_free(f->config);
+    f->config = g_build_filename(f->dir, "no-such.conf", NULL);
+    g_autoptr(Run) defaults = run(f, "migrate", xml);
+    assert_echoed(defaults, xml);
+}
+
+static void test_damaged_map(Fixture *f, gconstpointer unused)
+{
+    g_autofree char *path = g_build_filename(f->state, "netmap", NULL);
+    g_assert_true(g_file_set_contents(path, "[netmap]\nversion=99\n", -1, NULL));
+    g_autofree char *xml = domain_xml(OVS_NIC_VLAN_300(MAC1));
+    g_autoptr(Run) r = run(f, "restore", xml);
+    /* Unchanged, with a word on stderr; not a refusal. */
+    g_assert_cmpint(r->status, ==, 0);
+    g_assert_cmpmem(r->out, r->out_length, xml, strlen(xml));
+    g_assert_nonnull(strstr(r->err, path));
+}
+
+/* The hook without its module (a partial installation): libvirt's XML as it was, and why. */
+static void test_no_module(Fixture *f, gconstpointer unused)
+{
+    g_autofree char *installed = g_build_filename(FERRY_HOOKSEXECDIR, "virt-ferry-hook-rewrite.so", NULL);
+    if (g_file_test(installed, G_FILE_TEST_EXISTS)) {
+        g_test_skip("virt-ferry-hook-rewrite.so is installed on this machine");
+        return;
+    }
+    MAP(f, OVSNET_WITH_300);
+    /* A copy of the hook, not a link: the module is looked for beside the program. */
+    g_autofree char *contents = NULL;
+    gsize size = 0;
+    g_assert_true(g_file_get_contents(HOOK_PATH, &contents, &size, NULL));
+    g_autofree char *qemu = hook_path_for(f->dir, "qemu");
+    g_assert_cmpint(g_unlink(qemu), ==, 0);
+    g_assert_true(g_file_set_contents(qemu, contents, (gssize)size, NULL));
+    g_assert_cmpint(g_chmod(qemu, 0755), ==, 0);
+
+    g_autofree char *xml = domain_xml(OVS_NIC_VLAN_300(MAC1));
+    g_autoptr(Run) r = run(f, "restore", xml);
+    g_assert_cmpint(r->status, ==, 0);
+    g_assert_cmpmem(r->out, r->out_length, xml, strlen(xml));
+    g_assert_nonnull(strstr(r->err, "cannot load virt-ferry-hook-rewrite.so"));
+}
+
+static void test_migrate_as_restore(Fixture *f, gconstpointer unused)
+{
+    MAP(f, OVSNET_WITH_300, BRNET_WITHOUT_300);
+    g_autofree char *xml = domain_xml(OVS_NIC_VLAN_300(MAC1));
+    g_autoptr(Run) restore = run(f, "restore", xml);
+    g_autoptr(Run) migrate = run(f, "migrate", xml);
+    assert_rewritten(migrate, xml);
+    g_assert_cmpstr(migrate->out, ==, restore->out);
+    ASSERT_NIC(migrate->out, MAC1, "network ovsnet green300 vlan=- vport=openvswitch");
+    assert_report(f, "restore");
+    assert_report(f, "migrate");
+
+    g_autofree char *refused_xml = domain_xml(STD_NIC_VLAN_300(MAC2));
+    g_autoptr(Run) refused = run(f, "migrate", refused_xml);
+    REFUSED(refused, MAC2, "brnet", "create portgroup vlan300 on network brnet", "then migrate again");
+    assert_report(f, "migrate");
+}
+
+static void test_other_operations(Fixture *f, gconstpointer unused)
+{
+    static const char *const operations[] = { "prepare", "start", "started", "stopped", "release", "reconnect",
+                                               "attach" };
+    /* A map and an XML that a restore would rewrite, and even one it would refuse. */
+    MAP(f, OVSNET_PVLAN_300);
+    g_autofree char *xml = domain_xml(OVS_NIC_VLAN_300(MAC1));
+    for (gsize i = 0; i < G_N_ELEMENTS(operations); i++) {
+        g_autoptr(Run) r = run(f, operations[i], xml);
+        g_assert_cmpint(r->status, ==, 0);
+        g_assert_cmpuint(r->out_length, ==, 0);
+        g_assert_cmpstr(r->err, ==, "");
+    }
+    /* Only qemu's restore and migrate carry a domain XML to rewrite. */
+    g_autoptr(Run) network = run_object(f, "network", "migrate", xml);
+    g_assert_cmpint(network->status, ==, 0);
+    g_assert_cmpuint(network->out_length, ==, 0);
+    g_autoptr(Run) refused = run(f, "restore", xml);
+    g_assert_cmpint(refused->status, ==, 1);
+}
+
+int main(int argc, char **argv)
+{
+    hook_receiver_main_if_asked(argc, argv);
+    g_test_init(&argc, &argv, NULL);
+    static const gboolean with_bus = TRUE;
+#define ADD(path, bus, test) g_test_add(path, Fixture, bus, setup, test, teardown)
+    ADD("/hook-rewrite/b2/row1-same-vlan-portgroup", &with_bus, test_row1_same_vlan_portgroup);
+    ADD("/hook-rewrite/b2/row5-vlan-on-interface", NULL, test_row5_vlan_on_interface);
+    ADD("/hook-rewrite/b2/row6-pvlan-secondary-refused", &with_bus, test_row6_pvlan_secondary_refused);
+    ADD("/hook-rewrite/b2/row2-standard-trunk", NULL, test_row2_standard_trunk);
+    ADD("/hook-rewrite/b2/row3-standard-refused", NULL, test_row3_standard_refused);
+    ADD("/hook-rewrite/b2/ovs-nic-to-standard-switch", NULL, test_ovs_nic_to_standard_switch);
+    ADD("/hook-rewrite/nic/live-form", NULL, test_live_form);
+    ADD("/hook-rewrite/nic/others-untouched", NULL, test_other_nics_untouched);
+    ADD("/hook-rewrite/nic/unstated-vlan", NULL, test_unstated_vlan);
+    ADD("/hook-rewrite/nic/ovs-trunk", NULL, test_ovs_trunk_kept);
+    ADD("/hook-rewrite/nic/sixteen", NULL, test_sixteen_nics);
+    ADD("/hook-rewrite/when/no-map", NULL, test_no_map);
+    ADD("/hook-rewrite/when/damaged-map", NULL, test_damaged_map);
+    ADD("/hook-rewrite/when/no-module", NULL, test_no_module);
+    ADD("/hook-rewrite/when/migrate-as-restore", &with_bus, test_migrate_as_restore);
+    ADD("/hook-rewrite/when/other-operations", NULL, test_other_operations);
+#undef ADD
+    return g_test_run();
+}
