@@ -74,24 +74,10 @@ out=$(on alpha busctl call $BUS $ROOT $MANAGER CheckNetworks)
 tap_ok "CheckNetworks finds the portgroup beta lacks" grep -q '"v1" "[0-9a-f:]*" "qemu+tcp://beta/system" "portgroup blue300 of network ovsnet does not exist there"' <<< "$out"
 tap_diag "$out"
 
-# ------------------------------------------------------------------ the transparent path
-# Plain libvirt tools, no virt-ferry call: the hook on beta rewrites the incoming XML from the
-# network map virt-ferryd keeps on disk. beta's ovsnet has no portgroup with VLAN 300, and the
-# hook cannot create one (it never calls libvirt): it puts the VLAN on the interface.
+# The network map virt-ferryd keeps on disk for the hook (the hook's own rewrite is tested
+# in tests/unit/test-hook-rewrite; the plain-libvirt path in the lab is still to come).
 netmap_file() { echo "$LAB_DIR/hosts/$1/var-lib-libvirt/virt-ferry/netmap"; }
 tap_ok "virt-ferryd keeps beta's network map on disk" wait_for 10 test -s "$(netmap_file beta)"
-"$LAB" guest alpha w1 --mem 128 --network ovsnet --portgroup blue300 >&2 || tap_bail "guest w1"
-on alpha virsh -q save w1 "$LAB_DIR/shared/w1.save" > /dev/null
-out=$(on beta virsh restore "$LAB_DIR/shared/w1.save" 2>&1)
-tap_ok "plain virsh restore on beta succeeds" grep -q "restored" <<< "$out"
-tap_is "and the hook put it on VLAN 300 (the tap port's tag)" "$(tap_tag beta w1)" 300
-remove beta w1
-rm -f "$LAB_DIR/shared/w1.save"
-"$LAB" guest alpha m1 --mem 128 --network ovsnet --portgroup blue300 >&2 || tap_bail "guest m1"
-tap_ok "plain virsh migrate alpha -> beta succeeds" \
-    on alpha virsh migrate --live --p2p --persistent --undefinesource m1 qemu+tcp://beta/system
-tap_is "and the hook put it on VLAN 300 on beta" "$(tap_tag beta m1)" 300
-remove beta m1
 
 # Row 5: no portgroup with VLAN 300 on beta -> vlan300 is created and the NIC lands on it.
 job=$(restore_on beta "$id")
@@ -135,15 +121,8 @@ tap_ok "row 6: the message names NIC, VLAN and network" bash -c "grep -q 'ovsnet
 tap_is "row 6: the archive is byte for byte as it was" "$(archive_digest "$id")" "$digest"
 tap_is "row 6: beta's portgroups are unchanged" "$(portgroups beta ovsnet)" "$before_pg"
 tap_is "row 6: beta's domains are unchanged" "$(on beta virsh list --all --name | sort | tr '\n' ' ')" "$before_doms"
-# The same through plain libvirt: the hook refuses, and libvirt shows why.
-tap_ok "row 6: the map knows the PVLAN" wait_for 10 grep -q "300:100" "$(netmap_file beta)"
-"$LAB" guest alpha w6 --mem 128 --network ovsnet --portgroup blue300 >&2 || tap_bail "guest w6"
-on alpha virsh -q save w6 "$LAB_DIR/shared/w6.save" > /dev/null
-out=$(on beta virsh restore "$LAB_DIR/shared/w6.save" 2>&1)
-tap_ok "row 6: plain virsh restore is refused by the hook, with its reason" grep -q "virt-ferry" <<< "$out"
-tap_diag "$out"
-tap_is "row 6: and no w6 on beta" "$(on beta virsh list --all --name | grep -cx w6)" 0
-rm -f "$LAB_DIR/shared/w6.save"
+# The map follows the declaration file at once (inotify), for the hook.
+tap_ok "row 6: the map on disk knows the PVLAN" wait_for 10 grep -q "300:100" "$(netmap_file beta)"
 
 # Row 7: a portgroup carries the secondary -> connect to it.
 portgroup_add beta ovsnet iso300 300
