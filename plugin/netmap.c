@@ -2,6 +2,7 @@
 #include "netmap.h"
 
 #include "ferry-error.h"
+#include "xml-read.h"
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -199,44 +200,11 @@ static gboolean invalid(GError **error, const char *fmt, ...)
     return FALSE;
 }
 
-static void xml_init(void)
-{
-    static gsize done;
-    if (g_once_init_enter(&done)) {
-        xmlInitParser(); /* libxml2's own setup is not thread-safe on first use */
-        g_once_init_leave(&done, 1);
-    }
-}
-
 /* No network access, no entity substitution, no DOCTYPE: the text may come from a file any
  * administrator edits, and the hook runs as root inside libvirtd's operations. */
 static xmlDocPtr read_xml(const char *xml, const char *what, GError **error)
 {
-    gsize len = strlen(xml);
-    if (len > G_MAXINT) {
-        invalid(error, "%s is too large (%" G_GSIZE_FORMAT " bytes)", what, len);
-        return NULL;
-    }
-    xml_init();
-    xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
-    if (!ctxt) {
-        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "out of memory parsing %s", what);
-        return NULL;
-    }
-    xmlDocPtr doc = xmlCtxtReadMemory(ctxt, xml, (int)len, "network.xml", NULL,
-                                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-                                          XML_PARSE_NOBLANKS);
-    if (!doc) {
-        const xmlError *e = xmlCtxtGetLastError(ctxt);
-        g_autofree char *msg = g_strstrip(g_strdup(e && e->message ? e->message : "unknown error"));
-        invalid(error, "%s is not well-formed XML: line %d: %s", what, e ? e->line : 0, msg);
-    } else if (doc->intSubset || doc->extSubset) {
-        /* libvirt never writes one, and entities are a way to smuggle content past us. */
-        invalid(error, "%s carries a <!DOCTYPE>, which libvirt never writes: remove it", what);
-        g_clear_pointer(&doc, xmlFreeDoc);
-    }
-    xmlFreeParserCtxt(ctxt);
-    return doc;
+    return ferry_xml_read(xml, what, "network.xml", error);
 }
 
 /* libvirt's own elements have no namespace. */
@@ -835,7 +803,7 @@ char *ferry_netmap_standard_metadata_with(const char *current, const char *portg
             return NULL;
         }
     } else {
-        xml_init();
+        ferry_xml_init();
         doc = xmlNewDoc((const xmlChar *)"1.0");
         decl = new_declarations(doc);
     }

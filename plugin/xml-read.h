@@ -1,0 +1,16 @@
+/* Reading XML that may come from anywhere (a hook's stdin, a file an administrator edits):
+ * no network access, no entity substitution, no DOCTYPE. */
+#pragma once
+
+#include <glib.h>
+#include <libxml/tree.h>
+
+G_BEGIN_DECLS
+
+/* libxml2's own set-up, once, thread-safely. */
+void ferry_xml_init(void);
+/* The document, or InvalidArgument saying what is wrong with @xml, prefixed by @what ("the
+ * domain XML"); @name is the document's name in libxml2's messages. */
+xmlDocPtr ferry_xml_read(const char *xml, const char *what, const char *name, GError **error);
+
+G_END_DECLS
