@@ -578,7 +578,7 @@ static gboolean save_and_copy(Archive *a, GError **error)
         if (g_cancellable_is_cancelled(ferry_job_cancellable(a->job)))
             virDomainAbortJob(a->dom);
         poll_save_stats(a);
-        g_usleep(POLL_INTERVAL_US * 5);
+        g_usleep(POLL_INTERVAL_US * 2);
     }
     g_thread_join(thread);
     phase(a, "libvirt's save returned");
