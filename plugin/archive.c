@@ -45,6 +45,8 @@ typedef struct {
     ArchiveCall *call;
     virConnectPtr conn;
     virDomainPtr dom;
+    virConnectPtr stats_conn;  /* see side_domain */
+    virDomainPtr stats_dom;
     FerryDomainXml *live;
     char *config_xml;
     int state;                 /* virDomainState before the archive */
@@ -63,6 +65,10 @@ static void archive_clear(Archive *a)
         virDomainFree(a->dom);
     if (a->conn)
         virConnectClose(a->conn);
+    if (a->stats_dom)
+        virDomainFree(a->stats_dom);
+    if (a->stats_conn)
+        virConnectClose(a->stats_conn);
     g_clear_pointer(&a->live, ferry_domxml_free);
     g_free(a->config_xml);
     g_free(a->id);
@@ -274,16 +280,36 @@ static gboolean save_done(SaveRun *s)
 }
 
 /* What libvirt's save job moved so far, into the job's accounting. */
+/* A second connection for questions about the running save: on the one the save runs on,
+ * they wait until the save is over. */
+static virDomainPtr side_domain(Archive *a)
+{
+    if (!a->stats_dom) {
+        if (!a->stats_conn)
+            a->stats_conn = virConnectOpen(a->call->uri);
+        a->stats_dom = a->stats_conn ? virDomainLookupByUUIDString(a->stats_conn, a->call->uuid) : NULL;
+    }
+    return a->stats_dom ? a->stats_dom : a->dom;
+}
+
+/* libvirt resumes the guest as it was. */
+static void abort_save(Archive *a)
+{
+    virDomainAbortJob(side_domain(a));
+    virResetLastError();
+}
+
 static void poll_save_stats(Archive *a)
 {
     virTypedParameterPtr params = NULL;
     int n = 0, type = 0;
-    if (virDomainGetJobStats(a->dom, &type, &params, &n, 0) == 0 && type != VIR_DOMAIN_JOB_NONE) {
-        unsigned long long processed = 0;
+    unsigned long long processed = 0;
+    if (virDomainGetJobStats(side_domain(a), &type, &params, &n, 0) == 0 && type != VIR_DOMAIN_JOB_NONE) {
         if (virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DATA_PROCESSED, &processed) == 1)
             a->bytes.extra = MIN(processed, ferry_domxml_memory_kib(a->live) * 1024);
         ferry_job_bytes_progress(0, &a->bytes);
     }
+
     virTypedParamsFree(params, n);
     virResetLastError();
 }
@@ -573,10 +599,10 @@ static gboolean save_and_copy(Archive *a, GError **error)
     gboolean copied = save_done(&s) && s.rc < 0 ? FALSE : copy_disks(a, &copy_error);
     phase(a, "disks copied");
     if (!copied && !save_done(&s))
-        virDomainAbortJob(a->dom); /* libvirt resumes the guest as it was */
+        abort_save(a);
     while (!save_done(&s)) {
         if (g_cancellable_is_cancelled(ferry_job_cancellable(a->job)))
-            virDomainAbortJob(a->dom);
+            abort_save(a);
         poll_save_stats(a);
         g_usleep(POLL_INTERVAL_US * 2);
     }
