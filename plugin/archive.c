@@ -850,7 +850,6 @@ static void recover_archive(const FerryConfig *config, virConnectPtr conn, Ferry
     g_autofree char *phase = ferry_journal_get(j, "phase");
     g_autofree char *uuid = ferry_journal_get(j, "domain");
     g_autofree char *partial = ferry_journal_get(j, "partial");
-    g_autofree char *final = ferry_journal_get(j, "final");
     g_autofree char *was = ferry_journal_get(j, "was");
     g_autofree char *created = ferry_journal_get(j, "created");
     g_autoptr(virDomain) dom = uuid ? virDomainLookupByUUIDString(conn, uuid) : NULL;
@@ -885,7 +884,6 @@ static void recover_archive(const FerryConfig *config, virConnectPtr conn, Ferry
     }
     if (partial && g_str_has_prefix(partial, config->archive_library))
         ferry_remove_tree(partial);
-    (void)final;
     ferry_journal_remove(j);
 }
 
