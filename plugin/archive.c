@@ -46,6 +46,8 @@ typedef struct {
     virConnectPtr conn;
     virDomainPtr dom;
     virConnectPtr stats_conn;  /* see side_domain */
+    struct HostFacts *facts;   /* asked beside the save, see host_facts_thread */
+    GThread *facts_thread;
     virDomainPtr stats_dom;
     FerryDomainXml *live;
     char *config_xml;
@@ -59,8 +61,13 @@ typedef struct {
     gboolean saved;            /* the domain is saved into partial/memory.save */
 } Archive;
 
+static void host_facts_free(struct HostFacts *f);
+
 static void archive_clear(Archive *a)
 {
+    if (a->facts_thread)
+        g_thread_join(a->facts_thread);
+    g_clear_pointer(&a->facts, host_facts_free);
     if (a->dom)
         virDomainFree(a->dom);
     if (a->conn)
@@ -177,24 +184,58 @@ static guint64 data_to_move(Archive *a)
     return total;
 }
 
+/* The host's versions and name for the manifest. virConnectGetVersion can take seconds
+ * (libvirt re-checking its QEMU capabilities), so they are asked on a connection of their own
+ * while the save runs, and joined before the manifest is written. */
+typedef struct HostFacts {
+    char *uri;
+    unsigned long libvirt_version, hv_version;
+    char *host;
+} HostFacts;
+
+static gpointer host_facts_thread(gpointer data)
+{
+    HostFacts *f = data;
+    virConnectPtr conn = virConnectOpen(f->uri);
+    if (conn) {
+        virConnectGetLibVersion(conn, &f->libvirt_version);
+        virConnectGetVersion(conn, &f->hv_version);
+        f->host = virConnectGetHostname(conn);
+        virConnectClose(conn);
+    }
+    virResetLastError();
+    return NULL;
+}
+
+static char *version_text(unsigned long v)
+{
+    return g_strdup_printf("%lu.%lu.%lu", v / 1000000, v / 1000 % 1000, v % 1000);
+}
+
+static void add_host_facts(FerryManifest *m, GThread *thread, HostFacts *f)
+{
+    g_thread_join(thread);
+    m->source_host = g_strdup(f->host ? f->host : g_get_host_name());
+    m->libvirt_version = version_text(f->libvirt_version);
+    m->qemu_version = version_text(f->hv_version);
+}
+
+static void host_facts_free(HostFacts *f)
+{
+    g_free(f->host);
+    g_free(f->uri);
+    g_free(f);
+}
+
 static void fill_manifest_header(Archive *a, gint64 created)
 {
     FerryManifest *m = a->manifest = ferry_manifest_new();
-    unsigned long libvirt_version = 0, hv_version = 0;
-    virConnectGetLibVersion(a->conn, &libvirt_version);
-    virConnectGetVersion(a->conn, &hv_version);
-    g_autofree char *host = virConnectGetHostname(a->conn);
     m->id = g_strdup(a->id);
     m->domain = g_strdup(ferry_domxml_name(a->live));
     m->uuid = g_strdup(ferry_domxml_uuid(a->live));
-    m->source_host = g_strdup(host ? host : g_get_host_name());
     m->created = created;
     m->state = g_strdup(state_word(a->state));
     m->domain_type = g_strdup(ferry_domxml_type(a->live));
-    m->libvirt_version = g_strdup_printf("%lu.%lu.%lu", libvirt_version / 1000000, libvirt_version / 1000 % 1000,
-                                         libvirt_version % 1000);
-    m->qemu_version = g_strdup_printf("%lu.%lu.%lu", hv_version / 1000000, hv_version / 1000 % 1000,
-                                      hv_version % 1000);
     m->cpu_model = g_strdup(ferry_domxml_cpu_model(a->live) ? ferry_domxml_cpu_model(a->live)
                                                              : ferry_domxml_cpu_mode(a->live));
     m->memory_kib = ferry_domxml_memory_kib(a->live);
@@ -652,6 +693,9 @@ static gboolean run_archive(Archive *a, GError **error)
     a->partial = g_build_filename(a->call->library, partial_name, NULL);
     a->final = g_build_filename(a->call->library, a->id, NULL);
     fill_manifest_header(a, created);
+    a->facts = g_new0(HostFacts, 1);
+    a->facts->uri = g_strdup(a->call->uri);
+    a->facts_thread = g_thread_new("host-facts", host_facts_thread, a->facts);
     phase(a, "manifest header");
     a->bytes = (FerryJobBytes){ .job = a->job, .total = data_to_move(a) };
     ferry_job_bytes_progress(0, &a->bytes);
@@ -683,6 +727,7 @@ static gboolean run_archive(Archive *a, GError **error)
     g_ptr_array_add(a->notes, NULL);
     a->manifest->notes = g_strdupv((char **)a->notes->pdata);
     ferry_job_set_message(a->job, "writing the manifest");
+    add_host_facts(a->manifest, g_steal_pointer(&a->facts_thread), a->facts);
     if (!publish(a, error))
         return FALSE;
     /* From here on the archive exists: no rollback, only completion. */
