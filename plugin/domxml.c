@@ -411,43 +411,27 @@ const char *ferry_domxml_tpm_version(FerryDomainXml *d) { return view(d)->tpm_ve
 
 /* ------------------------------------------------------------------ parsing */
 
-static gboolean invalid(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-static gboolean invalid(GError **error, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_set_error_literal(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT, msg);
-    return FALSE;
-}
 
-/* Parses @xml into a document, or says what is wrong with it, prefixed by @what. No
- * network access, no entity substitution: the text may come from a hook's stdin. */
-static xmlDocPtr read_xml(const char *xml, const char *what, GError **error)
-{
-    return ferry_xml_read(xml, what, "domain.xml", error);
-}
 
 FerryDomainXml *ferry_domxml_parse(const char *xml, GError **error)
 {
     if (!xml || !*xml) {
-        invalid(error, "the domain XML is empty");
+        ferry_xml_invalid(error, "the domain XML is empty");
         return NULL;
     }
-    xmlDocPtr doc = read_xml(xml, "the domain XML", error);
+    xmlDocPtr doc = ferry_xml_read(xml, "the domain XML", "domain.xml", error);
     if (!doc)
         return NULL;
     xmlNodePtr root = xmlDocGetRootElement(doc);
     if (!is_elem(root, "domain")) {
-        invalid(error, "the XML is a <%s> document, not a libvirt <domain>",
+        ferry_xml_invalid(error, "the XML is a <%s> document, not a libvirt <domain>",
                 root ? (const char *)root->name : "(empty)");
         xmlFreeDoc(doc);
         return NULL;
     }
     g_autofree char *name = text(child(root, "name"));
     if (!name) {
-        invalid(error, "the domain XML has no <name>");
+        ferry_xml_invalid(error, "the domain XML has no <name>");
         xmlFreeDoc(doc);
         return NULL;
     }
@@ -667,13 +651,13 @@ gboolean ferry_domxml_check_archivable(FerryDomainXml *d, GPtrArray *notes, GErr
 static gboolean check_text(const char *value, const char *what, GError **error)
 {
     if (!value || !*value)
-        return invalid(error, "%s is empty", what);
+        return ferry_xml_invalid(error, "%s is empty", what);
     if (!g_utf8_validate(value, -1, NULL))
-        return invalid(error, "%s is not valid UTF-8", what);
+        return ferry_xml_invalid(error, "%s is not valid UTF-8", what);
     for (const char *p = value; *p; p = g_utf8_next_char(p))
         if (g_unichar_iscntrl(g_utf8_get_char(p))) {
             g_autofree char *shown = g_strescape(value, NULL);
-            return invalid(error, "%s \"%s\" holds a control character", what, shown);
+            return ferry_xml_invalid(error, "%s \"%s\" holds a control character", what, shown);
         }
     return TRUE;
 }
@@ -721,7 +705,7 @@ gboolean ferry_domxml_set_uuid(FerryDomainXml *d, const char *uuid, GError **err
 {
     if (!uuid || !is_uuid(uuid)) {
         g_autofree char *shown = g_strescape(uuid ? uuid : "", NULL);
-        return invalid(error, "\"%s\" is not a UUID: give 32 hex digits, as in "
+        return ferry_xml_invalid(error, "\"%s\" is not a UUID: give 32 hex digits, as in "
                               "3f2a8c9e-5b1d-4e6f-9a7b-2c4d6e8f0a1b", shown);
     }
     set_text(root_elem(d, "uuid", "name"), uuid);
@@ -751,7 +735,7 @@ gboolean ferry_domxml_set_disk_source(FerryDomainXml *d, const char *target, con
     if (!check_text(path, "the disk source path", error))
         return FALSE;
     if (!g_path_is_absolute(path))
-        return invalid(error, "the disk source path \"%s\" is not absolute", path);
+        return ferry_xml_invalid(error, "the disk source path \"%s\" is not absolute", path);
     xmlNodePtr disk = find_disk(d, target, error);
     if (!disk)
         return FALSE;
@@ -875,7 +859,7 @@ gboolean ferry_domxml_set_nic_vlan(FerryDomainXml *d, const char *mac, int vlan,
                                    GError **error)
 {
     if (vlan < -1 || vlan > 4095)
-        return invalid(error, "VLAN ID %d is out of range: give 0 to 4095, or -1 for none", vlan);
+        return ferry_xml_invalid(error, "VLAN ID %d is out of range: give 0 to 4095, or -1 for none", vlan);
     xmlNodePtr nic = find_nic(d, mac, error);
     if (!nic)
         return FALSE;
@@ -1103,7 +1087,7 @@ char *ferry_archived_mark_to_xml(const char *archive_id, gint64 created_usec)
 
 static gboolean bad_mark(GError **error, const char *why)
 {
-    return invalid(error, "the domain's virt-ferry archived mark is wrong: %s", why);
+    return ferry_xml_invalid(error, "the domain's virt-ferry archived mark is wrong: %s", why);
 }
 
 gboolean ferry_archived_mark_parse(const char *xml, char **archive_id, gint64 *created_usec,
@@ -1115,7 +1099,7 @@ gboolean ferry_archived_mark_parse(const char *xml, char **archive_id, gint64 *c
         *created_usec = 0;
     if (!xml || !*xml)
         return FALSE;
-    xmlDocPtr doc = read_xml(xml, "the domain's virt-ferry archived mark", error);
+    xmlDocPtr doc = ferry_xml_read(xml, "the domain's virt-ferry archived mark", "domain.xml", error);
     if (!doc)
         return FALSE;
     xmlNodePtr root = xmlDocGetRootElement(doc);

@@ -189,23 +189,7 @@ gboolean ferry_netmap_equal(const FerryNetmap *a, const FerryNetmap *b)
 
 /* ------------------------------------------------------------------ XML helpers */
 
-static gboolean invalid(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-static gboolean invalid(GError **error, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_set_error_literal(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT, msg);
-    return FALSE;
-}
 
-/* No network access, no entity substitution, no DOCTYPE: the text may come from a file any
- * administrator edits, and the hook runs as root inside libvirtd's operations. */
-static xmlDocPtr read_xml(const char *xml, const char *what, GError **error)
-{
-    return ferry_xml_read(xml, what, "network.xml", error);
-}
 
 /* libvirt's own elements have no namespace. */
 static gboolean is_elem(xmlNodePtr node, const char *name)
@@ -279,7 +263,7 @@ static gboolean parse_libvirt_vlan(const char *net, const char *pg, xmlNodePtr v
         g_autofree char *id = attr(c, "id");
         int v;
         if (!parse_vlan_id(id, FERRY_VLAN_TRUNK, &v))
-            return invalid(error, "network %s: portgroup %s: VLAN tag id \"%s\" is not a number from 0 to 4094 "
+            return ferry_xml_invalid(error, "network %s: portgroup %s: VLAN tag id \"%s\" is not a number from 0 to 4094 "
                            "(4095: trunk)", net, pg, id ? id : "");
         if (first < 0)
             first = v;
@@ -287,11 +271,11 @@ static gboolean parse_libvirt_vlan(const char *net, const char *pg, xmlNodePtr v
         tags++;
     }
     if (tags == 0)
-        return invalid(error, "network %s: portgroup %s: <vlan> has no <tag id='N'/>", net, pg);
+        return ferry_xml_invalid(error, "network %s: portgroup %s: <vlan> has no <tag id='N'/>", net, pg);
     g_autofree char *trunk_attr = attr(vlan, "trunk");
     gboolean trunk;
     if (!parse_yes_no(trunk_attr, &trunk))
-        return invalid(error, "network %s: portgroup %s: <vlan trunk='%s'> must be yes or no", net, pg, trunk_attr);
+        return ferry_xml_invalid(error, "network %s: portgroup %s: <vlan trunk='%s'> must be yes or no", net, pg, trunk_attr);
     *trunk_out = trunk || tags > 1 || all;
     *vlan_out = *trunk_out ? -1 : first;
     return TRUE;
@@ -301,9 +285,9 @@ static gboolean parse_libvirt_portgroup(FerryNetwork *net, xmlNodePtr node, GErr
 {
     g_autofree char *name = attr(node, "name");
     if (!name || !*name)
-        return invalid(error, "network %s: a <portgroup> has no name", net->name);
+        return ferry_xml_invalid(error, "network %s: a <portgroup> has no name", net->name);
     if (ferry_network_find_portgroup(net, name))
-        return invalid(error, "network %s: portgroup %s appears twice", net->name, name);
+        return ferry_xml_invalid(error, "network %s: portgroup %s appears twice", net->name, name);
     g_autoptr(FerryPortgroup) pg = portgroup_new(name);
     g_autofree char *def = attr(node, "default");
     pg->is_default = def && g_ascii_strcasecmp(def, "yes") == 0;
@@ -344,20 +328,20 @@ static gboolean parse_declared_vlan(const char *net, const char *pg, xmlNodePtr 
     g_autofree char *trunk_attr = attr(node, "trunk");
     *vlan = -1;
     if (!parse_yes_no(trunk_attr, trunk))
-        return invalid(error, "network %s: virt-ferry portgroup %s: trunk=\"%s\" must be yes or no", net, pg,
+        return ferry_xml_invalid(error, "network %s: virt-ferry portgroup %s: trunk=\"%s\" must be yes or no", net, pg,
                        trunk_attr);
     if (vlan_attr && !parse_vlan_id(vlan_attr, FERRY_VLAN_TRUNK, vlan))
-        return invalid(error, "network %s: virt-ferry portgroup %s: VLAN \"%s\" is not a number from 0 to 4094 "
+        return ferry_xml_invalid(error, "network %s: virt-ferry portgroup %s: VLAN \"%s\" is not a number from 0 to 4094 "
                        "(4095: trunk)", net, pg, vlan_attr);
     if (*vlan == FERRY_VLAN_TRUNK) {
         *vlan = -1;
         *trunk = TRUE;
     } else if (*trunk && *vlan >= 0) {
-        return invalid(error, "network %s: virt-ferry portgroup %s declares both VLAN %d and trunk: give one", net, pg,
+        return ferry_xml_invalid(error, "network %s: virt-ferry portgroup %s declares both VLAN %d and trunk: give one", net, pg,
                        *vlan);
     }
     if (*vlan < 0 && !*trunk)
-        return invalid(error, "network %s: virt-ferry portgroup %s declares no VLAN: give vlan=\"N\" or "
+        return ferry_xml_invalid(error, "network %s: virt-ferry portgroup %s declares no VLAN: give vlan=\"N\" or "
                        "trunk=\"yes\"", net, pg);
     return TRUE;
 }
@@ -368,9 +352,9 @@ static gboolean apply_declared_portgroup(FerryNetwork *net, xmlNodePtr node, GHa
 {
     g_autofree char *name = attr(node, "name");
     if (!name || !*name)
-        return invalid(error, "network %s: a virt-ferry <portgroup> has no name", net->name);
+        return ferry_xml_invalid(error, "network %s: a virt-ferry <portgroup> has no name", net->name);
     if (!g_hash_table_add(seen, g_strdup(name)))
-        return invalid(error, "network %s: virt-ferry portgroup %s is declared twice", net->name, name);
+        return ferry_xml_invalid(error, "network %s: virt-ferry portgroup %s is declared twice", net->name, name);
     int vlan;
     gboolean trunk;
     if (!parse_declared_vlan(net->name, name, node, &vlan, &trunk, error))
@@ -395,7 +379,7 @@ static gboolean apply_declared_pvlan(FerryNetwork *net, xmlNodePtr node, GError 
     g_autofree char *primary_attr = attr(node, "primary");
     int primary;
     if (!parse_vlan_id(primary_attr, FERRY_VLAN_MAX, &primary))
-        return invalid(error, "network %s: PVLAN primary \"%s\" is not a number from 0 to 4094", net->name,
+        return ferry_xml_invalid(error, "network %s: PVLAN primary \"%s\" is not a number from 0 to 4094", net->name,
                        primary_attr ? primary_attr : "");
     for (xmlNodePtr c = node->children; c; c = c->next) {
         if (!is_ferry(c, "secondary"))
@@ -404,16 +388,16 @@ static gboolean apply_declared_pvlan(FerryNetwork *net, xmlNodePtr node, GError 
         g_autofree char *type_attr = attr(c, "type");
         FerryPvlan p = { .primary = primary };
         if (!parse_vlan_id(vlan_attr, FERRY_VLAN_MAX, &p.secondary))
-            return invalid(error, "network %s: PVLAN %d: secondary VLAN \"%s\" is not a number from 0 to 4094",
+            return ferry_xml_invalid(error, "network %s: PVLAN %d: secondary VLAN \"%s\" is not a number from 0 to 4094",
                            net->name, primary, vlan_attr ? vlan_attr : "");
         if (!pvlan_type_from_name(type_attr, &p.type))
-            return invalid(error, "network %s: PVLAN %d: secondary VLAN %d has type \"%s\": give type=\"isolated\" "
+            return ferry_xml_invalid(error, "network %s: PVLAN %d: secondary VLAN %d has type \"%s\": give type=\"isolated\" "
                            "or type=\"community\"", net->name, primary, p.secondary, type_attr ? type_attr : "");
         if (p.secondary == primary)
-            return invalid(error, "network %s: PVLAN %d lists itself as a secondary", net->name, primary);
+            return ferry_xml_invalid(error, "network %s: PVLAN %d lists itself as a secondary", net->name, primary);
         int other = ferry_network_pvlan_primary(net, p.secondary);
         if (other >= 0)
-            return invalid(error, "network %s: VLAN %d is declared a secondary of PVLAN %d and of PVLAN %d: a "
+            return ferry_xml_invalid(error, "network %s: VLAN %d is declared a secondary of PVLAN %d and of PVLAN %d: a "
                            "secondary belongs to one primary", net->name, p.secondary, other, primary);
         g_array_append_val(net->pvlans, p);
     }
@@ -449,7 +433,7 @@ static FerryNetwork *parse_network(xmlNodePtr root, GError **error)
 {
     g_autofree char *name = text(child(root, "name"));
     if (!name || !*name) {
-        invalid(error, "the network XML has no <name>");
+        ferry_xml_invalid(error, "the network XML has no <name>");
         return NULL;
     }
     g_autoptr(FerryNetwork) net = network_new(name);
@@ -467,14 +451,14 @@ gboolean ferry_netmap_add_network_xml(FerryNetmap *map, const char *network_xml,
 {
     g_return_val_if_fail(map != NULL, FALSE);
     if (!network_xml || !*network_xml)
-        return invalid(error, "the network XML is empty");
-    xmlDocPtr doc = read_xml(network_xml, "the network XML", error);
+        return ferry_xml_invalid(error, "the network XML is empty");
+    xmlDocPtr doc = ferry_xml_read(network_xml, "the network XML", "network.xml", error);
     if (!doc)
         return FALSE;
     xmlNodePtr root = xmlDocGetRootElement(doc);
     FerryNetwork *net = NULL;
     if (!is_elem(root, "network"))
-        invalid(error, "the XML is a <%s> document, not a libvirt <network>",
+        ferry_xml_invalid(error, "the XML is a <%s> document, not a libvirt <network>",
                 root ? (const char *)root->name : "(empty)");
     else
         net = parse_network(root, error);
@@ -556,7 +540,7 @@ typedef struct {
 
 static gboolean load_bad(Loader *l, const char *group, const char *key, const char *why)
 {
-    return invalid(l->error, "the network map %s is damaged: [%s] %s: %s; virt-ferryd rewrites it when it starts",
+    return ferry_xml_invalid(l->error, "the network map %s is damaged: [%s] %s: %s; virt-ferryd rewrites it when it starts",
                    l->path, group, key, why);
 }
 
@@ -671,7 +655,7 @@ FerryNetmap *ferry_netmap_load(const char *path, GError **error)
     if (!load_int(&l, "netmap", "version", 0, G_MAXINT, &version))
         return NULL;
     if (version != FERRY_NETMAP_FORMAT) {
-        invalid(error, "the network map %s has format %d, this virt-ferry reads format %d: restart virt-ferryd",
+        ferry_xml_invalid(error, "the network map %s has format %d, this virt-ferry reads format %d: restart virt-ferryd",
                 path, version, FERRY_NETMAP_FORMAT);
         return NULL;
     }
@@ -793,7 +777,7 @@ char *ferry_netmap_standard_metadata_with(const char *current, const char *portg
     xmlNodePtr decl = NULL;
     if (*stripped) {
         g_autoptr(GError) error = NULL;
-        doc = read_xml(stripped, "virt-ferry's network declarations", &error);
+        doc = ferry_xml_read(stripped, "virt-ferry's network declarations", "network.xml", &error);
         decl = doc ? find_declarations(doc) : NULL;
         if (!decl) {
             g_warning("cannot add portgroup %s: %s", portgroup,
@@ -1015,7 +999,7 @@ gboolean ferry_netmap_decide(const FerryNetmap *target, const char *requested_ne
     memset(out, 0, sizeof(*out));
     out->vlan = -1;
     if (vlan < -1 || vlan > FERRY_VLAN_TRUNK)
-        return invalid(error, "NIC %s: VLAN %d is not a VLAN id (0 to 4094, 4095: trunk)", nic_mac, vlan);
+        return ferry_xml_invalid(error, "NIC %s: VLAN %d is not a VLAN id (0 to 4094, 4095: trunk)", nic_mac, vlan);
     trunk = trunk || vlan == FERRY_VLAN_TRUNK;
     Nic nic = { nic_mac ? nic_mac : "(no MAC)", trunk ? -1 : vlan, trunk, vlan_text(trunk ? -1 : vlan, trunk) };
     g_autofree char *how = NULL;
