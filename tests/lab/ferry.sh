@@ -1,4 +1,14 @@
-# Helpers for lab tests that talk to virt-ferryd (sourced after tap.sh; needs $LAB).
+# Helpers for lab tests and benchmarks that talk to virt-ferryd (sourced after tap.sh). Skips
+# or bails out at once when the lab or virt-ferry cannot run here.
+ferry_lab_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+LAB=${VIRT_FERRY_LAB:-$ferry_lab_dir/lab}
+LAB_DIR=${VIRT_FERRY_LAB_DIR:-/var/lib/virt-ferry-lab}
+BUILD=${VIRT_FERRY_BUILDDIR:-$(cd "$ferry_lab_dir/../.." && pwd)}
+[ "$(id -u)" = 0 ] || tap_skip_all "the lab needs root"
+ls /boot/vmlinuz-* > /dev/null 2>&1 || tap_skip_all "no guest kernel (linux-image-cloud-amd64)"
+command -v libvirtd > /dev/null || tap_skip_all "libvirtd is not installed (.ci/deps)"
+[ -x "$BUILD/dbus/virt-ferryd" ] || tap_bail "virt-ferryd is not built in $BUILD"
+
 BUS=org.virtferry.Ferry1
 ROOT=/org/virtferry/Ferry1
 MANAGER=$BUS.Manager

@@ -8,14 +8,6 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/tap.sh"
-LAB=${VIRT_FERRY_LAB:-$here/lab}
-LAB_DIR=${VIRT_FERRY_LAB_DIR:-/var/lib/virt-ferry-lab}
-BUILD=${VIRT_FERRY_BUILDDIR:-$(cd "$here/../.." && pwd)}
-
-[ "$(id -u)" = 0 ] || tap_skip_all "the lab needs root"
-ls /boot/vmlinuz-* > /dev/null 2>&1 || tap_skip_all "no guest kernel (linux-image-cloud-amd64)"
-command -v libvirtd > /dev/null || tap_skip_all "libvirtd is not installed (.ci/deps)"
-[ -x "$BUILD/dbus/virt-ferryd" ] || tap_bail "virt-ferryd is not built in $BUILD"
 . "$here/ferry.sh"
 
 LIBRARY=$LAB_DIR/shared/archive
