@@ -161,60 +161,17 @@ static Call *call_new(FerryDaemon *daemon, const char *target, GVariant *options
     return c;
 }
 
-/* Every option key is known and of the right type; @keys is "name:type" pairs. */
-static gboolean check_options(GVariant *options, const char *const *keys, GError **error)
-{
-    GVariantIter iter;
-    const char *key;
-    GVariant *value;
-    g_variant_iter_init(&iter, options);
-    while (g_variant_iter_loop(&iter, "{&sv}", &key, &value)) {
-        gboolean known = FALSE;
-        for (const char *const *k = keys; *k && !known; k++) {
-            const char *colon = strchr(*k, ':');
-            if (strncmp(*k, key, colon - *k) != 0 || key[colon - *k])
-                continue;
-            known = TRUE;
-            if (!g_variant_is_of_type(value, G_VARIANT_TYPE(colon + 1))) {
-                g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT, "option '%s' takes type '%s', not '%s'",
-                            key, colon + 1, g_variant_get_type_string(value));
-                g_variant_unref(value);
-                return FALSE;
-            }
-        }
-        if (!known) {
-            g_autofree char *list = g_strjoinv(", ", (char **)keys);
-            g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT, "unknown option '%s'%s%s", key,
-                        *keys ? "; the options are " : "; there are none yet", list);
-            g_variant_unref(value);
-            return FALSE;
-        }
-    }
-    return TRUE;
-}
-
-static void reply_job(FerryDaemon *daemon, GDBusMethodInvocation *invocation, FerryJob *job, GError *error,
-                      void (*complete)(FerryManager *, GDBusMethodInvocation *, const char *))
-{
-    if (!job) {
-        g_dbus_method_invocation_return_gerror(invocation, error);
-        return;
-    }
-    g_autofree char *path = ferry_daemon_export_job(daemon, job, invocation);
-    complete(daemon->manager, invocation, path);
-}
-
 static void archive_authorized(GDBusMethodInvocation *invocation, gpointer data)
 {
     Call *c = data;
     static const char *const keys[] = { NULL };
     g_autoptr(GError) error = NULL;
-    const FerryDomainInfo *info = check_options(c->options, keys, &error)
+    const FerryDomainInfo *info = ferry_daemon_check_options(c->options, keys, &error)
                                       ? ferry_inventory_lookup(c->daemon->inventory, c->target, &error)
                                       : NULL;
     FerryJob *job = info ? ferry_archive_start(c->daemon->jobs, c->daemon->config, info->uuid, info->name, &error)
                          : NULL;
-    reply_job(c->daemon, invocation, job, error, ferry_manager_complete_archive);
+    ferry_daemon_reply_job(c->daemon, invocation, job, error, ferry_manager_complete_archive);
 }
 
 static gboolean handle_archive(FerryManager *manager, GDBusMethodInvocation *invocation, const char *domain,
@@ -233,14 +190,14 @@ static void restore_authorized(GDBusMethodInvocation *invocation, gpointer data)
     FerryRestoreOptions options = { .start = -1 };
     gboolean start = FALSE;
     FerryJob *job = NULL;
-    if (check_options(c->options, keys, &error)) {
+    if (ferry_daemon_check_options(c->options, keys, &error)) {
         g_variant_lookup(c->options, "name", "&s", &options.name);
         if (g_variant_lookup(c->options, "start", "b", &start))
             options.start = start;
         g_variant_lookup(c->options, "network", "&s", &options.network);
         job = ferry_restore_start(c->daemon->jobs, c->daemon->config, c->target, &options, &error);
     }
-    reply_job(c->daemon, invocation, job, error, ferry_manager_complete_restore);
+    ferry_daemon_reply_job(c->daemon, invocation, job, error, ferry_manager_complete_restore);
 }
 
 static gboolean handle_restore(FerryManager *manager, GDBusMethodInvocation *invocation, const char *id,

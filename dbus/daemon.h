@@ -34,6 +34,8 @@ typedef struct {
     guint netmap_timer;
     GFileMonitor *networks_monitor;
     gboolean netmap_writing, netmap_again;
+    GPtrArray *peer_maps;         /* FerryPeerNetmap: the peers' networks, last read */
+    gboolean peers_reading;
 } FerryDaemon;
 
 /* domains.c: one org.virtferry.Ferry1.Domain object per inventory entry. */
@@ -50,6 +52,14 @@ void ferry_daemon_jobs_setup(FerryDaemon *daemon);
 void ferry_daemon_jobs_clear(FerryDaemon *daemon);
 /* Exports @job (just started for @invocation's caller) and returns its object path. */
 char *ferry_daemon_export_job(FerryDaemon *daemon, FerryJob *job, GDBusMethodInvocation *invocation);
+/* Every key of @options is one of @keys ("name:type" pairs, NULL-terminated) with that type. */
+gboolean ferry_daemon_check_options(GVariant *options, const char *const *keys, GError **error);
+/* Answers a method that starts a job: the job's path (exported), or @error. */
+void ferry_daemon_reply_job(FerryDaemon *daemon, GDBusMethodInvocation *invocation, FerryJob *job, GError *error,
+                            void (*complete)(FerryManager *, GDBusMethodInvocation *, const char *));
+
+/* migrations.c: Manager.Migrate. */
+void ferry_daemon_migrations_setup(FerryDaemon *daemon);
 
 /* archives.c: org.virtferry.Ferry1.Archive objects and the Manager's archive methods. */
 void ferry_daemon_archives_setup(FerryDaemon *daemon);

@@ -2,6 +2,8 @@
  * the bus for a while after the job ends so that a caller who polls sees the result. */
 #include "daemon.h"
 
+#include <string.h>
+
 #include "errors.h"
 
 #define JOB_LINGER_SECONDS (10 * 60)
@@ -132,3 +134,49 @@ void ferry_daemon_jobs_clear(FerryDaemon *daemon)
     g_clear_pointer(&daemon->job_objects, g_hash_table_unref);
     g_clear_pointer(&daemon->jobs, ferry_jobs_free);
 }
+
+/* ------------------------------------------------------------------ for the methods that start jobs */
+
+/* Every option key is known and of the right type; @keys is "name:type" pairs. */
+gboolean ferry_daemon_check_options(GVariant *options, const char *const *keys, GError **error)
+{
+    GVariantIter iter;
+    const char *key;
+    GVariant *value;
+    g_variant_iter_init(&iter, options);
+    while (g_variant_iter_loop(&iter, "{&sv}", &key, &value)) {
+        gboolean known = FALSE;
+        for (const char *const *k = keys; *k && !known; k++) {
+            const char *colon = strchr(*k, ':');
+            if (strncmp(*k, key, colon - *k) != 0 || key[colon - *k])
+                continue;
+            known = TRUE;
+            if (!g_variant_is_of_type(value, G_VARIANT_TYPE(colon + 1))) {
+                g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT, "option '%s' takes type '%s', not '%s'",
+                            key, colon + 1, g_variant_get_type_string(value));
+                g_variant_unref(value);
+                return FALSE;
+            }
+        }
+        if (!known) {
+            g_autofree char *list = g_strjoinv(", ", (char **)keys);
+            g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT, "unknown option '%s'%s%s", key,
+                        *keys ? "; the options are " : "; there are none yet", list);
+            g_variant_unref(value);
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+void ferry_daemon_reply_job(FerryDaemon *daemon, GDBusMethodInvocation *invocation, FerryJob *job, GError *error,
+                      void (*complete)(FerryManager *, GDBusMethodInvocation *, const char *))
+{
+    if (!job) {
+        g_dbus_method_invocation_return_gerror(invocation, error);
+        return;
+    }
+    g_autofree char *path = ferry_daemon_export_job(daemon, job, invocation);
+    complete(daemon->manager, invocation, path);
+}
+

@@ -1,6 +1,7 @@
 /* Networks: the network map on disk that virt-ferry-hook reads (rewritten when libvirt's
  * networks change, and periodically since libvirt 9.0 sends no event when a network's
- * metadata changes), and Manager.CheckNetworks. */
+ * metadata changes), with what the peers' libvirt shows of theirs (read every
+ * NETMAP_REFRESH_SECONDS), and Manager.CheckNetworks. */
 #include "daemon.h"
 
 #include "networks.h"
@@ -10,13 +11,25 @@
 
 #define NETMAP_REFRESH_SECONDS 30
 
+typedef struct {
+    FerryConfig *config;
+    GPtrArray *peers; /* FerryPeerNetmap, shared read-only; NULL: none read yet */
+} WriteData;
+
+static void write_data_free(WriteData *w)
+{
+    g_clear_pointer(&w->peers, g_ptr_array_unref);
+    g_free(w);
+}
+
 static void write_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
-    FerryConfig *config = data;
+    WriteData *w = data;
     g_autoptr(GError) error = NULL;
-    virConnectPtr conn = virConnectOpen(config->libvirt_uri);
-    g_autofree char *path = ferry_netmap_path(config->state_dir);
-    if (!conn || g_mkdir_with_parents(config->state_dir, 0755) < 0 || !ferry_netmap_write(conn, config->networks_dir, path, &error))
+    virConnectPtr conn = virConnectOpen(w->config->libvirt_uri);
+    g_autofree char *path = ferry_netmap_path(w->config->state_dir);
+    if (!conn || g_mkdir_with_parents(w->config->state_dir, 0755) < 0 ||
+        !ferry_netmap_write(conn, w->config->networks_dir, w->peers, path, &error))
         g_warning("cannot write the network map %s: %s", path,
                   error ? error->message : conn ? g_strerror(errno) : virGetLastErrorMessage());
     if (conn)
@@ -43,8 +56,61 @@ void ferry_daemon_networks_changed(gpointer data)
     }
     daemon->netmap_writing = TRUE;
     g_autoptr(GTask) task = g_task_new(NULL, NULL, written, daemon);
-    g_task_set_task_data(task, daemon->config, NULL);
+    WriteData *w = g_new0(WriteData, 1);
+    w->config = daemon->config;
+    w->peers = daemon->peer_maps ? g_ptr_array_ref(daemon->peer_maps) : NULL;
+    g_task_set_task_data(task, w, (GDestroyNotify)write_data_free);
     g_task_run_in_thread(task, write_in_thread);
+}
+
+/* ------------------------------------------------------------------ the peers' networks */
+
+/* Apart from the host's own map: a dead peer can hold a connection for minutes, and this
+ * host's own changes must reach the hook at once. */
+typedef struct {
+    GStrv peers;
+    GPtrArray *previous;
+} PeersData;
+
+static void peers_data_free(PeersData *p)
+{
+    g_strfreev(p->peers);
+    g_clear_pointer(&p->previous, g_ptr_array_unref);
+    g_free(p);
+}
+
+static void read_peers_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    PeersData *p = data;
+    g_task_return_pointer(task, ferry_netmap_read_peers((const char *const *)p->peers, p->previous),
+                          (GDestroyNotify)g_ptr_array_unref);
+}
+
+static void peers_read(GObject *source, GAsyncResult *res, gpointer data)
+{
+    FerryDaemon *daemon = data;
+    GPtrArray *maps = g_task_propagate_pointer(G_TASK(res), NULL);
+    daemon->peers_reading = FALSE;
+    if (!maps)
+        return;
+    gboolean changed = !ferry_peer_netmaps_equal(daemon->peer_maps, maps);
+    g_clear_pointer(&daemon->peer_maps, g_ptr_array_unref);
+    daemon->peer_maps = maps;
+    if (changed)
+        ferry_daemon_networks_changed(daemon);
+}
+
+static void read_peers(FerryDaemon *daemon)
+{
+    if (daemon->peers_reading || !daemon->config->peers || !daemon->config->peers[0])
+        return;
+    daemon->peers_reading = TRUE;
+    PeersData *p = g_new0(PeersData, 1);
+    p->peers = g_strdupv(daemon->config->peers);
+    p->previous = daemon->peer_maps ? g_ptr_array_ref(daemon->peer_maps) : NULL;
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, peers_read, daemon);
+    g_task_set_task_data(task, p, (GDestroyNotify)peers_data_free);
+    g_task_run_in_thread(task, read_peers_in_thread);
 }
 
 static gboolean refresh_timer(gpointer data)
@@ -52,6 +118,7 @@ static gboolean refresh_timer(gpointer data)
     FerryDaemon *daemon = data;
     if (ferry_inventory_is_connected(daemon->inventory))
         ferry_daemon_networks_changed(daemon);
+    read_peers(daemon);
     return G_SOURCE_CONTINUE;
 }
 
@@ -122,10 +189,12 @@ void ferry_daemon_networks_setup(FerryDaemon *daemon)
     g_signal_connect(daemon->manager, "handle-check-networks", G_CALLBACK(handle_check_networks), daemon);
     daemon->netmap_timer = g_timeout_add_seconds(NETMAP_REFRESH_SECONDS, refresh_timer, daemon);
     watch_declarations(daemon);
+    read_peers(daemon);
 }
 
 void ferry_daemon_networks_clear(FerryDaemon *daemon)
 {
     g_clear_handle_id(&daemon->netmap_timer, g_source_remove);
     g_clear_object(&daemon->networks_monitor);
+    g_clear_pointer(&daemon->peer_maps, g_ptr_array_unref);
 }

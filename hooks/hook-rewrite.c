@@ -21,9 +21,12 @@
  *   port): refused. One exception to decide's refusal of trunks on a distributed switch: a
  *   trunk of explicit tags (not 4095, "every VLAN") whose own network is here, active and
  *   distributed stays on it with its tags: Open vSwitch carries exactly those, as it did.
- * - no VLAN stated, portgroup P named: P of the same network here takes the NIC as libvirt
- *   would without the hook (untouched); if this host lacks network N or its portgroup P, the
- *   VLAN the NIC needs is unknown: refused, rather than landing on the wrong VLAN.
+ * - no VLAN stated, portgroup P named: the VLAN P has where the domain can come from, this
+ *   host and the peers whose networks virt-ferryd keeps in the map (ferry_netmap_peer_vlan).
+ *   All that know P agree on V: as if V were stated (P here with V stays untouched). They
+ *   disagree: refused, naming who says what. None knows: P of the same network here takes
+ *   the NIC as libvirt would without the hook (untouched); if this host lacks N or P, the
+ *   VLAN is unknown: refused, rather than landing on the wrong VLAN.
  * - no VLAN stated, no portgroup: the same network, active here, takes it (untouched; its
  *   default portgroup, if any, applies as on the source); else decide's "no VLAN" rule picks
  *   another network of the same kind, or refuses.
@@ -193,20 +196,58 @@ static gboolean map_unstated_portgroup(Rewrite *rw, const FerryNic *nic, const c
                   network, instead(rw));
 }
 
+/* A NIC naming portgroup @nic->portgroup without its VLAN: what the peers' libvirt says that
+ * portgroup carries. TRUE with *@known set when the peers tell; FALSE when refused. */
+static gboolean vlan_from_peers(Rewrite *rw, const FerryNic *nic, const char *network, gboolean *known, int *vlan,
+                                gboolean *trunk, FerrySwitchKind *kind)
+{
+    g_autofree char *conflict = NULL;
+    switch (ferry_netmap_peer_vlan(rw->map, network, nic->portgroup, vlan, trunk, kind, &conflict)) {
+    case FERRY_PEER_VLAN_KNOWN:
+        *known = TRUE;
+        return TRUE;
+    case FERRY_PEER_VLAN_CONFLICT:
+        return refuse(rw, nic->mac,
+                      "it is on portgroup %s of network %s, its XML does not say which VLAN that portgroup has, and "
+                      "the hosts disagree (%s); give the portgroup one VLAN on every host%s",
+                      nic->portgroup, network, conflict, instead(rw));
+    case FERRY_PEER_VLAN_UNKNOWN:
+    default:
+        *known = FALSE;
+        return TRUE;
+    }
+}
+
+static gboolean portgroup_has(const FerryPortgroup *pg, int vlan, gboolean trunk)
+{
+    return pg && pg->in_libvirt && pg->vlan == vlan && !pg->trunk == !trunk;
+}
+
 static gboolean map_nic(Rewrite *rw, const FerryNic *nic, const char *network)
 {
-    gboolean stated = nic->vlan >= 0 || nic->vlan_trunk;
+    int vlan = nic->vlan;
+    gboolean trunk = nic->vlan_trunk;
+    gboolean stated = vlan >= 0 || trunk;
+    FerrySwitchKind kind = is_ovs(nic->vport_type) ? FERRY_SWITCH_DISTRIBUTED : FERRY_SWITCH_STANDARD;
     const FerryNetwork *same = ferry_netmap_find(rw->map, network);
-    if (!stated && or_null(nic->portgroup))
-        return map_unstated_portgroup(rw, nic, network);
+    if (!stated && or_null(nic->portgroup)) {
+        /* libvirt's migratable XML names the portgroup only: its VLAN is what it is on the
+         * hosts the domain can come from. */
+        gboolean known = FALSE;
+        if (!vlan_from_peers(rw, nic, network, &known, &vlan, &trunk, &kind))
+            return FALSE;
+        if (!known)
+            return map_unstated_portgroup(rw, nic, network);
+        if (same && same->active && portgroup_has(ferry_network_find_portgroup(same, nic->portgroup), vlan, trunk))
+            return TRUE; /* the portgroup of that name here has the same VLAN */
+        stated = TRUE;
+    }
     if (!stated && same && same->active)
         return TRUE; /* the same network takes it, as without us */
 
-    FerrySwitchKind kind = is_ovs(nic->vport_type) ? FERRY_SWITCH_DISTRIBUTED : FERRY_SWITCH_STANDARD;
     g_auto(FerryNicMapping) m = { .vlan = -1 };
     g_autoptr(GError) error = NULL;
-    if (!ferry_netmap_decide(rw->map, NULL, network, kind, stated ? nic->vlan : -1, stated && nic->vlan_trunk,
-                             nic->mac, &m, &error)) {
+    if (!ferry_netmap_decide(rw->map, NULL, network, kind, vlan, trunk, nic->mac, &m, &error)) {
         if (nic->vlan_trunk && nic->vlan >= 0 && nic->vlan != FERRY_VLAN_TRUNK && same && same->active &&
             same->kind == FERRY_SWITCH_DISTRIBUTED) {
             /* Explicit tags on Open vSwitch: they stay, and so does a portgroup that exists. */
@@ -224,12 +265,12 @@ static gboolean map_nic(Rewrite *rw, const FerryNic *nic, const char *network)
         return apply(rw, nic, network, m.network, m.portgroup, -1, FALSE, FALSE, distributed);
     if (distributed) /* the VLAN on the interface: Open vSwitch tags the port by it */
         return apply(rw, nic, network, m.network, NULL, m.vlan, m.trunk, FALSE, TRUE);
-    g_autofree char *vlan = vlan_words(m.vlan, m.trunk);
+    g_autofree char *words = vlan_words(m.vlan, m.trunk);
     return refuse(rw, nic->mac,
                   "%s: network %s is a standard switch (Linux bridge) where %s (B2 row %d); the hook cannot create a "
                   "portgroup (it never calls libvirt) and libvirt cannot tag a Linux-bridge port; create portgroup "
                   "%s on network %s%s",
-                  vlan, m.network, m.trunk ? "no portgroup is a trunk" : "no portgroup has that VLAN and none is a trunk",
+                  words, m.network, m.trunk ? "no portgroup is a trunk" : "no portgroup has that VLAN and none is a trunk",
                   m.trunk ? 4 : 3, m.portgroup, m.network, instead(rw));
 }
 

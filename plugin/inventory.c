@@ -3,6 +3,7 @@
 #include "domxml.h"
 #include "ferry-error.h"
 #include "names.h"
+#include "networks.h"
 #include "worker.h"
 
 #include <libvirt-glib/libvirt-glib.h>
@@ -223,11 +224,46 @@ void ferry_inventory_refresh(FerryInventory *inv, const char *name_or_uuid)
 
 /* ------------------------------------------------------------------ libvirt events (main thread) */
 
+static void domain_free(gpointer dom)
+{
+    virDomainFree(dom);
+}
+
+static void arrived_in_worker(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    virDomainPtr dom = data;
+    g_autoptr(GError) error = NULL;
+    gboolean changed = FALSE;
+    if (!ferry_persist_live_nics(dom, &changed, &error))
+        g_warning("%s", error->message);
+    else if (changed)
+        g_message("domain %s arrived with its NICs mapped onto this host's networks; its persistent definition "
+                  "now says the same", virDomainGetName(dom));
+    virResetLastError();
+    g_task_return_boolean(task, TRUE);
+}
+
+/* A migration in (its persistent definition is in place once the guest resumes here) or a
+ * restore. */
+static gboolean is_arrival(int event, int detail)
+{
+    return (event == VIR_DOMAIN_EVENT_RESUMED && detail == VIR_DOMAIN_EVENT_RESUMED_MIGRATED) ||
+           (event == VIR_DOMAIN_EVENT_STARTED && detail == VIR_DOMAIN_EVENT_STARTED_RESTORED) ||
+           (event == VIR_DOMAIN_EVENT_STARTED && detail == VIR_DOMAIN_EVENT_STARTED_MIGRATED);
+}
+
 static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
 {
+    FerryInventory *inv = opaque;
     char uuid[VIR_UUID_STRING_BUFLEN];
     if (virDomainGetUUIDString(dom, uuid) == 0)
-        queue_refresh(opaque, uuid, uuid);
+        queue_refresh(inv, uuid, uuid);
+    if (is_arrival(event, detail)) {
+        virDomainRef(dom);
+        g_autoptr(GTask) task = g_task_new(NULL, NULL, NULL, NULL);
+        g_task_set_task_data(task, dom, domain_free);
+        ferry_worker_run(inv->worker, task, arrived_in_worker);
+    }
     return 0;
 }
 

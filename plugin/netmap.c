@@ -50,6 +50,7 @@ FerryNetmap *ferry_netmap_new(void)
 {
     FerryNetmap *map = g_new0(FerryNetmap, 1);
     map->networks = g_ptr_array_new_with_free_func((GDestroyNotify)ferry_network_free);
+    map->peers = g_ptr_array_new_with_free_func((GDestroyNotify)ferry_peer_netmap_free);
     return map;
 }
 
@@ -58,7 +59,25 @@ void ferry_netmap_free(FerryNetmap *map)
     if (!map)
         return;
     g_ptr_array_unref(map->networks);
+    g_ptr_array_unref(map->peers);
     g_free(map);
+}
+
+FerryPeerNetmap *ferry_peer_netmap_new(const char *peer, FerryNetmap *map)
+{
+    FerryPeerNetmap *p = g_new0(FerryPeerNetmap, 1);
+    p->peer = g_strdup(peer);
+    p->map = map;
+    return p;
+}
+
+void ferry_peer_netmap_free(FerryPeerNetmap *peer)
+{
+    if (!peer)
+        return;
+    g_free(peer->peer);
+    ferry_netmap_free(peer->map);
+    g_free(peer);
 }
 
 static FerryNetwork *network_new(const char *name)
@@ -127,6 +146,34 @@ const FerryNetwork *ferry_netmap_find(const FerryNetmap *map, const char *name)
     return found ? g_ptr_array_index(map->networks, i) : NULL;
 }
 
+FerryNetmap *ferry_netmap_copy(const FerryNetmap *map)
+{
+    FerryNetmap *copy = ferry_netmap_new();
+    for (guint i = 0; i < map->networks->len; i++) {
+        const FerryNetwork *net = g_ptr_array_index(map->networks, i);
+        FerryNetwork *n = network_new(net->name);
+        n->kind = net->kind;
+        n->bridge = g_strdup(net->bridge);
+        n->active = net->active;
+        for (guint j = 0; j < net->portgroups->len; j++) {
+            const FerryPortgroup *pg = g_ptr_array_index(net->portgroups, j);
+            FerryPortgroup *p = portgroup_new(pg->name);
+            p->vlan = pg->vlan;
+            p->trunk = pg->trunk;
+            p->is_default = pg->is_default;
+            p->in_libvirt = pg->in_libvirt;
+            g_ptr_array_add(n->portgroups, p);
+        }
+        g_array_append_vals(n->pvlans, net->pvlans->data, net->pvlans->len);
+        g_ptr_array_add(copy->networks, n); /* already in name order */
+    }
+    for (guint i = 0; i < map->peers->len; i++) {
+        const FerryPeerNetmap *peer = g_ptr_array_index(map->peers, i);
+        g_ptr_array_add(copy->peers, ferry_peer_netmap_new(peer->peer, ferry_netmap_copy(peer->map)));
+    }
+    return copy;
+}
+
 /* Takes @net, replacing a network of its name. */
 static void netmap_put(FerryNetmap *map, FerryNetwork *net)
 {
@@ -160,6 +207,55 @@ int ferry_network_pvlan_primary(const FerryNetwork *net, int vlan)
     return -1;
 }
 
+static gboolean portgroup_tells_vlan(const FerryNetwork *net, const FerryPortgroup *pg)
+{
+    return net->kind == FERRY_SWITCH_DISTRIBUTED || pg->vlan >= 0 || pg->trunk;
+}
+
+/* One host's say on what the portgroup carries, for ferry_netmap_peer_vlan. */
+static void consider(const FerryNetmap *map, const char *host, const char *network, const char *portgroup,
+                     const FerryPortgroup **first, FerrySwitchKind *kind, gboolean *agree, GString *seen)
+{
+    const FerryNetwork *net = ferry_netmap_find(map, network);
+    const FerryPortgroup *pg = ferry_network_find_portgroup(net, portgroup);
+    if (!pg || !pg->in_libvirt || !portgroup_tells_vlan(net, pg))
+        return;
+    if (!*first) {
+        *first = pg;
+        *kind = net->kind;
+    } else if (pg->vlan != (*first)->vlan || !pg->trunk != !(*first)->trunk) {
+        *agree = FALSE;
+    }
+    g_autofree char *what = pg->trunk ? g_strdup("a trunk")
+                            : pg->vlan < 0 ? g_strdup("no VLAN") : g_strdup_printf("VLAN %d", pg->vlan);
+    g_string_append_printf(seen, "%s%s on %s", seen->len ? ", " : "", what, host);
+}
+
+FerryPeerVlan ferry_netmap_peer_vlan(const FerryNetmap *map, const char *network, const char *portgroup, int *vlan,
+                                     gboolean *trunk, FerrySwitchKind *kind, char **conflict)
+{
+    const FerryPortgroup *first = NULL;
+    g_autoptr(GString) seen = g_string_new(NULL);
+    gboolean agree = TRUE;
+    *conflict = NULL;
+    if (!map || map->peers->len == 0)
+        return FERRY_PEER_VLAN_UNKNOWN;
+    consider(map, "this host", network, portgroup, &first, kind, &agree, seen);
+    for (guint i = 0; i < map->peers->len; i++) {
+        const FerryPeerNetmap *peer = g_ptr_array_index(map->peers, i);
+        consider(peer->map, peer->peer, network, portgroup, &first, kind, &agree, seen);
+    }
+    if (!first)
+        return FERRY_PEER_VLAN_UNKNOWN;
+    if (!agree) {
+        *conflict = g_string_free(g_steal_pointer(&seen), FALSE);
+        return FERRY_PEER_VLAN_CONFLICT;
+    }
+    *vlan = first->vlan;
+    *trunk = first->trunk;
+    return FERRY_PEER_VLAN_KNOWN;
+}
+
 static gboolean portgroup_equal(const FerryPortgroup *a, const FerryPortgroup *b)
 {
     return g_str_equal(a->name, b->name) && a->vlan == b->vlan && !a->trunk == !b->trunk &&
@@ -184,6 +280,20 @@ gboolean ferry_netmap_equal(const FerryNetmap *a, const FerryNetmap *b)
     for (guint i = 0; i < a->networks->len; i++)
         if (!network_equal(g_ptr_array_index(a->networks, i), g_ptr_array_index(b->networks, i)))
             return FALSE;
+    return ferry_peer_netmaps_equal(a->peers, b->peers);
+}
+
+gboolean ferry_peer_netmaps_equal(GPtrArray *a, GPtrArray *b)
+{
+    if (!a || !b)
+        return a == b;
+    if (a->len != b->len)
+        return FALSE;
+    for (guint i = 0; i < a->len; i++) {
+        const FerryPeerNetmap *pa = g_ptr_array_index(a, i), *pb = g_ptr_array_index(b, i);
+        if (!g_str_equal(pa->peer, pb->peer) || !ferry_netmap_equal(pa->map, pb->map))
+            return FALSE;
+    }
     return TRUE;
 }
 
@@ -472,19 +582,25 @@ gboolean ferry_netmap_add_network_xml(FerryNetmap *map, const char *network_xml,
 
 /* ------------------------------------------------------------------ the map on disk */
 
-static char *network_group(guint n)
+/* @prefix: "" for the host's own networks, "peer K " for a peer's. */
+static char *network_group(const char *prefix, guint n)
 {
-    return g_strdup_printf("network %u", n);
+    return g_strdup_printf("%snetwork %u", prefix, n);
 }
 
-static char *portgroup_group(guint n, guint m)
+static char *portgroup_group(const char *prefix, guint n, guint m)
 {
-    return g_strdup_printf("network %u portgroup %u", n, m);
+    return g_strdup_printf("%snetwork %u portgroup %u", prefix, n, m);
 }
 
-static void save_network(GKeyFile *kf, guint n, const FerryNetwork *net)
+static char *peer_prefix(guint k)
 {
-    g_autofree char *group = network_group(n);
+    return g_strdup_printf("peer %u ", k);
+}
+
+static void save_network(GKeyFile *kf, const char *prefix, guint n, const FerryNetwork *net)
+{
+    g_autofree char *group = network_group(prefix, n);
     g_key_file_set_string(kf, group, "name", net->name);
     g_key_file_set_string(kf, group, "switch", ferry_switch_kind_name(net->kind));
     if (net->bridge)
@@ -501,7 +617,7 @@ static void save_network(GKeyFile *kf, guint n, const FerryNetwork *net)
     }
     for (guint m = 0; m < net->portgroups->len; m++) {
         const FerryPortgroup *pg = g_ptr_array_index(net->portgroups, m);
-        g_autofree char *pgroup = portgroup_group(n, m);
+        g_autofree char *pgroup = portgroup_group(prefix, n, m);
         g_key_file_set_string(kf, pgroup, "name", pg->name);
         g_key_file_set_integer(kf, pgroup, "vlan", pg->vlan);
         g_key_file_set_boolean(kf, pgroup, "trunk", pg->trunk);
@@ -518,7 +634,18 @@ gboolean ferry_netmap_save(const FerryNetmap *map, const char *path, GError **er
                            "virt-ferry-hook", NULL);
     g_key_file_set_integer(kf, "netmap", "networks", (gint)map->networks->len);
     for (guint n = 0; n < map->networks->len; n++)
-        save_network(kf, n, g_ptr_array_index(map->networks, n));
+        save_network(kf, "", n, g_ptr_array_index(map->networks, n));
+    if (map->peers->len)
+        g_key_file_set_integer(kf, "netmap", "peers", (gint)map->peers->len);
+    for (guint k = 0; k < map->peers->len; k++) {
+        const FerryPeerNetmap *peer = g_ptr_array_index(map->peers, k);
+        g_autofree char *prefix = peer_prefix(k);
+        g_autofree char *group = g_strndup(prefix, strlen(prefix) - 1);
+        g_key_file_set_string(kf, group, "uri", peer->peer);
+        g_key_file_set_integer(kf, group, "networks", (gint)peer->map->networks->len);
+        for (guint n = 0; n < peer->map->networks->len; n++)
+            save_network(kf, prefix, n, g_ptr_array_index(peer->map->networks, n));
+    }
     gsize len = 0;
     g_autofree char *data = g_key_file_to_data(kf, &len, NULL);
     g_autoptr(GError) local = NULL;
@@ -609,9 +736,9 @@ static FerryPortgroup *load_portgroup(Loader *l, const char *group)
     return g_steal_pointer(&pg);
 }
 
-static FerryNetwork *load_network(Loader *l, guint n)
+static FerryNetwork *load_network(Loader *l, const char *prefix, guint n)
 {
-    g_autofree char *group = network_group(n);
+    g_autofree char *group = network_group(prefix, n);
     g_autofree char *name = load_string(l, group, "name");
     g_autofree char *kind = name ? load_string(l, group, "switch") : NULL;
     if (!kind)
@@ -627,13 +754,50 @@ static FerryNetwork *load_network(Loader *l, guint n)
         !load_pvlans(l, group, net))
         return NULL;
     for (guint m = 0; m < (guint)portgroups; m++) {
-        g_autofree char *pgroup = portgroup_group(n, m);
+        g_autofree char *pgroup = portgroup_group(prefix, n, m);
         FerryPortgroup *pg = load_portgroup(l, pgroup);
         if (!pg)
             return NULL;
         g_ptr_array_add(net->portgroups, pg);
     }
     return g_steal_pointer(&net);
+}
+
+static FerryNetmap *load_networks(Loader *l, const char *prefix, const char *group, int count)
+{
+    g_autoptr(FerryNetmap) map = ferry_netmap_new();
+    for (guint n = 0; n < (guint)count; n++) {
+        FerryNetwork *net = load_network(l, prefix, n);
+        if (!net)
+            return NULL;
+        if (ferry_netmap_find(map, net->name)) {
+            load_bad(l, group, "networks", "a network appears twice");
+            ferry_network_free(net);
+            return NULL;
+        }
+        netmap_put(map, net);
+    }
+    return g_steal_pointer(&map);
+}
+
+static gboolean load_peers(Loader *l, FerryNetmap *map)
+{
+    int peers = 0;
+    if (g_key_file_has_key(l->kf, "netmap", "peers", NULL) && !load_int(l, "netmap", "peers", 0, G_MAXINT, &peers))
+        return FALSE;
+    for (guint k = 0; k < (guint)peers; k++) {
+        g_autofree char *prefix = peer_prefix(k);
+        g_autofree char *group = g_strndup(prefix, strlen(prefix) - 1);
+        g_autofree char *uri = load_string(l, group, "uri");
+        int networks;
+        if (!uri || !load_int(l, group, "networks", 0, G_MAXINT, &networks))
+            return FALSE;
+        FerryNetmap *peer = load_networks(l, prefix, group, networks);
+        if (!peer)
+            return FALSE;
+        g_ptr_array_add(map->peers, ferry_peer_netmap_new(uri, peer));
+    }
+    return TRUE;
 }
 
 FerryNetmap *ferry_netmap_load(const char *path, GError **error)
@@ -661,18 +825,9 @@ FerryNetmap *ferry_netmap_load(const char *path, GError **error)
     }
     if (!load_int(&l, "netmap", "networks", 0, G_MAXINT, &networks))
         return NULL;
-    g_autoptr(FerryNetmap) map = ferry_netmap_new();
-    for (guint n = 0; n < (guint)networks; n++) {
-        FerryNetwork *net = load_network(&l, n);
-        if (!net)
-            return NULL;
-        if (ferry_netmap_find(map, net->name)) {
-            load_bad(&l, "netmap", "networks", "a network appears twice");
-            ferry_network_free(net);
-            return NULL;
-        }
-        netmap_put(map, net);
-    }
+    g_autoptr(FerryNetmap) map = load_networks(&l, "", "netmap", networks);
+    if (!map || !load_peers(&l, map))
+        return NULL;
     return g_steal_pointer(&map);
 }
 
@@ -986,7 +1141,7 @@ static gboolean decide_vlan(const FerryNetwork *t, const char *how, const Nic *n
     if (primary >= 0)
         return unavailable(error, "NIC %s (VLAN %d): on distributed switch %s, VLAN %d is a secondary of PVLAN %d and "
                            "no portgroup carries it (B2 row 6): add a portgroup with VLAN %d to %s, or name "
-                           "another network for the restore", nic->mac, v, t->name, v, primary, v, t->name);
+                           "another network", nic->mac, v, t->name, v, primary, v, t->name);
     return create(out, t, g_strdup_printf("B2 row 5: no portgroup of network %s has VLAN %d and it is no PVLAN "
                                            "secondary (%s)", t->name, v, how));
 }

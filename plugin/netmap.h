@@ -57,6 +57,11 @@
  *   trunk=false
  *   default=false
  *   libvirt=true                    false: declared in the metadata only
+ *
+ *   [peer 0]                        peers=K in [netmap] (absent: 0), one group each
+ *   uri=qemu+tls://beta/system
+ *   networks=1                      then [peer 0 network N], [peer 0 network N portgroup M],
+ *                                   with the keys of the host's own
  */
 #pragma once
 
@@ -108,14 +113,27 @@ typedef struct {
     GArray *pvlans;        /* FerryPvlan, in declaration order; a secondary appears once */
 } FerryNetwork;
 
+typedef struct _FerryNetmap FerryNetmap;
+
+/* What a peer's libvirt shows of its networks (read over its libvirt URI, so without its
+ * declaration files): the hook needs it for NICs whose VLAN the incoming XML leaves out. */
 typedef struct {
+    char *peer;        /* the libvirt URI, as in [peers] uris= */
+    FerryNetmap *map;  /* its peers array is empty */
+} FerryPeerNetmap;
+
+struct _FerryNetmap {
     GPtrArray *networks; /* FerryNetwork, sorted by name, names unique */
-} FerryNetmap;
+    GPtrArray *peers;    /* FerryPeerNetmap, in [peers] order; the last map read of each */
+};
 
 FerryNetmap *ferry_netmap_new(void);
+FerryNetmap *ferry_netmap_copy(const FerryNetmap *map);
 void ferry_netmap_free(FerryNetmap *map);
 void ferry_network_free(FerryNetwork *net);
 void ferry_portgroup_free(FerryPortgroup *pg);
+FerryPeerNetmap *ferry_peer_netmap_new(const char *peer, FerryNetmap *map /* taken */);
+void ferry_peer_netmap_free(FerryPeerNetmap *peer);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FerryNetmap, ferry_netmap_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FerryNetwork, ferry_network_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FerryPortgroup, ferry_portgroup_free)
@@ -133,6 +151,22 @@ const FerryPortgroup *ferry_network_find_portgroup(const FerryNetwork *net, cons
 /* The primary of PVLAN secondary @vlan on @net, or -1 when @vlan is no secondary there. */
 int ferry_network_pvlan_primary(const FerryNetwork *net, int vlan);
 gboolean ferry_netmap_equal(const FerryNetmap *a, const FerryNetmap *b);
+/* Two arrays of FerryPeerNetmap (NULL: none read) alike. */
+gboolean ferry_peer_netmaps_equal(GPtrArray *a, GPtrArray *b);
+
+/* The VLAN that portgroup @portgroup of network @network has on this host and its peers (the
+ * hosts a domain can come from), for a NIC whose XML names the portgroup but not its VLAN
+ * (libvirt's migratable XML, which save images and migrations carry). Without peers in @map:
+ * UNKNOWN, as this host's own portgroup is then what libvirt uses anyway. */
+typedef enum {
+    FERRY_PEER_VLAN_UNKNOWN,  /* no host shows that portgroup with a VLAN it knows */
+    FERRY_PEER_VLAN_KNOWN,    /* every host that shows it agrees: @vlan / @trunk, on a @kind switch */
+    FERRY_PEER_VLAN_CONFLICT, /* hosts disagree; @conflict says how ("VLAN 300 on this host, VLAN 400 on B") */
+} FerryPeerVlan;
+/* A standard switch's portgroup VLANs are in its host's declaration files, which a peer's
+ * libvirt does not show: such a portgroup tells nothing. */
+FerryPeerVlan ferry_netmap_peer_vlan(const FerryNetmap *map, const char *network, const char *portgroup, int *vlan,
+                                     gboolean *trunk, FerrySwitchKind *kind, char **conflict);
 
 /* Atomic and durable, mode 0644 (the hook reads it as root; it holds no secret). */
 gboolean ferry_netmap_save(const FerryNetmap *map, const char *path, GError **error);

@@ -49,10 +49,49 @@ FerryNetmap *ferry_netmap_read(virConnectPtr conn, const char *networks_dir, GEr
     return g_steal_pointer(&map);
 }
 
-gboolean ferry_netmap_write(virConnectPtr conn, const char *networks_dir, const char *path, GError **error)
+gboolean ferry_netmap_write(virConnectPtr conn, const char *networks_dir, GPtrArray *peers, const char *path,
+                            GError **error)
 {
     g_autoptr(FerryNetmap) map = ferry_netmap_read(conn, networks_dir, error);
-    return map && ferry_netmap_save(map, path, error);
+    if (!map)
+        return FALSE;
+    if (peers) {
+        g_ptr_array_unref(map->peers);
+        map->peers = g_ptr_array_ref(peers);
+    }
+    return ferry_netmap_save(map, path, error);
+}
+
+static const FerryPeerNetmap *find_peer(GPtrArray *peers, const char *uri)
+{
+    for (guint i = 0; peers && i < peers->len; i++) {
+        const FerryPeerNetmap *p = g_ptr_array_index(peers, i);
+        if (g_str_equal(p->peer, uri))
+            return p;
+    }
+    return NULL;
+}
+
+GPtrArray *ferry_netmap_read_peers(const char *const *peers, GPtrArray *previous)
+{
+    GPtrArray *maps = g_ptr_array_new_with_free_func((GDestroyNotify)ferry_peer_netmap_free);
+    for (const char *const *uri = peers; uri && *uri; uri++) {
+        g_autoptr(GError) error = NULL;
+        g_autoptr(virConnect) conn = virConnectOpen(*uri);
+        FerryNetmap *map = conn ? ferry_netmap_read(conn, NULL, &error) : NULL;
+        if (map) {
+            g_ptr_array_add(maps, ferry_peer_netmap_new(*uri, map));
+            continue;
+        }
+        const FerryPeerNetmap *last = find_peer(previous, *uri);
+        g_message("cannot read the networks of peer %s (%s); %s", *uri,
+                  error ? error->message : virGetLastErrorMessage(),
+                  last ? "the network map keeps what it last read there" : "the network map has nothing of it");
+        virResetLastError();
+        if (last)
+            g_ptr_array_add(maps, ferry_peer_netmap_new(*uri, ferry_netmap_copy(last->map)));
+    }
+    return maps;
 }
 
 char *ferry_netmap_path(const char *state_dir)
@@ -181,4 +220,65 @@ GVariant *ferry_check_networks(const char *uri, const char *networks_dir, const 
     for (const char *const *p = peers; p && *p; p++)
         compare_with_peer(rows, defs, here, *p);
     return g_variant_ref_sink(g_variant_new_array(G_VARIANT_TYPE("(ssss)"), (GVariant **)rows->pdata, rows->len));
+}
+
+/* ------------------------------------------------------------------ arrivals */
+
+static gboolean same_nic_network(const FerryNic *a, const FerryNic *b)
+{
+    return g_strcmp0(a->type, b->type) == 0 && g_strcmp0(a->network, b->network) == 0 &&
+           g_strcmp0(a->portgroup, b->portgroup) == 0 && a->vlan == b->vlan && !a->vlan_trunk == !b->vlan_trunk &&
+           g_strcmp0(a->vport_type, b->vport_type) == 0;
+}
+
+static const FerryNic *nic_by_mac(FerryDomainXml *def, const char *mac)
+{
+    GPtrArray *nics = ferry_domxml_nics(def);
+    for (guint i = 0; i < nics->len; i++) {
+        const FerryNic *n = g_ptr_array_index(nics, i);
+        if (n->mac && mac && g_ascii_strcasecmp(n->mac, mac) == 0)
+            return n;
+    }
+    return NULL;
+}
+
+gboolean ferry_persist_live_nics(virDomainPtr dom, gboolean *changed, GError **error)
+{
+    *changed = FALSE;
+    if (virDomainIsPersistent(dom) != 1 || virDomainIsActive(dom) != 1) {
+        virResetLastError();
+        return TRUE;
+    }
+    /* The migratable form of the running domain is its definition as started: what the
+     * hook made of it, without the network's runtime state. */
+    g_autofree char *live_xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_MIGRATABLE | VIR_DOMAIN_XML_SECURE);
+    g_autofree char *config_xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+    if (!live_xml || !config_xml)
+        return ferry_error_from_libvirt(error, "cannot read the definitions of %s", virDomainGetName(dom));
+    g_autoptr(FerryDomainXml) live = ferry_domxml_parse(live_xml, error);
+    g_autoptr(FerryDomainXml) config = live ? ferry_domxml_parse(config_xml, error) : NULL;
+    if (!config)
+        return FALSE;
+    GPtrArray *nics = ferry_domxml_nics(config);
+    g_autoptr(GPtrArray) snapshot = g_ptr_array_new_full(nics->len, NULL);
+    g_ptr_array_extend(snapshot, nics, NULL, NULL);
+    for (guint i = 0; i < snapshot->len; i++) {
+        const FerryNic *was = g_ptr_array_index(snapshot, i);
+        const FerryNic *now = nic_by_mac(live, was->mac);
+        if (!now || g_strcmp0(was->type, "network") != 0 || g_strcmp0(now->type, "network") != 0 ||
+            same_nic_network(was, now))
+            continue;
+        if (!ferry_domxml_set_nic_source(config, was->mac, now->network, now->portgroup, error) ||
+            !ferry_domxml_set_nic_vlan(config, was->mac, now->vlan, now->vlan_trunk, error) ||
+            !ferry_domxml_set_nic_virtualport(config, was->mac, now->vport_type, error))
+            return FALSE;
+        *changed = TRUE;
+    }
+    if (!*changed)
+        return TRUE;
+    g_autofree char *xml = ferry_domxml_format(config);
+    g_autoptr(virDomain) defined = virDomainDefineXML(virDomainGetConnect(dom), xml);
+    if (!defined)
+        return ferry_error_from_libvirt(error, "cannot update the definition of %s", virDomainGetName(dom));
+    return TRUE;
 }

@@ -13,8 +13,13 @@ G_BEGIN_DECLS
  * (NULL: none; see ferry_network_declarations_path). A network whose XML does not parse is
  * left out, with a warning. */
 FerryNetmap *ferry_netmap_read(virConnectPtr conn, const char *networks_dir, GError **error);
-/* Reads the map and saves it at @path. */
-gboolean ferry_netmap_write(virConnectPtr conn, const char *networks_dir, const char *path, GError **error);
+/* Reads the map, joins @peers (FerryPeerNetmap, may be NULL: none) and saves it at @path. */
+gboolean ferry_netmap_write(virConnectPtr conn, const char *networks_dir, GPtrArray *peers, const char *path,
+                            GError **error);
+/* What each peer's libvirt shows of its networks (FerryPeerNetmap). A peer that cannot be read
+ * keeps its entry of @previous (may be NULL): a stale view beats none. Blocking, up to the
+ * time a connection to a dead host takes: call it in a thread of its own. */
+GPtrArray *ferry_netmap_read_peers(const char *const *peers, GPtrArray *previous);
 /* <networks_dir>/<network>.xml: a <ferry:network> element (netmap.h) declaring what libvirt
  * 9.0 cannot hold for that network: the VLANs of a standard switch's portgroups, PVLANs. */
 char *ferry_network_declarations_path(const char *networks_dir, const char *network);
@@ -25,5 +30,12 @@ char *ferry_netmap_path(const char *state_dir);
  * network, portgroup or VLAN is not alike on a peer; a peer that cannot be read gives one row
  * with empty domain and MAC. Blocking: call it in a thread. */
 GVariant *ferry_check_networks(const char *uri, const char *networks_dir, const char *const *peers, GError **error);
+
+/* A domain that arrived by migration or restore runs with the NICs the hook mapped onto this
+ * host's networks, but libvirt gives hooks its live definition only: the persistent one still
+ * names the source's portgroups. This makes each NIC on a network of the persistent definition
+ * what it is in the running domain. Nothing when they agree, or the domain is transient or
+ * not running. Blocking (libvirt calls). */
+gboolean ferry_persist_live_nics(virDomainPtr dom, gboolean *changed, GError **error);
 
 G_END_DECLS

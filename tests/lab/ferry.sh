@@ -50,3 +50,12 @@ job_wait() { # HOST PATH [SECONDS]
     done
     echo "timeout"
 }
+
+# The test guest's console, and its per-boot id: it prints "alive name=N boot=ID" every
+# second while it runs, so the same id printing on after a move proves it did not reboot.
+console() { echo "$LAB_DIR/hosts/$1/var-log-libvirt/qemu/$2.console"; }
+boot_id() { grep -a 'booted name=' "$(console "$1" "$2")" | tail -n 1 | sed -n 's/.*boot=\([0-9a-f]*\).*/\1/p'; }
+alive_count() { local n; n=$(grep -ac "alive name=$2 boot=$3" "$(console "$1" "$2")" 2> /dev/null); echo "${n:-0}"; }
+alive_since() { # HOST NAME BOOT_ID LINES_BEFORE
+    [ "$(alive_count "$@")" -gt "$4" ]
+}

@@ -8,13 +8,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/ferry.sh"
 
 LIBRARY=$LAB_DIR/shared/archive
-console() { echo "$LAB_DIR/hosts/$1/var-log-libvirt/qemu/$2.console"; }
-boot_id() { grep -a 'booted name=' "$(console "$1" "$2")" | tail -n 1 | sed -n 's/.*boot=\([0-9a-f]*\).*/\1/p'; }
-# The guest prints "alive ... boot=ID" every second while it runs.
-alive_since() { # HOST NAME BOOT_ID LINES_BEFORE
-    [ "$(alive_count "$@")" -gt "$4" ]
-}
-alive_count() { local n; n=$(grep -ac "alive name=$2 boot=$3" "$(console "$1" "$2")" 2> /dev/null); echo "${n:-0}"; }
 state() { on "$1" virsh domstate "$2" 2> /dev/null | head -n 1; }
 archive() { call_job "$1" Archive 'sa{sv}' "$2" 0; }
 restore() { # HOST ID [name N] -> job path

@@ -4,7 +4,8 @@
 # distributed switch has, checked on the wire (the tap port's tag in OVS, and pings between
 # guests); the error rows leave the archive, beta's networks and domains unchanged; the
 # standard-switch rows are checked as decisions (this kernel has no bridge VLAN filtering to
-# check them on the wire); CheckNetworks finds a planted mismatch.
+# check them on the wire); CheckNetworks finds a planted mismatch; plain virsh migrate and
+# virsh restore land on VLAN 300 through the hook alone, or are refused with its reason.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/tap.sh"
@@ -66,8 +67,8 @@ out=$(on alpha busctl call $BUS $ROOT $MANAGER CheckNetworks)
 tap_ok "CheckNetworks finds the portgroup beta lacks" grep -q '"v1" "[0-9a-f:]*" "qemu+tcp://beta/system" "portgroup blue300 of network ovsnet does not exist there"' <<< "$out"
 tap_diag "$out"
 
-# The network map virt-ferryd keeps on disk for the hook (the hook's own rewrite is tested
-# in tests/unit/test-hook-rewrite; the plain-libvirt path in the lab is still to come).
+# The network map virt-ferryd keeps on disk for the hook (its rewrite by table B2 is tested in
+# tests/unit/test-hook-rewrite; plain virsh through the hook at the end).
 netmap_file() { echo "$LAB_DIR/hosts/$1/var-lib-libvirt/virt-ferry/netmap"; }
 tap_ok "virt-ferryd keeps beta's network map on disk" wait_for 10 test -s "$(netmap_file beta)"
 
@@ -93,7 +94,6 @@ tap_ok "row 1: no portgroup was created" bash -c "! grep -qw vlan300 <<< \"\$1\"
 portgroup_add beta ovsnet red400 400
 "$LAB" guest beta peer300 --mem 128 --network ovsnet --portgroup green300 --ip 198.19.30.2/24 --ping 198.19.30.1 >&2
 "$LAB" guest beta peer400 --mem 128 --network ovsnet --portgroup red400 --ip 198.19.30.3/24 --ping 198.19.30.1 >&2
-console() { echo "$LAB_DIR/hosts/$1/var-log-libvirt/qemu/$2.console"; }
 tap_ok "a guest on VLAN 300 reaches the restored guest" wait_for 30 grep -aq "bytes from 198.19.30.1" "$(console beta peer300)"
 sleep 3
 tap_ok "a guest on VLAN 400 does not" bash -c "! grep -aq 'bytes from 198.19.30.1' '$(console beta peer400)'"
@@ -149,5 +149,60 @@ tap_is "a trunk NIC onto a distributed switch fails" "$(job_wait beta "$job")" f
 tap_is "with NetworkUnavailable" "$(jprop beta "$job" Error)" org.virtferry.Ferry1.Error.NetworkUnavailable
 tap_is "and the archive is as it was" "$(archive_digest "$tid")" "$tdigest"
 tap_is "and no t1 on beta" "$(on beta virsh list --all --name | grep -cx t1)" 0
+remove alpha t1
+
+# ---- The transparent path: plain virsh, no virt-ferry call; the hook rewrites the XML.
+# libvirt's migratable XML (migrations, save images) names portgroup blue300 but not its VLAN:
+# beta's hook learns it from alpha's networks, which virt-ferryd on beta keeps in its map.
+rm -f "$(netfile beta ovsnet)"
+portgroup_del beta ovsnet iso300
+tap_ok "beta's map on disk knows alpha's blue300 has VLAN 300" \
+    wait_for 45 bash -c "grep -A1 '^name=blue300' '$(netmap_file beta)' | grep -q '^vlan=300'"
+etc=$(sed -n 's/^sysconfdir = //p' "$BUILD/Makefile" | sed "s|\${prefix}|$(sed -n 's/^prefix = //p' "$BUILD/Makefile")|")
+tap_ok "the hook finds beta's configuration at $etc/virt-ferry/virt-ferry.conf (libvirtd gives hooks no environment)" \
+    bash -c "grep -q 'lab host beta' <<< \"\$1\"" _ "$(on beta cat "$etc/virt-ferry/virt-ferry.conf")"
+"$LAB" guest alpha w1 --mem 128 --network ovsnet --portgroup blue300 --ip 198.19.30.1/24 >&2 || tap_bail "guest w1"
+
+# Refused: VLAN 300 is a PVLAN secondary on beta and no portgroup carries it (row 6).
+declare_network beta ovsnet "<ferry:pvlan primary='100'><ferry:secondary vlan='300' type='isolated'/></ferry:pvlan>"
+wait_for 10 grep -q "300:100" "$(netmap_file beta)"
+out=$(on alpha virsh migrate --live --p2p --persistent --undefinesource w1 qemu+tcp://beta/system 2>&1)
+tap_ok "plain virsh migrate onto an unmappable VLAN fails" test $? -ne 0
+tap_ok "with the hook's reason, shown by libvirt" grep -q "virt-ferry: cannot map NIC .* of domain w1 for migrate" <<< "$out"
+tap_diag "$out"
+tap_is "w1 still runs on alpha" "$(on alpha virsh domstate w1 2>&1)" running
+tap_is "and beta has no w1" "$(on beta virsh list --all --name | grep -cx w1)" 0
+rm -f "$(netfile beta ovsnet)"
+wait_for 10 bash -c "! grep -q '300:100' '$(netmap_file beta)'"
+
+# Mapped: beta has no blue300 and no VLAN 300 portgroup: the VLAN goes on the interface (row 5).
+tap_ok "plain virsh migrate --live --p2p alpha -> beta succeeds" \
+    on alpha virsh migrate --live --p2p --persistent --undefinesource w1 qemu+tcp://beta/system
+tap_is "on the wire, w1's tap port on beta is tagged 300" "$(tap_tag beta w1)" 300
+tap_ok "its persistent definition on beta carries VLAN 300" \
+    bash -c "grep -q \"<tag id='300'/>\" <<< \"\$1\"" _ "$(on beta virsh dumpxml --inactive w1)"
+portgroup_add beta ovsnet green300 300
+"$LAB" guest beta peer300 --mem 128 --network ovsnet --portgroup green300 --ip 198.19.30.2/24 --ping 198.19.30.1 >&2
+"$LAB" guest beta peer400 --mem 128 --network ovsnet --portgroup red400 --ip 198.19.30.3/24 --ping 198.19.30.1 >&2
+tap_ok "a guest on VLAN 300 on beta reaches the migrated w1" wait_for 30 grep -aq "bytes from 198.19.30.1" "$(console beta peer300)"
+sleep 3
+tap_ok "a guest on VLAN 400 does not" bash -c "! grep -aq 'bytes from 198.19.30.1' '$(console beta peer400)'"
+remove beta peer300
+remove beta peer400
+portgroup_del beta ovsnet green300
+remove beta w1
+
+# A save image made with plain virsh on alpha (portgroup blue300, no VLAN in its XML), restored
+# with plain virsh on beta, which has no blue300: on VLAN 300 all the same.
+"$LAB" guest alpha w2 --mem 128 --network ovsnet --portgroup blue300 >&2 || tap_bail "guest w2"
+img=$LAB_DIR/shared/w2.save
+tap_ok "virsh save on alpha" on alpha virsh -q save w2 "$img"
+tap_ok "the image's XML names the portgroup and no VLAN" \
+    bash -c "grep -q \"portgroup='blue300'\" <<< \"\$1\" && ! grep -q '<tag ' <<< \"\$1\"" _ "$(on alpha virsh save-image-dumpxml "$img")"
+tap_ok "plain virsh restore of it on beta succeeds" on beta virsh -q restore "$img"
+tap_is "on the wire, w2's tap port on beta is tagged 300" "$(tap_tag beta w2)" 300
+remove beta w2
+remove alpha w2
+rm -f "$img"
 
 tap_done

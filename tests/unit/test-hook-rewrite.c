@@ -117,6 +117,33 @@ static void write_map(Fixture *f, const char *const *networks)
 }
 #define MAP(f, ...) write_map(f, (const char *const[]){ __VA_ARGS__, NULL })
 
+static FerryNetmap *map_of(const char *network_xml)
+{
+    g_autoptr(GError) error = NULL;
+    FerryNetmap *map = ferry_netmap_new();
+    ferry_netmap_add_network_xml(map, network_xml, TRUE, &error);
+    g_assert_no_error(error);
+    return map;
+}
+
+/* This host's map with @here, and what two peers' libvirt show: @peer1, @peer2 (NULL: none). */
+static void write_map_with_peers(Fixture *f, const char *here, const char *peer1, const char *peer2)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(FerryNetmap) map = map_of(here);
+    if (peer1)
+        g_ptr_array_add(map->peers, ferry_peer_netmap_new("qemu+tcp://alpha/system", map_of(peer1)));
+    if (peer2)
+        g_ptr_array_add(map->peers, ferry_peer_netmap_new("qemu+tcp://gamma/system", map_of(peer2)));
+    g_autofree char *path = g_build_filename(f->state, "netmap", NULL);
+    ferry_netmap_save(map, path, &error);
+    g_assert_no_error(error);
+    /* What the hook reads back is what was written. */
+    g_autoptr(FerryNetmap) back = ferry_netmap_load(path, &error);
+    g_assert_no_error(error);
+    g_assert_true(ferry_netmap_equal(map, back));
+}
+
 static char *domain_xml(const char *interfaces)
 {
     return g_strdup_printf("<domain type='kvm'>\n  <name>w1</name>\n"
@@ -414,6 +441,49 @@ static void test_unstated_vlan(Fixture *f, gconstpointer unused)
             "migrate again");
 }
 
+/* Portgroup "blue" is VLAN 300 on the peers (libvirt's migratable XML does not say so). */
+#define OVSNET_BLUE(vlan)                                                                                        \
+    "<network><name>ovsnet</name><forward mode='bridge'/><bridge name='ovsbr0'/>"                            \
+    "<virtualport type='openvswitch'/>"                                                                          \
+    "<portgroup name='blue'><vlan><tag id='" vlan "'/></vlan></portgroup></network>"
+
+static void test_unstated_vlan_from_peers(Fixture *f, gconstpointer unused)
+{
+    g_autofree char *xml = domain_xml("<interface type='network'><mac address='" MAC1 "'/>"
+                                      "<source network='ovsnet' portgroup='blue'/><model type='virtio'/>"
+                                      "</interface>");
+    /* No "blue" here; VLAN 300 has portgroup green300: row 1 by the peers' VLAN. */
+    write_map_with_peers(f, OVSNET_WITH_300, OVSNET_BLUE("300"), NULL);
+    g_autoptr(Run) r1 = run(f, "migrate", xml);
+    assert_rewritten(r1, xml);
+    g_autofree char *pg1 = xpath(r1->out, "string(//interface/source/@portgroup)");
+    g_assert_cmpstr(pg1, ==, "green300");
+
+    /* No portgroup with VLAN 300 here: the VLAN goes on the Open vSwitch interface. */
+    write_map_with_peers(f, OVSNET_WITHOUT_300, OVSNET_BLUE("300"), OVSNET_BLUE("300"));
+    g_autoptr(Run) r2 = run(f, "restore", xml);
+    assert_rewritten(r2, xml);
+    g_autofree char *tag = xpath(r2->out, "string(//interface/vlan/tag/@id)");
+    g_assert_cmpstr(tag, ==, "300");
+
+    /* "blue" is VLAN 400 here and 300 on the peer: the domain may come from either (a save
+     * image made here, a migration from there), so no guess. */
+    write_map_with_peers(f, OVSNET_BLUE("400"), OVSNET_BLUE("300"), NULL);
+    g_autoptr(Run) r3 = run(f, "restore", xml);
+    REFUSED(r3, MAC1, "hosts disagree", "VLAN 400 on this host", "VLAN 300 on qemu+tcp://alpha/system");
+
+    /* "blue" is 300 here too: byte for byte. */
+    write_map_with_peers(f, OVSNET_BLUE("300"), OVSNET_BLUE("300"), NULL);
+    g_autoptr(Run) r4 = run(f, "migrate", xml);
+    assert_echoed(r4, xml);
+
+    /* The peers disagree: no guess. */
+    write_map_with_peers(f, OVSNET_WITH_300, OVSNET_BLUE("300"), OVSNET_BLUE("400"));
+    g_autoptr(Run) r5 = run(f, "migrate", xml);
+    REFUSED(r5, MAC1, "portgroup blue", "hosts disagree", "VLAN 300 on qemu+tcp://alpha/system",
+            "VLAN 400 on qemu+tcp://gamma/system");
+}
+
 static void test_ovs_trunk_kept(Fixture *f, gconstpointer unused)
 {
     MAP(f, OVSNET_WITH_300);
@@ -597,6 +667,7 @@ int main(int argc, char **argv)
     ADD("/hook-rewrite/nic/live-form", NULL, test_live_form);
     ADD("/hook-rewrite/nic/others-untouched", NULL, test_other_nics_untouched);
     ADD("/hook-rewrite/nic/unstated-vlan", NULL, test_unstated_vlan);
+    ADD("/hook-rewrite/nic/unstated-vlan-from-peers", NULL, test_unstated_vlan_from_peers);
     ADD("/hook-rewrite/nic/ovs-trunk", NULL, test_ovs_trunk_kept);
     ADD("/hook-rewrite/nic/sixteen", NULL, test_sixteen_nics);
     ADD("/hook-rewrite/when/no-map", NULL, test_no_map);
