@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "ferry-error.h"
 
 #define JOB_LINGER_SECONDS (10 * 60)
 
