@@ -42,10 +42,8 @@ static int usage(const char *message)
 
 /* ------------------------------------------------------------------ jobs that start */
 
-/* Calls @method, which answers a job's path, and follows the job (or, --no-wait, prints
- * the path). */
-static int start_job(CliContext *ctx, const char *path, const char *interface, const char *method,
-                     GVariant *parameters, gboolean interactive, GError **error)
+int cli_start_job(CliContext *ctx, const char *path, const char *interface, const char *method,
+                  GVariant *parameters, gboolean interactive, GError **error)
 {
     g_autoptr(GVariant) reply =
         cli_call(ctx, path, interface, method, parameters, G_VARIANT_TYPE("(o)"), interactive, error);
@@ -80,8 +78,8 @@ int cli_verb_archive(CliContext *ctx, char **args)
     g_autoptr(GError) error = NULL;
     if (!ferry_check_domain_name(args[0], "domain", &error) || !cli_connect(ctx, &error))
         return fail(error);
-    int status = start_job(ctx, CLI_ROOT_PATH, MANAGER_INTERFACE, "Archive",
-                           g_variant_new("(s@a{sv})", args[0], no_options()), TRUE, &error);
+    int status = cli_start_job(ctx, CLI_ROOT_PATH, MANAGER_INTERFACE, "Archive",
+                               g_variant_new("(s@a{sv})", args[0], no_options()), TRUE, &error);
     return status < 0 ? fail(error) : status;
 }
 
@@ -100,8 +98,9 @@ int cli_verb_restore(CliContext *ctx, char **args)
         g_variant_builder_add(&options, "{sv}", "start", g_variant_new_boolean(ctx->start));
     if (!cli_connect(ctx, &error))
         return fail(error);
-    int status = start_job(ctx, CLI_ROOT_PATH, MANAGER_INTERFACE, "Restore",
-                           g_variant_new("(s@a{sv})", args[0], g_variant_builder_end(&options)), TRUE, &error);
+    int status = cli_start_job(ctx, CLI_ROOT_PATH, MANAGER_INTERFACE, "Restore",
+                               g_variant_new("(s@a{sv})", args[0], g_variant_builder_end(&options)), TRUE,
+                               &error);
     return status < 0 ? fail(error) : status;
 }
 
@@ -138,7 +137,7 @@ int cli_verb_verify(CliContext *ctx, char **args)
         return fail(error);
     g_autofree char *escaped = g_dbus_escape_object_path(args[0]);
     g_autofree char *path = g_strconcat(ARCHIVE_PATH "/", escaped, NULL);
-    int status = start_job(ctx, path, ARCHIVE_INTERFACE, "Verify", NULL, FALSE, &error);
+    int status = cli_start_job(ctx, path, ARCHIVE_INTERFACE, "Verify", NULL, FALSE, &error);
     if (status >= 0 || !cli_is_unknown_object(error))
         return status < 0 ? fail(error) : status;
     /* virt-ferryd may not have seen the archive yet (another host wrote it into the shared
@@ -151,7 +150,7 @@ int cli_verb_verify(CliContext *ctx, char **args)
         set_no_archive(&error, args[0]);
         return fail(error);
     }
-    status = start_job(ctx, path, ARCHIVE_INTERFACE, "Verify", NULL, FALSE, &error);
+    status = cli_start_job(ctx, path, ARCHIVE_INTERFACE, "Verify", NULL, FALSE, &error);
     if (status < 0 && cli_is_unknown_object(error)) {
         g_autofree char *shown = cli_display(args[0]);
         g_clear_error(&error);

@@ -23,6 +23,17 @@ typedef enum {
     CLI_EXIT_INTERRUPTED = 130, /* Ctrl-C while following a job (128 + SIGINT, as shells do) */
 } CliExit;
 
+/* migrate's options as given; cli-migrate.c checks them (so a bad value is named) and
+ * sends only those given. */
+typedef struct {
+    char **methods;           /* --method, repeatable; NULL: none */
+    char *bandwidth;          /* --bandwidth MiB/s */
+    char *parallel;           /* --parallel connections */
+    char *progress_timeout;   /* --progress-timeout seconds */
+    char *completion_timeout; /* --completion-timeout seconds per GiB */
+    gboolean compress, auto_converge, postcopy;
+} CliMigrateArgs;
+
 /* Global options and the connection every verb uses. */
 typedef struct {
     char *bus_address;        /* --bus-address; NULL: the system bus */
@@ -34,6 +45,7 @@ typedef struct {
     gboolean verbose;         /* --verbose: archive, restore, verify */
     char *name;               /* --name: restore */
     gboolean paused, start;   /* --paused, --start: restore */
+    CliMigrateArgs migrate;   /* migrate */
 } CliContext;
 
 /* cli-error.c: turning a GError into a message and an exit code. */
@@ -127,8 +139,14 @@ int cli_verb_purge(CliContext *ctx, char **args);
 int cli_verb_jobs(CliContext *ctx, char **args);
 int cli_verb_job(CliContext *ctx, char **args);
 int cli_verb_cancel(CliContext *ctx, char **args);
+/* Calls @method, which answers a job's object path, and follows the job (--no-wait: prints
+ * the path). Sinks @parameters. The job's exit code, or -1 and @error when the call failed. */
+int cli_start_job(CliContext *ctx, const char *path, const char *interface, const char *method,
+                  GVariant *parameters, gboolean interactive, GError **error);
 /* "3" or "/org/virtferry/Ferry1/job/3" -> 3; 0 and an InvalidArgument error otherwise. */
 guint cli_parse_job_id(const char *text, GError **error);
+/* cli-migrate.c: a domain to a peer host. */
+int cli_verb_migrate(CliContext *ctx, char **args);
 
 /* cli-jobs.c: following a job. */
 #define CLI_JOB_INTERFACE "org.virtferry.Ferry1.Job"

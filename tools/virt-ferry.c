@@ -38,6 +38,20 @@ static const GOptionEntry restore_entries[] = {
     { NULL }
 };
 
+static const GOptionEntry migrate_entries[] = {
+    { "method", 0, 0, G_OPTION_ARG_STRING_ARRAY, &ctx.migrate.methods, "Try method M (repeat for more; see below)", "M" },
+    { "bandwidth", 0, 0, G_OPTION_ARG_STRING, &ctx.migrate.bandwidth, "Move at most MIB MiB/s (default: unlimited)", "MIB" },
+    { "compress", 0, 0, G_OPTION_ARG_NONE, &ctx.migrate.compress, "Compress the memory pages sent (xbzrle, multi-threaded)", NULL },
+    { "auto-converge", 0, 0, G_OPTION_ARG_NONE, &ctx.migrate.auto_converge, "Slow the guest's vCPUs down while the migration does not converge", NULL },
+    { "parallel", 0, 0, G_OPTION_ARG_STRING, &ctx.migrate.parallel, "Move the memory state over N connections (2 to 32; default 1)", "N" },
+    { "postcopy", 0, 0, G_OPTION_ARG_NONE, &ctx.migrate.postcopy, "Switch to post-copy when the migration stops converging (the guest is lost if the link fails then)", NULL },
+    { "progress-timeout", 0, 0, G_OPTION_ARG_STRING, &ctx.migrate.progress_timeout, "Give up (or switch to post-copy) after S seconds without progress (default 150)", "S" },
+    { "completion-timeout", 0, 0, G_OPTION_ARG_STRING, &ctx.migrate.completion_timeout, "Give up after S seconds per GiB of guest memory (default 800)", "S" },
+    { "no-wait", 0, 0, G_OPTION_ARG_NONE, &ctx.no_wait, "Print the job's object path and leave; do not follow the job", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &ctx.verbose, "At the end, show every method tried and why it failed", NULL },
+    { NULL }
+};
+
 #define JOB_DESCRIPTION(what) \
     "Prints the job's object path, then follows it: on a terminal a progress line (percentage, bar,\n" \
     "data done and in all, rate, time left, what it does), otherwise one line whenever the message\n" \
@@ -81,6 +95,17 @@ static const Verb verbs[] = {
       cli_verb_archives, NULL, NULL, "list-archives" },
     { "purge", "DOMAIN", "Undefine a domain pending deletion and delete the disks its archive holds copies of.",
       "The archive is verified first: if it does not verify, nothing is deleted.", 1, 1, cli_verb_purge },
+    { "migrate", "DOMAIN PEER", "Move a domain to a peer host, peer to peer, live unless the methods say otherwise.",
+      "Methods, tried in this order (whatever order they are given in) until one succeeds:\n"
+      "  migration          live; the disks stay on storage both hosts share\n"
+      "  quick-migration    paused while the memory state moves once, then resumed there\n"
+      "  move               shut down, disks copied, started there (not yet: Unsupported)\n"
+      "  storage-migration  live, the disks copied\n"
+      "  failover           (not yet: Unsupported)\n"
+      "No --method: virt-ferryd's default, migration. PEER is a host name or libvirt URI of [peers] uris=.\n"
+      "Options left out are virt-ferryd's defaults; it checks the ranges.\n"
+      JOB_DESCRIPTION("the domain keeps running here"),
+      2, 2, cli_verb_migrate, migrate_entries },
     { "jobs", "", "List the jobs of this host, running and recently ended.",
       "Columns: ID KIND TARGET STATUS PROGRESS MESSAGE. A finished job stays listed for ten minutes.", 0, 0,
       cli_verb_jobs },
@@ -138,6 +163,27 @@ static int usage_error(const char *verb, const char *message)
     return CLI_EXIT_USAGE;
 }
 
+/* The first argument missing: a domain (or the verb's one argument) when none came, else
+ * the name the usage line gives it ("PEER is missing"). */
+static char *missing_message(const Verb *verb, guint given)
+{
+    g_auto(GStrv) names = g_strsplit(verb->parameters, " ", -1);
+    const char *missing = given > 0 && given < g_strv_length(names) ? names[given]
+                          : verb->argument                         ? verb->argument
+                                                                   : "a domain name or UUID";
+    return g_strdup_printf("%s is missing", missing);
+}
+
+static char *extra_message(const Verb *verb)
+{
+    if (verb->max_args == 0)
+        return g_strdup_printf("'%s' takes no arguments", verb->name);
+    if (verb->max_args > 1)
+        return g_strdup_printf("'%s' takes %u arguments, %s", verb->name, verb->max_args, verb->parameters);
+    g_autofree char *one = verb->argument ? g_strdup_printf("one argument, %s", verb->argument) : g_strdup("one domain");
+    return g_strdup_printf("'%s' takes %s", verb->name, one);
+}
+
 /* Options may come after the verb too: its context knows the global ones. */
 static int run_verb(const Verb *verb, int argc, char **argv)
 {
@@ -161,15 +207,11 @@ static int run_verb(const Verb *verb, int argc, char **argv)
 
     guint n = args ? g_strv_length(args) : 0;
     if (n < verb->min_args) {
-        g_autofree char *message = verb->min_args > 1 ? g_strdup("arguments are missing")
-                                   : g_strdup_printf("%s is missing",
-                                                     verb->argument ? verb->argument : "a domain name or UUID");
+        g_autofree char *message = missing_message(verb, n);
         return usage_error(verb->name, message);
     }
     if (n > verb->max_args) {
-        g_autofree char *one = verb->argument ? g_strdup_printf("one argument, %s", verb->argument) : g_strdup("one domain");
-        g_autofree char *message = g_strdup_printf("'%s' takes %s", verb->name,
-                                                   verb->max_args ? one : "no arguments");
+        g_autofree char *message = extra_message(verb);
         return usage_error(verb->name, message);
     }
     char *none[] = { NULL };
@@ -189,8 +231,8 @@ int main(int argc, char **argv)
     setlocale(LC_ALL, "");
     g_set_prgname("virt-ferry");
     g_option_context_set_summary(context, "Ask this host's virt-ferryd about its domains, set their policy, "
-                                          "follow its events;\narchive, restore and purge domains, follow and "
-                                          "cancel jobs.");
+                                          "follow its events;\narchive, restore and purge domains, migrate "
+                                          "them to peers, follow and cancel jobs.");
     g_option_context_set_description(context, verb_text);
     g_option_context_set_strict_posix(context, TRUE); /* stop at the verb */
     g_option_context_add_main_entries(context, version_entry, NULL);
@@ -216,5 +258,10 @@ int main(int argc, char **argv)
     g_clear_object(&ctx.bus);
     g_free(ctx.bus_address);
     g_free(ctx.name);
+    g_strfreev(ctx.migrate.methods);
+    g_free(ctx.migrate.bandwidth);
+    g_free(ctx.migrate.parallel);
+    g_free(ctx.migrate.progress_timeout);
+    g_free(ctx.migrate.completion_timeout);
     return status;
 }

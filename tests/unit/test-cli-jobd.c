@@ -14,7 +14,9 @@
  * Restore(ID, options) succeeds, its Result the "name" option (default web1), its final
  * message the options it got. The library holds web1-20260101T000000Z (with an Archive
  * object, whose Verify succeeds) and lonely-20260102T000000Z (without one). GetDomain knows
- * web1 (pending deletion, its UUID the archive's); Purge takes web1's UUID only. */
+ * web1 (pending deletion, its UUID the archive's); Purge takes web1's UUID only.
+ * Migrate(DOMAIN, PEER, methods, options) runs DOMAIN's Archive script as a job of kind
+ * migrate, its Result PEER, its final message the methods and options it got. */
 #include <gio/gio.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,6 +176,17 @@ static gboolean handle_restore(FerryManager *manager, GDBusMethodInvocation *inv
     return TRUE;
 }
 
+static gboolean handle_migrate(FerryManager *manager, GDBusMethodInvocation *invocation, const char *domain,
+                               const char *peer, const char *const *methods, GVariant *options)
+{
+    g_autofree char *list = g_strjoinv(",", (char **)methods);
+    g_autofree char *given = g_variant_print(options, TRUE);
+    char *message = g_strdup_printf("done (methods=%s options=%s)", list, given);
+    g_autofree char *path = start("migrate", domain, domain, peer, message);
+    ferry_manager_complete_migrate(manager, invocation, path);
+    return TRUE;
+}
+
 static gboolean handle_verify(FerryArchive *archive, GDBusMethodInvocation *invocation, gpointer data)
 {
     g_autofree char *path = start("verify", ferry_archive_get_id(archive), "verify", ferry_archive_get_id(archive), NULL);
@@ -237,6 +250,7 @@ static void setup(GDBusConnection *bus)
     ferry_manager_set_hostname(manager, "stand-in");
     g_signal_connect(manager, "handle-archive", G_CALLBACK(handle_archive), NULL);
     g_signal_connect(manager, "handle-restore", G_CALLBACK(handle_restore), NULL);
+    g_signal_connect(manager, "handle-migrate", G_CALLBACK(handle_migrate), NULL);
     g_signal_connect(manager, "handle-list-archives", G_CALLBACK(handle_list_archives), NULL);
     g_signal_connect(manager, "handle-get-domain", G_CALLBACK(handle_get_domain), NULL);
     g_signal_connect(manager, "handle-purge", G_CALLBACK(handle_purge), NULL);

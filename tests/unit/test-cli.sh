@@ -242,6 +242,31 @@ run "$CLI" restore
 tap_ok "restore without an archive says what is missing" is_error "$err" "an archive id is missing"
 run "$CLI" job abc
 tap_is "job abc exits 2" "$rc" 2
+# migrate's arguments, checked before connecting: no bus at that address, yet exit 2.
+nobus=unix:path=$tmp/nobus
+run "$CLI" --bus-address "$nobus" migrate vm1 beta --method storage-migration --method teleport
+tap_is "migrate with an unknown method exits 2" "$rc" 2
+tap_is "naming it and the methods there are" "$err" \
+    "virt-ferry: unknown method \"teleport\"; the methods are migration, quick-migration, move, storage-migration, failover"
+run "$CLI" --bus-address "$nobus" migrate vm1 beta --bandwidth 10M
+tap_is "migrate --bandwidth 10M exits 2" "$rc" 2
+tap_is "naming the option and the value" "$err" \
+    'virt-ferry: --bandwidth "10M" is not a whole number of MiB/s: give digits only'
+run "$CLI" --bus-address "$nobus" migrate vm1 beta --bandwidth -5
+tap_is "migrate --bandwidth -5 exits 2" "$rc" 2
+run "$CLI" --bus-address "$nobus" migrate vm1 beta --parallel 4294967296
+tap_is "migrate --parallel beyond 32 bits exits 2" "$rc" 2
+tap_ok "saying the most it takes" is_error "$err" "--parallel 4294967296 is too large: give at most 4294967295"
+run "$CLI" --bus-address "$nobus" migrate vm1
+tap_is "migrate without a peer exits 2" "$rc" 2
+tap_ok "saying the peer is missing" is_error "$err" "PEER is missing"
+run "$CLI" --bus-address "$nobus" migrate vm1 ""
+tap_ok "an empty peer is refused" is_error "$err" "the peer is empty"
+run "$CLI" --bus-address "$nobus" migrate vm1 beta extra
+tap_ok "migrate with a third argument exits 2" [ "$rc" = 2 ]
+run "$CLI" migrate --help
+tap_ok "migrate --help documents its options and methods" has_lines "$out" '--method=M' '--bandwidth=MIB' \
+    '--completion-timeout=S' '^  quick-migration '
 run "$CLI" cancel 0
 tap_is "cancel 0 exits 2" "$rc" 2
 run "$CLI" archives extra
@@ -393,6 +418,17 @@ if [ -x "$JOBD" ]; then
     else
         tap_skip "progress on a terminal" "no script(1)"
     fi
+
+    run "$CLI" migrate ok beta --method storage-migration --method migration --bandwidth 100 --compress --parallel 4
+    tap_is "migrate ok: exit 0" "$rc" 0
+    tap_ok "it follows the job to its end" has_lines "$out" '^Job: +/org/virtferry/Ferry1/job/[0-9]+$' \
+        '^ 50%  50\.0/100\.0 MiB  copying disk vda$' '^Status: +succeeded$' '^Result: +beta$'
+    tap_ok "sending the methods as given and only the options given, with their types" has_line "$out" \
+        "^Message: +done \\(methods=storage-migration,migration options=\\{'bandwidth': <uint64 100>, 'parallel': <uint32 4>, 'compress': <true>\\}\\)$"
+    run "$CLI" migrate ok beta
+    tap_ok "without options: no method and no option sent" has_line "$out" '^Message: +done \(methods= options=@a\{sv\} \{\}\)$'
+    run "$CLI" migrate missing beta
+    tap_is "migrate: a job failed with NotFound exits 3" "$rc" 3
 
     run "$CLI" restore web1-20260101T000000Z --name copy --paused
     tap_is "restore --name --paused: exit 0" "$rc" 0

@@ -1,0 +1,126 @@
+/* migrate: moves a domain to a peer host with the Manager's Migrate and follows the job it
+ * returns. The command line is checked before connecting, so a typo never waits for the bus
+ * or polkit. The CLI checks the form of every value (a known method name, a whole number of
+ * the option's D-Bus type); what the values may be beyond that (which peers, the ranges of
+ * the numbers, the defaults of the options left out) is virt-ferryd's to judge, so that the
+ * rules live in one place. */
+#include "cli.h"
+
+#include "ferry-error.h"
+#include "names.h"
+
+#include <string.h>
+
+/* DESIGN.md's method names, in MISSION C7's canonical order: the order virt-ferryd tries
+ * them in, whatever order they are given in. */
+static const char *const method_names[] = {
+    "migration", "quick-migration", "move", "storage-migration", "failover", NULL
+};
+
+static gboolean check_method(const char *name, GError **error)
+{
+    if (g_strv_contains(method_names, name))
+        return TRUE;
+    g_autofree char *shown = g_strescape(name, NULL);
+    g_autofree char *known = g_strjoinv(", ", (char **)method_names);
+    g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT, "unknown method \"%s\"; the methods are %s",
+                shown, known);
+    return FALSE;
+}
+
+static gboolean check_methods(char **methods, GError **error)
+{
+    for (char **m = methods; m && *m; m++)
+        if (!check_method(*m, error))
+            return FALSE;
+    return TRUE;
+}
+
+/* A peer is a host name or a libvirt URI of [peers] uris=: any text, but not an empty one or
+ * one that could not be shown in a message. */
+static gboolean check_peer(const char *peer, GError **error)
+{
+    if (!*peer) {
+        g_set_error_literal(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                            "the peer is empty: give a host name or libvirt URI of [peers] uris= in "
+                            "virt-ferry.conf (virt-ferry status lists the peers)");
+        return FALSE;
+    }
+    return ferry_check_domain_name(peer, "peer", error);
+}
+
+/* Digits only, and at most @max: GOption's own integers would take "-1", " 5" or "0x10",
+ * and its message would not say what the number is for. */
+static gboolean parse_number(const char *option, const char *text, guint64 max, const char *unit,
+                             guint64 *out, GError **error)
+{
+    g_autofree char *shown = g_strescape(text, NULL);
+    if (!*text || strspn(text, "0123456789") != strlen(text)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "--%s \"%s\" is not a whole number of %s: give digits only", option, shown, unit);
+        return FALSE;
+    }
+    if (!g_ascii_string_to_unsigned(text, 10, 0, max, out, NULL)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "--%s %s is too large: give at most %" G_GUINT64_FORMAT " %s", option, shown, max, unit);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Adds @key when --@option was given (@text not NULL): left out, virt-ferryd's default holds.
+ * @u32: the key's type is u, else t. */
+static gboolean add_number(GVariantBuilder *options, const char *key, const char *option, const char *text,
+                           gboolean u32, const char *unit, GError **error)
+{
+    guint64 n = 0;
+    if (!text)
+        return TRUE;
+    if (!parse_number(option, text, u32 ? G_MAXUINT32 : G_MAXUINT64, unit, &n, error))
+        return FALSE;
+    g_variant_builder_add(options, "{sv}", key, u32 ? g_variant_new_uint32((guint32)n) : g_variant_new_uint64(n));
+    return TRUE;
+}
+
+/* Every flag is off by default: only one that is on goes in. */
+static void add_flag(GVariantBuilder *options, const char *key, gboolean on)
+{
+    if (on)
+        g_variant_builder_add(options, "{sv}", key, g_variant_new_boolean(TRUE));
+}
+
+/* Migrate's a{sv} (not floating), or NULL and an error naming the bad value. */
+static GVariant *migrate_options(const CliMigrateArgs *args, GError **error)
+{
+    g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE_VARDICT);
+    if (!add_number(&b, "bandwidth", "bandwidth", args->bandwidth, FALSE, "MiB/s", error) ||
+        !add_number(&b, "parallel", "parallel", args->parallel, TRUE, "connections", error) ||
+        !add_number(&b, "progress_timeout", "progress-timeout", args->progress_timeout, TRUE, "seconds", error) ||
+        !add_number(&b, "completion_timeout", "completion-timeout", args->completion_timeout, TRUE,
+                    "seconds per GiB", error))
+        return NULL;
+    add_flag(&b, "compress", args->compress);
+    add_flag(&b, "auto_converge", args->auto_converge);
+    add_flag(&b, "postcopy", args->postcopy);
+    return g_variant_ref_sink(g_variant_builder_end(&b));
+}
+
+int cli_verb_migrate(CliContext *ctx, char **args)
+{
+    g_autoptr(GError) error = NULL;
+    const char *domain = args[0], *peer = args[1];
+    char **methods = ctx->migrate.methods;
+    if (!ferry_check_domain_name(domain, "domain", &error) || !check_peer(peer, &error) ||
+        !check_methods(methods, &error))
+        return cli_report_error(error);
+    g_autoptr(GVariant) options = migrate_options(&ctx->migrate, &error);
+    if (!options || !cli_connect(ctx, &error))
+        return cli_report_error(error);
+    /* No --method: the empty list, for virt-ferryd's default. */
+    GVariant *method_list = g_variant_new_strv((const char *const *)methods, methods ? -1 : 0);
+    int status = cli_start_job(ctx, CLI_ROOT_PATH, MANAGER_INTERFACE, "Migrate",
+                               g_variant_new("(ss@as@a{sv})", domain, peer, method_list, options), TRUE, &error);
+    if (status < 0)
+        return cli_report_error(error);
+    return status;
+}
