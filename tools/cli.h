@@ -34,6 +34,12 @@ typedef struct {
     gboolean compress, auto_converge, postcopy;
 } CliMigrateArgs;
 
+/* move-disk's options as given (cli-movedisk.c checks them). */
+typedef struct {
+    char *format;             /* --format qcow2|raw; NULL: the disk's own */
+    char *bandwidth;          /* --bandwidth MiB/s */
+} CliMoveDiskArgs;
+
 /* Global options and the connection every verb uses. */
 typedef struct {
     char *bus_address;        /* --bus-address; NULL: the system bus */
@@ -46,6 +52,7 @@ typedef struct {
     char *name;               /* --name: restore */
     gboolean paused, start;   /* --paused, --start: restore */
     CliMigrateArgs migrate;   /* migrate */
+    CliMoveDiskArgs move_disk; /* move-disk */
 } CliContext;
 
 /* cli-error.c: turning a GError into a message and an exit code. */
@@ -147,6 +154,8 @@ int cli_start_job(CliContext *ctx, const char *path, const char *interface, cons
 guint cli_parse_job_id(const char *text, GError **error);
 /* cli-migrate.c: a domain to a peer host. */
 int cli_verb_migrate(CliContext *ctx, char **args);
+/* cli-movedisk.c: a disk of a running domain to another file on this host. */
+int cli_verb_move_disk(CliContext *ctx, char **args);
 
 /* cli-jobs.c: following a job. */
 #define CLI_JOB_INTERFACE "org.virtferry.Ferry1.Job"

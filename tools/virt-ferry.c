@@ -52,6 +52,14 @@ static const GOptionEntry migrate_entries[] = {
     { NULL }
 };
 
+static const GOptionEntry move_disk_entries[] = {
+    { "format", 0, 0, G_OPTION_ARG_STRING, &ctx.move_disk.format, "Write the copy as F, qcow2 or raw (default: the disk's own)", "F" },
+    { "bandwidth", 0, 0, G_OPTION_ARG_STRING, &ctx.move_disk.bandwidth, "Copy at most MIB MiB/s (default: unlimited)", "MIB" },
+    { "no-wait", 0, 0, G_OPTION_ARG_NONE, &ctx.no_wait, "Print the job's object path and leave; do not follow the job", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &ctx.verbose, "At the end, show every step the job took", NULL },
+    { NULL }
+};
+
 #define JOB_DESCRIPTION(what) \
     "Prints the job's object path, then follows it: on a terminal a progress line (percentage, bar,\n" \
     "data done and in all, rate, time left, what it does), otherwise one line whenever the message\n" \
@@ -106,6 +114,12 @@ static const Verb verbs[] = {
       "Options left out are virt-ferryd's defaults; it checks the ranges.\n"
       JOB_DESCRIPTION("the domain keeps running here"),
       2, 2, cli_verb_migrate, migrate_entries },
+    { "move-disk", "DOMAIN DISK PATH", "Move a disk of a running domain to another file on this host, without stopping it.",
+      "DISK is the disk's target name (vda, as virsh domblklist shows it). PATH (taken from the current\n"
+      "directory when relative) must not exist yet; its directory must. The disk is copied while the guest\n"
+      "runs, the domain switches over to the copy, its persistent definition names the new file, and the\n"
+      "old file is removed.\n" JOB_DESCRIPTION("the disk stays where it was"),
+      3, 3, cli_verb_move_disk, move_disk_entries },
     { "jobs", "", "List the jobs of this host, running and recently ended.",
       "Columns: ID KIND TARGET STATUS PROGRESS MESSAGE. A finished job stays listed for ten minutes.", 0, 0,
       cli_verb_jobs },
@@ -263,5 +277,7 @@ int main(int argc, char **argv)
     g_free(ctx.migrate.parallel);
     g_free(ctx.migrate.progress_timeout);
     g_free(ctx.migrate.completion_timeout);
+    g_free(ctx.move_disk.format);
+    g_free(ctx.move_disk.bandwidth);
     return status;
 }

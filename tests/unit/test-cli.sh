@@ -208,6 +208,9 @@ else
     tap_is "purge without polkit exits 4" "$rc" 4
     run "$CLI" purge nosuch
     tap_is "purge of no domain exits 3" "$rc" 3
+    run "$CLI" --no-ask-password move-disk test vda "$tmp/images/moved.qcow2"
+    tap_is "move-disk without polkit exits 4" "$rc" 4
+    tap_ok "saying it is not authorized for the migrate action" is_error "$err" "not authorized for org.virtferry.ferry1.migrate"
 fi
 
 run "$CLI" frobnicate
@@ -267,6 +270,30 @@ tap_ok "migrate with a third argument exits 2" [ "$rc" = 2 ]
 run "$CLI" migrate --help
 tap_ok "migrate --help documents its options and methods" has_lines "$out" '--method=M' '--bandwidth=MIB' \
     '--completion-timeout=S' '^  quick-migration '
+# move-disk's arguments, checked before connecting as migrate's are.
+run "$CLI" --bus-address "$nobus" move-disk vm1 vda /images/x.qcow2 --format vmdk
+tap_is "move-disk --format vmdk exits 2" "$rc" 2
+tap_is "naming the formats there are" "$err" \
+    'virt-ferry: --format "vmdk" is not one the copy can be written in: give qcow2 or raw'
+run "$CLI" --bus-address "$nobus" move-disk vm1 vda /images/x.qcow2 --bandwidth 10M
+tap_is "move-disk --bandwidth 10M exits 2" "$rc" 2
+tap_is "naming the option and the value" "$err" \
+    'virt-ferry: --bandwidth "10M" is not a whole number of MiB/s: give digits only'
+run "$CLI" --bus-address "$nobus" move-disk vm1 vda /images/x.qcow2 --bandwidth 18446744073709551616
+tap_ok "move-disk --bandwidth beyond 64 bits is refused" is_error "$err" "--bandwidth 18446744073709551616 is too large"
+run "$CLI" --bus-address "$nobus" move-disk vm1 vda
+tap_is "move-disk without a path exits 2" "$rc" 2
+tap_ok "saying the path is missing" is_error "$err" "PATH is missing"
+run "$CLI" --bus-address "$nobus" move-disk vm1
+tap_ok "saying the disk is missing" is_error "$err" "DISK is missing"
+run "$CLI" --bus-address "$nobus" move-disk vm1 vda ""
+tap_ok "an empty path is refused" is_error "$err" "the destination PATH is empty"
+run "$CLI" --bus-address "$nobus" move-disk vm1 vda /images/x.qcow2 extra
+tap_ok "move-disk with a fourth argument exits 2" [ "$rc" = 2 ]
+run "$CLI" --bus-address "$nobus" move-disk $'vm\x01' vda /images/x.qcow2
+tap_ok "a domain name with a control character is refused" is_error "$err" 'domain "vm\001" holds a control character'
+run "$CLI" move-disk --help
+tap_ok "move-disk --help documents its options" has_lines "$out" '--format=F' '--bandwidth=MIB' '--no-wait'
 run "$CLI" cancel 0
 tap_is "cancel 0 exits 2" "$rc" 2
 run "$CLI" archives extra
