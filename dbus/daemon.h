@@ -60,6 +60,8 @@ void ferry_daemon_reply_job(FerryDaemon *daemon, GDBusMethodInvocation *invocati
 
 /* migrations.c: Manager.Migrate. */
 void ferry_daemon_migrations_setup(FerryDaemon *daemon);
+/* disks.c: Manager.MoveDisk. */
+void ferry_daemon_disks_setup(FerryDaemon *daemon);
 
 /* archives.c: org.virtferry.Ferry1.Archive objects and the Manager's archive methods. */
 void ferry_daemon_archives_setup(FerryDaemon *daemon);

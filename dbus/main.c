@@ -137,6 +137,8 @@ int main(int argc, char **argv)
     ferry_daemon_jobs_setup(daemon);
     ferry_manager_setup(daemon);
     ferry_daemon_archives_setup(daemon);
+    ferry_daemon_migrations_setup(daemon);
+    ferry_daemon_disks_setup(daemon);
     ferry_daemon_networks_setup(daemon);
     ferry_hook_setup(daemon);
     daemon->health = ferry_health_new(NULL, HEALTH_INTERVAL_SECONDS, ferry_manager_update_health, daemon);

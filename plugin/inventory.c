@@ -35,6 +35,7 @@ struct _FerryInventory {
     const char *close_reason;  /* static string */
     guint reconnect_delay_ms;
     guint generation;          /* bumps at every disconnect: stale results are dropped */
+    GHashTable *late_sources;  /* GSource ids of pending refresh_later()s */
 };
 
 void ferry_domain_info_free(FerryDomainInfo *info)
@@ -252,12 +253,44 @@ static gboolean is_arrival(int event, int detail)
            (event == VIR_DOMAIN_EVENT_STARTED && detail == VIR_DOMAIN_EVENT_STARTED_MIGRATED);
 }
 
+typedef struct {
+    FerryInventory *inv;
+    guint generation;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+} LateRefresh;
+
+static gboolean late_refresh(gpointer data)
+{
+    LateRefresh *l = data;
+    g_hash_table_remove(l->inv->late_sources, GUINT_TO_POINTER(g_source_get_id(g_main_current_source())));
+    if (l->generation == l->inv->generation)
+        queue_refresh(l->inv, l->uuid, l->uuid);
+    return G_SOURCE_REMOVE;
+}
+
+/* A migration away with VIR_MIGRATE_UNDEFINE_SOURCE ends in "stopped, migrated" and libvirt
+ * 9.0 then undefines the domain without an "undefined" event: look again shortly after. */
+static void refresh_later(FerryInventory *inv, const char *uuid, guint ms)
+{
+    LateRefresh *l = g_new0(LateRefresh, 1);
+    l->inv = inv;
+    l->generation = inv->generation;
+    g_strlcpy(l->uuid, uuid, sizeof l->uuid);
+    guint id = g_timeout_add_full(G_PRIORITY_DEFAULT, ms, late_refresh, l, g_free);
+    g_hash_table_add(inv->late_sources, GUINT_TO_POINTER(id));
+}
+
 static int on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event, int detail, void *opaque)
 {
     FerryInventory *inv = opaque;
     char uuid[VIR_UUID_STRING_BUFLEN];
-    if (virDomainGetUUIDString(dom, uuid) == 0)
+    if (virDomainGetUUIDString(dom, uuid) == 0) {
         queue_refresh(inv, uuid, uuid);
+        if (event == VIR_DOMAIN_EVENT_STOPPED && detail == VIR_DOMAIN_EVENT_STOPPED_MIGRATED) {
+            refresh_later(inv, uuid, 200);
+            refresh_later(inv, uuid, 800);
+        }
+    }
     if (is_arrival(event, detail)) {
         virDomainRef(dom);
         g_autoptr(GTask) task = g_task_new(NULL, NULL, NULL, NULL);
@@ -507,6 +540,7 @@ FerryInventory *ferry_inventory_new(const char *uri, const FerryInventoryCallbac
         inv->callbacks = *callbacks;
     inv->user_data = user_data;
     inv->worker = ferry_worker_new();
+    inv->late_sources = g_hash_table_new(NULL, NULL);
     inv->lifecycle_id = inv->metadata_id = inv->network_id = -1;
     inv->domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
                                          (GDestroyNotify)ferry_domain_info_free);
@@ -520,6 +554,12 @@ void ferry_inventory_free(FerryInventory *inv)
         return;
     g_clear_handle_id(&inv->reconnect_source, g_source_remove);
     g_clear_handle_id(&inv->close_source, g_source_remove);
+    GHashTableIter iter;
+    gpointer id;
+    g_hash_table_iter_init(&iter, inv->late_sources);
+    while (g_hash_table_iter_next(&iter, &id, NULL))
+        g_source_remove(GPOINTER_TO_UINT(id));
+    g_hash_table_unref(inv->late_sources);
     ferry_worker_free(inv->worker);
     if (inv->conn)
         virConnectUnregisterCloseCallback(inv->conn, on_close);

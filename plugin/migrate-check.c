@@ -1,6 +1,8 @@
 /* Migration methods (C7) and pre-flight checks (C8). See migrate-check.h. */
 #include "migrate-check.h"
 
+#include "peer-storage.h"
+
 #include "domxml.h"
 #include "ferry-error.h"
 #include "libvirt-autoptr.h"
@@ -510,108 +512,12 @@ gboolean ferry_check_memory(virConnectPtr dst, virDomainPtr dom, GError **error)
 
 /* ------------------------------------------------------------------ storage pools */
 
-/* A storage pool over one directory, found or made for a question and put back after it. */
-typedef struct {
-    virStoragePoolPtr pool;
-    gboolean started;   /* it was inactive and we started it: stop it again */
-    gboolean transient; /* we created it: destroying it removes it */
-} DirPool;
-
-static void dir_pool_clear(DirPool *p)
-{
-    if (p->pool && (p->started || p->transient) && virStoragePoolDestroy(p->pool) < 0)
-        virResetLastError(); /* nothing better to do: the pool is only a view of the directory */
-    g_clear_pointer(&p->pool, virStoragePoolFree);
-}
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(DirPool, dir_pool_clear)
-
-/* Whether @pool is a file-system pool whose directory is @dir. */
-static gboolean pool_is_dir(virStoragePoolPtr pool, const char *dir)
-{
-    g_autofree char *xml = virStoragePoolGetXMLDesc(pool, 0);
-    if (!xml) {
-        virResetLastError();
-        return FALSE;
-    }
-    g_autoptr(xmlDoc) doc = NULL;
-    xmlNodePtr root = read_root(xml, "pool", "a storage pool", &doc, NULL);
-    g_autofree char *type = prop(root, "type");
-    g_autofree char *path = text(child(child(root, "target"), "path"));
-    if (!path || !g_path_is_absolute(path))
-        return FALSE;
-    /* Only these pools are directories of image files; the others' target paths are
-     * device directories (/dev/...). */
-    return (g_strcmp0(type, "dir") == 0 || g_strcmp0(type, "fs") == 0 || g_strcmp0(type, "netfs") == 0) &&
-           same_dir(path, dir);
-}
-
-static gboolean find_dir_pool(virConnectPtr conn, const char *dir, DirPool *out, GError **error)
-{
-    virStoragePoolPtr *pools = NULL;
-    int n = virConnectListAllStoragePools(conn, &pools, 0);
-    if (n < 0)
-        return ferry_error_from_libvirt(error, "cannot list the storage pools");
-    for (int i = 0; i < n; i++) {
-        if (!out->pool && pool_is_dir(pools[i], dir))
-            out->pool = g_steal_pointer(&pools[i]);
-        else
-            virStoragePoolFree(pools[i]);
-    }
-    g_free(pools);
-    return TRUE;
-}
-
-static gboolean create_dir_pool(virConnectPtr conn, const char *dir, DirPool *out, GError **error)
-{
-    g_autofree char *escaped = g_markup_escape_text(dir, -1);
-    g_autofree char *xml = g_strdup_printf("<pool type='dir'><name>virt-ferry-check-%08x%08x</name>"
-                                           "<target><path>%s</path></target></pool>",
-                                           g_random_int(), g_random_int(), escaped);
-    out->pool = virStoragePoolCreateXML(conn, xml, 0);
-    if (!out->pool)
-        return ferry_error_from_libvirt(error, "cannot look at directory %s (it must exist there and libvirt "
-                                               "must be able to read it)", dir);
-    out->transient = TRUE;
-    return TRUE;
-}
-
-/* The pool over @dir on @conn's host, active: the host's own pool (started for the
- * question if it is inactive), else a transient dir pool. */
-static gboolean open_dir_pool(virConnectPtr conn, const char *dir, DirPool *out, GError **error)
-{
-    if (!find_dir_pool(conn, dir, out, error))
-        return FALSE;
-    if (!out->pool) {
-        g_autoptr(GError) first = NULL;
-        if (create_dir_pool(conn, dir, out, &first))
-            return TRUE;
-        /* Another check may have made its own transient pool over @dir in between, and
-         * libvirt refuses a second pool over one directory: use that one. */
-        if (!find_dir_pool(conn, dir, out, error))
-            return FALSE;
-        if (!out->pool) {
-            g_propagate_error(error, g_steal_pointer(&first));
-            return FALSE;
-        }
-    }
-    int active = virStoragePoolIsActive(out->pool);
-    if (active == 0) {
-        if (virStoragePoolCreate(out->pool, 0) < 0)
-            return ferry_error_from_libvirt(error, "cannot start storage pool '%s' over %s",
-                                            virStoragePoolGetName(out->pool), dir);
-        out->started = TRUE;
-    } else if (active < 0) {
-        return ferry_error_from_libvirt(error, "cannot read storage pool '%s'", virStoragePoolGetName(out->pool));
-    }
-    return TRUE;
-}
-
 /* The bytes free in @dir on @conn's host, as its libvirt storage pool sees them. */
 static gboolean dir_available(virConnectPtr conn, const char *host, const char *dir, guint64 *available,
                               GError **error)
 {
-    g_auto(DirPool) p = { 0 };
-    if (!open_dir_pool(conn, dir, &p, error)) {
+    g_auto(FerryDirPool) p = { 0 };
+    if (!ferry_dir_pool_open(conn, dir, &p, error)) {
         g_prefix_error(error, "%s: ", host);
         return FALSE;
     }
@@ -676,9 +582,9 @@ static gboolean dir_shared(virConnectPtr dst, const char *dst_host, const char *
                                   "storage cannot be told", dir, g_strerror(err), dst_host);
         return TRUE;
     }
-    g_auto(DirPool) p = { 0 };
+    g_auto(FerryDirPool) p = { 0 };
     g_autoptr(GError) pool_error = NULL;
-    if (!open_dir_pool(dst, dir, &p, &pool_error)) {
+    if (!ferry_dir_pool_open(dst, dir, &p, &pool_error)) {
         if (virConnectIsAlive(dst) != 1) { /* the peer itself is gone: not a storage answer */
             g_propagate_error(error, g_steal_pointer(&pool_error));
             return FALSE;

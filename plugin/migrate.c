@@ -1,0 +1,594 @@
+/* Peer-to-peer migration (see migrate.h): methods in canonical order, each checked first
+ * (migrate-check.c), carried out by libvirtd itself (VIR_MIGRATE_PEER2PEER: this host's
+ * libvirtd connects to the peer's, no client in between), watched on a second connection for
+ * progress, convergence and cancel. */
+#include "migrate.h"
+
+#include "domxml.h"
+#include "ferry-error.h"
+#include "libvirt-autoptr.h"
+#include "migrate-check.h"
+#include "netmap.h"
+#include "networks.h"
+#include "peer-storage.h"
+
+#include <libvirt/virterror.h>
+#include <string.h>
+
+#define POLL_MS 250            /* job statistics: Progress is due at least every second */
+#define MAX_PARALLEL 32        /* QEMU's multifd channel limit we accept */
+#define PEER_KEEPALIVE_INTERVAL 2 /* s between keepalive probes to the peer's libvirtd */
+#define PEER_KEEPALIVE_COUNT 3    /* probes unanswered before the peer counts as lost */
+
+/* ------------------------------------------------------------------ the call */
+
+typedef struct {
+    char *uri, *peer_uri, *uuid, *name;
+    GArray *methods; /* FerryMethod, canonical order */
+    FerryMigrateOptions options;
+} MigrateCall;
+
+static void migrate_call_free(MigrateCall *c)
+{
+    g_free(c->uri);
+    g_free(c->peer_uri);
+    g_free(c->uuid);
+    g_free(c->name);
+    g_array_unref(c->methods);
+    g_free(c);
+}
+
+char *ferry_peer_uri(const FerryConfig *config, const char *peer, GError **error)
+{
+    for (char **p = config->peers; p && *p; p++) {
+        g_autoptr(GUri) uri = g_uri_parse(*p, G_URI_FLAGS_NONE, NULL);
+        if (g_str_equal(*p, peer) || (uri && g_strcmp0(g_uri_get_host(uri), peer) == 0))
+            return g_strdup(*p);
+    }
+    g_autofree char *known = config->peers && config->peers[0] ? g_strjoinv(", ", config->peers) : NULL;
+    g_set_error(error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND,
+                "\"%s\" is not a peer of this host; %s%s", peer,
+                known ? "the peers are " : "no peers are configured: add the host's libvirt URI to [peers] uris= in ",
+                known ? known : config->path ? config->path : "virt-ferry.conf");
+    return NULL;
+}
+
+gboolean ferry_migrate_options_check(const FerryMigrateOptions *o, GError **error)
+{
+    if (o->parallel > MAX_PARALLEL) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "parallel: %u connections is more than the %d QEMU takes; give 2 to %d, or 1 for one", o->parallel,
+                    MAX_PARALLEL, MAX_PARALLEL);
+        return FALSE;
+    }
+    if (o->bandwidth_mib > G_MAXINT32) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "bandwidth: %" G_GUINT64_FORMAT " MiB/s is beyond what QEMU takes; give MiB/s, or 0 for no limit",
+                    o->bandwidth_mib);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Methods this version carries out; the others are skipped with a step saying so. */
+static gboolean method_available(FerryMethod m)
+{
+    return m == FERRY_METHOD_MIGRATION || m == FERRY_METHOD_STORAGE_MIGRATION || m == FERRY_METHOD_QUICK_MIGRATION;
+}
+
+/* ------------------------------------------------------------------ one run */
+
+typedef struct {
+    FerryJob *job;
+    MigrateCall *call;
+    virConnectPtr src, dst;
+    virDomainPtr dom;
+    virConnectPtr side_conn; /* questions about the running migration: see side_domain */
+    virDomainPtr side_dom;
+    guint64 memory_bytes;
+    gint64 started;
+} Migrate;
+
+static void migrate_clear(Migrate *m)
+{
+    g_clear_pointer(&m->side_dom, virDomainFree);
+    g_clear_pointer(&m->side_conn, virConnectClose);
+    g_clear_pointer(&m->dom, virDomainFree);
+    g_clear_pointer(&m->dst, virConnectClose);
+    g_clear_pointer(&m->src, virConnectClose);
+}
+
+/* On the connection the migration runs on, job statistics and abort wait until it is over. */
+static virDomainPtr side_domain(Migrate *m)
+{
+    if (!m->side_dom) {
+        if (!m->side_conn)
+            m->side_conn = virConnectOpen(m->call->uri);
+        m->side_dom = m->side_conn ? virDomainLookupByUUIDString(m->side_conn, m->call->uuid) : NULL;
+        virResetLastError();
+    }
+    return m->side_dom ? m->side_dom : m->dom;
+}
+
+static gboolean connect_hosts(Migrate *m, GError **error)
+{
+    m->src = virConnectOpen(m->call->uri);
+    if (!m->src)
+        return ferry_error_from_libvirt(error, "cannot connect to libvirtd at %s", m->call->uri);
+    m->dom = virDomainLookupByUUIDString(m->src, m->call->uuid);
+    if (!m->dom)
+        return ferry_error_from_libvirt(error, "domain %s", m->call->name);
+    m->dst = virConnectOpen(m->call->peer_uri);
+    if (!m->dst)
+        return ferry_error_from_libvirt(error, "cannot connect to the peer's libvirtd at %s", m->call->peer_uri);
+    /* A cut link or a dead peer stalls the migration stream without an error for minutes
+     * (TCP retransmits); libvirt's keepalive on this connection notices within seconds. It
+     * needs the daemon's libvirt event loop, which the inventory runs. */
+    if (virConnectSetKeepAlive(m->dst, PEER_KEEPALIVE_INTERVAL, PEER_KEEPALIVE_COUNT) < 0)
+        virResetLastError();
+    virDomainInfo info;
+    if (virDomainGetInfo(m->dom, &info) == 0)
+        m->memory_bytes = (guint64)info.memory * 1024;
+    return TRUE;
+}
+
+/* Phase timings, for G_MESSAGES_DEBUG=virt-ferry (the benchmark reads them). */
+static gboolean phase(Migrate *m, const char *what, const char *method)
+{
+    g_debug("migrate %s (%s): %s at %.3f s", m->call->name, method, what,
+            (double)(g_get_monotonic_time() - m->started) / G_USEC_PER_SEC);
+    return TRUE;
+}
+
+/* ------------------------------------------------------------------ NICs onto the peer's networks */
+
+/* The running domain's NIC of @mac, whose live XML states the VLAN its portgroup gives it. */
+static const FerryNic *live_nic(FerryDomainXml *live, const char *mac)
+{
+    GPtrArray *nics = ferry_domxml_nics(live);
+    for (guint i = 0; i < nics->len; i++) {
+        const FerryNic *n = g_ptr_array_index(nics, i);
+        if (n->mac && g_ascii_strcasecmp(n->mac, mac) == 0)
+            return n;
+    }
+    return NULL;
+}
+
+/* Maps one NIC of @def (migratable form) onto @map, the peer's networks, by table B2. A VLAN
+ * the peer has no portgroup for goes on the interface on an Open vSwitch network (libvirt
+ * tags the port by it); on a Linux bridge it cannot (libvirt 9.0 cannot tag such a port,
+ * and its VLAN is declared in a file on the peer): NetworkUnavailable. */
+static gboolean map_nic(Migrate *m, FerryDomainXml *def, const FerryNic *nic, const FerryNic *live,
+                        const FerryNetmap *map, gboolean steps, GError **error)
+{
+    int vlan = live ? live->vlan : nic->vlan;
+    gboolean trunk = live ? live->vlan_trunk : nic->vlan_trunk;
+    const char *vport = live && live->vport_type ? live->vport_type : nic->vport_type;
+    FerrySwitchKind kind = g_strcmp0(vport, "openvswitch") == 0 ? FERRY_SWITCH_DISTRIBUTED : FERRY_SWITCH_STANDARD;
+    g_auto(FerryNicMapping) d = { .vlan = -1 };
+    if (!ferry_netmap_decide(map, NULL, nic->network, kind, vlan, trunk, nic->mac, &d, error))
+        return FALSE;
+    const FerryNetwork *target = ferry_netmap_find(map, d.network);
+    gboolean distributed = target && target->kind == FERRY_SWITCH_DISTRIBUTED;
+    gboolean create = d.action == FERRY_MAP_CREATE_PORTGROUP;
+    if (create && !distributed) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_NETWORK_UNAVAILABLE,
+                    "NIC %s: %s; create portgroup %s on network %s of the peer and declare its VLAN there "
+                    "(virt-ferry.conf(5)), then migrate again", nic->mac, d.rule, d.portgroup, d.network);
+        return FALSE;
+    }
+    if (!ferry_domxml_set_nic_source(def, nic->mac, d.network, create ? NULL : d.portgroup, error) ||
+        !ferry_domxml_set_nic_vlan(def, nic->mac, create ? d.vlan : -1, create && d.trunk, error) ||
+        !ferry_domxml_set_nic_virtualport(def, nic->mac, distributed ? "openvswitch" : NULL, error))
+        return FALSE;
+    g_autofree char *rule = create ? g_strdup_printf("%s; the peer's port gets VLAN %d on the interface instead",
+                                                     d.rule, d.vlan)
+                                   : g_strdup(d.rule);
+    if (steps)
+        ferry_job_add_step(m->job, m->call->name, "network", nic->mac, rule);
+    return TRUE;
+}
+
+/* The domain XML for the peer (@flags: the migratable live or inactive form), every NIC on
+ * a network mapped onto the peer's networks. */
+static char *xml_for_peer(Migrate *m, unsigned int flags, const FerryNetmap *map, gboolean steps, GError **error)
+{
+    g_autofree char *xml = virDomainGetXMLDesc(m->dom, flags | VIR_DOMAIN_XML_MIGRATABLE | VIR_DOMAIN_XML_SECURE);
+    g_autofree char *live_xml = virDomainGetXMLDesc(m->dom, VIR_DOMAIN_XML_SECURE);
+    if (!xml || !live_xml) {
+        ferry_error_from_libvirt(error, "cannot read the definition of %s", m->call->name);
+        return NULL;
+    }
+    g_autoptr(FerryDomainXml) def = ferry_domxml_parse(xml, error);
+    g_autoptr(FerryDomainXml) live = def ? ferry_domxml_parse(live_xml, error) : NULL;
+    if (!live)
+        return NULL;
+    GPtrArray *nics = ferry_domxml_nics(def);
+    g_autoptr(GPtrArray) copy = g_ptr_array_new_full(nics->len, NULL);
+    g_ptr_array_extend(copy, nics, NULL, NULL); /* the rewrites renew the snapshot */
+    for (guint i = 0; i < copy->len; i++) {
+        const FerryNic *nic = g_ptr_array_index(copy, i);
+        if (g_strcmp0(nic->type, "network") != 0 || !nic->network || !nic->mac)
+            continue;
+        if (!map_nic(m, def, nic, live_nic(live, nic->mac), map, steps, error))
+            return NULL;
+    }
+    return ferry_domxml_format(def);
+}
+
+/* ------------------------------------------------------------------ storage-migration: disks there first */
+
+typedef struct {
+    char *path;
+    guint64 capacity;
+    const char *format;
+} TargetDisk;
+
+/* libvirt copies the disks of a storage migration into images that must exist on the peer:
+ * each is created there, at the same path, through the peer's libvirt (a pool over its
+ * directory). Created ones are listed in @created for removal should the migration fail. */
+static gboolean create_target_disks(Migrate *m, GPtrArray *created, GError **error)
+{
+    g_autofree char *xml = virDomainGetXMLDesc(m->dom, 0);
+    g_autoptr(FerryDomainXml) def = xml ? ferry_domxml_parse(xml, error) : NULL;
+    if (!def)
+        return xml ? FALSE : ferry_error_from_libvirt(error, "cannot read the definition of %s", m->call->name);
+    GPtrArray *disks = ferry_domxml_disks(def);
+    for (guint i = 0; i < disks->len; i++) {
+        const FerryDisk *disk = g_ptr_array_index(disks, i);
+        if (g_strcmp0(disk->device, "disk") != 0 || g_strcmp0(disk->type, "file") != 0 || !disk->source ||
+            disk->readonly || disk->shareable)
+            continue;
+        virDomainBlockInfo info;
+        if (virDomainGetBlockInfo(m->dom, disk->target, &info, 0) < 0)
+            return ferry_error_from_libvirt(error, "cannot read the size of disk %s", disk->target);
+        g_autoptr(GError) local = NULL;
+        if (!ferry_peer_create_volume(m->dst, disk->source, info.capacity, disk->format ? disk->format : "raw",
+                                      &local)) {
+            g_propagate_prefixed_error(error, g_steal_pointer(&local), "disk %s: ", disk->target);
+            return FALSE;
+        }
+        g_ptr_array_add(created, g_strdup(disk->source));
+        g_autofree char *what = g_strdup_printf("created on the peer, %" G_GUINT64_FORMAT " MiB",
+                                                (guint64)info.capacity >> 20);
+        ferry_job_add_step(m->job, m->call->name, "disk", disk->source, what);
+    }
+    return TRUE;
+}
+
+static void remove_target_disks(Migrate *m, GPtrArray *created)
+{
+    for (guint i = 0; i < created->len; i++) {
+        const char *path = g_ptr_array_index(created, i);
+        g_autoptr(virStorageVol) vol = virStorageVolLookupByPath(m->dst, path);
+        if (!vol || virStorageVolDelete(vol, 0) < 0)
+            g_warning("cannot remove %s, created on %s for a migration that failed: %s", path, m->call->peer_uri,
+                      virGetLastErrorMessage());
+        virResetLastError();
+    }
+}
+
+/* ------------------------------------------------------------------ the migration, watched */
+
+typedef struct {
+    virDomainPtr dom;
+    char *peer_uri;
+    virTypedParameterPtr params;
+    int nparams;
+    unsigned int flags;
+    GMutex lock;
+    gboolean done;
+    int rc;
+    virErrorPtr error;
+} MigrationRun;
+
+static gpointer migration_thread(gpointer data)
+{
+    MigrationRun *r = data;
+    int rc = virDomainMigrateToURI3(r->dom, r->peer_uri, r->params, (unsigned int)r->nparams, r->flags);
+    virErrorPtr err = rc < 0 ? virSaveLastError() : NULL;
+    g_mutex_lock(&r->lock);
+    r->rc = rc;
+    r->error = err;
+    r->done = TRUE;
+    g_mutex_unlock(&r->lock);
+    return NULL;
+}
+
+static gboolean run_done(MigrationRun *r)
+{
+    g_mutex_lock(&r->lock);
+    gboolean done = r->done;
+    g_mutex_unlock(&r->lock);
+    return done;
+}
+
+/* Why the watcher stopped the migration, if it did. */
+typedef enum { WATCH_NONE, WATCH_CANCELLED, WATCH_NO_PROGRESS, WATCH_TOO_LONG, WATCH_PEER_LOST } WatchVerdict;
+
+typedef struct {
+    gint64 started, last_progress;
+    guint64 lowest_remaining;
+    gboolean postcopy_started;
+    WatchVerdict verdict;
+    guint progress_timeout, completion_limit;
+} Watch;
+
+static char *eta_text(guint64 remaining, guint64 bps)
+{
+    if (bps == 0)
+        return g_strdup("");
+    guint64 s = remaining / bps;
+    return s >= 120 ? g_strdup_printf(", about %" G_GUINT64_FORMAT " min left", (s + 59) / 60)
+                    : g_strdup_printf(", about %" G_GUINT64_FORMAT " s left", s + 1);
+}
+
+static void report_stats(Migrate *m, Watch *w, virTypedParameterPtr params, int n)
+{
+    unsigned long long total = 0, remaining = 0, processed = 0, bps = 0, disk_bps = 0, iteration = 0;
+    virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DATA_TOTAL, &total);
+    virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DATA_REMAINING, &remaining);
+    virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DATA_PROCESSED, &processed);
+    virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_MEMORY_BPS, &bps);
+    virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DISK_BPS, &disk_bps);
+    virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_MEMORY_ITERATION, &iteration);
+    if (total == 0)
+        return;
+    ferry_job_set_data(m->job, total, remaining);
+    ferry_job_set_progress(m->job, total ? 1.0 - (double)remaining / (double)total : 0.0);
+    g_autofree char *eta = eta_text(remaining, bps + disk_bps);
+    ferry_job_set_message(m->job, "%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " MiB left, %" G_GUINT64_FORMAT
+                          " MiB/s%s%s", (guint64)remaining >> 20, (guint64)total >> 20,
+                          (guint64)(bps + disk_bps) >> 20, eta,
+                          iteration > 1 ? ", sending dirtied memory again" : "");
+    gint64 now = g_get_monotonic_time();
+    if (remaining < w->lowest_remaining) {
+        w->lowest_remaining = remaining;
+        w->last_progress = now;
+    }
+}
+
+/* Aborts (libvirt resumes the guest here), or switches to post-copy when asked to. */
+static void escalate(Migrate *m, Watch *w, WatchVerdict why)
+{
+    const char *what = why == WATCH_NO_PROGRESS ? "made no progress" : "took too long";
+    if (m->call->options.postcopy && !w->postcopy_started) {
+        if (virDomainMigrateStartPostCopy(side_domain(m), 0) == 0) {
+            w->postcopy_started = TRUE;
+            g_autofree char *note = g_strdup_printf("the migration %s: switched to post-copy", what);
+            ferry_job_add_note(m->job, note);
+            return;
+        }
+        g_warning("cannot switch %s to post-copy: %s; aborting", m->call->name, virGetLastErrorMessage());
+    }
+    w->verdict = why;
+    virDomainAbortJob(side_domain(m));
+    virResetLastError();
+}
+
+static void watch_tick(Migrate *m, Watch *w)
+{
+    if (w->verdict != WATCH_NONE)
+        return;
+    if (g_cancellable_is_cancelled(ferry_job_cancellable(m->job))) {
+        w->verdict = WATCH_CANCELLED;
+        virDomainAbortJob(side_domain(m));
+        virResetLastError();
+        return;
+    }
+    if (virConnectIsAlive(m->dst) == 0) {
+        w->verdict = WATCH_PEER_LOST;
+        virDomainAbortJob(side_domain(m));
+        virResetLastError();
+        return;
+    }
+    virTypedParameterPtr params = NULL;
+    int n = 0, type = 0;
+    if (virDomainGetJobStats(side_domain(m), &type, &params, &n, 0) == 0 && type != VIR_DOMAIN_JOB_NONE)
+        report_stats(m, w, params, n);
+    virTypedParamsFree(params, n);
+    virResetLastError();
+    gint64 now = g_get_monotonic_time();
+    if (w->postcopy_started)
+        return;
+    if (now - w->last_progress > (gint64)w->progress_timeout * G_USEC_PER_SEC)
+        escalate(m, w, WATCH_NO_PROGRESS);
+    else if (now - w->started > (gint64)w->completion_limit * G_USEC_PER_SEC)
+        escalate(m, w, WATCH_TOO_LONG);
+}
+
+static void watch_init(Migrate *m, Watch *w)
+{
+    const FerryMigrateOptions *o = &m->call->options;
+    guint per_gib = o->completion_timeout ? o->completion_timeout : FERRY_MIGRATE_COMPLETION_TIMEOUT;
+    double gib = MAX(1.0, (double)m->memory_bytes / (1 << 30));
+    w->started = w->last_progress = g_get_monotonic_time();
+    w->lowest_remaining = G_MAXUINT64;
+    w->progress_timeout = o->progress_timeout ? o->progress_timeout : FERRY_MIGRATE_PROGRESS_TIMEOUT;
+    w->completion_limit = (guint)(per_gib * gib);
+}
+
+static gboolean watch_failed(Migrate *m, Watch *w, MigrationRun *r, GError **error)
+{
+    switch (w->verdict) {
+    case WATCH_CANCELLED:
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "cancelled: the domain runs on here");
+        return FALSE;
+    case WATCH_NO_PROGRESS:
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED,
+                    "aborted: the migration made no progress for %u s (the guest dirties memory faster than the link "
+                    "carries it); the domain runs on here; try again with auto_converge or postcopy, more bandwidth, "
+                    "or quick-migration", w->progress_timeout);
+        return FALSE;
+    case WATCH_TOO_LONG:
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED,
+                    "aborted: the migration did not complete within %u s; the domain runs on here; try again with "
+                    "auto_converge or postcopy, or quick-migration", w->completion_limit);
+        return FALSE;
+    case WATCH_PEER_LOST:
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED,
+                    "aborted: the peer %s stopped answering (its libvirtd is gone or the link to it is down); the "
+                    "domain runs on here, and the peer's libvirtd drops what it received once it notices",
+                    m->call->peer_uri);
+        return FALSE;
+    case WATCH_NONE:
+    default:
+        break;
+    }
+    g_set_error(error, FERRY_ERROR, r->error ? ferry_error_code_for_libvirt(r->error->code) : FERRY_ERROR_FAILED,
+                "libvirt's migration to %s failed: %s; the domain runs on here", m->call->peer_uri,
+                r->error && r->error->message ? r->error->message : "no reason given");
+    return FALSE;
+}
+
+static void add_params(Migrate *m, FerryMethod method, const char *dxml, const char *persist_xml,
+                       virTypedParameterPtr *params, int *n, int *max, unsigned int *flags)
+{
+    const FerryMigrateOptions *o = &m->call->options;
+    *flags = VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE |
+             VIR_MIGRATE_ABORT_ON_ERROR;
+    if (method != FERRY_METHOD_QUICK_MIGRATION)
+        *flags |= VIR_MIGRATE_LIVE;
+    if (method == FERRY_METHOD_STORAGE_MIGRATION)
+        *flags |= VIR_MIGRATE_NON_SHARED_DISK;
+    else
+        *flags |= VIR_MIGRATE_UNSAFE; /* shared storage proven by the checks (libvirt 9.0 cannot tell) */
+    virTypedParamsAddString(params, n, max, VIR_MIGRATE_PARAM_DEST_XML, dxml);
+    virTypedParamsAddString(params, n, max, VIR_MIGRATE_PARAM_PERSIST_XML, persist_xml);
+    if (o->bandwidth_mib)
+        virTypedParamsAddULLong(params, n, max, VIR_MIGRATE_PARAM_BANDWIDTH, o->bandwidth_mib);
+    if (o->compress) {
+        *flags |= VIR_MIGRATE_COMPRESSED;
+        virTypedParamsAddString(params, n, max, VIR_MIGRATE_PARAM_COMPRESSION, "xbzrle");
+        virTypedParamsAddString(params, n, max, VIR_MIGRATE_PARAM_COMPRESSION, "mt");
+    }
+    if (o->auto_converge)
+        *flags |= VIR_MIGRATE_AUTO_CONVERGE;
+    if (o->parallel > 1) {
+        *flags |= VIR_MIGRATE_PARALLEL;
+        virTypedParamsAddInt(params, n, max, VIR_MIGRATE_PARAM_PARALLEL_CONNECTIONS, (int)o->parallel);
+    }
+    if (o->postcopy && method != FERRY_METHOD_QUICK_MIGRATION)
+        *flags |= VIR_MIGRATE_POSTCOPY;
+}
+
+static gboolean migrate_watched(Migrate *m, FerryMethod method, const char *dxml, const char *persist_xml,
+                                GError **error)
+{
+    MigrationRun r = { .dom = m->dom, .peer_uri = m->call->peer_uri };
+    int max = 0;
+    add_params(m, method, dxml, persist_xml, &r.params, &r.nparams, &max, &r.flags);
+    g_mutex_init(&r.lock);
+    Watch w = { 0 };
+    watch_init(m, &w);
+    GThread *thread = g_thread_new("ferry-migrate", migration_thread, &r);
+    while (!run_done(&r)) {
+        watch_tick(m, &w);
+        g_usleep(POLL_MS * 1000);
+    }
+    g_thread_join(thread);
+    gboolean ok = r.rc == 0;
+    if (!ok)
+        ok = watch_failed(m, &w, &r, error);
+    if (r.error)
+        virFreeError(r.error);
+    virTypedParamsFree(r.params, r.nparams);
+    g_mutex_clear(&r.lock);
+    return ok;
+}
+
+/* ------------------------------------------------------------------ the methods */
+
+static gboolean run_method(Migrate *m, FerryMethod method, GError **error)
+{
+    g_autoptr(FerryNetmap) map = ferry_netmap_read(m->dst, NULL, error);
+    if (!map) {
+        g_prefix_error(error, "cannot read the peer's networks: ");
+        return FALSE;
+    }
+    g_autofree char *dxml = xml_for_peer(m, 0, map, TRUE, error);
+    g_autofree char *persist = dxml ? xml_for_peer(m, VIR_DOMAIN_XML_INACTIVE, map, FALSE, error) : NULL;
+    if (!persist)
+        return FALSE;
+    g_autoptr(GPtrArray) created = g_ptr_array_new_with_free_func(g_free);
+    if (method == FERRY_METHOD_STORAGE_MIGRATION && !create_target_disks(m, created, error)) {
+        remove_target_disks(m, created);
+        return FALSE;
+    }
+    ferry_job_set_message(m->job, "%s to %s", ferry_method_name(method), m->call->peer_uri);
+    phase(m, "libvirt migrates", ferry_method_name(method));
+    if (migrate_watched(m, method, dxml, persist, error)) {
+        phase(m, "done", ferry_method_name(method));
+        return TRUE;
+    }
+    remove_target_disks(m, created);
+    return FALSE;
+}
+
+static gboolean is_cancel(const GError *e)
+{
+    return g_error_matches(e, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+static gboolean try_methods(Migrate *m, GError **error)
+{
+    g_autoptr(GError) last = NULL;
+    for (guint i = 0; i < m->call->methods->len; i++) {
+        FerryMethod method = g_array_index(m->call->methods, FerryMethod, i);
+        const char *name = ferry_method_name(method);
+        g_clear_error(&last);
+        if (g_cancellable_set_error_if_cancelled(ferry_job_cancellable(m->job), error))
+            return FALSE;
+        if (!method_available(method)) {
+            g_set_error(&last, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED, "%s is not available in this version", name);
+        } else if (phase(m, "checks", name) && ferry_migrate_check(m->src, m->dst, m->dom, method, NULL, &last) &&
+                   phase(m, "preparing", name) && run_method(m, method, &last)) {
+            ferry_job_add_step(m->job, m->call->name, name, m->call->peer_uri, "succeeded");
+            ferry_job_set_result(m->job, m->call->peer_uri);
+            ferry_job_set_message(m->job, "%s runs on %s (%s)", m->call->name, m->call->peer_uri, name);
+            return TRUE;
+        }
+        g_autofree char *outcome = g_strdup_printf("failed: %s", last->message);
+        ferry_job_add_step(m->job, m->call->name, name, m->call->peer_uri, outcome);
+        if (is_cancel(last))
+            break;
+    }
+    g_propagate_error(error, g_steal_pointer(&last));
+    return FALSE;
+}
+
+static gboolean migrate_job(FerryJob *job, gpointer data, GError **error)
+{
+    Migrate m = { .job = job, .call = data, .started = g_get_monotonic_time() };
+    gboolean ok = connect_hosts(&m, error) && phase(&m, "connected", "-") && try_methods(&m, error);
+    migrate_clear(&m);
+    return ok;
+}
+
+FerryJob *ferry_migrate_start(FerryJobs *jobs, const FerryConfig *config, const char *domain_uuid,
+                              const char *domain_name, const char *peer_uri, const char *const *methods,
+                              const FerryMigrateOptions *options, GError **error)
+{
+    GArray *parsed = NULL;
+    if (!ferry_migrate_options_check(options, error) || !ferry_methods_parse(methods, &parsed, error))
+        return NULL;
+    gboolean any = FALSE;
+    for (guint i = 0; i < parsed->len; i++)
+        any = any || method_available(g_array_index(parsed, FerryMethod, i));
+    if (!any) {
+        g_array_unref(parsed);
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED,
+                    "this version carries out migration, storage-migration and quick-migration only; "
+                    "move and failover are not there yet");
+        return NULL;
+    }
+    MigrateCall *c = g_new0(MigrateCall, 1);
+    c->uri = g_strdup(config->libvirt_uri);
+    c->peer_uri = g_strdup(peer_uri);
+    c->uuid = g_strdup(domain_uuid);
+    c->name = g_strdup(domain_name);
+    c->methods = parsed;
+    c->options = *options;
+    return ferry_jobs_start(jobs, "migrate", domain_name, domain_uuid, migrate_job, c,
+                            (GDestroyNotify)migrate_call_free, error);
+}

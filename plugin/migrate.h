@@ -1,0 +1,40 @@
+/* Peer-to-peer migration (MISSION C1-C11): this host's libvirtd moves a domain straight to a
+ * peer's, by the first of the user's methods, in canonical order, whose checks pass and that
+ * succeeds. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "config.h"
+#include "job.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+    guint64 bandwidth_mib;       /* 0: unlimited */
+    gboolean compress;           /* xbzrle + multi-threaded compression */
+    gboolean auto_converge;
+    guint parallel;              /* 0 or 1: one connection; 2..32 */
+    gboolean postcopy;           /* switch to post-copy rather than abort when not converging */
+    guint progress_timeout;      /* seconds without progress; 0: the default */
+    guint completion_timeout;    /* seconds per GiB of guest memory; 0: the default */
+} FerryMigrateOptions;
+
+#define FERRY_MIGRATE_PROGRESS_TIMEOUT 150   /* as Nova's live_migration_progress_timeout */
+#define FERRY_MIGRATE_COMPLETION_TIMEOUT 800 /* as Nova's live_migration_completion_timeout */
+
+/* The peer of @config that @peer names: its libvirt URI exactly, or the host in one of the
+ * URIs. NotFound naming the peers there are. */
+char *ferry_peer_uri(const FerryConfig *config, const char *peer, GError **error);
+
+/* Checks the options (InvalidArgument naming the bad one). */
+gboolean ferry_migrate_options_check(const FerryMigrateOptions *options, GError **error);
+
+/* Starts moving the domain to @peer_uri by the first of @methods (names, any order; empty:
+ * "migration") that works. InvalidArgument for an unknown method, Unsupported when none of
+ * them is one this version carries out; Busy when the domain has a job. */
+FerryJob *ferry_migrate_start(FerryJobs *jobs, const FerryConfig *config, const char *domain_uuid,
+                              const char *domain_name, const char *peer_uri, const char *const *methods,
+                              const FerryMigrateOptions *options, GError **error);
+
+G_END_DECLS

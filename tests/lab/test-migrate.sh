@@ -1,0 +1,144 @@
+#!/bin/bash
+# Peer-to-peer migration (MISSION C1-C3, C7-C11) on three real lab hosts, with guests that
+# keep dirtying their memory: each method end to end without a reboot (the guest's boot id
+# prints on), fallback in canonical order, the checks' errors, cancel, a cut link and a
+# killed target libvirtd (the domain runs on at the source, nothing is left on the target),
+# and plain virsh migrations seen by both inventories.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/tap.sh"
+. "$here/ferry.sh"
+
+state() { on "$1" virsh domstate "$2" 2> /dev/null | head -n 1; }
+defined_on() { on "$1" virsh list --all --name | grep -cx "$2"; }
+migrate() { # HOST DOMAIN PEER METHODS... [-- OPTIONS...] -> job path
+    local h=$1 d=$2 p=$3 methods=() opts=()
+    shift 3
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do methods+=("$1"); shift; done
+    [ "${1:-}" = -- ] && shift
+    opts=("$@")
+    call_job "$h" Migrate 'ssasa{sv}' "$d" "$p" ${#methods[@]} "${methods[@]}" $((${#opts[@]} / 3)) "${opts[@]}"
+}
+steps() { prop "$1" "$2" $BUS.Job Steps; }
+# The job's Progress once it reaches AT_LEAST (0..1), within SECONDS.
+wait_progress() { # HOST JOB AT_LEAST SECONDS
+    local p
+    for ((i = 0; i < $4 * 10; i++)); do
+        p=$(prop "$1" "$2" $BUS.Job Progress | sed 's/^double //')
+        awk -v p="${p:-0}" -v w="$3" 'BEGIN { exit !(p >= w) }' && return 0
+        [ "$(jprop "$1" "$2" Status)" = running ] || return 1
+        sleep 0.1
+    done
+    return 1
+}
+moved_without_reboot() { # FROM TO DOMAIN BOOT
+    wait_for 15 bash -c "[ \$(grep -ac 'alive name=$3 boot=$4' '$(console "$2" "$3")') -gt 1 ]"
+}
+
+"$LAB" down > /dev/null 2>&1
+trap '"$LAB" down > /dev/null 2>&1' EXIT
+"$LAB" up 3 >&2 || tap_bail "lab up 3 failed"
+
+# ------------------------------------------------------------------ migration (shared storage)
+"$LAB" guest alpha m1 --mem 256 --dirty 16 --disk 64 --shared >&2 || tap_bail "guest m1"
+boot=$(boot_id alpha m1)
+t0=$(now)
+job=$(migrate alpha m1 beta migration)
+tap_is "migration of m1 (disk on shared storage) to beta succeeds" "$(job_wait alpha "$job")" succeeded
+tap_diag "migration of 256 MiB dirtying 16 MiB/s: $(since "$t0") s; steps: $(steps alpha "$job")"
+tap_is "m1 runs on beta" "$(state beta m1)" running
+tap_is "and is persistent there" "$(on beta virsh dominfo m1 | awk '/^Persistent:/ { print $2 }')" yes
+tap_is "and no longer defined on alpha" "$(defined_on alpha m1)" 0
+tap_ok "the guest did not reboot: its boot id prints on beta" moved_without_reboot alpha beta m1 "$boot"
+tap_ok "the job's Steps record the method" grep -qF "('m1', 'migration', 'qemu+tcp://beta/system', 'succeeded')" <<< "$(steps alpha "$job")"
+tap_ok "and its Result names the peer" test "$(jprop alpha "$job" Result)" = qemu+tcp://beta/system
+tap_ok "DataTotal was set from libvirt's statistics" test "$(prop alpha "$job" $BUS.Job DataTotal | sed 's/^uint64 //')" -gt 0
+# C11: both inventories follow.
+tap_ok "alpha's virt-ferryd dropped m1" wait_for 2 bash -c "! '$LAB' exec alpha busctl --list tree $BUS | grep -qx '$(domain_path m1)'"
+tap_ok "beta's virt-ferryd has m1" wait_for 2 bash -c "'$LAB' exec beta busctl --list tree $BUS | grep -qx '$(domain_path m1)'"
+
+# ------------------------------------------------------------------ fallback, canonical order
+"$LAB" guest alpha m2 --mem 256 --dirty 8 --disk 64 >&2 || tap_bail "guest m2"
+boot=$(boot_id alpha m2)
+job=$(migrate alpha m2 gamma storage-migration migration)
+tap_is "[storage-migration, migration] of m2 (local disk) to gamma succeeds" "$(job_wait alpha "$job")" succeeded
+s=$(steps alpha "$job")
+tap_diag "$s"
+tap_ok "migration was tried first (canonical order) and refused: the disk is not shared" \
+    grep -q "('m2', 'migration', 'qemu+tcp://gamma/system', \"failed: .*not the same storage on gamma" <<< "$s"
+tap_ok "then storage-migration succeeded" grep -qF "('m2', 'storage-migration', 'qemu+tcp://gamma/system', 'succeeded')" <<< "$s"
+tap_ok "in that order" bash -c "[ \$(grep -bo \"'migration'\" <<< \"\$1\" | head -1 | cut -d: -f1) -lt \$(grep -bo \"'storage-migration'\" <<< \"\$1\" | head -1 | cut -d: -f1) ]" _ "$s"
+tap_is "m2 runs on gamma" "$(state gamma m2)" running
+tap_ok "its disk was copied to gamma" on gamma test -s "$(on alpha virsh -q vol-path --pool default m2.qcow2 2> /dev/null || echo /var/lib/libvirt/images/m2.qcow2)"
+tap_ok "the guest did not reboot" moved_without_reboot alpha gamma m2 "$boot"
+
+# ------------------------------------------------------------------ quick-migration, from the CLI
+"$LAB" guest beta m3 --mem 192 --dirty 8 --disk 32 --shared >&2 || tap_bail "guest m3"
+boot=$(boot_id beta m3)
+out=$(on beta virt-ferry migrate m3 gamma --method quick-migration 2>&1)
+tap_ok "virt-ferry migrate m3 gamma --method quick-migration succeeds" test $? -eq 0
+tap_diag "$out"
+tap_is "m3 runs on gamma" "$(state gamma m3)" running
+tap_ok "the guest did not reboot" moved_without_reboot beta gamma m3 "$boot"
+
+# ------------------------------------------------------------------ checks and bad input
+err() { on "$1" busctl call $BUS $ROOT $MANAGER Migrate 'ssasa{sv}' "${@:2}" 2>&1; }
+tap_ok "an unknown peer is NotFound" grep -q "is not a peer" <<< "$(err beta m1 delta 0 0)"
+tap_ok "an unknown method is InvalidArgument" grep -qi "teleport" <<< "$(err beta m1 alpha 1 teleport 0)"
+tap_ok "move alone is Unsupported in this version" grep -q "not there yet" <<< "$(err beta m1 alpha 1 move 0)"
+tap_ok "an unknown option is InvalidArgument" grep -q "unknown option 'speed'" <<< "$(err beta m1 alpha 0 1 speed u 5)"
+tap_ok "an unknown domain is NotFound" grep -qi "no domain\|not found" <<< "$(err beta nosuch alpha 0 0)"
+on beta busctl call $BUS $ROOT $MANAGER SetDomainPolicy 'sa{sv}' m1 1 no_migrate b true > /dev/null
+job=$(migrate beta m1 alpha migration)
+tap_is "the no-migrate policy fails the job" "$(job_wait beta "$job")" failed
+tap_is "with Unsupported" "$(jprop beta "$job" Error)" org.virtferry.Ferry1.Error.Unsupported
+tap_ok "saying how to clear it" grep -qi "no-migrate" <<< "$(jprop beta "$job" Message)"
+tap_is "m1 still runs on beta" "$(state beta m1)" running
+on beta busctl call $BUS $ROOT $MANAGER SetDomainPolicy 'sa{sv}' m1 1 no_migrate b false > /dev/null
+
+# ------------------------------------------------------------------ cancel at 30%
+"$LAB" guest alpha m4 --mem 512 --dirty 4 >&2 || tap_bail "guest m4"
+boot=$(boot_id alpha m4)
+job=$(migrate alpha m4 beta migration -- bandwidth t 40)
+tap_ok "the migration of m4 reaches 30%" wait_progress alpha "$job" 0.30 60
+tap_diag "at cancel: $(jprop alpha "$job" Message)"
+on alpha busctl call $BUS "$job" $BUS.Job Cancel > /dev/null
+tap_is "cancel ends the job as cancelled" "$(job_wait alpha "$job" 60)" cancelled
+tap_is "m4 runs on alpha" "$(state alpha m4)" running
+tap_is "beta has no m4" "$(defined_on beta m4)" 0
+lines=$(alive_count alpha m4 "$boot")
+tap_ok "and the guest did not reboot" wait_for 10 alive_since alpha m4 "$boot" "$lines"
+
+# ------------------------------------------------------------------ the lab link cut mid-migration
+job=$(migrate alpha m4 beta migration -- bandwidth t 40)
+wait_progress alpha "$job" 0.20 60
+on alpha ip link set eth0 down
+t0=$(now)
+tap_is "a cut link fails the migration" "$(job_wait alpha "$job" 120)" failed
+tap_diag "failed after $(since "$t0") s: $(jprop alpha "$job" Message)"
+on alpha ip link set eth0 up
+tap_is "m4 runs on alpha" "$(state alpha m4)" running
+tap_ok "beta has nothing of m4" wait_for 60 bash -c "[ \$('$LAB' exec beta virsh list --all --name | grep -cx m4) = 0 ]"
+lines=$(alive_count alpha m4 "$boot")
+tap_ok "and the guest did not reboot" wait_for 10 alive_since alpha m4 "$boot" "$lines"
+
+# ------------------------------------------------------------------ the target's libvirtd killed
+job=$(migrate alpha m4 beta migration -- bandwidth t 40)
+wait_progress alpha "$job" 0.20 60
+on beta kill -9 "$(host_pid beta /run/libvirtd.pid)"
+tap_is "a killed target libvirtd fails the migration" "$(job_wait alpha "$job" 120)" failed
+tap_diag "$(jprop alpha "$job" Message)"
+on beta libvirtd --daemon --listen --pid-file=/run/libvirtd.pid
+tap_is "m4 runs on alpha" "$(state alpha m4)" running
+tap_ok "beta has nothing of m4 once its libvirtd is back" \
+    wait_for 60 bash -c "'$LAB' exec beta virsh list --all --name > /dev/null 2>&1 && [ \$('$LAB' exec beta virsh list --all --name | grep -cx m4) = 0 ]"
+
+# ------------------------------------------------------------------ plain virsh, seen by both (C11)
+tap_ok "plain virsh migrate --live --p2p of m4 alpha -> gamma" \
+    on alpha virsh migrate --live --p2p --persistent --undefinesource m4 qemu+tcp://gamma/system
+tap_ok "gamma's virt-ferryd has m4 within a second" \
+    wait_for 1 bash -c "'$LAB' exec gamma busctl --list tree $BUS | grep -qx '$(domain_path m4)'"
+tap_ok "and alpha's dropped it within a second" \
+    wait_for 1 bash -c "! '$LAB' exec alpha busctl --list tree $BUS | grep -qx '$(domain_path m4)'"
+
+tap_done
