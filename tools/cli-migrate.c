@@ -9,8 +9,6 @@
 #include "ferry-error.h"
 #include "names.h"
 
-#include <string.h>
-
 /* DESIGN.md's method names, in MISSION C7's canonical order: the order virt-ferryd tries
  * them in, whatever order they are given in. */
 static const char *const method_names[] = {
@@ -49,39 +47,6 @@ static gboolean check_peer(const char *peer, GError **error)
     return ferry_check_domain_name(peer, "peer", error);
 }
 
-/* Digits only, and at most @max: GOption's own integers would take "-1", " 5" or "0x10",
- * and its message would not say what the number is for. */
-static gboolean parse_number(const char *option, const char *text, guint64 max, const char *unit,
-                             guint64 *out, GError **error)
-{
-    g_autofree char *shown = g_strescape(text, NULL);
-    if (!*text || strspn(text, "0123456789") != strlen(text)) {
-        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
-                    "--%s \"%s\" is not a whole number of %s: give digits only", option, shown, unit);
-        return FALSE;
-    }
-    if (!g_ascii_string_to_unsigned(text, 10, 0, max, out, NULL)) {
-        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
-                    "--%s %s is too large: give at most %" G_GUINT64_FORMAT " %s", option, shown, max, unit);
-        return FALSE;
-    }
-    return TRUE;
-}
-
-/* Adds @key when --@option was given (@text not NULL): left out, virt-ferryd's default holds.
- * @u32: the key's type is u, else t. */
-static gboolean add_number(GVariantBuilder *options, const char *key, const char *option, const char *text,
-                           gboolean u32, const char *unit, GError **error)
-{
-    guint64 n = 0;
-    if (!text)
-        return TRUE;
-    if (!parse_number(option, text, u32 ? G_MAXUINT32 : G_MAXUINT64, unit, &n, error))
-        return FALSE;
-    g_variant_builder_add(options, "{sv}", key, u32 ? g_variant_new_uint32((guint32)n) : g_variant_new_uint64(n));
-    return TRUE;
-}
-
 /* Every flag is off by default: only one that is on goes in. */
 static void add_flag(GVariantBuilder *options, const char *key, gboolean on)
 {
@@ -93,11 +58,11 @@ static void add_flag(GVariantBuilder *options, const char *key, gboolean on)
 static GVariant *migrate_options(const CliMigrateArgs *args, GError **error)
 {
     g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE_VARDICT);
-    if (!add_number(&b, "bandwidth", "bandwidth", args->bandwidth, FALSE, "MiB/s", error) ||
-        !add_number(&b, "parallel", "parallel", args->parallel, TRUE, "connections", error) ||
-        !add_number(&b, "progress_timeout", "progress-timeout", args->progress_timeout, TRUE, "seconds", error) ||
-        !add_number(&b, "completion_timeout", "completion-timeout", args->completion_timeout, TRUE,
-                    "seconds per GiB", error))
+    if (!cli_add_number(&b, "bandwidth", "bandwidth", args->bandwidth, FALSE, "MiB/s", error) ||
+        !cli_add_number(&b, "parallel", "parallel", args->parallel, TRUE, "connections", error) ||
+        !cli_add_number(&b, "progress_timeout", "progress-timeout", args->progress_timeout, TRUE, "seconds", error) ||
+        !cli_add_number(&b, "completion_timeout", "completion-timeout", args->completion_timeout, TRUE,
+                        "seconds per GiB", error))
         return NULL;
     add_flag(&b, "compress", args->compress);
     add_flag(&b, "auto_converge", args->auto_converge);

@@ -7,8 +7,6 @@
 #include "ferry-error.h"
 #include "names.h"
 
-#include <string.h>
-
 /* What MoveDisk writes; virt-ferryd checks it again. */
 static const char *const formats[] = { "qcow2", "raw", NULL };
 
@@ -22,34 +20,16 @@ static gboolean check_format(const char *format, GError **error)
     return FALSE;
 }
 
-/* Digits only, as migrate's --bandwidth (GOption's integers would take "-1" or "0x10"). */
-static gboolean parse_bandwidth(const char *text, guint64 *out, GError **error)
-{
-    g_autofree char *shown = g_strescape(text, NULL);
-    if (!*text || strspn(text, "0123456789") != strlen(text)) {
-        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
-                    "--bandwidth \"%s\" is not a whole number of MiB/s: give digits only", shown);
-        return FALSE;
-    }
-    if (!g_ascii_string_to_unsigned(text, 10, 0, G_MAXUINT64, out, NULL)) {
-        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
-                    "--bandwidth %s is too large: give at most %" G_GUINT64_FORMAT " MiB/s", shown, G_MAXUINT64);
-        return FALSE;
-    }
-    return TRUE;
-}
-
 /* MoveDisk's a{sv} (not floating) with only the options given, or NULL and an error. */
 static GVariant *move_disk_options(const CliMoveDiskArgs *args, GError **error)
 {
     g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE_VARDICT);
-    guint64 bandwidth = 0;
-    if (!check_format(args->format, error) || (args->bandwidth && !parse_bandwidth(args->bandwidth, &bandwidth, error)))
+    if (!check_format(args->format, error))
         return NULL;
     if (args->format)
         g_variant_builder_add(&b, "{sv}", "format", g_variant_new_string(args->format));
-    if (args->bandwidth)
-        g_variant_builder_add(&b, "{sv}", "bandwidth", g_variant_new_uint64(bandwidth));
+    if (!cli_add_number(&b, "bandwidth", "bandwidth", args->bandwidth, FALSE, "MiB/s", error))
+        return NULL;
     return g_variant_ref_sink(g_variant_builder_end(&b));
 }
 

@@ -40,6 +40,12 @@ typedef struct {
     char *bandwidth;          /* --bandwidth MiB/s */
 } CliMoveDiskArgs;
 
+/* failover's options as given (cli-failover.c checks them). */
+typedef struct {
+    char **domains;           /* --domain, repeatable; NULL: all of the host's */
+    gboolean no_start;        /* --no-start: define them only */
+} CliFailoverArgs;
+
 /* Global options and the connection every verb uses. */
 typedef struct {
     char *bus_address;        /* --bus-address; NULL: the system bus */
@@ -53,6 +59,7 @@ typedef struct {
     gboolean paused, start;   /* --paused, --start: restore */
     CliMigrateArgs migrate;   /* migrate */
     CliMoveDiskArgs move_disk; /* move-disk */
+    CliFailoverArgs failover; /* failover */
 } CliContext;
 
 /* cli-error.c: turning a GError into a message and an exit code. */
@@ -156,6 +163,15 @@ guint cli_parse_job_id(const char *text, GError **error);
 int cli_verb_migrate(CliContext *ctx, char **args);
 /* cli-movedisk.c: a disk of a running domain to another file on this host. */
 int cli_verb_move_disk(CliContext *ctx, char **args);
+/* cli-failover.c: a dead host's domains to this host. */
+int cli_verb_failover(CliContext *ctx, char **args);
+/* cli-options.c: adds @key to @options when --@option was given (@text not NULL; left out,
+ * virt-ferryd's default holds): digits only (GOption's integers would take "-1", " 5" or
+ * "0x10", and its message would not say what the number is for), at most what the key's
+ * type holds (@u32: u, else t). Else FALSE and an InvalidArgument error naming --@option,
+ * @text and @unit. */
+gboolean cli_add_number(GVariantBuilder *options, const char *key, const char *option, const char *text,
+                        gboolean u32, const char *unit, GError **error);
 
 /* cli-jobs.c: following a job. */
 #define CLI_JOB_INTERFACE "org.virtferry.Ferry1.Job"

@@ -60,6 +60,14 @@ static const GOptionEntry move_disk_entries[] = {
     { NULL }
 };
 
+static const GOptionEntry failover_entries[] = {
+    { "domain", 0, 0, G_OPTION_ARG_STRING_ARRAY, &ctx.failover.domains, "Take over only domain NAME (name or UUID; repeat for more; default: all)", "NAME" },
+    { "no-start", 0, 0, G_OPTION_ARG_NONE, &ctx.failover.no_start, "Only define the domains here; do not start those that ran there", NULL },
+    { "no-wait", 0, 0, G_OPTION_ARG_NONE, &ctx.no_wait, "Print the job's object path and leave; do not follow the job", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &ctx.verbose, "At the end, show what became of each domain", NULL },
+    { NULL }
+};
+
 #define JOB_DESCRIPTION(what) \
     "Prints the job's object path, then follows it: on a terminal a progress line (percentage, bar,\n" \
     "data done and in all, rate, time left, what it does), otherwise one line whenever the message\n" \
@@ -120,6 +128,13 @@ static const Verb verbs[] = {
       "runs, the domain switches over to the copy, its persistent definition names the new file, and the\n"
       "old file is removed.\n" JOB_DESCRIPTION("the disk stays where it was"),
       3, 3, cli_verb_move_disk, move_disk_entries },
+    { "failover", "HOST", "Take over a dead host's domains on this host, from shared storage.",
+      "HOST is the dead host's name, as its virt-ferryd published its domains under [failover] dir=\n"
+      "of virt-ferry.conf. The domains are defined here and those that ran there are started from their\n"
+      "disks on shared storage. A host that still answers is refused (Busy: migrate instead); libvirt's\n"
+      "lock manager (virtlockd) refuses a domain whose disks the old host still holds.\n"
+      JOB_DESCRIPTION("what was taken over so far stays here"),
+      1, 1, cli_verb_failover, failover_entries, "a host name" },
     { "jobs", "", "List the jobs of this host, running and recently ended.",
       "Columns: ID KIND TARGET STATUS PROGRESS MESSAGE. A finished job stays listed for ten minutes.", 0, 0,
       cli_verb_jobs },
@@ -246,7 +261,7 @@ int main(int argc, char **argv)
     g_set_prgname("virt-ferry");
     g_option_context_set_summary(context, "Ask this host's virt-ferryd about its domains, set their policy, "
                                           "follow its events;\narchive, restore and purge domains, migrate "
-                                          "them to peers, follow and cancel jobs.");
+                                          "them to peers, take over a dead host's\ndomains, follow and cancel jobs.");
     g_option_context_set_description(context, verb_text);
     g_option_context_set_strict_posix(context, TRUE); /* stop at the verb */
     g_option_context_add_main_entries(context, version_entry, NULL);
@@ -279,5 +294,6 @@ int main(int argc, char **argv)
     g_free(ctx.migrate.completion_timeout);
     g_free(ctx.move_disk.format);
     g_free(ctx.move_disk.bandwidth);
+    g_strfreev(ctx.failover.domains);
     return status;
 }

@@ -16,7 +16,9 @@
  * object, whose Verify succeeds) and lonely-20260102T000000Z (without one). GetDomain knows
  * web1 (pending deletion, its UUID the archive's); Purge takes web1's UUID only.
  * Migrate(DOMAIN, PEER, methods, options) runs DOMAIN's Archive script as a job of kind
- * migrate, its Result PEER, its final message the methods and options it got. */
+ * migrate, its Result PEER, its final message the methods and options it got.
+ * Failover(HOST, options) runs HOST's Archive script as a job of kind failover, its final
+ * message the options it got. */
 #include <gio/gio.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,6 +189,16 @@ static gboolean handle_migrate(FerryManager *manager, GDBusMethodInvocation *inv
     return TRUE;
 }
 
+static gboolean handle_failover(FerryManager *manager, GDBusMethodInvocation *invocation, const char *host,
+                                GVariant *options)
+{
+    g_autofree char *given = g_variant_print(options, TRUE);
+    char *message = g_strdup_printf("done (options=%s)", given);
+    g_autofree char *path = start("failover", host, host, NULL, message);
+    ferry_manager_complete_failover(manager, invocation, path);
+    return TRUE;
+}
+
 static gboolean handle_verify(FerryArchive *archive, GDBusMethodInvocation *invocation, gpointer data)
 {
     g_autofree char *path = start("verify", ferry_archive_get_id(archive), "verify", ferry_archive_get_id(archive), NULL);
@@ -251,6 +263,7 @@ static void setup(GDBusConnection *bus)
     g_signal_connect(manager, "handle-archive", G_CALLBACK(handle_archive), NULL);
     g_signal_connect(manager, "handle-restore", G_CALLBACK(handle_restore), NULL);
     g_signal_connect(manager, "handle-migrate", G_CALLBACK(handle_migrate), NULL);
+    g_signal_connect(manager, "handle-failover", G_CALLBACK(handle_failover), NULL);
     g_signal_connect(manager, "handle-list-archives", G_CALLBACK(handle_list_archives), NULL);
     g_signal_connect(manager, "handle-get-domain", G_CALLBACK(handle_get_domain), NULL);
     g_signal_connect(manager, "handle-purge", G_CALLBACK(handle_purge), NULL);

@@ -211,6 +211,8 @@ else
     run "$CLI" --no-ask-password move-disk test vda "$tmp/images/moved.qcow2"
     tap_is "move-disk without polkit exits 4" "$rc" 4
     tap_ok "saying it is not authorized for the migrate action" is_error "$err" "not authorized for org.virtferry.ferry1.migrate"
+    run "$CLI" --no-ask-password failover beta
+    tap_is "failover without polkit exits 4" "$rc" 4
 fi
 
 run "$CLI" frobnicate
@@ -294,6 +296,24 @@ run "$CLI" --bus-address "$nobus" move-disk $'vm\x01' vda /images/x.qcow2
 tap_ok "a domain name with a control character is refused" is_error "$err" 'domain "vm\001" holds a control character'
 run "$CLI" move-disk --help
 tap_ok "move-disk --help documents its options" has_lines "$out" '--format=F' '--bandwidth=MIB' '--no-wait'
+# failover's arguments, checked before connecting as migrate's are.
+run "$CLI" --bus-address "$nobus" failover alpha/beta
+tap_is "failover of a host name with a '/' exits 2" "$rc" 2
+tap_is "refused as virt-ferryd would" "$err" "virt-ferry: host \"alpha/beta\" may hold only letters, digits, '-' and '.'"
+run "$CLI" --bus-address "$nobus" failover ""
+tap_is "failover of an empty host name exits 2" "$rc" 2
+run "$CLI" --bus-address "$nobus" failover alpha --domain web1 --domain $'vm\x01'
+tap_is "failover with a bad --domain exits 2" "$rc" 2
+tap_ok "naming the option and the value" is_error "$err" '--domain "vm\001" holds a control character'
+run "$CLI" --bus-address "$nobus" failover alpha --domain ""
+tap_ok "an empty --domain is refused" is_error "$err" "--domain is empty"
+run "$CLI" --bus-address "$nobus" failover
+tap_is "failover without a host exits 2" "$rc" 2
+tap_ok "saying the host is missing" is_error "$err" "a host name is missing"
+run "$CLI" --bus-address "$nobus" failover alpha beta
+tap_ok "failover with a second argument exits 2" [ "$rc" = 2 ]
+run "$CLI" failover --help
+tap_ok "failover --help documents its options" has_lines "$out" '--domain=NAME' '--no-start' '--no-wait'
 run "$CLI" cancel 0
 tap_is "cancel 0 exits 2" "$rc" 2
 run "$CLI" archives extra
@@ -456,6 +476,17 @@ if [ -x "$JOBD" ]; then
     tap_ok "without options: no method and no option sent" has_line "$out" '^Message: +done \(methods= options=@a\{sv\} \{\}\)$'
     run "$CLI" migrate missing beta
     tap_is "migrate: a job failed with NotFound exits 3" "$rc" 3
+    run "$CLI" failover ok --domain web1 --domain "db 1" --no-start
+    tap_is "failover ok: exit 0" "$rc" 0
+    tap_ok "it follows the job to its end, sending the domains and start=false" has_lines "$out" \
+        '^Job: +/org/virtferry/Ferry1/job/[0-9]+$' '^ 50%  50\.0/100\.0 MiB  copying disk vda$' '^Status: +succeeded$' \
+        "^Message: +done \\(options=\\{'domains': <\\['web1', 'db 1'\\]>, 'start': <false>\\}\\)$"
+    run "$CLI" failover ok
+    tap_ok "without options: none sent" has_line "$out" '^Message: +done \(options=@a\{sv\} \{\}\)$'
+    run "$CLI" failover missing
+    tap_is "failover: a job failed with NotFound exits 3" "$rc" 3
+    run "$CLI" failover unsupported
+    tap_is "failover: a job failed with Unsupported exits 1" "$rc" 1
 
     run "$CLI" restore web1-20260101T000000Z --name copy --paused
     tap_is "restore --name --paused: exit 0" "$rc" 0
