@@ -134,6 +134,8 @@ int main(int argc, char **argv)
     daemon->objects = g_dbus_object_manager_server_new(FERRY_ROOT_PATH);
     daemon->domain_objects = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
     daemon->inventory = ferry_inventory_new(daemon->config->libvirt_uri, &ferry_daemon_inventory_callbacks, daemon);
+    if (daemon->config->failover_dir)
+        ferry_inventory_publish_to(daemon->inventory, daemon->config->failover_dir);
     ferry_daemon_jobs_setup(daemon);
     ferry_manager_setup(daemon);
     ferry_daemon_archives_setup(daemon);

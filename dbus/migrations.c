@@ -1,6 +1,8 @@
-/* Manager.Migrate: a domain of this host to a peer, as a job (plugin/migrate.c). */
+/* Manager.Migrate: a domain of this host to a peer, and Manager.Failover: a dead host's
+ * domains to this one, as jobs (plugin/migrate.c, plugin/failover.c). */
 #include "daemon.h"
 
+#include "failover.h"
 #include "ferry-error.h"
 #include "migrate.h"
 
@@ -25,7 +27,8 @@ static void request_free(MigrateRequest *r)
 static gboolean read_options(GVariant *v, FerryMigrateOptions *o, GError **error)
 {
     static const char *const keys[] = { "bandwidth:t", "compress:b", "auto_converge:b", "parallel:u",
-                                        "postcopy:b", "progress_timeout:u", "completion_timeout:u", NULL };
+                                        "postcopy:b", "progress_timeout:u", "completion_timeout:u",
+                                        "shutdown_timeout:u", NULL };
     if (!ferry_daemon_check_options(v, keys, error))
         return FALSE;
     g_variant_lookup(v, "bandwidth", "t", &o->bandwidth_mib);
@@ -35,6 +38,7 @@ static gboolean read_options(GVariant *v, FerryMigrateOptions *o, GError **error
     g_variant_lookup(v, "postcopy", "b", &o->postcopy);
     g_variant_lookup(v, "progress_timeout", "u", &o->progress_timeout);
     g_variant_lookup(v, "completion_timeout", "u", &o->completion_timeout);
+    g_variant_lookup(v, "shutdown_timeout", "u", &o->shutdown_timeout);
     return TRUE;
 }
 
@@ -69,7 +73,49 @@ static gboolean handle_migrate(FerryManager *manager, GDBusMethodInvocation *inv
     return TRUE;
 }
 
+typedef struct {
+    FerryDaemon *daemon;
+    char *host;
+    GVariant *options;
+} FailoverRequest;
+
+static void failover_request_free(FailoverRequest *r)
+{
+    g_free(r->host);
+    g_variant_unref(r->options);
+    g_free(r);
+}
+
+static void failover_authorized(GDBusMethodInvocation *invocation, gpointer data)
+{
+    FailoverRequest *r = data;
+    static const char *const keys[] = { "domains:as", "start:b", NULL };
+    g_autoptr(GError) error = NULL;
+    g_autofree const char **domains = NULL;
+    gboolean start = TRUE;
+    FerryJob *job = NULL;
+    if (ferry_daemon_check_options(r->options, keys, &error)) {
+        g_variant_lookup(r->options, "domains", "^a&s", &domains);
+        g_variant_lookup(r->options, "start", "b", &start);
+        job = ferry_failover_start(r->daemon->jobs, r->daemon->config, r->host, domains, start, &error);
+    }
+    ferry_daemon_reply_job(r->daemon, invocation, job, error, ferry_manager_complete_failover);
+}
+
+static gboolean handle_failover(FerryManager *manager, GDBusMethodInvocation *invocation, const char *host,
+                                GVariant *options, FerryDaemon *daemon)
+{
+    FailoverRequest *r = g_new0(FailoverRequest, 1);
+    r->daemon = daemon;
+    r->host = g_strdup(host);
+    r->options = g_variant_ref(options);
+    ferry_authorize(daemon->authz, invocation, ACTION_MIGRATE, host, "failover", failover_authorized, r,
+                    (GDestroyNotify)failover_request_free);
+    return TRUE;
+}
+
 void ferry_daemon_migrations_setup(FerryDaemon *daemon)
 {
     g_signal_connect(daemon->manager, "handle-migrate", G_CALLBACK(handle_migrate), daemon);
+    g_signal_connect(daemon->manager, "handle-failover", G_CALLBACK(handle_failover), daemon);
 }

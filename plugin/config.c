@@ -13,6 +13,7 @@ void ferry_config_free(FerryConfig *config)
     g_free(config->image_dir);
     g_free(config->state_dir);
     g_free(config->networks_dir);
+    g_free(config->failover_dir);
     g_free(config);
 }
 
@@ -71,6 +72,15 @@ FerryConfig *ferry_config_load(const char *path, GError **error)
         !g_path_is_absolute(config->state_dir) || !g_path_is_absolute(config->networks_dir)) {
         g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
                     "%s: [archive] library=, [archive] image-dir=, [state] dir= and [networks] dir= must be absolute paths",
+                    config->path);
+        return NULL;
+    }
+    config->failover_dir = g_key_file_get_string(kf, "failover", "dir", NULL);
+    if (config->failover_dir && !*config->failover_dir)
+        g_clear_pointer(&config->failover_dir, g_free);
+    if (config->failover_dir && !g_path_is_absolute(config->failover_dir)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "%s: [failover] dir= must be an absolute path (a directory on storage every host shares)",
                     config->path);
         return NULL;
     }

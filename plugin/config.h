@@ -22,6 +22,7 @@ typedef struct {
     char *image_dir;        /* [archive] image-dir=: where restored disks go when their path is taken */
     char *state_dir;        /* [state] dir=: this host's journal of interrupted jobs */
     char *networks_dir;     /* [networks] dir=: virt-ferry's declarations per libvirt network */
+    char *failover_dir;     /* [failover] dir=: shared storage where hosts publish their domains; NULL: none */
 } FerryConfig;
 
 /* Reads @path (NULL: the default path). A missing file gives the defaults; a file that

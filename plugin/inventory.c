@@ -3,6 +3,7 @@
 #include "domxml.h"
 #include "ferry-error.h"
 #include "names.h"
+#include "failover.h"
 #include "networks.h"
 #include "worker.h"
 
@@ -36,6 +37,7 @@ struct _FerryInventory {
     guint reconnect_delay_ms;
     guint generation;          /* bumps at every disconnect: stale results are dropped */
     GHashTable *late_sources;  /* GSource ids of pending refresh_later()s */
+    char *publish_dir;         /* [failover] dir=, set before start; NULL: no publication */
 };
 
 void ferry_domain_info_free(FerryDomainInfo *info)
@@ -168,12 +170,15 @@ typedef struct {
     char uuid[FERRY_UUID_LEN + 1]; /* known UUID, for domains that vanished */
     guint generation;
     FerryDomainInfo *result;    /* NULL: the domain is gone */
+    char *publish_dir, *hostname; /* publication for failover, when set */
 } RefreshData;
 
 static void refresh_data_free(RefreshData *d)
 {
     virConnectClose(d->conn);
     g_free(d->key);
+    g_free(d->publish_dir);
+    g_free(d->hostname);
     ferry_domain_info_free(d->result);
     g_free(d);
 }
@@ -185,6 +190,8 @@ static void refresh_in_worker(GTask *task, gpointer source, gpointer data, GCanc
     if (dom)
         d->result = snapshot_domain(dom);
     virResetLastError();
+    if (d->publish_dir && d->hostname && (d->result || *d->uuid))
+        ferry_failover_publish(d->publish_dir, d->hostname, dom, d->result ? d->result->uuid : d->uuid);
     g_task_return_boolean(task, TRUE);
 }
 
@@ -212,6 +219,8 @@ static void queue_refresh(FerryInventory *inv, const char *key, const char *uuid
     if (uuid)
         g_strlcpy(d->uuid, uuid, sizeof d->uuid);
     d->generation = inv->generation;
+    d->publish_dir = g_strdup(inv->publish_dir);
+    d->hostname = g_strdup(inv->hostname);
     g_autoptr(GTask) task = g_task_new(NULL, NULL, refresh_done, NULL);
     g_task_set_task_data(task, d, (GDestroyNotify)refresh_data_free);
     ferry_worker_run(inv->worker, task, refresh_in_worker);
@@ -375,6 +384,7 @@ typedef struct {
     virConnectPtr conn;
     char *hostname;
     GPtrArray *domains;        /* FerryDomainInfo */
+    char *publish_dir;
 } ConnectData;
 
 static void connect_data_free(ConnectData *d)
@@ -383,6 +393,7 @@ static void connect_data_free(ConnectData *d)
     if (d->conn)
         virConnectClose(d->conn);
     g_free(d->hostname);
+    g_free(d->publish_dir);
     g_clear_pointer(&d->domains, g_ptr_array_unref);
     g_free(d);
 }
@@ -416,6 +427,8 @@ static void connect_in_worker(GTask *task, gpointer source, gpointer data, GCanc
     }
     free(doms);
     virResetLastError();
+    if (d->publish_dir)
+        ferry_failover_publish_all(d->publish_dir, d->hostname, d->conn);
     g_task_return_boolean(task, TRUE);
 }
 
@@ -498,6 +511,7 @@ static void start_connect(FerryInventory *inv)
     inv->connecting = TRUE;
     ConnectData *d = g_new0(ConnectData, 1);
     d->uri = g_strdup(inv->uri);
+    d->publish_dir = g_strdup(inv->publish_dir);
     g_autoptr(GTask) task = g_task_new(NULL, NULL, connect_done, inv);
     g_task_set_task_data(task, d, (GDestroyNotify)connect_data_free);
     ferry_worker_run(inv->worker, task, connect_in_worker);
@@ -560,6 +574,7 @@ void ferry_inventory_free(FerryInventory *inv)
     while (g_hash_table_iter_next(&iter, &id, NULL))
         g_source_remove(GPOINTER_TO_UINT(id));
     g_hash_table_unref(inv->late_sources);
+    g_free(inv->publish_dir);
     ferry_worker_free(inv->worker);
     if (inv->conn)
         virConnectUnregisterCloseCallback(inv->conn, on_close);
@@ -568,6 +583,12 @@ void ferry_inventory_free(FerryInventory *inv)
     g_free(inv->hostname);
     g_free(inv->uri);
     g_free(inv);
+}
+
+void ferry_inventory_publish_to(FerryInventory *inv, const char *dir)
+{
+    g_free(inv->publish_dir);
+    inv->publish_dir = g_strdup(dir);
 }
 
 void ferry_inventory_start(FerryInventory *inv)

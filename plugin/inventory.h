@@ -50,6 +50,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FerryInventory, ferry_inventory_free)
 
 /* Starts connecting; the callbacks report from then on. */
 void ferry_inventory_start(FerryInventory *inventory);
+/* Publishes every domain's definition and state under @dir/<host name> as it changes, for
+ * failover (failover.h). Call before ferry_inventory_start. */
+void ferry_inventory_publish_to(FerryInventory *inventory, const char *dir);
 /* Tries to connect at once instead of waiting for the next retry (libvirtd just started). */
 void ferry_inventory_reconnect_now(FerryInventory *inventory);
 /* Re-reads one domain (by name or UUID): a hook reported an operation on it. */

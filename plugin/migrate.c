@@ -12,6 +12,8 @@
 #include "networks.h"
 #include "peer-storage.h"
 
+#include <errno.h>
+#include <glib/gstdio.h>
 #include <libvirt/virterror.h>
 #include <string.h>
 
@@ -70,10 +72,14 @@ gboolean ferry_migrate_options_check(const FerryMigrateOptions *o, GError **erro
     return TRUE;
 }
 
-/* Methods this version carries out; the others are skipped with a step saying so. */
+/* Failover starts a dead host's domain elsewhere: the host running Migrate is alive, so in
+ * its list failover is skipped with a step saying where failover happens. */
+#define FAILOVER_HERE "failover applies when the domain's host is dead: a live peer takes its domains over " \
+                      "with Failover (virt-ferry failover HOST)"
+
 static gboolean method_available(FerryMethod m)
 {
-    return m == FERRY_METHOD_MIGRATION || m == FERRY_METHOD_STORAGE_MIGRATION || m == FERRY_METHOD_QUICK_MIGRATION;
+    return m != FERRY_METHOD_FAILOVER;
 }
 
 /* ------------------------------------------------------------------ one run */
@@ -159,12 +165,21 @@ static const FerryNic *live_nic(FerryDomainXml *live, const char *mac)
  * tags the port by it); on a Linux bridge it cannot (libvirt 9.0 cannot tag such a port,
  * and its VLAN is declared in a file on the peer): NetworkUnavailable. */
 static gboolean map_nic(Migrate *m, FerryDomainXml *def, const FerryNic *nic, const FerryNic *live,
-                        const FerryNetmap *map, gboolean steps, GError **error)
+                        const FerryNetmap *map, const FerryNetmap *here, gboolean steps, GError **error)
 {
     int vlan = live ? live->vlan : nic->vlan;
     gboolean trunk = live ? live->vlan_trunk : nic->vlan_trunk;
     const char *vport = live && live->vport_type ? live->vport_type : nic->vport_type;
     FerrySwitchKind kind = g_strcmp0(vport, "openvswitch") == 0 ? FERRY_SWITCH_DISTRIBUTED : FERRY_SWITCH_STANDARD;
+    /* A domain that is not running states no portgroup's VLAN: this host's networks do. */
+    const FerryNetwork *own = ferry_netmap_find(here, nic->network);
+    const FerryPortgroup *pg = nic->portgroup ? ferry_network_find_portgroup(own, nic->portgroup) : NULL;
+    if (vlan < 0 && !trunk && pg) {
+        vlan = pg->vlan;
+        trunk = pg->trunk;
+    }
+    if (own)
+        kind = own->kind == FERRY_SWITCH_DISTRIBUTED ? FERRY_SWITCH_DISTRIBUTED : kind;
     g_auto(FerryNicMapping) d = { .vlan = -1 };
     if (!ferry_netmap_decide(map, NULL, nic->network, kind, vlan, trunk, nic->mac, &d, error))
         return FALSE;
@@ -191,7 +206,8 @@ static gboolean map_nic(Migrate *m, FerryDomainXml *def, const FerryNic *nic, co
 
 /* The domain XML for the peer (@flags: the migratable live or inactive form), every NIC on
  * a network mapped onto the peer's networks. */
-static char *xml_for_peer(Migrate *m, unsigned int flags, const FerryNetmap *map, gboolean steps, GError **error)
+static char *xml_for_peer(Migrate *m, unsigned int flags, const FerryNetmap *map, const FerryNetmap *here,
+                          gboolean steps, GError **error)
 {
     g_autofree char *xml = virDomainGetXMLDesc(m->dom, flags | VIR_DOMAIN_XML_MIGRATABLE | VIR_DOMAIN_XML_SECURE);
     g_autofree char *live_xml = virDomainGetXMLDesc(m->dom, VIR_DOMAIN_XML_SECURE);
@@ -210,7 +226,7 @@ static char *xml_for_peer(Migrate *m, unsigned int flags, const FerryNetmap *map
         const FerryNic *nic = g_ptr_array_index(copy, i);
         if (g_strcmp0(nic->type, "network") != 0 || !nic->network || !nic->mac)
             continue;
-        if (!map_nic(m, def, nic, live_nic(live, nic->mac), map, steps, error))
+        if (!map_nic(m, def, nic, live_nic(live, nic->mac), map, here, steps, error))
             return NULL;
     }
     return ferry_domxml_format(def);
@@ -499,17 +515,290 @@ static gboolean migrate_watched(Migrate *m, FerryMethod method, const char *dxml
 
 /* ------------------------------------------------------------------ the methods */
 
-static gboolean run_method(Migrate *m, FerryMethod method, GError **error)
+/* The running and the persistent definition for the peer, NICs mapped onto its networks. */
+static gboolean xmls_for_peer(Migrate *m, char **dxml, char **persist, GError **error)
 {
     g_autoptr(FerryNetmap) map = ferry_netmap_read(m->dst, NULL, error);
     if (!map) {
         g_prefix_error(error, "cannot read the peer's networks: ");
         return FALSE;
     }
-    g_autofree char *dxml = xml_for_peer(m, 0, map, TRUE, error);
-    g_autofree char *persist = dxml ? xml_for_peer(m, VIR_DOMAIN_XML_INACTIVE, map, FALSE, error) : NULL;
-    if (!persist)
+    g_autoptr(FerryNetmap) here = ferry_netmap_read(m->src, NULL, error);
+    if (!here)
         return FALSE;
+    *dxml = xml_for_peer(m, 0, map, here, TRUE, error);
+    *persist = *dxml ? xml_for_peer(m, VIR_DOMAIN_XML_INACTIVE, map, here, FALSE, error) : NULL;
+    return *persist != NULL;
+}
+
+/* ------------------------------------------------------------------ move (MISSION C4) */
+
+#define STREAM_CHUNK (1 << 20)
+
+typedef struct {
+    gboolean was_running, shut_down, shared;
+    GPtrArray *disks;        /* paths of the images to copy */
+    GPtrArray *created;      /* paths created on the peer */
+    virDomainPtr target;     /* defined on the peer */
+    guint64 total, done;
+} Move;
+
+static void move_clear(Move *mv)
+{
+    g_clear_pointer(&mv->disks, g_ptr_array_unref);
+    g_clear_pointer(&mv->created, g_ptr_array_unref);
+    g_clear_pointer(&mv->target, virDomainFree);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Move, move_clear)
+
+static gboolean wait_shut_off(Migrate *m, guint seconds)
+{
+    gint64 deadline = g_get_monotonic_time() + (gint64)seconds * G_USEC_PER_SEC;
+    while (g_get_monotonic_time() < deadline) {
+        if (virDomainIsActive(m->dom) == 0)
+            return TRUE;
+        if (g_cancellable_is_cancelled(ferry_job_cancellable(m->job)))
+            return FALSE;
+        g_usleep(250 * 1000);
+    }
+    return virDomainIsActive(m->dom) == 0;
+}
+
+/* Graceful first; forced off once the timeout is over (the job's notes say so). */
+static gboolean shut_down(Migrate *m, Move *mv, GError **error)
+{
+    guint timeout = m->call->options.shutdown_timeout ? m->call->options.shutdown_timeout
+                                                      : FERRY_MOVE_SHUTDOWN_TIMEOUT;
+    mv->was_running = virDomainIsActive(m->dom) == 1;
+    if (!mv->was_running)
+        return TRUE;
+    ferry_job_set_message(m->job, "shutting %s down (forced off after %u s)", m->call->name, timeout);
+    mv->shut_down = TRUE;
+    if (virDomainShutdown(m->dom) < 0)
+        virResetLastError(); /* no guest agent, no ACPI: the timeout forces it */
+    if (wait_shut_off(m, timeout)) {
+        ferry_job_add_step(m->job, m->call->name, "move", "shutdown", "shut down");
+        return TRUE;
+    }
+    if (g_cancellable_set_error_if_cancelled(ferry_job_cancellable(m->job), error))
+        return FALSE;
+    if (virDomainDestroy(m->dom) < 0 && virDomainIsActive(m->dom) == 1)
+        return ferry_error_from_libvirt(error, "cannot stop %s", m->call->name);
+    g_autofree char *note = g_strdup_printf("%s did not shut down within %u s and was forced off", m->call->name,
+                                            timeout);
+    ferry_job_add_note(m->job, note);
+    ferry_job_add_step(m->job, m->call->name, "move", "shutdown", "forced off");
+    return TRUE;
+}
+
+/* The domain's file disks: what a move copies (CD-ROM media and shareable disks stay). */
+static gboolean list_disks(Migrate *m, Move *mv, const char *persist, GError **error)
+{
+    g_autoptr(FerryDomainXml) def = ferry_domxml_parse(persist, error);
+    if (!def)
+        return FALSE;
+    if (ferry_domxml_nvram(def) || ferry_domxml_has_tpm_emulator(def)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED,
+                    "move does not carry UEFI variables or TPM state yet; use storage-migration");
+        return FALSE;
+    }
+    mv->disks = g_ptr_array_new_with_free_func(g_free);
+    GPtrArray *disks = ferry_domxml_disks(def);
+    for (guint i = 0; i < disks->len; i++) {
+        const FerryDisk *d = g_ptr_array_index(disks, i);
+        if (g_strcmp0(d->device, "disk") != 0 || d->shareable || !d->source)
+            continue;
+        if (g_strcmp0(d->type, "file") != 0) {
+            g_set_error(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED,
+                        "disk %s is of type %s; move copies file disks only", d->target, d->type);
+            return FALSE;
+        }
+        GStatBuf st;
+        if (g_stat(d->source, &st) < 0) {
+            g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot read disk %s (%s): %s", d->target,
+                        d->source, g_strerror(errno));
+            return FALSE;
+        }
+        mv->total += (guint64)st.st_size;
+        g_ptr_array_add(mv->disks, g_strdup(d->source));
+    }
+    return TRUE;
+}
+
+static virStorageVolPtr volume_at(virConnectPtr conn, const char *path, FerryDirPool *pool, GError **error)
+{
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autofree char *base = g_path_get_basename(path);
+    if (!ferry_dir_pool_open(conn, dir, pool, error))
+        return NULL;
+    if (virStoragePoolRefresh(pool->pool, 0) < 0)
+        virResetLastError();
+    virStorageVolPtr vol = virStorageVolLookupByName(pool->pool, base);
+    if (!vol)
+        ferry_error_from_libvirt(error, "cannot find %s", path);
+    return vol;
+}
+
+static gboolean stream_send_all(virStreamPtr out, const char *buf, int len, GError **error)
+{
+    for (int off = 0; off < len;) {
+        int n = virStreamSend(out, buf + off, (size_t)(len - off));
+        if (n < 0)
+            return ferry_error_from_libvirt(error, "cannot write to the peer");
+        off += n;
+    }
+    return TRUE;
+}
+
+/* Copies one image, holes kept, from this host's libvirt to the peer's: storage volume
+ * streams, so the hosts need no storage in common and no other channel than libvirt's. */
+static gboolean stream_disk(Migrate *m, Move *mv, const char *path, GError **error)
+{
+    g_auto(FerryDirPool) src_pool = { 0 }, dst_pool = { 0 };
+    g_autoptr(virStorageVol) src = volume_at(m->src, path, &src_pool, error);
+    g_autoptr(virStorageVol) dst = src ? volume_at(m->dst, path, &dst_pool, error) : NULL;
+    if (!dst)
+        return FALSE;
+    g_autoptr(virStream) in = virStreamNew(m->src, 0);
+    g_autoptr(virStream) out = virStreamNew(m->dst, 0);
+    if (!in || !out || virStorageVolDownload(src, in, 0, 0, VIR_STORAGE_VOL_DOWNLOAD_SPARSE_STREAM) < 0)
+        return ferry_error_from_libvirt(error, "cannot read %s", path);
+    if (virStorageVolUpload(dst, out, 0, 0, VIR_STORAGE_VOL_UPLOAD_SPARSE_STREAM) < 0) {
+        virStreamAbort(in);
+        return ferry_error_from_libvirt(error, "cannot write %s on the peer", path);
+    }
+    g_autofree char *buf = g_malloc(STREAM_CHUNK);
+    gboolean ok = TRUE;
+    for (;;) {
+        if (g_cancellable_set_error_if_cancelled(ferry_job_cancellable(m->job), error)) {
+            ok = FALSE;
+            break;
+        }
+        int got = virStreamRecvFlags(in, buf, STREAM_CHUNK, VIR_STREAM_RECV_STOP_AT_HOLE);
+        if (got == 0)
+            break;
+        if (got == -3) {
+            long long hole = 0;
+            if (virStreamRecvHole(in, &hole, 0) < 0 || virStreamSendHole(out, hole, 0) < 0) {
+                ok = ferry_error_from_libvirt(error, "cannot copy %s", path);
+                break;
+            }
+            mv->done += (guint64)hole;
+        } else if (got < 0 || !stream_send_all(out, buf, got, error)) {
+            ok = got < 0 ? ferry_error_from_libvirt(error, "cannot read %s", path) : FALSE;
+            break;
+        } else {
+            mv->done += (guint64)got;
+        }
+        ferry_job_set_data(m->job, mv->total, mv->total - MIN(mv->done, mv->total));
+    }
+    if (ok && (virStreamFinish(in) < 0 || virStreamFinish(out) < 0))
+        ok = ferry_error_from_libvirt(error, "cannot finish the copy of %s", path);
+    if (!ok) {
+        virStreamAbort(in);
+        virStreamAbort(out);
+        virResetLastError();
+    }
+    return ok;
+}
+
+static gboolean copy_disks(Migrate *m, Move *mv, GError **error)
+{
+    mv->created = g_ptr_array_new_with_free_func(g_free);
+    for (guint i = 0; i < mv->disks->len; i++) {
+        const char *path = g_ptr_array_index(mv->disks, i);
+        GStatBuf st;
+        if (g_stat(path, &st) < 0) {
+            g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot read %s: %s", path, g_strerror(errno));
+            return FALSE;
+        }
+        /* Raw and sparse: the upload brings the image's own bytes, whatever its format. */
+        if (!ferry_peer_create_volume(m->dst, path, (guint64)st.st_size, "raw", error))
+            return FALSE;
+        g_ptr_array_add(mv->created, g_strdup(path));
+        ferry_job_set_message(m->job, "copying %s to %s", path, m->call->peer_uri);
+        if (!stream_disk(m, mv, path, error))
+            return FALSE;
+        ferry_job_add_step(m->job, m->call->name, "move", path, "copied");
+    }
+    return TRUE;
+}
+
+static void remove_source_disks(Migrate *m, Move *mv)
+{
+    for (guint i = 0; i < mv->disks->len; i++) {
+        const char *path = g_ptr_array_index(mv->disks, i);
+        g_auto(FerryDirPool) pool = { 0 };
+        g_autoptr(GError) error = NULL;
+        g_autoptr(virStorageVol) vol = volume_at(m->src, path, &pool, &error);
+        /* Through the pool, so it does not go on listing a volume that is gone. */
+        if ((vol && virStorageVolDelete(vol, 0) == 0) || g_unlink(path) == 0 || errno == ENOENT)
+            ferry_job_add_step(m->job, m->call->name, "disk", path, "removed here");
+        else
+            ferry_job_add_note(m->job, "the source copy of a disk could not be removed: remove it by hand");
+        virResetLastError();
+    }
+}
+
+static void roll_back_move(Migrate *m, Move *mv)
+{
+    if (mv->target) {
+        virDomainDestroy(mv->target);
+        virDomainUndefineFlags(mv->target, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE);
+    }
+    for (guint i = 0; mv->created && i < mv->created->len; i++) {
+        g_auto(FerryDirPool) pool = { 0 };
+        g_autoptr(virStorageVol) vol = volume_at(m->dst, g_ptr_array_index(mv->created, i), &pool, NULL);
+        if (vol)
+            virStorageVolDelete(vol, 0);
+    }
+    if (mv->shut_down && virDomainIsActive(m->dom) == 0 && virDomainCreate(m->dom) < 0)
+        g_warning("cannot start %s again after a failed move: %s", m->call->name, virGetLastErrorMessage());
+    virResetLastError();
+}
+
+static gboolean run_move(Migrate *m, const char *persist, GError **error)
+{
+    g_auto(Move) mv = { 0 };
+    g_autofree char *xml = virDomainGetXMLDesc(m->dom, VIR_DOMAIN_XML_INACTIVE);
+    g_autofree char *reason = NULL;
+    gboolean ok = xml && list_disks(m, &mv, persist, error) &&
+                  ferry_storage_shared(m->src, m->dst, xml, &mv.shared, &reason, error);
+    if (!ok)
+        return xml ? FALSE : ferry_error_from_libvirt(error, "cannot read the definition of %s", m->call->name);
+    if (mv.shared)
+        g_ptr_array_set_size(mv.disks, 0); /* the peer sees the same files */
+    ok = shut_down(m, &mv, error) && copy_disks(m, &mv, error);
+    if (ok) {
+        mv.target = virDomainDefineXML(m->dst, persist);
+        ok = mv.target || ferry_error_from_libvirt(error, "the peer refused the definition of %s", m->call->name);
+    }
+    if (ok && mv.was_running && virDomainCreate(mv.target) < 0)
+        ok = ferry_error_from_libvirt(error, "%s does not start on the peer", m->call->name);
+    if (!ok) {
+        roll_back_move(m, &mv);
+        return FALSE;
+    }
+    ferry_job_add_step(m->job, m->call->name, "move", m->call->peer_uri, mv.was_running ? "runs there" : "defined there");
+    /* Only now that it runs there: the copy here goes. */
+    if (virDomainUndefineFlags(m->dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA) < 0) {
+        g_autofree char *note = g_strdup_printf("%s runs on the peer but cannot be undefined here (%s): undefine it "
+                                                "by hand", m->call->name, virGetLastErrorMessage());
+        ferry_job_add_note(m->job, note);
+        virResetLastError();
+        return TRUE;
+    }
+    remove_source_disks(m, &mv);
+    return TRUE;
+}
+
+static gboolean run_method(Migrate *m, FerryMethod method, GError **error)
+{
+    g_autofree char *dxml = NULL, *persist = NULL;
+    if (!xmls_for_peer(m, &dxml, &persist, error))
+        return FALSE;
+    if (method == FERRY_METHOD_MOVE)
+        return run_move(m, persist, error);
     g_autoptr(GPtrArray) created = g_ptr_array_new_with_free_func(g_free);
     if (method == FERRY_METHOD_STORAGE_MIGRATION && !create_target_disks(m, created, error)) {
         remove_target_disks(m, created);
@@ -519,6 +808,9 @@ static gboolean run_method(Migrate *m, FerryMethod method, GError **error)
     phase(m, "libvirt migrates", ferry_method_name(method));
     if (migrate_watched(m, method, dxml, persist, error)) {
         phase(m, "done", ferry_method_name(method));
+        /* libvirt leaves the source's copies behind: a stale twin of every disk. */
+        Move copied = { .disks = created };
+        remove_source_disks(m, &copied);
         return TRUE;
     }
     remove_target_disks(m, created);
@@ -540,7 +832,7 @@ static gboolean try_methods(Migrate *m, GError **error)
         if (g_cancellable_set_error_if_cancelled(ferry_job_cancellable(m->job), error))
             return FALSE;
         if (!method_available(method)) {
-            g_set_error(&last, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED, "%s is not available in this version", name);
+            g_set_error_literal(&last, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED, FAILOVER_HERE);
         } else if (phase(m, "checks", name) && ferry_migrate_check(m->src, m->dst, m->dom, method, NULL, &last) &&
                    phase(m, "preparing", name) && run_method(m, method, &last)) {
             ferry_job_add_step(m->job, m->call->name, name, m->call->peer_uri, "succeeded");
@@ -577,9 +869,7 @@ FerryJob *ferry_migrate_start(FerryJobs *jobs, const FerryConfig *config, const 
         any = any || method_available(g_array_index(parsed, FerryMethod, i));
     if (!any) {
         g_array_unref(parsed);
-        g_set_error(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED,
-                    "this version carries out migration, storage-migration and quick-migration only; "
-                    "move and failover are not there yet");
+        g_set_error_literal(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED, FAILOVER_HERE);
         return NULL;
     }
     MigrateCall *c = g_new0(MigrateCall, 1);

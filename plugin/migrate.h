@@ -18,10 +18,12 @@ typedef struct {
     gboolean postcopy;           /* switch to post-copy rather than abort when not converging */
     guint progress_timeout;      /* seconds without progress; 0: the default */
     guint completion_timeout;    /* seconds per GiB of guest memory; 0: the default */
+    guint shutdown_timeout;      /* move: seconds for a graceful shutdown before forcing it off; 0: the default */
 } FerryMigrateOptions;
 
 #define FERRY_MIGRATE_PROGRESS_TIMEOUT 150   /* as Nova's live_migration_progress_timeout */
 #define FERRY_MIGRATE_COMPLETION_TIMEOUT 800 /* as Nova's live_migration_completion_timeout */
+#define FERRY_MOVE_SHUTDOWN_TIMEOUT 120      /* s a guest gets to shut down before a move forces it off */
 
 /* The peer of @config that @peer names: its libvirt URI exactly, or the host in one of the
  * URIs. NotFound naming the peers there are. */

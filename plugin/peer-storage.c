@@ -129,7 +129,7 @@ gboolean ferry_peer_create_volume(virConnectPtr conn, const char *path, guint64 
         return FALSE;
     }
     g_autofree char *xml = g_markup_printf_escaped("<volume><name>%s</name><capacity unit='bytes'>%" G_GUINT64_FORMAT
-                                                   "</capacity><target><format type='%s'/></target></volume>",
+                                                   "</capacity><allocation>0</allocation><target><format type='%s'/></target></volume>",
                                                    base, capacity, format);
     g_autoptr(virStorageVol) vol = virStorageVolCreateXML(p.pool, xml, 0);
     if (!vol)

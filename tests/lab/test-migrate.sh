@@ -1,7 +1,7 @@
 #!/bin/bash
 # Peer-to-peer migration (MISSION C1-C3, C7-C11) on three real lab hosts, with guests that
 # keep dirtying their memory: each method end to end without a reboot (the guest's boot id
-# prints on), fallback in canonical order, the checks' errors, cancel, a cut link and a
+# prints on; move reboots it), fallback in canonical order, the checks' errors, cancel, a cut link and a
 # killed target libvirtd (the domain runs on at the source, nothing is left on the target),
 # and plain virsh migrations seen by both inventories.
 set -uo pipefail
@@ -81,11 +81,26 @@ tap_diag "$out"
 tap_is "m3 runs on gamma" "$(state gamma m3)" running
 tap_ok "the guest did not reboot" moved_without_reboot beta gamma m3 "$boot"
 
+# ------------------------------------------------------------------ move: cold, no shared storage
+# m2 runs on gamma, its disk local there (storage-migration removed alpha's copy).
+tap_ok "storage-migration left no stale copy of m2's disk on alpha" on alpha test ! -e /var/lib/libvirt/images/m2.qcow2
+job=$(migrate gamma m2 alpha move -- shutdown_timeout u 3)
+tap_is "move of m2 gamma -> alpha succeeds, with a warning (the guest was forced off)" "$(job_wait gamma "$job" 300)" warning
+tap_diag "$(steps gamma "$job")"
+tap_is "m2 runs on alpha" "$(state alpha m2)" running
+tap_is "gamma no longer has m2" "$(defined_on gamma m2)" 0
+tap_ok "its disk is on alpha" on alpha test -s /var/lib/libvirt/images/m2.qcow2
+tap_ok "and gone from gamma" on gamma test ! -e /var/lib/libvirt/images/m2.qcow2
+tap_ok "the job notes the forced power-off (the test guest has no ACPI)" \
+    grep -q "forced off" <<< "$(prop gamma "$job" $BUS.Job Notes)"
+tap_ok "the guest booted afresh on alpha and found its disk data" \
+    wait_for 60 grep -aq "found data" "$(console alpha m2)"
+
 # ------------------------------------------------------------------ checks and bad input
 err() { on "$1" busctl call $BUS $ROOT $MANAGER Migrate 'ssasa{sv}' "${@:2}" 2>&1; }
 tap_ok "an unknown peer is NotFound" grep -q "is not a peer" <<< "$(err beta m1 delta 0 0)"
 tap_ok "an unknown method is InvalidArgument" grep -qi "teleport" <<< "$(err beta m1 alpha 1 teleport 0)"
-tap_ok "move alone is Unsupported in this version" grep -q "not there yet" <<< "$(err beta m1 alpha 1 move 0)"
+tap_ok "failover alone is Unsupported for a live host" grep -q "failover applies when the domain's host is dead" <<< "$(err beta m1 alpha 1 failover 0)"
 tap_ok "an unknown option is InvalidArgument" grep -q "unknown option 'speed'" <<< "$(err beta m1 alpha 0 1 speed u 5)"
 tap_ok "an unknown domain is NotFound" grep -qi "no domain\|not found" <<< "$(err beta nosuch alpha 0 0)"
 on beta busctl call $BUS $ROOT $MANAGER SetDomainPolicy 'sa{sv}' m1 1 no_migrate b true > /dev/null

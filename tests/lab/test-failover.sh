@@ -1,0 +1,77 @@
+#!/bin/bash
+# Failover (MISSION C5) on real lab hosts with libvirt's lock manager (virtlockd, lockspace on
+# the shared storage): alpha publishes its domains; while alpha is only cut off from the
+# network, beta's failover is refused by the lease and the domain runs on at alpha; while
+# alpha answers, failover is Busy; once alpha is dead, beta starts the domain from the shared
+# disk, and only one host ever runs it.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/tap.sh"
+. "$here/ferry.sh"
+export VIRT_FERRY_LAB_LOCKD=1
+
+PUBLISHED=$LAB_DIR/shared/failover
+state() { on "$1" virsh domstate "$2" 2> /dev/null | head -n 1; }
+defined_on() { on "$1" virsh list --all --name | grep -cx "$2"; }
+failover() { call_job "$1" Failover 'sa{sv}' "$2" 0; }
+steps() { prop "$1" "$2" $BUS.Job Steps; }
+kill_host_daemon() { # HOST PIDFILE
+    local pid
+    pid=$(host_pid "$1" "$2")
+    [ -n "$pid" ] && on "$1" kill -9 "$pid"
+}
+
+"$LAB" down > /dev/null 2>&1
+trap '"$LAB" down > /dev/null 2>&1' EXIT
+"$LAB" up 2 >&2 || tap_bail "lab up 2 failed"
+
+"$LAB" guest alpha f1 --mem 128 --disk 32 --shared >&2 || tap_bail "guest f1"
+uuid=$(on alpha virsh domuuid f1 | head -n 1)
+boot=$(boot_id alpha f1)
+tap_ok "alpha publishes f1's definition on the shared storage" wait_for 5 test -s "$PUBLISHED/alpha/$uuid.xml"
+tap_ok "and that it runs" test -e "$PUBLISHED/alpha/$uuid.running"
+tap_ok "libvirt holds f1's disk lease in the shared lockspace" bash -c "ls '$LAB_DIR/shared/lockspace' | grep -q ."
+
+# ---- alpha answers: not dead
+job=$(failover beta alpha)
+tap_is "failover of a host that answers fails" "$(job_wait beta "$job" 60)" failed
+tap_is "with Busy" "$(jprop beta "$job" Error)" org.virtferry.Ferry1.Error.Busy
+tap_is "and beta has no f1" "$(defined_on beta f1)" 0
+
+# ---- alpha only cut off: the lease refuses
+on alpha ip link set eth0 down
+job=$(failover beta alpha)
+tap_is "failover while alpha is only cut off fails" "$(job_wait beta "$job" 60)" failed
+s=$(steps beta "$job")
+tap_diag "$s"
+tap_ok "refused by the lock manager: f1's disk is still held" grep -qi "not started: .*\(lock\|resource busy\)" <<< "$s"
+tap_is "beta has no f1 left" "$(defined_on beta f1)" 0
+tap_is "f1 runs on at alpha" "$(state alpha f1)" running
+lines=$(alive_count alpha f1 "$boot")
+tap_ok "without a reboot" wait_for 10 alive_since alpha f1 "$boot" "$lines"
+on alpha ip link set eth0 up
+
+# ---- alpha dies: its guest, libvirtd, virtlockd and virt-ferryd are gone
+kill_host_daemon alpha /run/virt-ferryd.pid
+kill_host_daemon alpha /run/libvirt/qemu/f1.pid
+kill_host_daemon alpha /run/libvirtd.pid
+kill_host_daemon alpha /run/virtlockd.pid
+sleep 1
+job=$(failover beta alpha)
+tap_is "failover after alpha died succeeds" "$(job_wait beta "$job" 120)" succeeded
+tap_diag "$(steps beta "$job")"
+tap_is "f1 runs on beta" "$(state beta f1)" running
+tap_is "with the same UUID" "$(on beta virsh domuuid f1 | head -n 1)" "$uuid"
+tap_ok "it booted from the shared disk and found its data" wait_for 60 grep -aq "found data" "$(console beta f1)"
+tap_ok "beta now publishes f1" wait_for 5 test -s "$PUBLISHED/beta/$uuid.xml"
+tap_ok "and alpha's publication of it is withdrawn" test ! -e "$PUBLISHED/alpha/$uuid.xml"
+
+# ---- bad input
+tap_ok "a host that published nothing is NotFound" \
+    grep -q "published no domains" <<< "$(on beta busctl call $BUS $ROOT $MANAGER Failover 'sa{sv}' gamma 0 2>&1)"
+tap_ok "a host name with a slash is InvalidArgument" \
+    grep -qi "host" <<< "$(on beta busctl call $BUS $ROOT $MANAGER Failover 'sa{sv}' ../alpha 0 2>&1)"
+tap_ok "an unknown option is InvalidArgument" \
+    grep -q "unknown option 'force'" <<< "$(on beta busctl call $BUS $ROOT $MANAGER Failover 'sa{sv}' alpha 1 force b true 2>&1)"
+
+tap_done
