@@ -38,6 +38,7 @@
 #include "domxml.h"
 #include "ferry-error.h"
 #include "netmap.h"
+#include "porttag.h"
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -307,6 +308,25 @@ static gboolean map_domain(Rewrite *rw, const char *xml)
     return TRUE;
 }
 
+/* The network map, as the configuration says where; NULL when there is none (virt-ferry is
+ * not set up here, or virt-ferryd never ran), with *@message set when something is wrong
+ * (@consequence: what that means for this call). */
+static FerryNetmap *load_map(const char *consequence, char **message)
+{
+    g_autoptr(GError) error = NULL;
+    const char *config_path = g_getenv("VIRT_FERRY_CONFIG");
+    g_autoptr(FerryConfig) config = ferry_config_load(config_path && *config_path ? config_path : NULL, &error);
+    if (!config) {
+        *message = one_line(g_strdup_printf("virt-ferry: %s; %s", error->message, consequence));
+        return NULL;
+    }
+    g_autofree char *map_path = g_build_filename(config->state_dir, NETMAP_FILE, NULL);
+    FerryNetmap *map = ferry_netmap_load(map_path, &error);
+    if (!map && !g_error_matches(error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND))
+        *message = one_line(g_strdup_printf("virt-ferry: %s; %s", error->message, consequence));
+    return map;
+}
+
 HookXmlOutcome hook_rewrite_domain_xml(const char *xml, size_t length, const char *operation, const char *domain,
                                        char **out, size_t *out_length, char **message)
 {
@@ -317,23 +337,9 @@ HookXmlOutcome hook_rewrite_domain_xml(const char *xml, size_t length, const cha
     if (length == 0 || length > G_MAXINT || memchr(xml, '\0', length))
         return HOOK_XML_UNCHANGED;
 
-    g_autoptr(GError) error = NULL;
-    const char *config_path = g_getenv("VIRT_FERRY_CONFIG");
-    g_autoptr(FerryConfig) config = ferry_config_load(config_path && *config_path ? config_path : NULL, &error);
-    if (!config) {
-        *message = one_line(g_strdup_printf("virt-ferry: %s; no VLAN remapping, the domain XML goes on unchanged",
-                                            error->message));
+    g_autoptr(FerryNetmap) map = load_map("no VLAN remapping, the domain XML goes on unchanged", message);
+    if (!map)
         return HOOK_XML_UNCHANGED;
-    }
-    g_autofree char *map_path = g_build_filename(config->state_dir, NETMAP_FILE, NULL);
-    g_autoptr(FerryNetmap) map = ferry_netmap_load(map_path, &error);
-    if (!map) {
-        /* No map: virt-ferry is not set up on this host (or virt-ferryd never ran). */
-        if (!g_error_matches(error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND))
-            *message = one_line(g_strdup_printf("virt-ferry: %s; no VLAN remapping, the domain XML goes on "
-                                                "unchanged", error->message));
-        return HOOK_XML_UNCHANGED;
-    }
     g_autoptr(FerryDomainXml) dom = ferry_domxml_parse(xml, NULL);
     if (!dom)
         return HOOK_XML_UNCHANGED; /* not ours to judge: libvirt reports what is wrong with it */
@@ -355,4 +361,71 @@ HookXmlOutcome hook_rewrite_domain_xml(const char *xml, size_t length, const cha
     *out = ferry_domxml_format(dom);
     *out_length = strlen(*out);
     return HOOK_XML_REWRITTEN;
+}
+
+/* ------------------------------------------------------------------ standard-switch ports */
+
+/* The VLAN a NIC's portgroup has on a standard switch, if any: TRUE with @vlan / @trunk. */
+static gboolean declared_vlan(const FerryNetwork *net, const FerryNic *nic, int *vlan, gboolean *trunk)
+{
+    const FerryPortgroup *pg = ferry_network_find_portgroup(net, or_null(nic->portgroup));
+    if (!pg || (pg->vlan < 0 && !pg->trunk))
+        return FALSE;
+    *vlan = pg->vlan;
+    *trunk = pg->trunk;
+    return TRUE;
+}
+
+static gboolean tag_port(const FerryNetwork *net, const FerryNic *nic, const char *domain, char **message)
+{
+    int vlan = -1;
+    gboolean trunk = FALSE;
+    if (!declared_vlan(net, nic, &vlan, &trunk))
+        return TRUE; /* no VLAN declared for its portgroup: the bridge's default, as without us */
+    g_autofree char *words = vlan_words(vlan, trunk);
+    if (!nic->target_dev || !net->bridge) {
+        *message = one_line(g_strdup_printf("virt-ferry: cannot put NIC %s of domain %s on %s: libvirt names no %s",
+                                            nic->mac, domain, words, nic->target_dev ? "bridge" : "tap device"));
+        return FALSE;
+    }
+    if (!ferry_bridge_filters_vlans(net->bridge)) {
+        *message = one_line(g_strdup_printf(
+            "virt-ferry: cannot put NIC %s of domain %s on %s: bridge %s of network %s does not filter VLANs, so "
+            "the guest would reach every VLAN; turn filtering on (ip link set %s type bridge vlan_filtering 1) "
+            "or take the VLAN off portgroup %s", nic->mac, domain, words, net->bridge, net->name, net->bridge,
+            nic->portgroup));
+        return FALSE;
+    }
+    g_autoptr(GError) error = NULL;
+    if (!ferry_port_set_vlan(nic->target_dev, vlan, trunk, &error)) {
+        *message = one_line(g_strdup_printf("virt-ferry: NIC %s of domain %s: %s", nic->mac, domain, error->message));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+int hook_tag_ports(const char *xml, size_t length, const char *domain, char **message)
+{
+    *message = NULL;
+    if (length == 0 || length > G_MAXINT || memchr(xml, '\0', length))
+        return 0;
+    g_autoptr(FerryNetmap) map = load_map("standard-switch ports keep the bridge's default VLAN", message);
+    g_autoptr(FerryDomainXml) dom = map ? ferry_domxml_parse(xml, NULL) : NULL;
+    if (!dom)
+        return 0;
+    g_autoptr(GHashTable) live = live_form_networks(xml);
+    GPtrArray *nics = ferry_domxml_nics(dom);
+    for (guint i = 0; i < nics->len; i++) {
+        const FerryNic *nic = g_ptr_array_index(nics, i);
+        g_autofree char *key = nic->mac ? g_ascii_strdown(nic->mac, -1) : NULL;
+        const char *network = or_null(nic->network) ? nic->network : key ? g_hash_table_lookup(live, key) : NULL;
+        const FerryNetwork *net = ferry_netmap_find(map, network);
+        if (!net || net->kind != FERRY_SWITCH_STANDARD)
+            continue;
+        g_free(*message);
+        *message = NULL;
+        if (!tag_port(net, nic, domain, message))
+            return 1;
+    }
+    return 0;
 }

@@ -25,3 +25,11 @@ typedef enum {
 __attribute__((visibility("default")))
 HookXmlOutcome hook_rewrite_domain_xml(const char *xml, size_t length, const char *operation, const char *domain,
                                        char **out, size_t *out_length, char **message);
+
+/* For a qemu `started` (the guest's tap devices exist, its vCPUs do not run yet): puts each
+ * NIC on a standard switch (a Linux bridge network) on the VLAN its portgroup is declared
+ * with (netmap.h), through the bridge's VLAN filtering, since libvirt 9.0 cannot. 0: done, or
+ * nothing to do (*message may still hold a line for stderr). 1: refused, *message says why:
+ * libvirt then stops the guest rather than let it onto the wrong VLAN. */
+__attribute__((visibility("default")))
+int hook_tag_ports(const char *xml, size_t length, const char *domain, char **message);

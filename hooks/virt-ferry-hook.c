@@ -469,7 +469,7 @@ static void report_to_ferryd(const HookCall *call)
 typedef HookXmlOutcome (*RewriteFunction)(const char *, size_t, const char *, const char *, char **, size_t *,
                                           char **);
 
-static RewriteFunction load_from(const char *path)
+static void *load_from(const char *path, const char *symbol)
 {
     /* Lazy binding, as for a program: resolving all of libxml2's, ICU's and libstdc++'s
      * symbols up front would cost half a millisecond. The module is linked -z defs. */
@@ -477,15 +477,13 @@ static RewriteFunction load_from(const char *path)
     if (!module)
         return NULL;
     /* Never unloaded: GLib does not like being unloaded, and the process ends soon. */
-    RewriteFunction rewrite;
-    *(void **) &rewrite = dlsym(module, "hook_rewrite_domain_xml");
-    return rewrite;
+    return dlsym(module, symbol);
 }
 
-/* hook_rewrite_domain_xml from virt-ferry-hook-rewrite.so beside this program (in the build
- * tree as where it is installed), else from FERRY_HOOKSEXECDIR; NULL (said on stderr) if
- * neither loads. */
-static RewriteFunction load_rewriter(void)
+/* @symbol from virt-ferry-hook-rewrite.so beside this program (in the build tree as where it
+ * is installed), else from FERRY_HOOKSEXECDIR; NULL (said on stderr, with @without: what
+ * that means) if neither loads. */
+static void *load_module_symbol(const char *symbol, const char *without)
 {
     char self[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -493,21 +491,29 @@ static RewriteFunction load_rewriter(void)
         self[n] = '\0';
         char *slash = strrchr(self, '/');
         char path[PATH_MAX + sizeof REWRITER_NAME];
-        RewriteFunction rewrite = NULL;
+        void *found = NULL;
         if (slash && snprintf(path, sizeof path, "%.*s/%s", (int) (slash - self), self, REWRITER_NAME) <
                          (int) sizeof path)
-            rewrite = load_from(path);
-        if (rewrite)
-            return rewrite;
+            found = load_from(path, symbol);
+        if (found)
+            return found;
     }
-    RewriteFunction rewrite = load_from(FERRY_HOOKSEXECDIR "/" REWRITER_NAME);
-    if (!rewrite) {
+    void *found = load_from(FERRY_HOOKSEXECDIR "/" REWRITER_NAME, symbol);
+    if (!found) {
         const char *why = dlerror();
         char line[1024];
-        snprintf(line, sizeof line, "virt-ferry-hook: cannot load %s: %s; no VLAN remapping, the domain XML goes "
-                 "on unchanged", REWRITER_NAME, why ? why : "no such symbol");
+        snprintf(line, sizeof line, "virt-ferry-hook: cannot load %s: %s; %s", REWRITER_NAME,
+                 why ? why : "no such symbol", without);
         write_line_to_stderr(line);
     }
+    return found;
+}
+
+static RewriteFunction load_rewriter(void)
+{
+    RewriteFunction rewrite;
+    *(void **) &rewrite = load_module_symbol("hook_rewrite_domain_xml",
+                                             "no VLAN remapping, the domain XML goes on unchanged");
     return rewrite;
 }
 
@@ -542,6 +548,29 @@ static void rewrite_xml(const HookCall *call)
     free(xml);
 }
 
+/* started: the guest's ports on a standard switch put on their VLANs, or the start refused. */
+static void tag_ports(const HookCall *call)
+{
+    size_t length = 0;
+    char *xml = read_all_stdin(&length);
+    if (!xml)
+        return;
+    int (*tag)(const char *, size_t, const char *, char **);
+    *(void **) &tag = load_module_symbol("hook_tag_ports", "standard-switch ports keep the bridge's default VLAN");
+    char *message = NULL;
+    if (tag && tag(xml, length, call->object_name, &message) != 0)
+        exit_status = 1;
+    if (message)
+        write_line_to_stderr(message);
+    free(message);
+    free(xml);
+}
+
+static bool wants_port_tagging(const HookCall *call)
+{
+    return call->object && strcmp(call->object, "qemu") == 0 && strcmp(call->operation, "started") == 0;
+}
+
 int main(int argc, char **argv)
 {
     install_signal_policy();
@@ -551,6 +580,9 @@ int main(int argc, char **argv)
     if (wants_xml_passthrough(&call)) {
         arm_bound_ms(PASSTHROUGH_BOUND_MS);
         rewrite_xml(&call);
+    } else if (wants_port_tagging(&call)) {
+        arm_bound_ms(PASSTHROUGH_BOUND_MS);
+        tag_ports(&call);
     }
     arm_bound_ms(REPORT_BOUND_MS);
     release_stdout();

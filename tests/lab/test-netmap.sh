@@ -3,8 +3,9 @@
 # the Open vSwitch network comes back on beta on VLAN 300 by each rule of table B2 that a
 # distributed switch has, checked on the wire (the tap port's tag in OVS, and pings between
 # guests); the error rows leave the archive, beta's networks and domains unchanged; the
-# standard-switch rows are checked as decisions (this kernel has no bridge VLAN filtering to
-# check them on the wire); CheckNetworks finds a planted mismatch; plain virsh migrate and
+# standard-switch rows on the wire (`bridge vlan show`) where the kernel has bridge VLAN
+# filtering, else refused by the hook with nothing left; CheckNetworks finds a planted
+# mismatch; plain virsh migrate and
 # virsh restore land on VLAN 300 through the hook alone, or are refused with its reason.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -124,20 +125,40 @@ tap_ok "row 7: the job's Steps name the rule" bash -c "grep -q 'row 7' <<< \"\$1
 tap_is "row 7: on the wire, the tap port is tagged 300" "$(tap_tag beta v1)" 300
 remove beta v1
 
-# The network option: the standard switch brnet (decisions only, see above).
-job=$(restore_on beta "$id" brnet)
-tap_is "row 3: restore onto a standard switch without VLAN 300 succeeds" "$(job_wait beta "$job")" succeeded
-tap_ok "row 3: the job's Steps name the rule" bash -c "grep -q 'row 3' <<< \"\$1\"" _ "$(steps_of beta "$job")"
-tap_ok "row 3: portgroup vlan300 was created on brnet" grep -qw vlan300 <<< "$(portgroups beta brnet)"
-tap_ok "row 3: its VLAN is declared in virt-ferry's file for brnet" grep -q "vlan=.300" "$(netfile beta brnet)"
-remove beta v1
+# The network option: the standard switch brnet. libvirt 9.0 cannot tag a Linux-bridge port;
+# the hook does it when the guest has started (before it runs), through the bridge's VLAN
+# filtering, and refuses the start where the bridge cannot filter (this kernel has no bridge
+# VLAN filtering): never a guest on every VLAN.
+filtering=$(on beta cat /sys/class/net/br0/bridge/vlan_filtering 2> /dev/null)
+tap_diag "br0 on beta filters VLANs: ${filtering:-no (the kernel cannot)}"
+tap_dev() { on "$1" virsh domiflist "$2" | awk 'NR > 2 && $1 { print $1; exit }'; }
+port_vlans() { on "$1" bridge vlan show dev "$(tap_dev "$1" "$2")" | tail -n +2 | tr -s ' \t' ' '; }
+standard_row() { # ROW WIRE-CHECK: a restore onto brnet, on the wire or refused
+    local row=$1 before_pg
+    before_pg=$(portgroups beta brnet)
+    job=$(restore_on beta "$id" brnet)
+    status=$(job_wait beta "$job")
+    tap_ok "row $row: the job's Steps name the rule" bash -c "grep -q 'row $row' <<< \"\$1\"" _ "$(steps_of beta "$job")"
+    if [ "$filtering" = 1 ]; then
+        tap_is "row $row: restore onto the standard switch succeeds" "$status" succeeded
+        tap_ok "row $row: on the wire, the tap port is $2" bash -c "grep -q '$2' <<< \"\$1\"" _ "$(port_vlans beta v1)"
+        remove beta v1
+    else
+        tap_is "row $row: the restore fails: the bridge cannot filter VLANs" "$status" failed
+        tap_ok "row $row: with the hook's reason" grep -q "does not filter VLANs" <<< "$(jprop beta "$job" Message)"
+        tap_is "row $row: the archive is byte for byte as it was" "$(archive_digest "$id")" "$digest"
+        tap_is "row $row: no v1 is left on beta" "$(on beta virsh list --all --name | grep -cx v1)" 0
+        tap_is "row $row: brnet's portgroups are as they were" "$(portgroups beta brnet)" "$before_pg"
+    fi
+}
+standard_row 3 "300 PVID Egress Untagged"
+tap_ok "row 3: no portgroup vlan300 is left unless the restore stands" \
+    bash -c "[ '$filtering' = 1 ] || ! grep -qw vlan300 <<< \"\$1\"" _ "$(portgroups beta brnet)"
 on beta virsh -q net-update brnet delete portgroup "<portgroup name='vlan300'/>" --live --config > /dev/null 2>&1
 on beta virsh -q net-update brnet add portgroup "<portgroup name='all'/>" --live --config > /dev/null
 declare_network beta brnet "<ferry:portgroup name='all' trunk='yes'/>"
-job=$(restore_on beta "$id" brnet)
-tap_is "row 2: a trunk portgroup on a standard switch takes the NIC" "$(job_wait beta "$job")" succeeded
-tap_ok "row 2: the job's Steps name the rule" bash -c "grep -q 'row 2' <<< \"\$1\"" _ "$(steps_of beta "$job")"
-remove beta v1
+wait_for 10 grep -q "^name=all" "$(netmap_file beta)"
+standard_row 2 "4094"
 
 # VLAN 4095 (trunk) cannot go to a distributed switch.
 portgroup_add alpha ovsnet alltags trunk
