@@ -16,7 +16,8 @@
  *   never forks (a child could keep libvirt's stdout pipe open: libvirt waits for EOF).
  * - It exits 0, whatever happens (libvirt treats a failing hook as fatal for the
  *   operation, and a failing `reconnect` hook makes libvirtd kill a running guest), with
- *   one exception: the refusal of a qemu `restore` or `migrate` below, where failing the
+ *   two exceptions: the refusal of a qemu `restore` or `migrate` below, and of a qemu
+ *   `started` whose standard-switch port cannot be put on its VLAN, where failing the
  *   operation is the point.
  * - Reporting is fire-and-forget: a method call with NO_REPLY_EXPECTED and auto-start off,
  *   so neither a busy virt-ferryd nor a missing one (no activation) can slow libvirt down.
@@ -26,7 +27,9 @@
  * time). For qemu `migrate` and `restore` only, it loads virt-ferry-hook-rewrite.so (dlopen,
  * from its own directory) with GLib, libxml2 and virt-ferry's network map and domain XML
  * code, and lets it rewrite the incoming domain XML so that each NIC lands on the right VLAN
- * of this host (transparent VLAN remapping, table B2 of MISSION.md, see hook-rewrite.c). It
+ * of this host (transparent VLAN remapping, table B2 of MISSION.md, see hook-rewrite.c); and
+ * for qemu `started` to put the guest's Linux-bridge ports on their portgroups' VLANs
+ * (hook_tag_ports: libvirt 9.0 cannot), refusing the start when the bridge cannot. It
  * decides from the network map virt-ferryd keeps on disk, <[state] dir>/netmap, the
  * configuration being $VIRT_FERRY_CONFIG or virt-ferry.conf:
  * - no map (virt-ferry not set up here) or nothing to change: the XML goes back byte for

@@ -767,6 +767,28 @@ gboolean ferry_domxml_set_disk_source(FerryDomainXml *d, const char *target, con
     return TRUE;
 }
 
+gboolean ferry_domxml_set_disk_format(FerryDomainXml *d, const char *target, const char *format, GError **error)
+{
+    if (!check_text(format, "the disk format", error))
+        return FALSE;
+    xmlNodePtr disk = find_disk(d, target, error);
+    if (!disk)
+        return FALSE;
+    xmlNodePtr driver = child(disk, "driver");
+    if (!driver) {
+        driver = new_elem(d->doc, "driver");
+        set_prop(driver, "name", "qemu");
+        xmlNodePtr first = disk->children;
+        if (first)
+            xmlAddPrevSibling(first, driver);
+        else
+            xmlAddChild(disk, driver);
+    }
+    set_prop(driver, "type", format);
+    changed(d);
+    return TRUE;
+}
+
 static gboolean is_abs_path(const char *path)
 {
     return check_text(path, "the path", NULL) && g_path_is_absolute(path);

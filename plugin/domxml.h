@@ -107,6 +107,9 @@ gboolean ferry_domxml_set_uuid(FerryDomainXml *d, const char *uuid, GError **err
  * absolute. */
 gboolean ferry_domxml_set_disk_source(FerryDomainXml *d, const char *target, const char *path,
                                       GError **error);
+/* Sets the image format of disk @target (<driver type=>, a <driver name='qemu'> made when
+ * there is none). InvalidArgument for a control character, NotFound for no such disk. */
+gboolean ferry_domxml_set_disk_format(FerryDomainXml *d, const char *target, const char *format, GError **error);
 /* Points the UEFI variables at @path: the <os><nvram> text, or its <source file=> in the
  * libvirt >= 8.5 form; a new <nvram> after <loader> when there is none. The template=
  * stays. Does nothing unless @path is an absolute UTF-8 path without control characters

@@ -240,18 +240,9 @@ static gboolean read_disk(Move *m, GError **error)
                     c->disk, c->name, disk->type, disk->source ? "" : " without a source");
         return FALSE;
     }
-    /* ferry_domxml_set_disk_source keeps the definition's <driver type=>: a copy in another
-     * format would be started with the wrong one. */
     const char *own = disk->format ? disk->format : "raw";
-    if (c->format && !g_str_equal(c->format, own)) {
-        g_set_error(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED,
-                    "disk %s of %s is %s: this version copies a disk in its own format only (the persistent "
-                    "definition cannot be given another format yet); leave format out, or convert the file with "
-                    "qemu-img while the domain is shut off", c->disk, c->name, own);
-        return FALSE;
-    }
     m->source = g_strdup(disk->source);
-    m->format = g_strdup(own);
+    m->format = g_strdup(c->format ? c->format : own);
     return TRUE;
 }
 
@@ -491,7 +482,8 @@ static gboolean update_definition(Move *m, GError **error)
     }
     ferry_job_set_message(m->job, "pointing the definition of %s at %s", m->call->name, m->call->destination);
     g_autoptr(FerryDomainXml) def = read_xml(m, VIR_DOMAIN_XML_INACTIVE, error);
-    g_autofree char *xml = def && ferry_domxml_set_disk_source(def, m->call->disk, m->call->destination, error)
+    g_autofree char *xml = def && ferry_domxml_set_disk_source(def, m->call->disk, m->call->destination, error) &&
+                                   ferry_domxml_set_disk_format(def, m->call->disk, m->format, error)
                                ? ferry_domxml_format(def)
                                : NULL;
     g_autoptr(virDomain) defined = xml ? virDomainDefineXML(m->conn, xml) : NULL;

@@ -87,6 +87,19 @@ tap_ok "restarted, md1 boots from the new file and finds its data" \
 tap_is "on the new file" "$(live_source md1)" "$new"
 wait_for 60 bash -c "[ \$(grep -ac 'ready name=md1' '$(console alpha md1)') -ge 2 ]"
 
+# Into another format: the copy is written as raw, and the definition says so.
+raw=$MOVED/md1.raw
+boot=$(boot_id alpha md1)
+job=$(move_disk alpha md1 vda "$raw" format s raw)
+tap_is "a move into raw succeeds" "$(job_wait alpha "$job" 120)" succeeded
+tap_is "the domain runs on the raw file" "$(live_source md1)" "$raw"
+tap_ok "the file is raw" grep -q "^file format: raw" <<< "$(on alpha qemu-img info -U "$raw")"
+tap_ok "the live and the persistent definition say raw" bash -c "grep -q \"type='raw'\" <<< \"\$1\" && grep -q \"type='raw'\" <<< \"\$2\"" _ \
+    "$(on alpha virsh dumpxml md1 | grep -A2 "<disk type='file' device='disk'>")" \
+    "$(on alpha virsh dumpxml --inactive md1 | grep -A2 "<disk type='file' device='disk'>")"
+lines=$(alive_count alpha md1 "$boot")
+tap_ok "the guest runs on without a reboot" wait_for 15 alive_since alpha md1 "$boot" "$lines"
+
 # ------------------------------------------------------------------ cancel in the middle
 "$LAB" guest alpha md2 --mem 256 --disk 256 --dirty 8 >&2 || tap_bail "guest md2 did not start"
 old2=$(live_source md2)

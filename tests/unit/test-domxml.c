@@ -577,6 +577,7 @@ static void test_rewrite_round_trip(void)
     g_assert_true(ferry_domxml_set_name(d, ODD_NAME, &error));
     g_assert_true(ferry_domxml_set_uuid(d, "11111111-2222-4333-8444-555555555555", &error));
     g_assert_true(ferry_domxml_set_disk_source(d, "vda", "/srv/restore/db1 & co.qcow2", &error));
+    g_assert_true(ferry_domxml_set_disk_format(d, "vda", "raw", &error));
     ferry_domxml_eject_removable(d);
     g_assert_true(ferry_domxml_set_nic_source(d, "52:54:00:3a:7c:01", "lan", NULL, &error));
     g_assert_true(ferry_domxml_set_nic_vlan(d, "52:54:00:3A:7C:01", 4095, TRUE, &error));
@@ -591,6 +592,7 @@ static void test_rewrite_round_trip(void)
     /* The same object reads the new values. */
     g_assert_cmpstr(ferry_domxml_name(d), ==, ODD_NAME);
     g_assert_cmpstr(disk_at(d, 0)->source, ==, "/srv/restore/db1 & co.qcow2");
+    g_assert_cmpstr(disk_at(d, 0)->format, ==, "raw");
 
     g_autofree char *xml = ferry_domxml_format(d);
     assert_lacks(xml, "<?xml");
@@ -602,7 +604,7 @@ static void test_rewrite_round_trip(void)
     FerryDisk *vda = disk_at(back, 0);
     g_assert_cmpstr(vda->type, ==, "file");
     g_assert_cmpstr(vda->source, ==, "/srv/restore/db1 & co.qcow2");
-    g_assert_cmpstr(vda->format, ==, "qcow2");
+    g_assert_cmpstr(vda->format, ==, "raw"); /* set_disk_format */
     g_assert_null(vda->backing);
     FerryDisk *sda = disk_at(back, 1);
     g_assert_cmpstr(sda->device, ==, "cdrom");
@@ -665,6 +667,12 @@ static void test_rewrite_errors(void)
     g_assert_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT);
     g_clear_error(&error);
     g_assert_false(ferry_domxml_set_disk_source(d, "vda", "/srv/a\nb", &error));
+    g_assert_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT);
+    g_clear_error(&error);
+    g_assert_false(ferry_domxml_set_disk_format(d, "vdq", "raw", &error));
+    g_assert_error(error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND);
+    g_clear_error(&error);
+    g_assert_false(ferry_domxml_set_disk_format(d, "vda", "qcow2\x01", &error));
     g_assert_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT);
     g_clear_error(&error);
 
