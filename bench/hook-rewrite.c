@@ -5,7 +5,8 @@
  * domain XML on a stdin pipe and stdout on a pipe read to EOF, then waitpid; wall time per
  * call, spawn to reaped: the hook's whole run, its D-Bus report to a receiver included.
  *   /bin/true               the floor: what any hook program costs (fork, exec, exit)
- *   started, report only    an operation without XML: the hook alone (libc + libdbus), no module
+ *   stopped, report only    an operation without XML: the hook alone (libc + libdbus), no module
+ *   started, ports          the module loaded to put standard-switch ports on their VLANs
  *   restore, no map         virt-ferry not set up here: the rewrite module echoes the XML
  *   restore, 16 NICs, same  a map of 20 networks; every NIC decided, none changes: echoed
  *   restore, 16 NICs, remap a map of 20 networks; 12 NICs rewritten (rows 1, 2, 5), 4 bridges
@@ -240,13 +241,14 @@ int main(int argc, char **argv)
 
     Scenario scenarios[] = {
         { "/bin/true", "/bin/true", no_map_config, "started", remap_xml, FALSE, NULL },
-        { "started, report only", qemu_hook, map_config, "started", remap_xml, FALSE, NULL },
+        { "stopped, report only", qemu_hook, map_config, "stopped", remap_xml, FALSE, NULL },
+        { "started, ports", qemu_hook, map_config, "started", remap_xml, FALSE, NULL },
         { "restore, no map (echo)", qemu_hook, no_map_config, "restore", remap_xml, TRUE, NULL },
         { "restore, 16 NICs, same", qemu_hook, map_config, "restore", same_xml, TRUE, NULL },
         { "restore, 16 NICs, remap", qemu_hook, map_config, "restore", remap_xml, TRUE, NULL },
     };
     const gsize count = G_N_ELEMENTS(scenarios);
-    const gsize echo = 2;
+    const gsize echo = 3;
     guint expected_reports = 0, reports = 0;
     for (gsize s = 0; s < count; s++)
         scenarios[s].seconds = g_array_sized_new(FALSE, FALSE, sizeof(double), calls);

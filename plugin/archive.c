@@ -8,6 +8,7 @@
 #include "archive.h"
 
 #include "archive-util.h"
+#include "bgcall.h"
 #include "domxml.h"
 #include "ferry-error.h"
 #include "journal.h"
@@ -293,31 +294,18 @@ typedef struct {
     virDomainPtr dom;
     char *path;
     unsigned int flags;
-    GMutex lock;
-    gboolean done;
-    int rc;
-    virErrorPtr error;
+    FerryBgCall *call;
 } SaveRun;
 
-static gpointer save_thread(gpointer data)
+static int save(gpointer data)
 {
     SaveRun *s = data;
-    int rc = virDomainSaveFlags(s->dom, s->path, NULL, s->flags);
-    virErrorPtr err = rc < 0 ? virSaveLastError() : NULL;
-    g_mutex_lock(&s->lock);
-    s->rc = rc;
-    s->error = err;
-    s->done = TRUE;
-    g_mutex_unlock(&s->lock);
-    return NULL;
+    return virDomainSaveFlags(s->dom, s->path, NULL, s->flags);
 }
 
 static gboolean save_done(SaveRun *s)
 {
-    g_mutex_lock(&s->lock);
-    gboolean done = s->done;
-    g_mutex_unlock(&s->lock);
-    return done;
+    return ferry_bg_call_done(s->call);
 }
 
 /* What libvirt's save job moved so far, into the job's accounting. */
@@ -429,7 +417,7 @@ static gpointer tail_digest_thread(gpointer data)
         }
         if (over) {
             struct stat st;
-            if (t->save->rc == 0 && fstat(fd, &st) == 0 && (guint64)st.st_size == offset &&
+            if (!ferry_bg_call_failed(t->save->call) && fstat(fd, &st) == 0 && (guint64)st.st_size == offset &&
                 first_block_as_digested(t, fd)) {
                 ferry_digester_finish(g_steal_pointer(&d), &t->digest);
                 t->ok = TRUE;
@@ -624,20 +612,20 @@ static gboolean save_and_copy(Archive *a, GError **error)
      * cache here, and the image is not read again before a restore. */
     s.flags = VIR_DOMAIN_SAVE_BYPASS_CACHE |
               (a->state == VIR_DOMAIN_PAUSED ? VIR_DOMAIN_SAVE_PAUSED : VIR_DOMAIN_SAVE_RUNNING);
-    g_mutex_init(&s.lock);
     if (!ferry_journal_record(a->journal, "phase", "saving", error)) {
         g_free(s.path);
         return FALSE;
     }
     ferry_job_set_message(a->job, "saving the memory state of %s", a->call->name);
-    GThread *thread = g_thread_new("save", save_thread, &s);
+    s.call = ferry_bg_call_start("save", save, &s);
     TailDigest tail = { .path = s.path, .save = &s, .cancellable = ferry_job_cancellable(a->job) };
     GThread *digester = g_thread_new("save-digest", tail_digest_thread, &tail);
     wait_until_paused(a, &s);
     phase(a, "guest paused");
 
     g_autoptr(GError) copy_error = NULL;
-    gboolean copied = save_done(&s) && s.rc < 0 ? FALSE : copy_disks(a, &copy_error);
+    /* A save that failed at once: nothing to copy for. */
+    gboolean copied = ferry_bg_call_failed(s.call) ? FALSE : copy_disks(a, &copy_error);
     phase(a, "disks copied");
     if (!copied && !save_done(&s))
         abort_save(a);
@@ -647,17 +635,17 @@ static gboolean save_and_copy(Archive *a, GError **error)
         poll_save_stats(a);
         g_usleep(POLL_INTERVAL_US * 2);
     }
-    g_thread_join(thread);
+    virErrorPtr save_error = NULL;
+    int rc = ferry_bg_call_finish(s.call, &save_error);
     phase(a, "libvirt's save returned");
     g_thread_join(digester);
     phase(a, "save image digested");
-    g_mutex_clear(&s.lock);
     gboolean ok = FALSE;
-    if (s.rc < 0) {
+    if (rc < 0) {
         if (!copy_error && !cancelled(a, error))
-            g_set_error(error, FERRY_ERROR, ferry_error_code_for_libvirt(s.error ? s.error->code : 0),
+            g_set_error(error, FERRY_ERROR, ferry_error_code_for_libvirt(save_error ? save_error->code : 0),
                         "cannot save the memory state of %s: %s", a->call->name,
-                        s.error && s.error->message ? s.error->message : "unknown libvirt error");
+                        save_error && save_error->message ? save_error->message : "unknown libvirt error");
     } else {
         a->saved = TRUE;
         ok = ferry_journal_record(a->journal, "phase", "saved", error);
@@ -675,8 +663,8 @@ static gboolean save_and_copy(Archive *a, GError **error)
         g_propagate_error(error, g_steal_pointer(&copy_error));
         ok = FALSE;
     }
-    if (s.error)
-        virFreeError(s.error);
+    if (save_error)
+        virFreeError(save_error);
     g_free(s.path);
     return ok && copied;
 }

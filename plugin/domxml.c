@@ -233,7 +233,7 @@ static guint read_uint(const char *value, guint fallback)
 }
 
 /* A PCI address element as 0000:01:00.0. */
-static char *pci_address(xmlNodePtr addr)
+char *ferry_domxml_pci_address(xmlNodePtr addr)
 {
     const char *names[] = { "domain", "bus", "slot", "function" };
     guint64 v[4];
@@ -270,7 +270,7 @@ static char *describe_source(const char *type, xmlNodePtr src)
         return g_strdup_printf("%s:%s", protocol ? protocol : "network", name ? name : "");
     }
     if (g_str_equal(type, "nvme"))
-        return pci_address(child(src, "address"));
+        return ferry_domxml_pci_address(child(src, "address"));
     if (g_str_equal(type, "vhostuser"))
         return prop(src, "path");
     char *any = prop(src, "file");
@@ -472,7 +472,7 @@ static const char *or_unnamed(const char *target)
 }
 
 /* USB by vendor:product or bus/device, PCI by address, and so on. */
-static char *describe_hostdev(xmlNodePtr hostdev)
+char *ferry_domxml_describe_hostdev(xmlNodePtr hostdev)
 {
     g_autofree char *type = prop(hostdev, "type");
     xmlNodePtr src = child(hostdev, "source");
@@ -489,7 +489,7 @@ static char *describe_hostdev(xmlNodePtr hostdev)
                                device ? device : "?");
     }
     if (g_strcmp0(type, "pci") == 0) {
-        g_autofree char *where = pci_address(addr);
+        g_autofree char *where = ferry_domxml_pci_address(addr);
         return g_strdup_printf("PCI host device %s", where);
     }
     if (g_strcmp0(type, "scsi") == 0) {
@@ -589,14 +589,14 @@ static void check_disk(Check *c, const FerryDisk *disk)
 static void check_device(Check *c, xmlNodePtr dev)
 {
     if (is_elem(dev, "hostdev")) {
-        g_autofree char *what = describe_hostdev(dev);
+        g_autofree char *what = ferry_domxml_describe_hostdev(dev);
         problem(c, "The %s is passed through, and the state of a host device cannot be saved: "
                    "detach it with `virsh detach-device %s FILE --live --config` (FILE holding "
                    "its <hostdev> element) and try again.",
                 what, c->quoted);
     } else if (is_elem(dev, "interface") && prop_is(dev, "type", "hostdev")) {
         g_autofree char *mac = prop(child(dev, "mac"), "address");
-        g_autofree char *where = pci_address(child(child(dev, "source"), "address"));
+        g_autofree char *where = ferry_domxml_pci_address(child(child(dev, "source"), "address"));
         problem(c, "Network interface %s is the host PCI device %s passed through, whose state "
                    "cannot be saved: detach it with `virsh detach-interface %s hostdev --mac %s "
                    "--live --config` and try again.",

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <glib.h>
+#include <libxml/tree.h>
 
 G_BEGIN_DECLS
 
@@ -110,6 +111,10 @@ gboolean ferry_domxml_set_disk_source(FerryDomainXml *d, const char *target, con
 /* Sets the image format of disk @target (<driver type=>, a <driver name='qemu'> made when
  * there is none). InvalidArgument for a control character, NotFound for no such disk. */
 gboolean ferry_domxml_set_disk_format(FerryDomainXml *d, const char *target, const char *format, GError **error);
+/* For messages about a <hostdev> element: "USB host device 046d:c52b", "PCI host device
+ * 0000:03:00.0", and so on; and a PCI <address> as "0000:03:00.0". */
+char *ferry_domxml_describe_hostdev(xmlNodePtr hostdev);
+char *ferry_domxml_pci_address(xmlNodePtr addr);
 /* Points the UEFI variables at @path: the <os><nvram> text, or its <source file=> in the
  * libvirt >= 8.5 form; a new <nvram> after <loader> when there is none. The template=
  * stays. Does nothing unless @path is an absolute UTF-8 path without control characters

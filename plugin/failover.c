@@ -197,7 +197,9 @@ static void take_over(Takeover *t, const char *uuid)
         ferry_job_add_step(t->job, name, "failover", t->call->host, "defined here (it did not run there)");
         t->defined_only++;
     } else if (virDomainCreate(dom) < 0) {
-        /* The lock manager's refusal: the old host still holds the disks. */
+        /* The old host still holds the disks: QEMU's own image lock refuses as it opens them
+         * (where the storage passes OFD locks on), and libvirt's lease (virtlockd) when the
+         * vCPUs would start, which is when libvirt acquires leases. */
         g_autofree char *why = g_strdup_printf("not started: %s; the domain may still run on %s",
                                                virGetLastErrorMessage(), t->call->host);
         virResetLastError();

@@ -894,47 +894,6 @@ gboolean ferry_check_disk_space(virConnectPtr src, virConnectPtr dst, virDomainP
 
 /* ------------------------------------------------------------------ blockers */
 
-static char *pci_address(xmlNodePtr addr)
-{
-    g_autofree char *domain = prop(addr, "domain");
-    g_autofree char *bus = prop(addr, "bus");
-    g_autofree char *slot = prop(addr, "slot");
-    g_autofree char *function = prop(addr, "function");
-    return g_strdup_printf("%04x:%02x:%02x.%x", (guint)g_ascii_strtoull(domain ? domain : "0", NULL, 0),
-                           (guint)g_ascii_strtoull(bus ? bus : "0", NULL, 0),
-                           (guint)g_ascii_strtoull(slot ? slot : "0", NULL, 0),
-                           (guint)g_ascii_strtoull(function ? function : "0", NULL, 0));
-}
-
-static char *describe_hostdev(xmlNodePtr hostdev)
-{
-    g_autofree char *type = prop(hostdev, "type");
-    xmlNodePtr src = child(hostdev, "source");
-    xmlNodePtr addr = child(src, "address");
-    if (g_strcmp0(type, "pci") == 0) {
-        g_autofree char *where = pci_address(addr);
-        return g_strdup_printf("PCI host device %s", where);
-    }
-    if (g_strcmp0(type, "usb") == 0) {
-        g_autofree char *vendor = prop(child(src, "vendor"), "id");
-        g_autofree char *product = prop(child(src, "product"), "id");
-        if (vendor && product)
-            return g_strdup_printf("USB host device %04x:%04x", (guint)g_ascii_strtoull(vendor, NULL, 0),
-                                   (guint)g_ascii_strtoull(product, NULL, 0));
-        g_autofree char *bus = prop(addr, "bus");
-        g_autofree char *device = prop(addr, "device");
-        return g_strdup_printf("USB host device at bus %s device %s", bus ? bus : "?", device ? device : "?");
-    }
-    if (g_strcmp0(type, "mdev") == 0) {
-        g_autofree char *uuid = prop(addr, "uuid");
-        return g_strdup_printf("mediated host device %s", uuid ? uuid : "?");
-    }
-    g_autofree char *adapter = prop(child(src, "adapter"), "name");
-    g_autofree char *wwpn = prop(src, "wwpn");
-    return g_strdup_printf("%s host device%s%s", type ? type : "?", adapter || wwpn ? " " : "",
-                           adapter ? adapter : wwpn ? wwpn : "");
-}
-
 /* A device that stops a move, or NULL. Host devices belong to this host, so they stop
  * every method; the others only stop moving the running state: QEMU 7.2 (Debian 12)
  * registers a migration blocker for virtiofs (vhost-user-fs) and TPM passthrough, and
@@ -942,7 +901,7 @@ static char *describe_hostdev(xmlNodePtr hostdev)
 static char *device_blocker(xmlNodePtr dev, gboolean live, const char *quoted)
 {
     if (is_elem(dev, "hostdev")) {
-        g_autofree char *what = describe_hostdev(dev);
+        g_autofree char *what = ferry_domxml_describe_hostdev(dev);
         return g_strdup_printf("The %s is passed through to it: detach it with `virsh detach-device %s FILE --live "
                                "--config` (FILE holding its <hostdev> element) and try again.",
                                what, quoted);
@@ -950,7 +909,7 @@ static char *device_blocker(xmlNodePtr dev, gboolean live, const char *quoted)
     g_autofree char *type = prop(dev, "type");
     if (is_elem(dev, "interface") && g_strcmp0(type, "hostdev") == 0) {
         g_autofree char *mac = prop(child(dev, "mac"), "address");
-        g_autofree char *where = pci_address(child(child(dev, "source"), "address"));
+        g_autofree char *where = ferry_domxml_pci_address(child(child(dev, "source"), "address"));
         return g_strdup_printf("Network interface %s is the host PCI device %s passed through: detach it with "
                                "`virsh detach-interface %s hostdev --mac %s --live --config` and try again.",
                                mac ? mac : "?", where, quoted, mac ? mac : "MAC");

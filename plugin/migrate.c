@@ -4,6 +4,7 @@
  * progress, convergence and cancel. */
 #include "migrate.h"
 
+#include "bgcall.h"
 #include "domxml.h"
 #include "ferry-error.h"
 #include "libvirt-autoptr.h"
@@ -61,6 +62,12 @@ gboolean ferry_migrate_options_check(const FerryMigrateOptions *o, GError **erro
         g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
                     "parallel: %u connections is more than the %d QEMU takes; give 2 to %d, or 1 for one", o->parallel,
                     MAX_PARALLEL, MAX_PARALLEL);
+        return FALSE;
+    }
+    if (o->compress && o->parallel > 1) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "compress and parallel cannot go together: QEMU 7.2 compresses only a single-connection "
+                    "stream (multifd compression came with libvirt 9.4); choose one");
         return FALSE;
     }
     if (o->bandwidth_mib > G_MAXINT32) {
@@ -292,31 +299,12 @@ typedef struct {
     virTypedParameterPtr params;
     int nparams;
     unsigned int flags;
-    GMutex lock;
-    gboolean done;
-    int rc;
-    virErrorPtr error;
 } MigrationRun;
 
-static gpointer migration_thread(gpointer data)
+static int migration(gpointer data)
 {
     MigrationRun *r = data;
-    int rc = virDomainMigrateToURI3(r->dom, r->peer_uri, r->params, (unsigned int)r->nparams, r->flags);
-    virErrorPtr err = rc < 0 ? virSaveLastError() : NULL;
-    g_mutex_lock(&r->lock);
-    r->rc = rc;
-    r->error = err;
-    r->done = TRUE;
-    g_mutex_unlock(&r->lock);
-    return NULL;
-}
-
-static gboolean run_done(MigrationRun *r)
-{
-    g_mutex_lock(&r->lock);
-    gboolean done = r->done;
-    g_mutex_unlock(&r->lock);
-    return done;
+    return virDomainMigrateToURI3(r->dom, r->peer_uri, r->params, (unsigned int)r->nparams, r->flags);
 }
 
 /* Why the watcher stopped the migration, if it did. */
@@ -424,7 +412,7 @@ static void watch_init(Migrate *m, Watch *w)
     w->completion_limit = (guint)(per_gib * gib);
 }
 
-static gboolean watch_failed(Migrate *m, Watch *w, MigrationRun *r, GError **error)
+static gboolean watch_failed(Migrate *m, Watch *w, virErrorPtr failure, GError **error)
 {
     switch (w->verdict) {
     case WATCH_CANCELLED:
@@ -451,9 +439,9 @@ static gboolean watch_failed(Migrate *m, Watch *w, MigrationRun *r, GError **err
     default:
         break;
     }
-    g_set_error(error, FERRY_ERROR, r->error ? ferry_error_code_for_libvirt(r->error->code) : FERRY_ERROR_FAILED,
+    g_set_error(error, FERRY_ERROR, failure ? ferry_error_code_for_libvirt(failure->code) : FERRY_ERROR_FAILED,
                 "libvirt's migration to %s failed: %s; the domain runs on here", m->call->peer_uri,
-                r->error && r->error->message ? r->error->message : "no reason given");
+                failure && failure->message ? failure->message : "no reason given");
     return FALSE;
 }
 
@@ -494,22 +482,18 @@ static gboolean migrate_watched(Migrate *m, FerryMethod method, const char *dxml
     MigrationRun r = { .dom = m->dom, .peer_uri = m->call->peer_uri };
     int max = 0;
     add_params(m, method, dxml, persist_xml, &r.params, &r.nparams, &max, &r.flags);
-    g_mutex_init(&r.lock);
     Watch w = { 0 };
     watch_init(m, &w);
-    GThread *thread = g_thread_new("ferry-migrate", migration_thread, &r);
-    while (!run_done(&r)) {
+    FerryBgCall *call = ferry_bg_call_start("ferry-migrate", migration, &r);
+    while (!ferry_bg_call_done(call)) {
         watch_tick(m, &w);
         g_usleep(POLL_MS * 1000);
     }
-    g_thread_join(thread);
-    gboolean ok = r.rc == 0;
-    if (!ok)
-        ok = watch_failed(m, &w, &r, error);
-    if (r.error)
-        virFreeError(r.error);
+    virErrorPtr failure = NULL;
+    gboolean ok = ferry_bg_call_finish(call, &failure) == 0 || watch_failed(m, &w, failure, error);
+    if (failure)
+        virFreeError(failure);
     virTypedParamsFree(r.params, r.nparams);
-    g_mutex_clear(&r.lock);
     return ok;
 }
 

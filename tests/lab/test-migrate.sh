@@ -111,6 +111,31 @@ tap_ok "saying how to clear it" grep -qi "no-migrate" <<< "$(jprop beta "$job" M
 tap_is "m1 still runs on beta" "$(state beta m1)" running
 on beta busctl call $BUS $ROOT $MANAGER SetDomainPolicy 'sa{sv}' m1 1 no_migrate b false > /dev/null
 
+# ------------------------------------------------------------------ options reach libvirt and QEMU
+boot=$(boot_id beta m1)
+job=$(migrate beta m1 alpha migration -- compress b true auto_converge b true bandwidth t 200)
+tap_is "migration with compress, auto_converge and bandwidth succeeds" "$(job_wait beta "$job")" succeeded
+tap_ok "the guest did not reboot" moved_without_reboot beta alpha m1 "$boot"
+job=$(migrate alpha m1 beta migration -- parallel u 4)
+tap_is "migration over 4 parallel connections succeeds" "$(job_wait alpha "$job")" succeeded
+tap_ok "compress with parallel is InvalidArgument" \
+    grep -q "compress and parallel cannot go together" <<< "$(err beta m1 alpha 0 2 compress b true parallel u 2)"
+# A guest that dirties faster than the bandwidth allows never converges: aborted after the
+# progress timeout, still running here.
+"$LAB" guest alpha m5 --mem 256 --dirty 64 >&2 || tap_bail "guest m5"
+boot=$(boot_id alpha m5)
+job=$(migrate alpha m5 beta migration -- bandwidth t 16 progress_timeout u 8)
+tap_is "a migration that makes no progress is aborted" "$(job_wait alpha "$job" 120)" failed
+tap_ok "saying so" grep -q "made no progress for 8 s" <<< "$(jprop alpha "$job" Message)"
+tap_is "m5 runs on alpha" "$(state alpha m5)" running
+tap_is "beta has no m5" "$(defined_on beta m5)" 0
+lines=$(alive_count alpha m5 "$boot")
+tap_ok "and the guest did not reboot" wait_for 10 alive_since alpha m5 "$boot" "$lines"
+# The same with auto_converge: QEMU throttles the guest's vCPUs until it converges.
+job=$(migrate alpha m5 beta migration -- bandwidth t 40 auto_converge b true progress_timeout u 60)
+tap_is "with auto_converge it converges and succeeds" "$(job_wait alpha "$job" 300)" succeeded
+tap_ok "the guest did not reboot" moved_without_reboot alpha beta m5 "$boot"
+
 # ------------------------------------------------------------------ cancel at 30%
 "$LAB" guest alpha m4 --mem 512 --dirty 4 >&2 || tap_bail "guest m4"
 boot=$(boot_id alpha m4)

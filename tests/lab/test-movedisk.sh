@@ -99,6 +99,11 @@ tap_ok "the live and the persistent definition say raw" bash -c "grep -q \"type=
     "$(on alpha virsh dumpxml --inactive md1 | grep -A2 "<disk type='file' device='disk'>")"
 lines=$(alive_count alpha md1 "$boot")
 tap_ok "the guest runs on without a reboot" wait_for 15 alive_since alpha md1 "$boot" "$lines"
+# And back into qcow2, where the rest of this test expects it.
+job=$(move_disk alpha md1 vda "$new" format s qcow2)
+tap_is "a move back into qcow2 succeeds" "$(job_wait alpha "$job" 120)" succeeded
+tap_is "the domain runs on the qcow2 file again" "$(live_source md1)" "$new"
+tap_ok "the raw file is gone" gone "$raw"
 
 # ------------------------------------------------------------------ cancel in the middle
 "$LAB" guest alpha md2 --mem 256 --disk 256 --dirty 8 >&2 || tap_bail "guest md2 did not start"

@@ -49,6 +49,18 @@ steps_of() { prop "$1" "$2" $BUS.Job Steps; }
 archive_digest() { (cd "$LIBRARY/$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum); }
 remove() { on "$1" virsh -q destroy "$2" > /dev/null 2>&1; on "$1" virsh -q undefine "$2" > /dev/null 2>&1; }
 
+# Two guests on beta, on green300 (VLAN 300) and red400 (VLAN 400), ping 198.19.30.1 (WHAT):
+# the first must reach it, the second must not.
+pings_only_from_vlan300() { # WHAT
+    "$LAB" guest beta peer300 --mem 128 --network ovsnet --portgroup green300 --ip 198.19.30.2/24 --ping 198.19.30.1 >&2
+    "$LAB" guest beta peer400 --mem 128 --network ovsnet --portgroup red400 --ip 198.19.30.3/24 --ping 198.19.30.1 >&2
+    tap_ok "a guest on VLAN 300 on beta reaches $1" wait_for 30 grep -aq "bytes from 198.19.30.1" "$(console beta peer300)"
+    sleep 3
+    tap_ok "a guest on VLAN 400 does not" bash -c "! grep -aq 'bytes from 198.19.30.1' '$(console beta peer400)'"
+    remove beta peer300
+    remove beta peer400
+}
+
 "$LAB" down > /dev/null 2>&1
 trap '"$LAB" down > /dev/null 2>&1' EXIT
 "$LAB" up 2 >&2 || tap_bail "lab up 2 failed"
@@ -93,13 +105,7 @@ tap_ok "row 1: no portgroup was created" bash -c "! grep -qw vlan300 <<< \"\$1\"
 
 # On the wire between guests: r1 and a guest on VLAN 300 reach each other; one on VLAN 400 does not.
 portgroup_add beta ovsnet red400 400
-"$LAB" guest beta peer300 --mem 128 --network ovsnet --portgroup green300 --ip 198.19.30.2/24 --ping 198.19.30.1 >&2
-"$LAB" guest beta peer400 --mem 128 --network ovsnet --portgroup red400 --ip 198.19.30.3/24 --ping 198.19.30.1 >&2
-tap_ok "a guest on VLAN 300 reaches the restored guest" wait_for 30 grep -aq "bytes from 198.19.30.1" "$(console beta peer300)"
-sleep 3
-tap_ok "a guest on VLAN 400 does not" bash -c "! grep -aq 'bytes from 198.19.30.1' '$(console beta peer400)'"
-remove beta peer300
-remove beta peer400
+pings_only_from_vlan300 "the restored guest"
 remove beta v1
 
 # Row 6: VLAN 300 is a PVLAN secondary on beta's distributed switch and no portgroup carries it.
@@ -203,13 +209,7 @@ tap_is "on the wire, w1's tap port on beta is tagged 300" "$(tap_tag beta w1)" 3
 tap_ok "its persistent definition on beta carries VLAN 300" \
     bash -c "grep -q \"<tag id='300'/>\" <<< \"\$1\"" _ "$(on beta virsh dumpxml --inactive w1)"
 portgroup_add beta ovsnet green300 300
-"$LAB" guest beta peer300 --mem 128 --network ovsnet --portgroup green300 --ip 198.19.30.2/24 --ping 198.19.30.1 >&2
-"$LAB" guest beta peer400 --mem 128 --network ovsnet --portgroup red400 --ip 198.19.30.3/24 --ping 198.19.30.1 >&2
-tap_ok "a guest on VLAN 300 on beta reaches the migrated w1" wait_for 30 grep -aq "bytes from 198.19.30.1" "$(console beta peer300)"
-sleep 3
-tap_ok "a guest on VLAN 400 does not" bash -c "! grep -aq 'bytes from 198.19.30.1' '$(console beta peer400)'"
-remove beta peer300
-remove beta peer400
+pings_only_from_vlan300 "the migrated w1"
 portgroup_del beta ovsnet green300
 remove beta w1
 

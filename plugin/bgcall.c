@@ -1,0 +1,53 @@
+/* Blocking libvirt calls in a thread (see bgcall.h). */
+#include "bgcall.h"
+
+#include <libvirt/virterror.h>
+
+struct _FerryBgCall {
+    FerryBgFunc func;
+    gpointer data;
+    GThread *thread;
+    gint done;
+    int rc;
+    virErrorPtr error; /* libvirt's errors are per thread: saved where the call failed */
+};
+
+static gpointer run(gpointer data)
+{
+    FerryBgCall *call = data;
+    call->rc = call->func(call->data);
+    call->error = call->rc < 0 ? virSaveLastError() : NULL;
+    g_atomic_int_set(&call->done, 1); /* after rc and error: a reader that sees it sees them */
+    return NULL;
+}
+
+FerryBgCall *ferry_bg_call_start(const char *name, FerryBgFunc func, gpointer data)
+{
+    FerryBgCall *call = g_new0(FerryBgCall, 1);
+    call->func = func;
+    call->data = data;
+    call->thread = g_thread_new(name, run, call);
+    return call;
+}
+
+gboolean ferry_bg_call_done(FerryBgCall *call)
+{
+    return g_atomic_int_get(&call->done);
+}
+
+gboolean ferry_bg_call_failed(FerryBgCall *call)
+{
+    return g_atomic_int_get(&call->done) && call->rc < 0;
+}
+
+int ferry_bg_call_finish(FerryBgCall *call, virErrorPtr *error)
+{
+    g_thread_join(call->thread);
+    int rc = call->rc;
+    if (error)
+        *error = call->error;
+    else if (call->error)
+        virFreeError(call->error);
+    g_free(call);
+    return rc;
+}
