@@ -2,6 +2,7 @@
  * job that takes a dead host's domains over. */
 #include "failover.h"
 
+#include "domxml.h"
 #include "ferry-error.h"
 #include "libvirt-autoptr.h"
 #include "migrate.h"
@@ -173,6 +174,9 @@ static void take_over(Takeover *t, const char *uuid)
     g_autofree char *xml = NULL;
     if (!g_file_get_contents(path, &xml, NULL, NULL))
         return; /* withdrawn meanwhile */
+    g_autoptr(FerryDomainXml) def = ferry_domxml_parse(xml, NULL);
+    if (!wanted(t->call, uuid, def ? ferry_domxml_name(def) : NULL))
+        return;
     g_autoptr(virDomain) existing = virDomainLookupByUUIDString(t->conn, uuid);
     virResetLastError();
     gboolean was_defined = existing != NULL;
@@ -188,11 +192,6 @@ static void take_over(Takeover *t, const char *uuid)
         return;
     }
     const char *name = virDomainGetName(dom);
-    if (!wanted(t->call, uuid, name)) {
-        if (!was_defined)
-            virDomainUndefine(dom);
-        return;
-    }
     if (!t->call->start || !g_file_test(running, G_FILE_TEST_EXISTS)) {
         ferry_job_add_step(t->job, name, "failover", t->call->host, "defined here (it did not run there)");
         t->defined_only++;
