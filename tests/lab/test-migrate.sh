@@ -125,9 +125,9 @@ on beta busctl call $BUS $ROOT $MANAGER SetDomainPolicy 'sa{sv}' m1 1 no_migrate
 
 # ------------------------------------------------------------------ options reach libvirt and QEMU
 boot=$(boot_id beta m1)
-job=$(migrate beta m1 alpha migration -- compress b true auto_converge b true bandwidth t 200)
+job=$(migrate beta m1 alpha migration -- compress b true bandwidth t 200)
 finish beta "$job"
-tap_is "migration with compress, auto_converge and bandwidth succeeds" "$FINISHED" succeeded
+tap_is "migration with compress and bandwidth succeeds" "$FINISHED" succeeded
 tap_ok "the guest did not reboot" moved_without_reboot beta alpha m1 "$boot"
 gone_from beta m1
 job=$(migrate alpha m1 beta migration -- parallel u 4)
@@ -146,12 +146,14 @@ tap_is "m5 runs on alpha" "$(state alpha m5)" running
 tap_is "beta has no m5" "$(defined_on beta m5)" 0
 lines=$(alive_count alpha m5 "$boot")
 tap_ok "and the guest did not reboot" wait_for 10 alive_since alpha m5 "$boot" "$lines"
-# The same with auto_converge: QEMU throttles the guest's vCPUs until it converges.
-gone_from beta m5
+# auto_converge: under TCG, QEMU 7.2's throttling left every guest migrated with it panicking
+# on the target ("Fatal exception in interrupt"; the same guest without it never did), so
+# virt-ferry refuses it for TCG domains, and nothing moves.
 job=$(migrate alpha m5 beta migration -- bandwidth t 48 auto_converge b true)
-finish alpha "$job" 400
-tap_is "with auto_converge it converges and succeeds" "$FINISHED" succeeded
-tap_ok "the guest did not reboot" moved_without_reboot alpha beta m5 "$boot"
+tap_is "auto_converge for a TCG guest fails the job" "$(job_wait alpha "$job" 60)" failed
+tap_is "with Unsupported" "$(jprop alpha "$job" Error)" org.virtferry.Ferry1.Error.Unsupported
+tap_ok "saying why" grep -q "corrupts the guest's memory" <<< "$(jprop alpha "$job" Message)"
+tap_is "m5 runs on alpha" "$(state alpha m5)" running
 
 # ------------------------------------------------------------------ cancel at 30%
 "$LAB" guest alpha m4 --mem 512 --dirty 4 >&2 || tap_bail "guest m4"
