@@ -422,8 +422,6 @@ int hook_tag_ports(const char *xml, size_t length, const char *domain, char **me
         const FerryNetwork *net = ferry_netmap_find(map, network);
         if (!net || net->kind != FERRY_SWITCH_STANDARD)
             continue;
-        g_free(*message);
-        *message = NULL;
         if (!tag_port(net, nic, domain, message))
             return 1;
     }

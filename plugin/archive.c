@@ -46,10 +46,9 @@ typedef struct {
     ArchiveCall *call;
     virConnectPtr conn;
     virDomainPtr dom;
-    virConnectPtr stats_conn;  /* see side_domain */
+    FerrySide side;            /* progress and abort of the save */
     struct HostFacts *facts;   /* asked beside the save, see host_facts_thread */
     GThread *facts_thread;
-    virDomainPtr stats_dom;
     FerryDomainXml *live;
     char *config_xml;
     int state;                 /* virDomainState before the archive */
@@ -73,10 +72,7 @@ static void archive_clear(Archive *a)
         virDomainFree(a->dom);
     if (a->conn)
         virConnectClose(a->conn);
-    if (a->stats_dom)
-        virDomainFree(a->stats_dom);
-    if (a->stats_conn)
-        virConnectClose(a->stats_conn);
+    ferry_side_clear(&a->side);
     g_clear_pointer(&a->live, ferry_domxml_free);
     g_free(a->config_xml);
     g_free(a->id);
@@ -246,13 +242,9 @@ static void fill_manifest_header(Archive *a, gint64 created)
      * the VLAN actually applied in the live XML. */
     g_autoptr(FerryDomainXml) config = ferry_domxml_parse(a->config_xml, NULL);
     GPtrArray *nics = ferry_domxml_nics(config ? config : a->live);
-    GPtrArray *live_nics = ferry_domxml_nics(a->live);
     for (guint i = 0; i < nics->len; i++) {
         FerryNic *nic = g_ptr_array_index(nics, i);
-        FerryNic *live = NULL;
-        for (guint j = 0; j < live_nics->len && !live; j++)
-            if (g_ascii_strcasecmp(((FerryNic *)g_ptr_array_index(live_nics, j))->mac ?: "", nic->mac ?: "") == 0)
-                live = g_ptr_array_index(live_nics, j);
+        const FerryNic *live = ferry_domxml_nic_by_mac(a->live, nic->mac);
         FerryManifestNic *n = g_new0(FerryManifestNic, 1);
         n->mac = g_strdup(nic->mac);
         n->type = g_strdup(nic->type);
@@ -313,19 +305,12 @@ static gboolean save_done(SaveRun *s)
  * they wait until the save is over. */
 static virDomainPtr side_domain(Archive *a)
 {
-    if (!a->stats_dom) {
-        if (!a->stats_conn)
-            a->stats_conn = virConnectOpen(a->call->uri);
-        a->stats_dom = a->stats_conn ? virDomainLookupByUUIDString(a->stats_conn, a->call->uuid) : NULL;
-    }
-    return a->stats_dom ? a->stats_dom : a->dom;
+    return ferry_side_domain(&a->side, a->call->uri, a->call->uuid, a->dom);
 }
 
-/* libvirt resumes the guest as it was. */
 static void abort_save(Archive *a)
 {
-    virDomainAbortJob(side_domain(a));
-    virResetLastError();
+    ferry_side_abort(side_domain(a));
 }
 
 static void poll_save_stats(Archive *a)

@@ -51,3 +51,26 @@ int ferry_bg_call_finish(FerryBgCall *call, virErrorPtr *error)
     g_free(call);
     return rc;
 }
+
+virDomainPtr ferry_side_domain(FerrySide *side, const char *uri, const char *uuid, virDomainPtr fallback)
+{
+    if (!side->dom) {
+        if (!side->conn)
+            side->conn = virConnectOpen(uri);
+        side->dom = side->conn ? virDomainLookupByUUIDString(side->conn, uuid) : NULL;
+        virResetLastError();
+    }
+    return side->dom ? side->dom : fallback;
+}
+
+void ferry_side_abort(virDomainPtr dom)
+{
+    virDomainAbortJob(dom);
+    virResetLastError();
+}
+
+void ferry_side_clear(FerrySide *side)
+{
+    g_clear_pointer(&side->dom, virDomainFree);
+    g_clear_pointer(&side->conn, virConnectClose);
+}

@@ -20,4 +20,19 @@ gboolean ferry_bg_call_failed(FerryBgCall *call);
  * in *@error (free with virFreeError; NULL when libvirt set none). */
 int ferry_bg_call_finish(FerryBgCall *call, virErrorPtr *error);
 
+/* A second connection to the same libvirtd, for questions about the domain whose call runs on
+ * the first one: there, job statistics and abort wait until the call returns. */
+typedef struct {
+    virConnectPtr conn;
+    virDomainPtr dom;
+} FerrySide;
+
+/* Domain @uuid on the side connection to @uri, opened on first use; @fallback (the call's own
+ * handle) while it cannot be opened. */
+virDomainPtr ferry_side_domain(FerrySide *side, const char *uri, const char *uuid, virDomainPtr fallback);
+/* Aborts the job running on @dom: libvirt puts the guest back as it was. */
+void ferry_side_abort(virDomainPtr dom);
+void ferry_side_clear(FerrySide *side);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FerrySide, ferry_side_clear)
+
 G_END_DECLS

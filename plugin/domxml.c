@@ -442,6 +442,17 @@ FerryDomainXml *ferry_domxml_parse(const char *xml, GError **error)
     return d;
 }
 
+const FerryNic *ferry_domxml_nic_by_mac(FerryDomainXml *d, const char *mac)
+{
+    GPtrArray *nics = ferry_domxml_nics(d);
+    for (guint i = 0; mac && i < nics->len; i++) {
+        const FerryNic *n = g_ptr_array_index(nics, i);
+        if (n->mac && g_ascii_strcasecmp(n->mac, mac) == 0)
+            return n;
+    }
+    return NULL;
+}
+
 void ferry_domxml_free(FerryDomainXml *d)
 {
     if (!d)

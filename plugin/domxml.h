@@ -74,6 +74,8 @@ const char *ferry_domxml_emulator(FerryDomainXml *d);    /* <devices><emulator> 
 const char *ferry_domxml_machine(FerryDomainXml *d);     /* <os><type machine=> */
 GPtrArray *ferry_domxml_disks(FerryDomainXml *d);        /* FerryDisk*, document order */
 GPtrArray *ferry_domxml_nics(FerryDomainXml *d);         /* FerryNic*, document order */
+/* The NIC whose MAC is @mac (compared case-blind, as libvirt does), or NULL. */
+const FerryNic *ferry_domxml_nic_by_mac(FerryDomainXml *d, const char *mac);
 /* The UEFI variables file: <os><nvram> text, or its <source file=> (libvirt >= 8.5). */
 const char *ferry_domxml_nvram(FerryDomainXml *d);
 gboolean ferry_domxml_has_tpm_emulator(FerryDomainXml *d);

@@ -181,7 +181,10 @@ static void take_over(Takeover *t, const char *uuid)
     virResetLastError();
     gboolean was_defined = existing != NULL;
     if (existing && virDomainIsActive(existing) == 1) {
-        refused(t, virDomainGetName(existing), "runs here already");
+        /* Taken over before (or moved here): the dead host's publication is stale. */
+        ferry_job_add_step(t->job, virDomainGetName(existing), "failover", t->call->host, "runs here already");
+        t->started++;
+        unpublish(t->call->dir, t->call->host, uuid);
         return;
     }
     g_autoptr(virDomain) dom = existing ? g_steal_pointer(&existing) : virDomainDefineXML(t->conn, xml);

@@ -26,7 +26,7 @@
 /* ------------------------------------------------------------------ the call */
 
 typedef struct {
-    char *uri, *peer_uri, *uuid, *name;
+    char *uri, *peer_uri, *uuid, *name, *networks_dir;
     GArray *methods; /* FerryMethod, canonical order */
     FerryMigrateOptions options;
 } MigrateCall;
@@ -37,6 +37,7 @@ static void migrate_call_free(MigrateCall *c)
     g_free(c->peer_uri);
     g_free(c->uuid);
     g_free(c->name);
+    g_free(c->networks_dir);
     g_array_unref(c->methods);
     g_free(c);
 }
@@ -96,32 +97,24 @@ typedef struct {
     MigrateCall *call;
     virConnectPtr src, dst;
     virDomainPtr dom;
-    virConnectPtr side_conn; /* questions about the running migration: see side_domain */
-    virDomainPtr side_dom;
+    FerrySide side;          /* progress and abort of the running migration */
     guint64 memory_bytes;
     gint64 started;
 } Migrate;
 
 static void migrate_clear(Migrate *m)
 {
-    g_clear_pointer(&m->side_dom, virDomainFree);
-    g_clear_pointer(&m->side_conn, virConnectClose);
+    ferry_side_clear(&m->side);
     g_clear_pointer(&m->dom, virDomainFree);
     g_clear_pointer(&m->dst, virConnectClose);
     g_clear_pointer(&m->src, virConnectClose);
 }
 
-/* On the connection the migration runs on, job statistics and abort wait until it is over. */
 static virDomainPtr side_domain(Migrate *m)
 {
-    if (!m->side_dom) {
-        if (!m->side_conn)
-            m->side_conn = virConnectOpen(m->call->uri);
-        m->side_dom = m->side_conn ? virDomainLookupByUUIDString(m->side_conn, m->call->uuid) : NULL;
-        virResetLastError();
-    }
-    return m->side_dom ? m->side_dom : m->dom;
+    return ferry_side_domain(&m->side, m->call->uri, m->call->uuid, m->dom);
 }
+
 
 static gboolean connect_hosts(Migrate *m, GError **error)
 {
@@ -155,18 +148,6 @@ static gboolean phase(Migrate *m, const char *what, const char *method)
 
 /* ------------------------------------------------------------------ NICs onto the peer's networks */
 
-/* The running domain's NIC of @mac, whose live XML states the VLAN its portgroup gives it. */
-static const FerryNic *live_nic(FerryDomainXml *live, const char *mac)
-{
-    GPtrArray *nics = ferry_domxml_nics(live);
-    for (guint i = 0; i < nics->len; i++) {
-        const FerryNic *n = g_ptr_array_index(nics, i);
-        if (n->mac && g_ascii_strcasecmp(n->mac, mac) == 0)
-            return n;
-    }
-    return NULL;
-}
-
 /* Maps one NIC of @def (migratable form) onto @map, the peer's networks, by table B2. A VLAN
  * the peer has no portgroup for goes on the interface on an Open vSwitch network (libvirt
  * tags the port by it); on a Linux bridge it cannot (libvirt 9.0 cannot tag such a port,
@@ -185,8 +166,8 @@ static gboolean map_nic(Migrate *m, FerryDomainXml *def, const FerryNic *nic, co
         vlan = pg->vlan;
         trunk = pg->trunk;
     }
-    if (own)
-        kind = own->kind == FERRY_SWITCH_DISTRIBUTED ? FERRY_SWITCH_DISTRIBUTED : kind;
+    if (own && own->kind != FERRY_SWITCH_OTHER)
+        kind = own->kind;
     g_auto(FerryNicMapping) d = { .vlan = -1 };
     if (!ferry_netmap_decide(map, NULL, nic->network, kind, vlan, trunk, nic->mac, &d, error))
         return FALSE;
@@ -233,19 +214,13 @@ static char *xml_for_peer(Migrate *m, unsigned int flags, const FerryNetmap *map
         const FerryNic *nic = g_ptr_array_index(copy, i);
         if (g_strcmp0(nic->type, "network") != 0 || !nic->network || !nic->mac)
             continue;
-        if (!map_nic(m, def, nic, live_nic(live, nic->mac), map, here, steps, error))
+        if (!map_nic(m, def, nic, ferry_domxml_nic_by_mac(live, nic->mac), map, here, steps, error))
             return NULL;
     }
     return ferry_domxml_format(def);
 }
 
 /* ------------------------------------------------------------------ storage-migration: disks there first */
-
-typedef struct {
-    char *path;
-    guint64 capacity;
-    const char *format;
-} TargetDisk;
 
 /* libvirt copies the disks of a storage migration into images that must exist on the peer:
  * each is created there, at the same path, through the peer's libvirt (a pool over its
@@ -279,16 +254,58 @@ static gboolean create_target_disks(Migrate *m, GPtrArray *created, GError **err
     return TRUE;
 }
 
-static void remove_target_disks(Migrate *m, GPtrArray *created)
+static virStorageVolPtr volume_at(virConnectPtr conn, const char *path, FerryDirPool *pool, GError **error)
 {
-    for (guint i = 0; i < created->len; i++) {
-        const char *path = g_ptr_array_index(created, i);
-        g_autoptr(virStorageVol) vol = virStorageVolLookupByPath(m->dst, path);
-        if (!vol || virStorageVolDelete(vol, 0) < 0)
-            g_warning("cannot remove %s, created on %s for a migration that failed: %s", path, m->call->peer_uri,
-                      virGetLastErrorMessage());
+    g_autofree char *dir = g_path_get_dirname(path);
+    g_autofree char *base = g_path_get_basename(path);
+    if (!ferry_dir_pool_open(conn, dir, pool, error))
+        return NULL;
+    if (virStoragePoolRefresh(pool->pool, 0) < 0)
+        virResetLastError();
+    virStorageVolPtr vol = virStorageVolLookupByName(pool->pool, base);
+    if (!vol)
+        ferry_error_from_libvirt(error, "cannot find %s", path);
+    return vol;
+}
+
+/* Removes the images at @paths on @conn's host, through its storage pool so that the pool does
+ * not go on listing them; a file no pool can show is unlinked when it is this host's (@local).
+ * FALSE if one of them could not be removed (logged). */
+static gboolean remove_images(virConnectPtr conn, GPtrArray *paths, gboolean local)
+{
+    gboolean all = TRUE;
+    for (guint i = 0; paths && i < paths->len; i++) {
+        const char *path = g_ptr_array_index(paths, i);
+        g_auto(FerryDirPool) pool = { 0 };
+        g_autoptr(GError) error = NULL;
+        g_autoptr(virStorageVol) vol = volume_at(conn, path, &pool, &error);
+        if (!(vol && virStorageVolDelete(vol, 0) == 0) && !(local && (g_unlink(path) == 0 || errno == ENOENT))) {
+            g_warning("cannot remove %s: %s", path, error ? error->message : virGetLastErrorMessage());
+            all = FALSE;
+        }
         virResetLastError();
     }
+    return all;
+}
+
+/* The images a failed migration or move had created on the peer. */
+static void remove_target_disks(Migrate *m, GPtrArray *created)
+{
+    if (!remove_images(m->dst, created, FALSE))
+        g_warning("images created on %s for a failed move of %s are left there", m->call->peer_uri, m->call->name);
+}
+
+/* Only once the domain runs on the peer: its images here go. */
+static void remove_source_disks(Migrate *m, GPtrArray *paths)
+{
+    if (!paths || paths->len == 0)
+        return;
+    if (remove_images(m->src, paths, TRUE))
+        for (guint i = 0; i < paths->len; i++)
+            ferry_job_add_step(m->job, m->call->name, "disk", g_ptr_array_index(paths, i), "removed here");
+    else
+        ferry_job_add_note(m->job, "a disk of the domain left here could not be removed: remove it by hand "
+                                   "(the log names it)");
 }
 
 /* ------------------------------------------------------------------ the migration, watched */
@@ -352,6 +369,13 @@ static void report_stats(Migrate *m, Watch *w, virTypedParameterPtr params, int 
     }
 }
 
+/* The watcher stops the migration: libvirt resumes the guest here. */
+static void stop_migration(Migrate *m, Watch *w, WatchVerdict why)
+{
+    w->verdict = why;
+    ferry_side_abort(side_domain(m));
+}
+
 /* Aborts (libvirt resumes the guest here), or switches to post-copy when asked to. */
 static void escalate(Migrate *m, Watch *w, WatchVerdict why)
 {
@@ -365,9 +389,7 @@ static void escalate(Migrate *m, Watch *w, WatchVerdict why)
         }
         g_warning("cannot switch %s to post-copy: %s; aborting", m->call->name, virGetLastErrorMessage());
     }
-    w->verdict = why;
-    virDomainAbortJob(side_domain(m));
-    virResetLastError();
+    stop_migration(m, w, why);
 }
 
 static void watch_tick(Migrate *m, Watch *w)
@@ -375,15 +397,11 @@ static void watch_tick(Migrate *m, Watch *w)
     if (w->verdict != WATCH_NONE)
         return;
     if (g_cancellable_is_cancelled(ferry_job_cancellable(m->job))) {
-        w->verdict = WATCH_CANCELLED;
-        virDomainAbortJob(side_domain(m));
-        virResetLastError();
+        stop_migration(m, w, WATCH_CANCELLED);
         return;
     }
     if (virConnectIsAlive(m->dst) == 0) {
-        w->verdict = WATCH_PEER_LOST;
-        virDomainAbortJob(side_domain(m));
-        virResetLastError();
+        stop_migration(m, w, WATCH_PEER_LOST);
         return;
     }
     virTypedParameterPtr params = NULL;
@@ -507,7 +525,8 @@ static gboolean xmls_for_peer(Migrate *m, char **dxml, char **persist, GError **
         g_prefix_error(error, "cannot read the peer's networks: ");
         return FALSE;
     }
-    g_autoptr(FerryNetmap) here = ferry_netmap_read(m->src, NULL, error);
+    /* With this host's declarations: a standard switch's portgroup VLANs are only there. */
+    g_autoptr(FerryNetmap) here = ferry_netmap_read(m->src, m->call->networks_dir, error);
     if (!here)
         return FALSE;
     *dxml = xml_for_peer(m, 0, map, here, TRUE, error);
@@ -535,14 +554,15 @@ static void move_clear(Move *mv)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(Move, move_clear)
 
+/* Not cut short by Cancel: a guest shutting down cannot be stopped from doing so, and a
+ * rollback that found it still up would leave it off once it is done. The rollback starts
+ * it again once it is off. */
 static gboolean wait_shut_off(Migrate *m, guint seconds)
 {
     gint64 deadline = g_get_monotonic_time() + (gint64)seconds * G_USEC_PER_SEC;
     while (g_get_monotonic_time() < deadline) {
         if (virDomainIsActive(m->dom) == 0)
             return TRUE;
-        if (g_cancellable_is_cancelled(ferry_job_cancellable(m->job)))
-            return FALSE;
         g_usleep(250 * 1000);
     }
     return virDomainIsActive(m->dom) == 0;
@@ -562,8 +582,9 @@ static gboolean shut_down(Migrate *m, Move *mv, GError **error)
         virResetLastError(); /* no guest agent, no ACPI: the timeout forces it */
     if (wait_shut_off(m, timeout)) {
         ferry_job_add_step(m->job, m->call->name, "move", "shutdown", "shut down");
-        return TRUE;
+        return !g_cancellable_set_error_if_cancelled(ferry_job_cancellable(m->job), error);
     }
+    /* Cancelled: a guest that ignored the request is left running, not forced off. */
     if (g_cancellable_set_error_if_cancelled(ferry_job_cancellable(m->job), error))
         return FALSE;
     if (virDomainDestroy(m->dom) < 0 && virDomainIsActive(m->dom) == 1)
@@ -607,20 +628,6 @@ static gboolean list_disks(Migrate *m, Move *mv, const char *persist, GError **e
         g_ptr_array_add(mv->disks, g_strdup(d->source));
     }
     return TRUE;
-}
-
-static virStorageVolPtr volume_at(virConnectPtr conn, const char *path, FerryDirPool *pool, GError **error)
-{
-    g_autofree char *dir = g_path_get_dirname(path);
-    g_autofree char *base = g_path_get_basename(path);
-    if (!ferry_dir_pool_open(conn, dir, pool, error))
-        return NULL;
-    if (virStoragePoolRefresh(pool->pool, 0) < 0)
-        virResetLastError();
-    virStorageVolPtr vol = virStorageVolLookupByName(pool->pool, base);
-    if (!vol)
-        ferry_error_from_libvirt(error, "cannot find %s", path);
-    return vol;
 }
 
 static gboolean stream_send_all(virStreamPtr out, const char *buf, int len, GError **error)
@@ -708,34 +715,13 @@ static gboolean copy_disks(Migrate *m, Move *mv, GError **error)
     return TRUE;
 }
 
-static void remove_source_disks(Migrate *m, Move *mv)
-{
-    for (guint i = 0; i < mv->disks->len; i++) {
-        const char *path = g_ptr_array_index(mv->disks, i);
-        g_auto(FerryDirPool) pool = { 0 };
-        g_autoptr(GError) error = NULL;
-        g_autoptr(virStorageVol) vol = volume_at(m->src, path, &pool, &error);
-        /* Through the pool, so it does not go on listing a volume that is gone. */
-        if ((vol && virStorageVolDelete(vol, 0) == 0) || g_unlink(path) == 0 || errno == ENOENT)
-            ferry_job_add_step(m->job, m->call->name, "disk", path, "removed here");
-        else
-            ferry_job_add_note(m->job, "the source copy of a disk could not be removed: remove it by hand");
-        virResetLastError();
-    }
-}
-
 static void roll_back_move(Migrate *m, Move *mv)
 {
     if (mv->target) {
         virDomainDestroy(mv->target);
         virDomainUndefineFlags(mv->target, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE);
     }
-    for (guint i = 0; mv->created && i < mv->created->len; i++) {
-        g_auto(FerryDirPool) pool = { 0 };
-        g_autoptr(virStorageVol) vol = volume_at(m->dst, g_ptr_array_index(mv->created, i), &pool, NULL);
-        if (vol)
-            virStorageVolDelete(vol, 0);
-    }
+    remove_target_disks(m, mv->created);
     if (mv->shut_down && virDomainIsActive(m->dom) == 0 && virDomainCreate(m->dom) < 0)
         g_warning("cannot start %s again after a failed move: %s", m->call->name, virGetLastErrorMessage());
     virResetLastError();
@@ -750,8 +736,10 @@ static gboolean run_move(Migrate *m, const char *persist, GError **error)
                   ferry_storage_shared(m->src, m->dst, xml, &mv.shared, &reason, error);
     if (!ok)
         return xml ? FALSE : ferry_error_from_libvirt(error, "cannot read the definition of %s", m->call->name);
-    if (mv.shared)
+    if (mv.shared) {
         g_ptr_array_set_size(mv.disks, 0); /* the peer sees the same files */
+        mv.total = 0;
+    }
     ok = shut_down(m, &mv, error) && copy_disks(m, &mv, error);
     if (ok) {
         mv.target = virDomainDefineXML(m->dst, persist);
@@ -772,7 +760,7 @@ static gboolean run_move(Migrate *m, const char *persist, GError **error)
         virResetLastError();
         return TRUE;
     }
-    remove_source_disks(m, &mv);
+    remove_source_disks(m, mv.disks);
     return TRUE;
 }
 
@@ -793,8 +781,7 @@ static gboolean run_method(Migrate *m, FerryMethod method, GError **error)
     if (migrate_watched(m, method, dxml, persist, error)) {
         phase(m, "done", ferry_method_name(method));
         /* libvirt leaves the source's copies behind: a stale twin of every disk. */
-        Move copied = { .disks = created };
-        remove_source_disks(m, &copied);
+        remove_source_disks(m, created);
         return TRUE;
     }
     remove_target_disks(m, created);
@@ -882,6 +869,7 @@ FerryJob *ferry_migrate_start(FerryJobs *jobs, const FerryConfig *config, const 
     c->peer_uri = g_strdup(peer_uri);
     c->uuid = g_strdup(domain_uuid);
     c->name = g_strdup(domain_name);
+    c->networks_dir = g_strdup(config->networks_dir);
     c->methods = parsed;
     c->options = *options;
     return ferry_jobs_start(jobs, "migrate", domain_name, domain_uuid, migrate_job, c,

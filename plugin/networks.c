@@ -231,17 +231,6 @@ static gboolean same_nic_network(const FerryNic *a, const FerryNic *b)
            g_strcmp0(a->vport_type, b->vport_type) == 0;
 }
 
-static const FerryNic *nic_by_mac(FerryDomainXml *def, const char *mac)
-{
-    GPtrArray *nics = ferry_domxml_nics(def);
-    for (guint i = 0; i < nics->len; i++) {
-        const FerryNic *n = g_ptr_array_index(nics, i);
-        if (n->mac && mac && g_ascii_strcasecmp(n->mac, mac) == 0)
-            return n;
-    }
-    return NULL;
-}
-
 gboolean ferry_persist_live_nics(virDomainPtr dom, gboolean *changed, GError **error)
 {
     *changed = FALSE;
@@ -264,7 +253,7 @@ gboolean ferry_persist_live_nics(virDomainPtr dom, gboolean *changed, GError **e
     g_ptr_array_extend(snapshot, nics, NULL, NULL);
     for (guint i = 0; i < snapshot->len; i++) {
         const FerryNic *was = g_ptr_array_index(snapshot, i);
-        const FerryNic *now = nic_by_mac(live, was->mac);
+        const FerryNic *now = ferry_domxml_nic_by_mac(live, was->mac);
         if (!now || g_strcmp0(was->type, "network") != 0 || g_strcmp0(now->type, "network") != 0 ||
             same_nic_network(was, now))
             continue;

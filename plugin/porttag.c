@@ -73,8 +73,10 @@ static int transact(int fd, VlanRequest *r)
     char buf[4096];
     for (;;) {
         ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR)
+            continue; /* the request went out once: only the answer is read again */
         if (n < 0)
-            return errno == EINTR ? transact(fd, r) : errno;
+            return errno;
         for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
             if (h->nlmsg_seq != r->h.nlmsg_seq || h->nlmsg_type != NLMSG_ERROR)
                 continue;
