@@ -128,7 +128,6 @@ int main(int argc, char **argv)
         g_printerr("virt-ferryd: %s\n", error->message);
         return 1;
     }
-    ferry_dbus_errors_register();
     service.loop = g_main_loop_new(NULL, FALSE);
     daemon->authz = ferry_authz_new();
     daemon->objects = g_dbus_object_manager_server_new(FERRY_ROOT_PATH);

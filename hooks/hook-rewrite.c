@@ -44,8 +44,6 @@
 #include <libxml/tree.h>
 #include <string.h>
 
-#define NETMAP_FILE "netmap" /* in [state] dir=, as virt-ferryd writes it (plugin/networks.c) */
-
 typedef struct {
     const FerryNetmap *map;
     FerryDomainXml *dom;
@@ -320,7 +318,7 @@ static FerryNetmap *load_map(const char *consequence, char **message)
         *message = one_line(g_strdup_printf("virt-ferry: %s; %s", error->message, consequence));
         return NULL;
     }
-    g_autofree char *map_path = g_build_filename(config->state_dir, NETMAP_FILE, NULL);
+    g_autofree char *map_path = g_build_filename(config->state_dir, FERRY_NETMAP_FILE, NULL);
     FerryNetmap *map = ferry_netmap_load(map_path, &error);
     if (!map && !g_error_matches(error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND))
         *message = one_line(g_strdup_printf("virt-ferry: %s; %s", error->message, consequence));

@@ -72,6 +72,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "ferry-names.h"
 #include "hook-rewrite.h"
 
 /* The most a report may cost libvirtd, in milliseconds (see the header comment). */
@@ -84,10 +85,6 @@
 #define ARG_MAX_BYTES 1024
 /* Where the system bus listens when DBUS_SYSTEM_BUS_ADDRESS does not say otherwise. */
 #define SYSTEM_BUS_DEFAULT_ADDRESS "unix:path=/var/run/dbus/system_bus_socket"
-
-#define FERRY_BUS_NAME "org.virtferry.Ferry1"
-#define FERRY_PATH "/org/virtferry/Ferry1"
-#define FERRY_HOOK_INTERFACE "org.virtferry.Ferry1.Hook"
 
 /* The rewrite module: next to this program, or where it is installed. */
 #define REWRITER_NAME "virt-ferry-hook-rewrite.so"
@@ -435,7 +432,7 @@ static DBusMessage *new_report(const HookCall *call)
     sanitize_arg(call->operation, operation);
     sanitize_arg(call->sub_operation, sub_operation);
 
-    message = dbus_message_new_method_call(FERRY_BUS_NAME, FERRY_PATH, FERRY_HOOK_INTERFACE, "Report");
+    message = dbus_message_new_method_call(FERRY_BUS_NAME, FERRY_ROOT_PATH, FERRY_HOOK_INTERFACE, "Report");
     if (!message)
         return NULL;
     /* Never wait for virt-ferryd, and never start it from here: a hook that activates a

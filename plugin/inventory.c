@@ -1,7 +1,7 @@
 #include "inventory.h"
 
 #include "domxml.h"
-#include "ferry-error.h"
+#include "libvirt-error.h"
 #include "names.h"
 #include "failover.h"
 #include "networks.h"

@@ -111,7 +111,7 @@ static void write_map(Fixture *f, const char *const *networks)
         ferry_netmap_add_network_xml(map, *n, TRUE, &error);
         g_assert_no_error(error);
     }
-    g_autofree char *path = g_build_filename(f->state, "netmap", NULL);
+    g_autofree char *path = g_build_filename(f->state, FERRY_NETMAP_FILE, NULL);
     ferry_netmap_save(map, path, &error);
     g_assert_no_error(error);
 }
@@ -135,7 +135,7 @@ static void write_map_with_peers(Fixture *f, const char *here, const char *peer1
         g_ptr_array_add(map->peers, ferry_peer_netmap_new("qemu+tcp://alpha/system", map_of(peer1)));
     if (peer2)
         g_ptr_array_add(map->peers, ferry_peer_netmap_new("qemu+tcp://gamma/system", map_of(peer2)));
-    g_autofree char *path = g_build_filename(f->state, "netmap", NULL);
+    g_autofree char *path = g_build_filename(f->state, FERRY_NETMAP_FILE, NULL);
     ferry_netmap_save(map, path, &error);
     g_assert_no_error(error);
     /* What the hook reads back is what was written. */
@@ -570,7 +570,7 @@ static void test_no_map(Fixture *f, gconstpointer unused)
 
     /* Nor with a configuration file that does not exist, whose defaults name no map here
      * (as long as this machine runs no virt-ferryd with the default state directory). */
-    g_autofree char *default_map = g_build_filename(FERRY_DEFAULT_STATE_DIR, "netmap", NULL);
+    g_autofree char *default_map = g_build_filename(FERRY_DEFAULT_STATE_DIR, FERRY_NETMAP_FILE, NULL);
     if (g_file_test(default_map, G_FILE_TEST_EXISTS))
         return;
     g_free(f->config);
@@ -581,7 +581,7 @@ static void test_no_map(Fixture *f, gconstpointer unused)
 
 static void test_damaged_map(Fixture *f, gconstpointer unused)
 {
-    g_autofree char *path = g_build_filename(f->state, "netmap", NULL);
+    g_autofree char *path = g_build_filename(f->state, FERRY_NETMAP_FILE, NULL);
     g_assert_true(g_file_set_contents(path, "[netmap]\nversion=99\n", -1, NULL));
     g_autofree char *xml = domain_xml(OVS_NIC_VLAN_300(MAC1));
     g_autoptr(Run) r = run(f, "restore", xml);
@@ -663,7 +663,7 @@ static void test_started_standard_ports(Fixture *f, gconstpointer unused)
     g_assert_cmpstr(p->err, ==, "");
 
     /* Without a map, virt-ferry is not set up here: nothing to do, nothing said. */
-    g_autofree char *map_path = g_build_filename(f->state, "netmap", NULL);
+    g_autofree char *map_path = g_build_filename(f->state, FERRY_NETMAP_FILE, NULL);
     g_assert_cmpint(g_unlink(map_path), ==, 0);
     g_autoptr(Run) none = run(f, "started", tagged);
     g_assert_cmpint(none->status, ==, 0);
