@@ -4,7 +4,6 @@
 #include "errors.h"
 #include "ferry-error.h"
 
-
 void ferry_manager_update_connection(FerryDaemon *daemon)
 {
     ferry_manager_set_hostname(daemon->manager, ferry_inventory_hostname(daemon->inventory));

@@ -6,7 +6,6 @@
 #include "ferry-error.h"
 #include "migrate.h"
 
-
 typedef struct {
     FerryDaemon *daemon;
     char *domain, *peer;
