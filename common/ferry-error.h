@@ -6,8 +6,9 @@
 G_BEGIN_DECLS
 
 /* The quark registers each code's org.virtferry.Ferry1.Error.* name (ferry-names.h) with
- * GDBus the first time it is asked for, so a FERRY_ERROR crosses the bus under its own name
- * in either direction without a registration call anywhere. */
+ * GDBus the first time it is asked for, with no registration call anywhere: a FERRY_ERROR
+ * crosses the bus under its own name, and a caller that has named FERRY_ERROR once gets
+ * those names back as FERRY_ERROR codes. */
 #define FERRY_ERROR (ferry_error_quark())
 GQuark ferry_error_quark(void);
 
