@@ -16,9 +16,13 @@
  *   never forks (a child could keep libvirt's stdout pipe open: libvirt waits for EOF).
  * - It exits 0, whatever happens (libvirt treats a failing hook as fatal for the
  *   operation, and a failing `reconnect` hook makes libvirtd kill a running guest), with
- *   two exceptions: the refusal of a qemu `restore` or `migrate` below, and of a qemu
- *   `started` whose standard-switch port cannot be put on its VLAN, where failing the
- *   operation is the point.
+ *   two exceptions, where failing the operation is the point: a qemu `restore` or `migrate`
+ *   whose NICs it cannot map (below), and a qemu `started` whose standard-switch ports it
+ *   cannot put on their VLANs. For those two, any end before the work is done (the time
+ *   bound, a crash, an unreadable input) is a refusal too: libvirt honours the status of
+ *   both (hooks.html: a failing migrate/restore hook cancels the operation, a failing
+ *   started hook stops the guest), and a success would run the guest with NICs on a
+ *   wrong VLAN or on the bridge's default VLAN 1, untagged.
  * - Reporting is fire-and-forget: a method call with NO_REPLY_EXPECTED and auto-start off,
  *   so neither a busy virt-ferryd nor a missing one (no activation) can slow libvirt down.
  *
@@ -49,10 +53,13 @@
  *   XML, by contrast, makes libvirt fail the migration or restore. So the hook reads the
  *   whole input first, decides, and only then writes its answer in one go (all or nothing),
  *   under its own, more generous bound PASSTHROUGH_BOUND_MS: loading the module, reading the
- *   map and rewriting a domain take about a millisecond or two, and a bound that fired on a loaded host would drop a
- *   rewrite. If the bound fires before the answer is written, stdout stays empty, the
- *   status is 0 and libvirt keeps its XML, unmapped. It can only fire while writing if
- *   libvirtd stopped reading the pipe, in which case the operation is lost anyway. The
+ *   map and rewriting a domain take about a millisecond or two, and a bound that fired on a
+ *   loaded host would drop a rewrite. If the bound fires before the answer is written,
+ *   stdout stays empty and the operation is refused (status 1, unfinished_line on stderr).
+ *   It can only fire while writing if libvirtd stopped reading the pipe, in which case the
+ *   operation is lost anyway. `started` has the same bound for tagging its ports, of which
+ *   the kernel's answers get FERRY_PORT_TAG_BUDGET_MS (1 s, porttag.h), so that a kernel
+ *   that does not answer gives a refusal naming the port before the bound cuts in. The
  *   250 ms report bound is armed afresh once stdout is complete and closed, so the XML
  *   never eats into the report's time: migrate and restore cost libvirtd at most
  *   PASSTHROUGH_BOUND_MS + REPORT_BOUND_MS.
@@ -168,7 +175,7 @@ static void install_signal_policy(void)
     set_handler(SIGBUS, report_crash_and_exit);
 }
 
-/* Arms (or re-arms) the one-shot bound; when it fires the process exits with status 0. */
+/* Arms (or re-arms) the one-shot bound; when it fires the process exits (exit_on_bound). */
 static void arm_bound_ms(long ms)
 {
     struct itimerval bound = {

@@ -134,10 +134,16 @@ gboolean ferry_nic_tag_hotplugged(virDomainPtr dom, const char *alias, const cha
             g_set_error(&local, FERRY_ERROR, FERRY_ERROR_FAILED, "no NIC %s in domain %s", mac ? mac : alias,
                         domain);
         ok = take_away(dom, doc, node, local, error);
-    } else if (nic->network) {
-        g_autoptr(FerryNetmap) map = ferry_netmap_read(virDomainGetConnect(dom), networks_dir, &local);
+    } else {
+        /* A running domain's NIC on a bridge network shows as type='bridge', its network in
+         * <source network=> still (as the hook sees it at a start). */
+        g_autofree char *network = child_prop(node, "source", "network");
+        g_autoptr(FerryNetmap) map = network && *network
+                                         ? ferry_netmap_read(virDomainGetConnect(dom), networks_dir, &local)
+                                         : NULL;
         gint64 deadline = g_get_monotonic_time() + FERRY_PORT_TAG_BUDGET_MS * G_TIME_SPAN_MILLISECOND;
-        if (!map || !ferry_port_tag_nic(ferry_netmap_find(map, nic->network), nic, domain, deadline, &local))
+        if (network && *network &&
+            (!map || !ferry_port_tag_nic(ferry_netmap_find(map, network), nic, domain, deadline, &local)))
             ok = take_away(dom, doc, node, local, error);
     }
     xmlFreeDoc(doc);
