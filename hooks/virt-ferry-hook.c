@@ -85,7 +85,7 @@
 #define REPORT_BOUND_MS 250
 /* The most reading, rewriting and writing the XML of migrate/restore may take, in ms. */
 #define PASSTHROUGH_BOUND_MS 2000
-/* Larger "domain XML" is not domain XML: stdout then stays empty (libvirt keeps its XML). */
+/* Larger "domain XML" is not domain XML: the operation is refused (libvirt could not use it). */
 #define PASSTHROUGH_MAX_BYTES (64u << 20)
 /* Names longer than this are cut (at a character boundary) before they go on the bus. */
 #define ARG_MAX_BYTES 1024
@@ -246,8 +246,8 @@ static bool write_all(int fd, const char *data, size_t size)
 }
 
 /* Reads stdin to EOF into a fresh buffer, NUL-terminated after *length bytes. NULL (with
- * stdin drained) when it is too large or unreadable: the caller then writes nothing, which
- * libvirt reads as "XML unchanged". */
+ * stdin drained) when it is too large or unreadable: the caller then refuses, since it
+ * cannot judge what it could not read. */
 static char *read_all_stdin(size_t *length)
 {
     size_t used = 0, capacity = 65536;
