@@ -670,6 +670,22 @@ static void test_started_standard_ports(Fixture *f, gconstpointer unused)
     g_assert_cmpstr(none->err, ==, "");
 }
 
+/* A map that cannot be read, or a started XML that does not parse: whether a port needs a
+ * VLAN cannot be told, so the start is refused, not let onto VLAN 1 untagged. */
+static void test_started_unjudgeable(Fixture *f, gconstpointer unused)
+{
+    g_autofree char *path = g_build_filename(f->state, "netmap", NULL);
+    g_assert_true(g_file_set_contents(path, "[netmap]\nversion=99\n", -1, NULL));
+    g_autofree char *xml = domain_xml(STD_NIC_LIVE(MAC1, "vlan400", "vnet7"));
+    g_autoptr(Run) damaged = run(f, "started", xml);
+    assert_refused_as(damaged, "virt-ferry: ", (const char *const[]){ path, "the start is refused", NULL });
+
+    MAP(f, BRNET_WITH_TRUNK);
+    g_autoptr(Run) garbled = run(f, "started", "<domain><devices><interface");
+    assert_refused_as(garbled, "virt-ferry: the start of domain w1 is refused",
+                      (const char *const[]){ "cannot be read", NULL });
+}
+
 /* The tagging itself, on a real bridge that filters VLANs, in a network namespace of a user
  * namespace of its own (no privilege needed, nothing touched outside). Where the kernel has
  * no bridge VLAN filtering (or no user namespaces), it cannot run: SKIP, saying so. */
@@ -762,6 +778,7 @@ int main(int argc, char **argv)
     ADD("/hook-rewrite/nic/unstated-vlan-from-peers", NULL, test_unstated_vlan_from_peers);
     ADD("/hook-rewrite/started/standard-ports", NULL, test_started_standard_ports);
     ADD("/hook-rewrite/started/tagging", NULL, test_started_tagging);
+    ADD("/hook-rewrite/started/unjudgeable", NULL, test_started_unjudgeable);
     ADD("/hook-rewrite/nic/ovs-trunk", NULL, test_ovs_trunk_kept);
     ADD("/hook-rewrite/nic/sixteen", NULL, test_sixteen_nics);
     ADD("/hook-rewrite/when/no-map", NULL, test_no_map);
