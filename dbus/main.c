@@ -135,6 +135,7 @@ int main(int argc, char **argv)
     daemon->inventory = ferry_inventory_new(daemon->config->libvirt_uri, &ferry_daemon_inventory_callbacks, daemon);
     if (daemon->config->failover_dir)
         ferry_inventory_publish_to(daemon->inventory, daemon->config->failover_dir);
+    ferry_inventory_tag_hotplugged_nics(daemon->inventory, daemon->config->networks_dir);
     ferry_daemon_jobs_setup(daemon);
     ferry_manager_setup(daemon);
     ferry_daemon_archives_setup(daemon);

@@ -414,7 +414,10 @@ int cli_verb_cancel(CliContext *ctx, char **args)
         }
     }
     if (ctx->json) {
-        g_autoptr(GVariant) after = running ? job_properties(ctx, path, id, NULL) : NULL;
+        /* The job may be gone already (it ended and was dropped): its state before the
+         * cancel is then the last one there is. */
+        g_autoptr(GError) unread = NULL;
+        g_autoptr(GVariant) after = running ? job_properties(ctx, path, id, &unread) : NULL;
         cli_json_print(cli_object_variant(path, after ? after : before));
     } else if (running) {
         g_print("Job %u: cancel requested; it rolls back what it did and ends as cancelled "

@@ -9,6 +9,8 @@
  *   missing      failed with org.virtferry.Ferry1.Error.NotFound
  *   unsupported  failed with org.virtferry.Ferry1.Error.Unsupported
  *   slow         runs until cancelled (then "cancelled" half a second later)
+ *   vanish       runs until cancelled; Cancel drops the job object before it answers, as
+ *                virt-ferryd may drop a job that ended
  *   instant      ended (and Finished emitted) before the call returns
  *   denied       the call itself fails with AccessDenied
  * Restore(ID, options) succeeds, its Result the "name" option (default web1), its final
@@ -38,6 +40,7 @@ typedef struct {
     int ticks, steps;
     gboolean cancelled;
     int rollback;
+    GDBusObjectSkeleton *object; /* for "vanish" */
     char *final_message, *result;
 } Job;
 
@@ -84,11 +87,13 @@ static gboolean tick(gpointer data)
 {
     Job *job = data;
     job->ticks++;
+    if (g_str_equal(job->script, "vanish") && job->cancelled)
+        return G_SOURCE_REMOVE; /* gone */
     if (job->cancelled && ++job->rollback >= 5) { /* rolling back takes half a second */
         finish(job, "cancelled", "cancelled; everything was rolled back", FERRY_ERROR_NAME_CANCELLED);
         return G_SOURCE_REMOVE;
     }
-    if (g_str_equal(job->script, "slow")) {
+    if (g_str_equal(job->script, "slow") || g_str_equal(job->script, "vanish")) {
         set_progress(job, MIN(0.01 * job->ticks, 0.99));
         return G_SOURCE_CONTINUE;
     }
@@ -116,6 +121,8 @@ static gboolean tick(gpointer data)
 static gboolean handle_cancel(FerryBusJob *iface, GDBusMethodInvocation *invocation, Job *job)
 {
     job->cancelled = TRUE;
+    if (g_str_equal(job->script, "vanish"))
+        g_dbus_object_manager_server_unexport(objects, g_dbus_object_get_object_path(G_DBUS_OBJECT(job->object)));
     ferry_bus_job_complete_cancel(iface, invocation);
     return TRUE;
 }
@@ -142,11 +149,12 @@ static char *start(const char *kind, const char *target, const char *script, con
     ferry_bus_job_set_steps(job->iface, g_variant_new_array(G_VARIANT_TYPE("(ssss)"), NULL, 0));
     g_signal_connect(job->iface, "handle-cancel", G_CALLBACK(handle_cancel), job);
     ferry_object_skeleton_set_bus_job(object, job->iface);
+    job->object = G_DBUS_OBJECT_SKELETON(g_object_ref(object));
     g_dbus_object_manager_server_export(objects, G_DBUS_OBJECT_SKELETON(object));
     if (g_str_equal(script, "instant"))
         finish(job, "succeeded", "done", NULL);
     else
-        g_timeout_add(g_str_equal(script, "slow") ? 100 : TICK_MSEC, tick, job);
+        g_timeout_add(g_str_equal(script, "slow") || g_str_equal(script, "vanish") ? 100 : TICK_MSEC, tick, job);
     return g_steal_pointer(&path);
 }
 
