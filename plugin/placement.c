@@ -6,9 +6,12 @@
 #include <math.h>
 #include <string.h>
 
-/* The exact search stops after this many nodes and keeps the best plan found; the
- * greedy plan is its starting point, so a cut search is never worse than greedy. */
-#define EXACT_NODE_BUDGET 1000000
+/* The exact search is exhaustive when its whole tree has at most EXACT_TREE_MAX nodes
+ * (every instance of up to 8 domains on 4 peers); beyond, it stops after
+ * EXACT_NODE_BUDGET nodes with the best plan found. The greedy plan is its starting
+ * point, so a cut search is never worse than greedy. */
+#define EXACT_TREE_MAX 500000
+#define EXACT_NODE_BUDGET 30000
 
 const char *ferry_verdict_name(FerryVerdict verdict)
 {
@@ -190,25 +193,29 @@ static void unplace(Plan *plan, guint d)
         plan->ne_count[plan->ne_of[d] * plan->np + p]--;
 }
 
-/* The peer @d should go to among those it fits now, -1 none: the earliest method, then
- * shared storage (nothing to copy), then the tightest memory fit (keeps large holes for
- * large domains), then the name. */
+/* Whether peer @p is a better target for @d than peer @q (both fit): the earlier method,
+ * then shared storage (nothing to copy), then the tightest memory fit (keeps large holes
+ * for large domains), then the name. */
+static gboolean prefer(const Plan *plan, guint d, guint p, guint q)
+{
+    int r = plan->rank[d * plan->np + p], rq = plan->rank[d * plan->np + q];
+    if (r != rq)
+        return r < rq;
+    gboolean s = access_of(plan, d, p)->storage_shared, sq = access_of(plan, d, q)->storage_shared;
+    if (s != sq)
+        return s;
+    if (plan->mem_left[p] != plan->mem_left[q])
+        return plan->mem_left[p] < plan->mem_left[q];
+    return strcmp(plan->in->peers[p].name, plan->in->peers[q].name) < 0;
+}
+
+/* The peer @d should go to among those it fits now, -1 none. */
 static int best_peer(const Plan *plan, guint d)
 {
     int best = -1;
-    for (guint i = 0; i < plan->np; i++) {
-        guint p = plan->peer_order[i];
-        if (!fits(plan, d, p))
-            continue;
-        if (best < 0) {
+    for (guint p = 0; p < plan->np; p++)
+        if (fits(plan, d, p) && (best < 0 || prefer(plan, d, p, (guint) best)))
             best = (int) p;
-            continue;
-        }
-        int r = plan->rank[d * plan->np + p], br = plan->rank[d * plan->np + best];
-        gboolean s = access_of(plan, d, p)->storage_shared, bs = access_of(plan, d, best)->storage_shared;
-        if (r != br ? r < br : s != bs ? s : plan->mem_left[p] < plan->mem_left[best])
-            best = (int) p;
-    }
     return best;
 }
 
@@ -299,8 +306,8 @@ typedef struct {
     guint *counts;      /* placed per level, now */
     guint *best_counts;
     int *best_assign;   /* per candidate position */
-    guint *suffix;      /* (ncand + 1) * n_levels: candidates from position i on, per level */
-    guint64 nodes;
+    guint *children;    /* ncand * np: the peers tried at each depth */
+    guint64 nodes, budget;
 } Search;
 
 /* Lexicographic, highest priority level first. */
@@ -312,12 +319,35 @@ static int compare_counts(const guint *a, const guint *b, guint n)
     return 0;
 }
 
-/* Whether placing every remaining candidate could still beat the best plan. */
+static gboolean fits_somewhere(const Plan *plan, guint d)
+{
+    for (guint p = 0; p < plan->np; p++)
+        if (fits(plan, d, p))
+            return TRUE;
+    return FALSE;
+}
+
+/* Whether the candidates from @pos on could still make a plan better than the best one.
+ * Per level, an upper bound on how many more can be placed: those that fit somewhere now
+ * (room and groups only get tighter), smallest first, as long as their memory adds up
+ * within all the free memory left. The candidates are sorted by level, then memory. */
 static gboolean may_improve(const Search *s, guint pos)
 {
-    const guint *rest = &s->suffix[pos * s->plan->n_levels];
-    for (guint l = 0; l < s->plan->n_levels; l++) {
-        guint reach = s->counts[l] + rest[l];
+    const Plan *plan = s->plan;
+    gint64 free_total = 0;
+    for (guint p = 0; p < plan->np; p++)
+        free_total += MAX(plan->mem_left[p], 0);
+    guint l = 0, i = pos;
+    for (; l < plan->n_levels; l++) {
+        guint reach = s->counts[l];
+        gint64 used = 0;
+        for (; i < plan->ncand && plan->level[plan->cand[i]] == (int) l; i++) {
+            guint d = plan->cand[i];
+            if (used + (gint64) need_mem(plan, d) <= free_total && fits_somewhere(plan, d)) {
+                used += (gint64) need_mem(plan, d);
+                reach++;
+            }
+        }
         if (reach != s->best_counts[l])
             return reach > s->best_counts[l];
     }
@@ -334,10 +364,22 @@ static void record_if_better(Search *s)
         s->best_assign[i] = plan->assign[plan->cand[i]];
 }
 
+typedef struct {
+    const Plan *plan;
+    guint d;
+} Children;
+
+static int compare_children(gconstpointer a, gconstpointer b, gpointer user_data)
+{
+    const Children *c = user_data;
+    guint p = *(const guint *) a, q = *(const guint *) b;
+    return p == q ? 0 : prefer(c->plan, c->d, p, q) ? -1 : 1;
+}
+
 static void search(Search *s, guint pos)
 {
     Plan *plan = s->plan;
-    if (s->nodes++ >= EXACT_NODE_BUDGET || !may_improve(s, pos))
+    if (s->nodes++ >= s->budget || !may_improve(s, pos))
         return;
     if (pos == plan->ncand) {
         record_if_better(s);
@@ -346,24 +388,35 @@ static void search(Search *s, guint pos)
     guint d = plan->cand[pos];
     /* Children in the order greedy would prefer them, so the first plans found are the
      * preferred ones and later ones replace them only when strictly better. */
-    g_autofree int *tried = g_new(int, plan->np);
-    guint n_tried = 0;
-    for (;;) {
-        int p = best_peer(plan, d);
-        if (p < 0)
-            break;
-        place(plan, d, (guint) p);
+    guint *children = &s->children[pos * plan->np], n = 0;
+    for (guint p = 0; p < plan->np; p++)
+        if (fits(plan, d, p))
+            children[n++] = p;
+    Children order = { plan, d };
+    g_qsort_with_data(children, (gint) n, sizeof(guint), compare_children, &order);
+    for (guint i = 0; i < n; i++) {
+        place(plan, d, children[i]);
         s->counts[plan->level[d]]++;
         search(s, pos + 1);
         s->counts[plan->level[d]]--;
         unplace(plan, d);
-        /* Hide p from best_peer for the next sibling. */
-        plan->rank[d * plan->np + p] = -1 - plan->rank[d * plan->np + p];
-        tried[n_tried++] = p;
     }
-    for (guint i = 0; i < n_tried; i++)
-        plan->rank[d * plan->np + tried[i]] = -1 - plan->rank[d * plan->np + tried[i]];
     search(s, pos + 1);
+}
+
+/* The size of the whole search tree (saturating at @cap): when it is within the budget,
+ * the search is exhaustive. */
+static guint64 tree_size(const Plan *plan, guint64 cap)
+{
+    guint64 level_nodes = 1, total = 1;
+    for (guint i = 0; i < plan->ncand && total < cap; i++) {
+        guint64 branches = 1;
+        for (guint p = 0; p < plan->np; p++)
+            branches += plan->rank[plan->cand[i] * plan->np + p] >= 0;
+        level_nodes = MIN(level_nodes * branches, cap);
+        total = MIN(total + level_nodes, cap);
+    }
+    return total;
 }
 
 static void place_exactly(Plan *plan)
@@ -373,15 +426,13 @@ static void place_exactly(Plan *plan)
     g_autofree guint *counts = g_new0(guint, nl);
     g_autofree guint *best_counts = g_new0(guint, nl);
     g_autofree int *best_assign = g_new(int, plan->ncand);
-    g_autofree guint *suffix = g_new0(guint, (plan->ncand + 1) * nl);
+    g_autofree guint *children = g_new(guint, (gsize) plan->ncand * plan->np + 1);
+    s.children = children;
     s.counts = counts;
     s.best_counts = best_counts;
     s.best_assign = best_assign;
-    s.suffix = suffix;
-    for (guint i = plan->ncand; i-- > 0;) {
-        memcpy(&suffix[i * nl], &suffix[(i + 1) * nl], nl * sizeof(guint));
-        suffix[i * nl + plan->level[plan->cand[i]]]++;
-    }
+    guint64 size = tree_size(plan, EXACT_TREE_MAX + 1);
+    s.budget = size <= EXACT_TREE_MAX ? size : EXACT_NODE_BUDGET;
 
     /* The greedy plan with its repair is the incumbent. */
     place_greedily(plan);
