@@ -66,6 +66,7 @@ static void build(Snapshot *s)
     s->peers[3].maintenance = TRUE;
     s->peers[7].reachable = FALSE;
     s->exclude[0] = s->peers[11].name;
+    s->exclude[1] = NULL;
 
     for (guint d = 0; d < N_DOMAINS; d++) {
         FerryPolicy *policy = s->policies[d] = ferry_policy_new();
@@ -207,7 +208,7 @@ int main(int argc, char **argv)
     guint rounds = argc > 1 ? (guint) atoi(argv[1]) : 20;
     if (rounds == 0)
         rounds = 20;
-    Snapshot s;
+    Snapshot s = { 0 };
     build(&s);
 
     g_autofree double *plan_s = g_new(double, rounds);
