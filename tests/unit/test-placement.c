@@ -227,6 +227,17 @@ static void test_verdicts(void)
 /* Stopped domains are moved, not started: they need no memory or vCPUs on the target. */
 static void test_stopped_need_no_capacity(void)
 {
+    /* ...but honour ne like running ones. */
+    {
+        g_autoptr(Snap) s = snap_new();
+        add_peer(s, "beta", 32ULL * GIB, 16);
+        add_resident(s, "web0", "beta", 1, NULL, "web");
+        add_domain(s, "web1", GIB, 1)->ne = g_strdup("web");
+        last_domain(s)->running = FALSE;
+        s->in.all = TRUE;
+        g_autoptr(GPtrArray) rows = plan(s);
+        assert_row(rows, "web1", FERRY_VERDICT_NO_TARGET, NULL);
+    }
     g_autoptr(Snap) s = snap_new();
     add_peer(s, "beta", GIB / 2, 1);
     s->in.vcpu_ratio = 1.0;
@@ -375,6 +386,22 @@ static void test_eq_joins_residents(void)
     g_assert_cmpstr(row_of(full, "db2")->reason, ==, "beta: its eq group 'db' goes to gamma; gamma: 1 GiB free, needs 3 GiB");
 }
 
+/* A member that stays (held) does not bind the others: the source is being emptied. */
+static void test_eq_member_left_behind(void)
+{
+    g_autoptr(Snap) s = snap_new();
+    add_peer(s, "beta", 32ULL * GIB, 16);
+    FerryPolicy *held = add_domain(s, "db1", GIB, 1);
+    held->eq = g_strdup("db");
+    held->hold = TRUE;
+    add_domain(s, "db2", GIB, 1)->eq = g_strdup("db");
+    add_domain(s, "db3", GIB, 1)->eq = g_strdup("db");
+    g_autoptr(GPtrArray) rows = plan(s);
+    assert_row(rows, "db1", FERRY_VERDICT_HOLD, NULL);
+    assert_row(rows, "db2", FERRY_VERDICT_MOVE, "beta");
+    assert_row(rows, "db3", FERRY_VERDICT_MOVE, "beta");
+}
+
 static void test_ne_apart(void)
 {
     g_autoptr(Snap) s = snap_new();
@@ -496,6 +523,16 @@ static void test_method_fallback(void)
     g_assert_cmpstr(row_of(stuck, "web")->reason, ==,
                     "beta: no access to the domain's storage, no room for copies in /var/lib/libvirt/images; "
                     "gamma: 0 MiB free, needs 1 GiB");
+
+    /* Move copies disks where it must, but prefers a peer that shares them, even over a
+     * tighter fit. */
+    set_methods(s, FERRY_METHOD_MOVE, -1);
+    access_at(s, 0, 0)->copy_space = TRUE;
+    access_at(s, 0, 0)->cpu_live = TRUE;
+    g_array_index(s->peers, FerryPlacePeer, 0).memory_free_kib = 2ULL * GIB;
+    g_array_index(s->peers, FerryPlacePeer, 1).memory_free_kib = 32ULL * GIB;
+    g_autoptr(GPtrArray) shared = plan(s);
+    assert_row(shared, "web", FERRY_VERDICT_MOVE, "gamma");
 
     /* Networks are needed by every method. */
     set_methods(s, FERRY_METHOD_FAILOVER, -1);
@@ -825,14 +862,16 @@ static void oracle_search(Oracle *o, guint i)
     o->assign[d] = -1;
 }
 
-static const char *const host_names[] = { "beta", "gamma", "delta", "epsilon" };
-static const char *const domain_names[] = { "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7" };
-static const char *const groups[] = { "g1", "g2" };
+static const char *const host_names[] = { "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota" };
+static const char *const groups[] = { "g1", "g2", "g3", "g4", "g5", "g6", "g7", "g8" };
 
-static Snap *random_snap(GRand *rand)
+static Snap *random_snap(GRand *rand, guint max_peers, guint max_domains)
 {
     Snap *s = snap_new();
-    guint np = g_rand_int_range(rand, 1, 5), nd = g_rand_int_range(rand, 1, 9);
+    guint np = g_rand_int_range(rand, 1, max_peers + 1), nd = g_rand_int_range(rand, 1, max_domains + 1);
+    /* Few groups for small instances (they collide), more for large ones (else every
+     * instance has an eq/ne contradiction). */
+    gint n_groups = max_domains > 8 ? 8 : 2;
     s->in.memory_ratio = g_rand_boolean(rand) ? 1.0 : 1.0 + g_rand_int_range(rand, 0, 3) / 32.0;
     s->in.vcpu_ratio = g_rand_int_range(rand, 2, 7) / 2.0;
     s->in.all = g_rand_boolean(rand);
@@ -854,11 +893,11 @@ static Snap *random_snap(GRand *rand)
             g_ptr_array_add(s->exclude, (gpointer) host_names[p]);
         for (guint r = g_rand_int_range(rand, 0, 3); r > 0; r--)
             add_resident(s, "resident", host_names[p], g_rand_int_range(rand, 0, 3),
-                         g_rand_int_range(rand, 0, 4) == 0 ? groups[g_rand_int_range(rand, 0, 2)] : NULL,
-                         g_rand_int_range(rand, 0, 3) == 0 ? groups[g_rand_int_range(rand, 0, 2)] : NULL);
+                         g_rand_int_range(rand, 0, 4) == 0 ? groups[g_rand_int_range(rand, 0, n_groups)] : NULL,
+                         g_rand_int_range(rand, 0, 3) == 0 ? groups[g_rand_int_range(rand, 0, n_groups)] : NULL);
     }
     for (guint d = 0; d < nd; d++) {
-        FerryPolicy *p = add_domain(s, domain_names[d], g_rand_int_range(rand, 1, 9) * GIB / 2,
+        FerryPolicy *p = add_domain(s, name_of(s, "d", d), g_rand_int_range(rand, 1, 9) * GIB / 2,
                                     g_rand_int_range(rand, 1, 4));
         FerryPlaceDomain *dom = last_domain(s);
         dom->running = g_rand_int_range(rand, 0, 5) != 0;
@@ -867,9 +906,9 @@ static Snap *random_snap(GRand *rand)
         p->no_migrate = g_rand_int_range(rand, 0, 16) == 0;
         p->priority = g_rand_int_range(rand, 0, 3);
         if (g_rand_int_range(rand, 0, 3) == 0)
-            p->eq = g_strdup(groups[g_rand_int_range(rand, 0, 2)]);
+            p->eq = g_strdup(groups[g_rand_int_range(rand, 0, n_groups)]);
         if (g_rand_int_range(rand, 0, 3) == 0)
-            p->ne = g_strdup(groups[g_rand_int_range(rand, 0, 2)]);
+            p->ne = g_strdup(groups[g_rand_int_range(rand, 0, n_groups)]);
         if (g_rand_int_range(rand, 0, 5) == 0)
             set_strv(&p->pin, host_names[g_rand_int_range(rand, 0, np)],
                      g_rand_boolean(rand) ? "alpha" : host_names[g_rand_int_range(rand, 0, np)], NULL);
@@ -944,7 +983,8 @@ static void dump(Snap *s, GPtrArray *rows)
 /* How much the random instances exercised, so a change that makes them trivial shows. */
 static guint stat_placed, stat_left, stat_errors;
 
-static void check_random_instance(Snap *s, guint seed)
+/* @exhaustive: also compare with every possible plan (small instances only). */
+static void check_random_instance(Snap *s, guint seed, gboolean exhaustive)
 {
     guint np = s->peers->len, nd = s->domains->len;
     g_autoptr(GError) error = NULL;
@@ -986,7 +1026,7 @@ static void check_random_instance(Snap *s, guint seed)
     for (guint i = 0; i < rows->len; i++) {
         const FerryPlacement *row = rows->pdata[i];
         guint d = 0;
-        while (strcmp(domain_names[d], row->domain))
+        while (strcmp(g_array_index(s->domains, FerryPlaceDomain, d).name, row->domain))
             d++;
         if (row->verdict != FERRY_VERDICT_MOVE) {
             g_assert_null(row->target);
@@ -1006,6 +1046,8 @@ static void check_random_instance(Snap *s, guint seed)
         stat_placed += got[cand[i]] >= 0;
         stat_left += got[cand[i]] < 0;
     }
+    if (!exhaustive)
+        return;
     oracle_search(&o, 0);
     if (better(best, mine, o.nlevels))
         { dump(s, rows); g_error("seed %u: exhaustive search places more (priority order)", seed); }
@@ -1018,13 +1060,29 @@ static void test_random_against_exhaustive(void)
     for (guint i = 0; i < instances; i++) {
         guint seed = g_rand_int(rand);
         g_autoptr(GRand) one = g_rand_new_with_seed(seed);
-        g_autoptr(Snap) s = random_snap(one);
-        check_random_instance(s, seed);
+        g_autoptr(Snap) s = random_snap(one, 4, 8);
+        check_random_instance(s, seed, TRUE);
     }
     g_test_message("%u instances: %u domains placed, %u left behind, %u contradicting eq/ne", instances,
                    stat_placed, stat_left, stat_errors);
     g_assert_cmpuint(stat_placed, >, instances);
     g_assert_cmpuint(stat_left, >, instances / 2);
+}
+
+/* Beyond the exact search (greedy, repair, a cut search): every rule still holds. */
+static void test_random_large_valid(void)
+{
+    g_autoptr(GRand) rand = g_rand_new_with_seed(20261204);
+    stat_placed = stat_left = stat_errors = 0;
+    for (guint i = 0; i < 300; i++) {
+        guint seed = g_rand_int(rand);
+        g_autoptr(GRand) one = g_rand_new_with_seed(seed);
+        g_autoptr(Snap) s = random_snap(one, 8, 40);
+        check_random_instance(s, seed, FALSE);
+    }
+    g_test_message("300 instances: %u domains placed, %u left behind, %u contradicting eq/ne", stat_placed,
+                   stat_left, stat_errors);
+    g_assert_cmpuint(stat_placed, >, 1500);
 }
 
 int main(int argc, char **argv)
@@ -1039,6 +1097,7 @@ int main(int argc, char **argv)
     g_test_add_func("/placement/pin", test_pin);
     g_test_add_func("/placement/eq-together", test_eq_together);
     g_test_add_func("/placement/eq-joins-residents", test_eq_joins_residents);
+    g_test_add_func("/placement/eq-member-left-behind", test_eq_member_left_behind);
     g_test_add_func("/placement/ne-apart", test_ne_apart);
     g_test_add_func("/placement/priority-over-count", test_priority_over_count);
     g_test_add_func("/placement/repair-makes-room", test_repair_makes_room);
@@ -1048,5 +1107,6 @@ int main(int argc, char **argv)
     g_test_add_func("/placement/bad-input", test_bad_input);
     g_test_add_func("/placement/deterministic", test_deterministic);
     g_test_add_func("/placement/random-against-exhaustive", test_random_against_exhaustive);
+    g_test_add_func("/placement/random-large-valid", test_random_large_valid);
     return g_test_run();
 }
