@@ -22,8 +22,9 @@
  *  - capacity: a peer's memory never goes beyond free + total * (memory_ratio - 1) (ratio
  *    1.0: what is free now; the running domains there are already in its free memory),
  *    its vCPUs never beyond cpus * vcpu_ratio counting the domains running there. Stopped
- *    domains are defined on the target, not started: they use neither, but they honour
- *    eq, ne and pin like running ones.
+ *    domains are defined on the target, not started: they use neither (so even a peer
+ *    already beyond a limit takes them), but they honour eq, ne and pin like running
+ *    ones.
  *  - constraints: a peer in maintenance, unreachable or excluded is never a target; `pin`
  *    restricts targets; `ne` members never share a host, also with domains of the same
  *    ne group already running on peers; the placed members of an `eq` group all go to one
@@ -34,8 +35,10 @@
  *    as many domains of the highest priority as possible, then, without losing any of
  *    those, as many of the next priority, and so on (a higher-priority domain is never
  *    left behind to make room for any number of lower-priority ones). Small snapshots
- *    (up to FERRY_PLACE_EXACT_MAX domains to place) are solved exactly by a bounded
- *    branch and bound (the greedy plan is its start, a node budget its bound); larger
+ *    (up to FERRY_PLACE_EXACT_MAX domains to place) go through a branch and bound that
+ *    starts from the greedy plan below: exhaustive when its tree is small (every
+ *    snapshot of up to 8 domains on 4 peers), else cut after a fixed number of nodes
+ *    (a few ms; never worse than greedy); larger
  *    ones greedily (by priority, then smaller first, so that more of them fit; each to
  *    the peer allowing the earliest method, then with shared storage, then with the
  *    tightest fit), followed by a bounded repair step: per domain left behind, one
