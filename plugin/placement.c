@@ -809,9 +809,12 @@ static FerryPlacement *row_for(const Plan *plan, guint d)
         row->reason = g_strdup(verdict_reasons[row->verdict]);
     } else if (plan->assign[d] >= 0) {
         guint p = (guint) plan->assign[d];
-        row->method = plan->in->methods[plan->rank[d * plan->np + p]];
+        int rank = plan->rank[d * plan->np + p];
+        row->method = plan->in->methods[rank];
         row->target = g_strdup(plan->in->peers[p].name);
-        row->reason = g_strdup("");
+        row->reason = rank == 0 ? g_strdup("")
+                                : g_strdup_printf("%s to %s: %s", ferry_method_name(plan->in->methods[0]),
+                                                  row->target, method_blocker(plan, d, p, plan->in->methods[0]));
     } else {
         row->verdict = FERRY_VERDICT_NO_TARGET;
         row->reason = no_target_reason(plan, d);

@@ -147,7 +147,8 @@ typedef struct {
     FerryVerdict verdict;
     FerryMethod method; /* meaningful only for FERRY_VERDICT_MOVE */
     char *target;       /* NULL unless FERRY_VERDICT_MOVE */
-    char *reason;       /* never NULL; "" when nothing needs saying */
+    char *reason;       /* never NULL: for `move`, why the first method could not be used
+                         * ("migration to beta: no access to /srv/shared"), else "" */
 } FerryPlacement;
 
 void ferry_placement_free(FerryPlacement *placement);

@@ -508,6 +508,8 @@ static void test_method_fallback(void)
     g_autoptr(GPtrArray) fallback = plan(s);
     assert_row(fallback, "web", FERRY_VERDICT_MOVE, "beta");
     g_assert_cmpint(row_of(fallback, "web")->method, ==, FERRY_METHOD_STORAGE_MIGRATION);
+    g_assert_cmpstr(row_of(fallback, "web")->reason, ==, "migration to beta: no access to the domain's storage");
+    g_assert_cmpstr(row_of(rows, "web")->reason, ==, "");
 
     /* A CPU that only boots there: move (cold) is the way. */
     set_methods(s, FERRY_METHOD_MIGRATION, FERRY_METHOD_MOVE, -1);
