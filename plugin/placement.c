@@ -55,6 +55,7 @@ typedef struct {
     gboolean *eq_has_resident;
     guint *ne_count;       /* n_ne * np: members there (residents and placed) */
     int *eq_host;          /* per eq group: where its placed members are, -1 none */
+    gint64 *eq_mem, *eq_vcpus; /* per eq group: what all its candidates need */
     guint *eq_placed;
     int *assign;           /* per domain: peer, -1 not placed */
     guint *cand;           /* the domains to place, best first */
@@ -194,13 +195,24 @@ static void unplace(Plan *plan, guint d)
 }
 
 /* Whether peer @p is a better target for @d than peer @q (both fit): the earlier method,
- * then shared storage (nothing to copy), then the tightest memory fit (keeps large holes
- * for large domains), then the name. */
+ * then room for the domain's whole eq group, then shared storage (nothing to copy), then
+ * the tightest memory fit (keeps large holes for large domains), then the name. */
+static gboolean holds_group(const Plan *plan, guint d, guint p)
+{
+    int eq = plan->eq_of[d];
+    return eq < 0 || plan->eq_host[eq] >= 0 ||
+           (plan->mem_left[p] >= plan->eq_mem[eq] && plan->vcpu_left[p] >= plan->eq_vcpus[eq]);
+}
+
 static gboolean prefer(const Plan *plan, guint d, guint p, guint q)
 {
     int r = plan->rank[d * plan->np + p], rq = plan->rank[d * plan->np + q];
     if (r != rq)
         return r < rq;
+    /* The first member of an eq group decides where the others go: where all fit. */
+    gboolean g = holds_group(plan, d, p), gq = holds_group(plan, d, q);
+    if (g != gq)
+        return g;
     gboolean s = access_of(plan, d, p)->storage_shared, sq = access_of(plan, d, q)->storage_shared;
     if (s != sq)
         return s;
@@ -237,66 +249,75 @@ static int compare_candidates(gconstpointer a, gconstpointer b, gpointer user_da
     return strcmp(x->name, y->name);
 }
 
+/* Once the first member of an eq group has a host, the members of the same priority go
+ * there at once, before other domains of that priority fill the host (the lower ones
+ * wait for their turn: they must not take room from higher ones). */
+static void follow_group(Plan *plan, guint d)
+{
+    int eq = plan->eq_of[d];
+    if (eq < 0 || plan->eq_placed[eq] != 1)
+        return;
+    for (guint i = 0; i < plan->ncand; i++) {
+        guint e = plan->cand[i];
+        if (plan->eq_of[e] == eq && plan->level[e] == plan->level[d] && plan->assign[e] < 0 &&
+            fits(plan, e, (guint) plan->eq_host[eq]))
+            place(plan, e, (guint) plan->eq_host[eq]);
+    }
+}
+
 static void place_greedily(Plan *plan)
 {
     for (guint i = 0; i < plan->ncand; i++) {
         guint d = plan->cand[i];
         int p = plan->assign[d] < 0 ? best_peer(plan, d) : -1;
-        if (p >= 0)
-            place(plan, d, (guint) p);
+        if (p < 0)
+            continue;
+        place(plan, d, (guint) p);
+        follow_group(plan, d);
     }
 }
 
-/* Peer @p has the rank and groups for @d but not the room: make room by moving one placed
- * domain @e (not bound by an eq group) elsewhere, or, failing that, by displacing one of
- * lower priority and placing it again where it fits. */
-static gboolean make_room(Plan *plan, guint d, guint p)
+/* Moves one placed domain (not bound by an eq group) from @p to another peer so that @d
+ * fits on @p. */
+static gboolean relocate_one(Plan *plan, guint d, guint p)
 {
-    for (guint pass = 0; pass < 2; pass++) {
-        for (guint i = plan->ncand; i-- > 0;) {
-            guint e = plan->cand[i];
-            if (plan->assign[e] != (int) p || plan->eq_of[e] >= 0)
-                continue;
-            if (pass == 1 && plan->level[e] <= plan->level[d])
-                continue;
-            if (plan->mem_left[p] + (gint64) need_mem(plan, e) < (gint64) need_mem(plan, d) ||
-                plan->vcpu_left[p] + (gint64) need_vcpus(plan, e) < (gint64) need_vcpus(plan, d))
-                continue; /* not enough room even without e */
-            unplace(plan, e);
-            if (!fits(plan, d, p)) {
-                place(plan, e, p);
-                continue;
-            }
+    for (guint i = plan->ncand; i-- > 0;) {
+        guint e = plan->cand[i];
+        if (plan->assign[e] != (int) p || plan->eq_of[e] >= 0)
+            continue;
+        if (plan->mem_left[p] + (gint64) need_mem(plan, e) < (gint64) need_mem(plan, d) ||
+            plan->vcpu_left[p] + (gint64) need_vcpus(plan, e) < (gint64) need_vcpus(plan, d))
+            continue; /* not enough room even without e */
+        unplace(plan, e);
+        if (fits(plan, d, p)) {
             place(plan, d, p);
             int q = best_peer(plan, e);
             if (q >= 0) {
                 place(plan, e, (guint) q);
                 return TRUE;
             }
-            if (pass == 1)
-                return TRUE; /* e stays behind: d has a higher priority */
             unplace(plan, d);
-            place(plan, e, p);
         }
+        place(plan, e, p);
     }
     return FALSE;
 }
 
-/* The bounded improvement step after the greedy plan: one relocation or displacement per
- * unplaced domain, in priority order. */
+/* The bounded improvement step after the greedy plan, per domain left behind in priority
+ * order: one other domain relocated to make room for it, on the first peer (by name)
+ * where that works. (Displacing lower-priority domains would never help: the greedy
+ * plan places every domain before any of lower priority.) */
 static void repair(Plan *plan)
 {
     for (guint i = 0; i < plan->ncand; i++) {
         guint d = plan->cand[i];
-        if (plan->assign[d] >= 0)
-            continue;
-        for (guint k = 0; k < plan->np; k++) {
+        for (guint k = 0; k < plan->np && plan->assign[d] < 0; k++) {
             guint p = plan->peer_order[k];
-            if (plan->rank[d * plan->np + p] >= 0 && groups_allow(plan, d, p) && make_room(plan, d, p))
-                break;
+            if (plan->rank[d * plan->np + p] >= 0 && groups_allow(plan, d, p))
+                relocate_one(plan, d, p);
         }
     }
-    place_greedily(plan); /* whatever a displacement freed */
+    place_greedily(plan); /* a relocation may have left room elsewhere */
 }
 
 /* ------------------------------------------------------------------ exact search */
@@ -664,6 +685,8 @@ static void plan_init(Plan *plan, const FerryPlaceInput *in, GHashTable *peers)
     plan->ne_count = g_new0(guint, plan->n_ne * np + 1);
     plan->eq_host = g_new(int, plan->n_eq + 1);
     plan->eq_placed = g_new0(guint, plan->n_eq + 1);
+    plan->eq_mem = g_new0(gint64, plan->n_eq + 1);
+    plan->eq_vcpus = g_new0(gint64, plan->n_eq + 1);
     for (guint g = 0; g < plan->n_eq; g++)
         plan->eq_host[g] = -1;
     for (guint r = 0; r < in->n_residents; r++) {
@@ -691,6 +714,10 @@ static void plan_init(Plan *plan, const FerryPlaceInput *in, GHashTable *peers)
             plan->rank[d * np + p] = candidate ? method_rank(plan, d, p) : -1;
         if (candidate)
             plan->cand[plan->ncand++] = d;
+        if (candidate && plan->eq_of[d] >= 0) {
+            plan->eq_mem[plan->eq_of[d]] += (gint64) need_mem(plan, d);
+            plan->eq_vcpus[plan->eq_of[d]] += need_vcpus(plan, d);
+        }
     }
     g_qsort_with_data(plan->cand, (gint) plan->ncand, sizeof(guint), compare_candidates, plan);
     for (guint i = 0; i < plan->ncand; i++) {
@@ -717,6 +744,8 @@ static void plan_clear(Plan *plan)
     g_free(plan->ne_count);
     g_free(plan->eq_host);
     g_free(plan->eq_placed);
+    g_free(plan->eq_mem);
+    g_free(plan->eq_vcpus);
     g_free(plan->assign);
     g_free(plan->level);
     g_free(plan->rank);
