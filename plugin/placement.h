@@ -89,7 +89,7 @@ typedef struct {
 
 typedef struct {
     const char *name;
-    const char *uuid;
+    const char *uuid;          /* not used here: for the caller that builds the rows */
     gboolean running;
     guint64 memory_kib;
     guint vcpus;
