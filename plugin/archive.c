@@ -477,7 +477,8 @@ static gboolean copy_disks(Archive *a, GError **error)
 static gboolean copy_tpm_state(Archive *a, const char *state_dir, GError **error)
 {
     g_autofree char *dst = g_build_filename(a->partial, "tpm", NULL);
-    g_autoptr(GPtrArray) files = ferry_copy_tree(state_dir, dst, ferry_job_cancellable(a->job), error);
+    /* Owned by root in the archive: swtpm's user must not be able to change what a restore reads. */
+    g_autoptr(GPtrArray) files = ferry_copy_tree_owned(state_dir, dst, 0, 0, ferry_job_cancellable(a->job), error);
     if (!files)
         return FALSE;
     for (guint i = 0; i < files->len; i++) {

@@ -43,15 +43,16 @@ gboolean ferry_digest_checksum_is_valid(const char *checksum)
 
 /* ------------------------------------------------------------------ errors */
 
-static gboolean fail_errno(GError **error, int err, const char *what, const char *path)
-{
-    g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot %s %s: %s", what, path, g_strerror(err));
-    return FALSE;
-}
-
 static gboolean is_out_of_space(int err)
 {
     return err == ENOSPC || err == EDQUOT;
+}
+
+static gboolean fail_errno(GError **error, int err, const char *what, const char *path)
+{
+    g_set_error(error, FERRY_ERROR, is_out_of_space(err) ? FERRY_ERROR_NO_CAPACITY : FERRY_ERROR_FAILED,
+                "cannot %s %s: %s", what, path, g_strerror(err));
+    return FALSE;
 }
 
 /* ------------------------------------------------------------------ one pass over a file */

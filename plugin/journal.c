@@ -52,7 +52,9 @@ gboolean ferry_journal_commit(FerryJournal *j, GError **error)
     g_autoptr(GError) local = NULL;
     if (!g_file_set_contents_full(j->path, data, len,
                                   G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0600, &local)) {
-        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED,
+        g_set_error(error, FERRY_ERROR,
+                    g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOSPC) ? FERRY_ERROR_NO_CAPACITY
+                                                                             : FERRY_ERROR_FAILED,
                     "cannot write the job journal %s: %s; check the space and permissions of [state] dir=",
                     j->path, local->message);
         return FALSE;
