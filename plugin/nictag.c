@@ -2,7 +2,7 @@
 #include "nictag.h"
 
 #include "domxml.h"
-#include "ferry-error.h"
+#include "libvirt-error.h"
 #include "networks.h"
 #include "porttag.h"
 #include "worker.h"
