@@ -56,7 +56,8 @@ static char *boot_id(void)
     return id ? id : g_strdup("");
 }
 
-/* The start time of process @pid (field 22 of /proc/<pid>/stat), 0 when it does not exist:
+/* The start time of process @pid (field 22 of /proc/<pid>/stat), 0 when it does not exist
+ * or has ended:
  * with the pid it names one process for the whole boot, whatever reuses the number. */
 static guint64 process_start(gint64 pid)
 {
@@ -66,8 +67,9 @@ static guint64 process_start(gint64 pid)
     if (!after)
         return 0;
     g_auto(GStrv) fields = g_strsplit(after + 1, " ", 0);
-    /* fields[0] is empty (the space after ')'), fields[1] is field 3 (state). */
-    if (g_strv_length(fields) < 21)
+    /* fields[0] is empty (the space after ')'), fields[1] is field 3 (state). A zombie is
+     * gone: nothing reaps a daemon that was started detached until its reaper gets to it. */
+    if (g_strv_length(fields) < 21 || g_str_equal(fields[1], "Z") || g_str_equal(fields[1], "X"))
         return 0;
     return g_ascii_strtoull(fields[20], NULL, 10);
 }

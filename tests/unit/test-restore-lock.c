@@ -138,6 +138,33 @@ static void test_dead_process(Fixture *f, gconstpointer data)
     g_assert_cmpstr(h->token, !=, "planted");
 }
 
+static void test_zombie(Fixture *f, gconstpointer data)
+{
+    /* killed, not yet reaped: /proc still shows it, with its start time */
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(0);
+    g_autofree char *stat_path = g_strdup_printf("/proc/%d/stat", (int)pid);
+    g_autofree char *stat = NULL;
+    for (int i = 0; i < 100; i++) {
+        g_clear_pointer(&stat, g_free);
+        g_assert_true(g_file_get_contents(stat_path, &stat, NULL, NULL));
+        if (strstr(stat, ") Z "))
+            break;
+        g_usleep(10000);
+    }
+    g_assert_nonnull(strstr(stat, ") Z "));
+    g_auto(GStrv) fields = g_strsplit(strrchr(stat, ')') + 1, " ", 0);
+    g_autofree char *boot = current_boot_id();
+    plant(f, "alpha", HOST_UUID, boot, pid, g_ascii_strtoull(fields[20], NULL, 10));
+    FerryRestoreLockRequest req = request(f, "alpha", HOST_UUID);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(FerryRestoreLock) lock = ferry_restore_lock_acquire(&req, &error);
+    g_assert_no_error(error);
+    int status;
+    waitpid(pid, &status, 0);
+}
+
 static void test_reused_pid(Fixture *f, gconstpointer data)
 {
     /* The pid lives, but it is another process (its start time differs). */
@@ -298,6 +325,7 @@ int main(int argc, char **argv)
     g_test_add("/restore-lock/once", Fixture, NULL, setup, test_once, teardown);
     g_test_add("/restore-lock/heartbeat", Fixture, NULL, setup, test_heartbeat, teardown);
     g_test_add("/restore-lock/dead-process", Fixture, NULL, setup, test_dead_process, teardown);
+    g_test_add("/restore-lock/zombie", Fixture, NULL, setup, test_zombie, teardown);
     g_test_add("/restore-lock/reused-pid", Fixture, NULL, setup, test_reused_pid, teardown);
     g_test_add("/restore-lock/rebooted", Fixture, NULL, setup, test_rebooted, teardown);
     g_test_add("/restore-lock/other-host", Fixture, NULL, setup, test_other_host, teardown);
