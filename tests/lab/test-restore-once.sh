@@ -137,6 +137,7 @@ kill_when_locked() { # HOST ID
     call_job "$1" Restore 'sa{sv}' "$2" 0 > /dev/null
     wait $killer
 }
+on "$loser" virsh -q undefine r1 > /dev/null 2>&1 # left pending deletion by the archive of id4
 kill_when_locked "$loser" "$id5"
 tap_ok "(virt-ferryd on $loser killed while its restore holds the lock)" test -e "$LOCKS/$uuid.lock"
 sleep 1
