@@ -159,4 +159,25 @@ tap_is "r1 runs once" "$(($(running alpha r1) + $(running beta r1)))" 1
 tap_ok "and the lock is gone" test ! -e "$LOCKS/$uuid.lock"
 "$LAB" ferryd "$loser" start >&2
 
+# ------------------------------------------------------------------ a peer that cannot be asked
+# An address of the lab's range that no host has: no answer within the bound.
+conf=$LAB_DIR/hosts/alpha/virt-ferry.conf
+sed -i 's|^uris=|uris=qemu+tcp://198.18.255.254/system;|' "$conf"
+"$LAB" ferryd alpha restart >&2
+where=$( [ "$(running alpha r1)" = 1 ] && echo alpha || echo beta)
+on "$where" virsh -q destroy r1 > /dev/null
+job=$(archive "$where" r1)
+tap_is "r1 archives on $where" "$(job_wait "$where" "$job")" succeeded
+id6=$(jprop "$where" "$job" Result)
+t0=$(now)
+read -r st err <<< "$(restore_job alpha "$id6" start b true)"
+tap_diag "refused after $(since "$t0") s"
+tap_is "a restore with a peer that cannot be asked is NetworkUnavailable" "$err" org.virtferry.Ferry1.Error.NetworkUnavailable
+tap_ok "naming that peer and ignore_unreachable" bash -c "grep -q '198.18.255.254' <<< \"\$1\" && grep -q ignore_unreachable <<< \"\$1\"" _ "$(last_message alpha)"
+tap_is "nothing of r1 runs on alpha" "$(running alpha r1)" 0
+read -r st err <<< "$(restore_job alpha "$id6" start b true ignore_unreachable b true)"
+tap_is "with ignore_unreachable it restores, with a warning" "$st" warning
+tap_ok "naming the peer not asked" bash -c "grep -q '198.18.255.254' <<< \"\$1\"" _ "$(last_message alpha)"
+tap_is "r1 runs on alpha" "$(state alpha r1)" running
+
 tap_done
