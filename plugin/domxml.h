@@ -9,10 +9,9 @@
 #include <glib.h>
 #include <libxml/tree.h>
 
-G_BEGIN_DECLS
+#include "ferry-names.h" /* FERRY_ARCHIVE_NS: the archive metadata in a domain's <metadata> */
 
-/* Namespace of the virt-ferry archive metadata kept in a domain's <metadata>. */
-#define FERRY_ARCHIVE_NS "http://virtferry.org/xmlns/archive/1"
+G_BEGIN_DECLS
 
 typedef struct {
     char *target;      /* <target dev=>: "vda"; NULL when the XML has none */
