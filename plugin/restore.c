@@ -12,6 +12,7 @@
 #include "networks.h"
 #include "peer-storage.h"
 #include "policy.h"
+#include "restore-once.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
@@ -32,6 +33,7 @@ void ferry_restore_recover(const FerryConfig *config, virConnectPtr conn, FerryJ
 typedef struct {
     char *uri, *library, *state_dir, *image_dir, *networks_dir;
     char *id, *dir;
+    GStrv peers;
     FerryRestoreOptions options;
 } RestoreCall;
 
@@ -44,6 +46,7 @@ static void restore_call_free(RestoreCall *r)
     g_free(r->networks_dir);
     g_free(r->id);
     g_free(r->dir);
+    g_strfreev(r->peers);
     g_free(r->options.name);
     g_free(r->options.network);
     g_free(r);
@@ -81,6 +84,8 @@ typedef struct {
     GPtrArray *nic_plans;    /* NicPlan: where each archived NIC goes */
     FerryJobBytes bytes;
     virDomainPtr dom;        /* the restored domain once defined */
+    gboolean copy;           /* a copy: new UUID, new MACs, booted from its disks */
+    FerryRestoreLock *lock;  /* no other host restores this UUID meanwhile */
 } Restore;
 
 static void restore_clear(Restore *r)
@@ -102,6 +107,7 @@ static void restore_clear(Restore *r)
     g_free(r->tpm_dir);
     g_free(r->tpm_staging);
     g_clear_pointer(&r->nic_plans, g_ptr_array_unref);
+    g_clear_pointer(&r->lock, ferry_restore_lock_release);
 }
 
 static gboolean cancelled(Restore *r, GError **error)
@@ -177,15 +183,43 @@ static gboolean is_pending_with(virDomainPtr dom)
            state == VIR_DOMAIN_SHUTOFF;
 }
 
+/* A copy asked for: its own name, a new UUID and new MACs, so that it runs next to the
+ * original. libvirt restores a saved memory state only under its UUID and MACs: a copy boots
+ * from its disk copies. */
+static gboolean choose_copy_identity(Restore *r, GError **error)
+{
+    const char *name = r->call->options.name;
+    if (!name || g_str_equal(name, r->manifest->domain)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "a copy of %s needs a name of its own (name option, virt-ferry restore --copy --name)",
+                    r->manifest->domain);
+        return FALSE;
+    }
+    g_autoptr(virDomain) by_name = virDomainLookupByName(r->conn, name);
+    virResetLastError();
+    if (by_name) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "a domain named %s exists on this host; give the copy another name", name);
+        return FALSE;
+    }
+    r->name = g_strdup(name);
+    r->uuid = g_uuid_string_random();
+    r->copy = TRUE;
+    ferry_job_add_step(r->job, r->name, "identity", r->uuid, "copy: new UUID and new MACs");
+    return TRUE;
+}
+
 /* Decides the name and UUID, and whether a domain pending deletion here gives way. */
 static gboolean choose_identity(Restore *r, GError **error)
 {
     FerryManifest *m = r->manifest;
+    if (r->call->options.copy)
+        return choose_copy_identity(r, error);
     if (r->call->options.name && !g_str_equal(r->call->options.name, m->domain) && ferry_manifest_has_memory(m)) {
         g_set_error(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED,
                     "%s was archived running: libvirt restores a saved domain only under its own name; restore "
                     "it as %s on a host where that name is free (and rename it when it is shut off: virsh "
-                    "domrename)", m->domain, m->domain);
+                    "domrename), or restore a copy booted from its disks (copy option)", m->domain, m->domain);
         return FALSE;
     }
     r->name = g_strdup(r->call->options.name ? r->call->options.name : m->domain);
@@ -204,6 +238,13 @@ static gboolean choose_identity(Restore *r, GError **error)
         ferry_job_add_step(r->job, r->name, "identity", m->uuid, "takes the place of the domain pending deletion");
         return TRUE;
     }
+    if (by_uuid && !(r->call->options.name && !by_name) && virDomainIsActive(by_uuid) == 1) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_BUSY,
+                    "domain %s (UUID %s) runs on this host: restoring its archive would run it twice; stop it first, "
+                    "or restore a copy with a new UUID and new MACs (copy option, with a name)",
+                    virDomainGetName(by_uuid), m->uuid);
+        return FALSE;
+    }
     if (by_name) {
         g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
                     "a domain named %s exists on this host and is not this archive's domain pending deletion; "
@@ -219,8 +260,27 @@ static gboolean choose_identity(Restore *r, GError **error)
         }
         g_free(r->uuid);
         r->uuid = g_uuid_string_random();
-        ferry_job_add_step(r->job, r->name, "identity", r->uuid, "new UUID: the archived one is in use here");
+        r->copy = TRUE;
+        ferry_job_add_step(r->job, r->name, "identity", r->uuid,
+                           "copy: new UUID and new MACs (the archived UUID is in use here)");
     }
+    return TRUE;
+}
+
+/* The archived UUID comes back: nowhere else may it run, now or while this restore runs. */
+static gboolean restore_once(Restore *r, GError **error)
+{
+    FerryRestoreOnceRequest req = {
+        .library = r->call->library, .archive_id = r->call->id, .domain_uuid = r->uuid, .domain_name = r->name,
+        .peers = (const char *const *)r->call->peers, .break_lock = r->call->options.break_lock,
+        .ignore_unreachable = r->call->options.ignore_unreachable,
+    };
+    g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func(g_free);
+    ferry_job_set_message(r->job, "asking this host and its peers whether %s runs", r->name);
+    if (!(r->lock = ferry_restore_once_begin(r->conn, &req, notes, error)))
+        return FALSE;
+    for (guint i = 0; i < notes->len; i++)
+        ferry_job_add_note(r->job, g_ptr_array_index(notes, i));
     return TRUE;
 }
 
@@ -662,7 +722,11 @@ static gboolean rewrite(Restore *r, FerryDomainXml *def, GError **error)
         if (p->file->role == FERRY_FILE_NVRAM)
             ferry_domxml_set_nvram(def, p->path);
     }
-    return remap_nics(r, def, error);
+    if (!remap_nics(r, def, error))
+        return FALSE;
+    if (r->copy)
+        ferry_domxml_forget_nic_macs(def); /* libvirt gives each NIC a new one */
+    return TRUE;
 }
 
 static char *rewritten_xml(Restore *r, const char *xml, gboolean live, GError **error)
@@ -729,13 +793,17 @@ static gboolean restore_memory(Restore *r, GError **error)
 
 static gboolean start_defined(Restore *r, GError **error)
 {
-    if (r->call->options.start != 1) {
+    /* A copy of a domain archived running boots unless told to stay defined only. */
+    gboolean boot_copy = r->copy && ferry_manifest_has_memory(r->manifest) && r->call->options.start == -1;
+    if (r->call->options.start != 1 && !boot_copy) {
         ferry_job_add_step(r->job, r->name, "define", r->uuid, "defined, shut off as archived");
         return TRUE;
     }
     if (virDomainCreate(r->dom) < 0)
         return ferry_error_from_libvirt(error, "cannot start %s", r->name);
-    ferry_job_add_step(r->job, r->name, "start", r->uuid, "running (booted: the archive had no memory state)");
+    ferry_job_add_step(r->job, r->name, "start", r->uuid,
+                       boot_copy ? "running (booted from its disks: a copy does not use the memory state)"
+                                 : "running (booted: the archive had no memory state)");
     return TRUE;
 }
 
@@ -820,7 +888,7 @@ static gboolean run_restore(Restore *r, GError **error)
         return FALSE;
     if (!(r->conn = ferry_job_connect(r->call->uri, error)))
         return FALSE;
-    if (!choose_identity(r, error) || !plan_networks(r, error) || !check_capacity(r, error) ||
+    if (!choose_identity(r, error) || (!r->copy && !restore_once(r, error)) || !plan_networks(r, error) || !check_capacity(r, error) ||
         !plan_placements(r, error))
         return FALSE;
     if (!(r->journal = ferry_journal_create(r->call->state_dir, "restore", r->call->id, error)))
@@ -829,9 +897,10 @@ static gboolean run_restore(Restore *r, GError **error)
     if (!ferry_journal_record(r->journal, "phase", "copying", error) || !copy_and_verify(r, error) ||
         !restore_tpm_state(r, error) || cancelled(r, error) || !create_portgroups(r, error))
         return FALSE;
-    if (!define_domain(r, error) || !commit_staged(r, error) || cancelled(r, error))
+    if ((r->lock && !ferry_restore_lock_check(r->lock, error)) || !define_domain(r, error) ||
+        !commit_staged(r, error) || cancelled(r, error))
         return FALSE;
-    if (ferry_manifest_has_memory(r->manifest) ? !restore_memory(r, error) : !start_defined(r, error))
+    if (ferry_manifest_has_memory(r->manifest) && !r->copy ? !restore_memory(r, error) : !start_defined(r, error))
         return FALSE;
     ferry_journal_record(r->journal, "phase", "done", NULL);
     ferry_journal_remove(r->journal);
@@ -868,9 +937,10 @@ FerryJob *ferry_restore_start(FerryJobs *jobs, const FerryConfig *config, const 
     r->networks_dir = g_strdup(config->networks_dir);
     r->id = g_strdup(id);
     r->dir = g_steal_pointer(&dir);
+    r->peers = g_strdupv(config->peers);
+    r->options = *options;
     r->options.name = g_strdup(options->name);
     r->options.network = g_strdup(options->network);
-    r->options.start = options->start;
     /* The archived domain is held: no archive or second restore of it meanwhile. */
     return ferry_jobs_start(jobs, "restore", id, options->name ? NULL : m->uuid, restore_job, r,
                             (GDestroyNotify)restore_call_free, error);

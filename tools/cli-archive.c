@@ -84,6 +84,8 @@ int cli_verb_restore(CliContext *ctx, char **args)
     g_autoptr(GError) error = NULL;
     if (ctx->paused && ctx->start)
         return usage("--paused and --start exclude each other");
+    if (ctx->copy && !ctx->name)
+        return usage("--copy needs --name: a copy has a name of its own");
     if (!ferry_check_archive_id(args[0], &error) ||
         (ctx->name && !ferry_check_domain_name(ctx->name, "restore name", &error)))
         return fail(error);
@@ -92,6 +94,12 @@ int cli_verb_restore(CliContext *ctx, char **args)
         g_variant_builder_add(&options, "{sv}", "name", g_variant_new_string(ctx->name));
     if (ctx->paused || ctx->start)
         g_variant_builder_add(&options, "{sv}", "start", g_variant_new_boolean(ctx->start));
+    if (ctx->copy)
+        g_variant_builder_add(&options, "{sv}", "copy", g_variant_new_boolean(TRUE));
+    if (ctx->break_lock)
+        g_variant_builder_add(&options, "{sv}", "break_lock", g_variant_new_boolean(TRUE));
+    if (ctx->ignore_unreachable)
+        g_variant_builder_add(&options, "{sv}", "ignore_unreachable", g_variant_new_boolean(TRUE));
     if (!cli_connect(ctx, &error))
         return fail(error);
     int status = cli_start_job(ctx, FERRY_ROOT_PATH, FERRY_MANAGER_INTERFACE, "Restore",
