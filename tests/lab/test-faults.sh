@@ -25,6 +25,9 @@ journal_phase() { # HOST KIND: the phase the host's journal of that kind records
     sed -n 's/^phase=//p' "$(host_path "$1" var-lib-libvirt/virt-ferry/journal)/$2"-*.journal 2> /dev/null | head -n 1
 }
 size_of() { stat -c %s "$1" 2> /dev/null || echo 0; }
+kib() { echo $(($(size_of "$1") / 1024)); }
+# FILE is a copy of SOURCE cut short: there, not empty, shorter.
+cut_short() { [ -s "$1" ] && [ "$(size_of "$1")" -lt "$(size_of "$2")" ]; } # FILE SOURCE
 partials() { ls -A "$LIBRARY" 2> /dev/null | grep -c '^\.partial-'; }
 archives_of() { ls "$LIBRARY" 2> /dev/null | grep -c "^$1-"; }
 state() { on "$1" virsh domstate "$2" 2> /dev/null | head -n 1; }
@@ -136,15 +139,13 @@ tap_is "(1) beta has no k1" "$(defined_on beta k1)" 0
 tap_diag "at $(since "$t_start") s"
 copying_k2() { # k2's disk is half copied into the partial archive
     local f=("$LIBRARY"/.partial-k2-*/disks/vda.qcow2)
-    KILLED_AT=$(size_of "${f[0]}")
-    [ "$KILLED_AT" -gt 0 ] && [ "$KILLED_AT" -lt "$(size_of "$K2_SRC")" ] && [ -n "$(journal_phase alpha archive)" ]
+    cut_short "${f[0]}" "$K2_SRC" && [ -n "$(journal_phase alpha archive)" ]
 }
 job=$(call_job alpha Archive 'sa{sv}' k2 0)
 tap_ok "virt-ferryd killed while it copies k2's disk" kill_when alpha "$(ferryd_pid alpha)" 60 copying_k2
 f=("$LIBRARY"/.partial-k2-*/disks/vda.qcow2)
-tap_ok "(2) the kill hit the copy: the copy in partial/ is shorter than the disk" \
-    test "$(size_of "${f[0]}")" -lt "$(size_of "$K2_SRC")"
-tap_diag "killed with $(($(size_of "${f[0]}") / MIB)) of $(($(size_of "$K2_SRC") / MIB)) MiB copied; journal: $(journal_phase alpha archive)"
+tap_ok "(2) the kill hit the copy: the copy in partial/ is cut short" cut_short "${f[0]}" "$K2_SRC"
+tap_diag "killed with $(kib "${f[0]}") of $(kib "$K2_SRC") KiB copied; journal: $(journal_phase alpha archive)"
 "$LAB" ferryd alpha start >&2
 tap_ok "(2) after the restart, the job is rolled back: its journal is gone" wait_for 120 no_journal alpha
 tap_is "(2) k2 runs again on alpha" "$(state alpha k2)" running
@@ -152,6 +153,7 @@ runs_once_on "(2)" alpha k2 "$k2boot" 1
 tap_is "(2) no partial archive is left" "$(partials)" 0
 tap_is "(2) and no archive of k2" "$(archives_of k2)" 0
 tap_ok "(2) k2 is not pending deletion" not_pending alpha k2
+tap_is "(2) beta has no k2" "$(defined_on beta k2)" 0
 
 # ------------------------------------------------------------------ archives to restore
 tap_diag "at $(since "$t_start") s"
@@ -171,13 +173,12 @@ K2_DST=$(host_path beta var-lib-libvirt/images/k2.qcow2)
 # ------------------------------------------------------------------ (3) restore: the disk copy
 tap_diag "at $(since "$t_start") s"
 restoring_k2_disk() {
-    KILLED_AT=$(size_of "$K2_DST")
-    [ "$KILLED_AT" -gt 0 ] && [ "$KILLED_AT" -lt "$(size_of "$K2_SRC")" ] && [ "$(journal_phase beta restore)" = copying ]
+    cut_short "$K2_DST" "$K2_SRC" && [ "$(journal_phase beta restore)" = copying ]
 }
 job=$(call_job beta Restore 'sa{sv}' "$k2id" 0)
 tap_ok "virt-ferryd killed while it copies k2's disk onto beta" kill_when beta "$(ferryd_pid beta)" 60 restoring_k2_disk
-tap_ok "(3) the kill hit the copy: beta's copy is shorter than the disk" test "$(size_of "$K2_DST")" -lt "$(size_of "$K2_SRC")"
-tap_diag "killed with $(($(size_of "$K2_DST") / MIB)) MiB copied; journal: $(journal_phase beta restore)"
+tap_ok "(3) the kill hit the copy: beta's copy is cut short" cut_short "$K2_DST" "$K2_SRC"
+tap_diag "killed with $(kib "$K2_DST") of $(kib "$K2_SRC") KiB copied; journal: $(journal_phase beta restore)"
 "$LAB" ferryd beta start >&2
 tap_ok "(3) after the restart, the restore is rolled back: its journal is gone" wait_for 120 no_journal beta
 tap_is "(3) beta has no k2 defined" "$(defined_on beta k2)" 0
