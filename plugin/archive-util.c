@@ -4,14 +4,6 @@
 
 #include <glib/gstdio.h>
 
-virConnectPtr ferry_job_connect(const char *uri, GError **error)
-{
-    virConnectPtr conn = virConnectOpen(uri);
-    if (!conn)
-        ferry_error_from_libvirt(error, "cannot connect to libvirtd at %s", uri);
-    return conn;
-}
-
 gboolean ferry_job_bytes_progress(guint64 done, gpointer data)
 {
     FerryJobBytes *b = data;

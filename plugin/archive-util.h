@@ -8,10 +8,8 @@
 #include "copy.h"
 #include "job.h"
 #include "library.h"
+#include "libvirt-open.h"
 
-/* A libvirt connection of the job's own: jobs run in their own threads and must not wait
- * behind the inventory's serial worker. */
-virConnectPtr ferry_job_connect(const char *uri, GError **error);
 
 /* Byte accounting for a job that moves several files: total known up front, each copy
  * reports into it. */

@@ -1,6 +1,7 @@
 /* Failover (see failover.h): publication of each host's domains on shared storage, and the
  * job that takes a dead host's domains over. */
 #include "failover.h"
+#include "libvirt-open.h"
 
 #include "domxml.h"
 #include "ferry-error.h"
@@ -121,7 +122,7 @@ static void probe_unref(Probe *p)
 static gpointer probe_thread(gpointer data)
 {
     Probe *p = data;
-    virConnectPtr conn = virConnectOpen(p->uri);
+    virConnectPtr conn = ferry_libvirt_open(p->uri, NULL);
     g_atomic_int_set(&p->alive, conn && virConnectIsAlive(conn) == 1);
     g_atomic_int_set(&p->done, 1);
     if (conn)
@@ -238,9 +239,9 @@ static gboolean failover_job(FerryJob *job, gpointer data, GError **error)
                     c->peer_uri);
         return FALSE;
     }
-    g_autoptr(virConnect) conn = virConnectOpen(c->uri);
+    g_autoptr(virConnect) conn = ferry_libvirt_open(c->uri, error);
     if (!conn)
-        return ferry_error_from_libvirt(error, "cannot connect to libvirtd at %s", c->uri);
+        return FALSE;
     Takeover t = { .job = job, .call = c, .conn = conn };
     g_autoptr(GPtrArray) uuids = published_uuids(c->dir, c->host);
     for (guint i = 0; i < uuids->len; i++) {
@@ -285,6 +286,6 @@ FerryJob *ferry_failover_start(FerryJobs *jobs, const FerryConfig *config, const
     c->peer_uri = ferry_peer_uri(config, host, NULL);
     c->domains = g_strdupv((char **)domains);
     c->start = start;
-    return ferry_jobs_start(jobs, "failover", host, NULL, failover_job, c, (GDestroyNotify)failover_call_free,
+    return ferry_jobs_start(jobs, FERRY_JOB_FAILOVER, host, NULL, failover_job, c, (GDestroyNotify)failover_call_free,
                             error);
 }

@@ -1,4 +1,5 @@
 #include "inventory.h"
+#include "libvirt-open.h"
 
 #include "domxml.h"
 #include "ferry-error.h"
@@ -405,9 +406,8 @@ static void connect_in_worker(GTask *task, gpointer source, gpointer data, GCanc
     g_autoptr(GError) error = NULL;
     virDomainPtr *doms = NULL;
 
-    d->conn = virConnectOpen(d->uri);
+    d->conn = ferry_libvirt_open(d->uri, &error);
     if (!d->conn) {
-        ferry_error_from_libvirt(&error, "cannot connect to %s", d->uri);
         g_task_return_error(task, g_steal_pointer(&error));
         return;
     }

@@ -17,6 +17,24 @@ typedef enum {
 
 const char *ferry_job_status_name(FerryJobStatus status);
 
+/* What a job does. Each kind has one row in job.c's table: its name (the D-Bus Job.Kind
+ * string and the word in logs) and the polkit action that starting it, or cancelling it
+ * for another caller, needs. */
+typedef enum {
+    FERRY_JOB_ARCHIVE,
+    FERRY_JOB_RESTORE,
+    FERRY_JOB_VERIFY,
+    FERRY_JOB_MIGRATE,
+    FERRY_JOB_MOVE_DISK,
+    FERRY_JOB_FAILOVER,
+    FERRY_JOB_N_KINDS
+} FerryJobKind;
+
+/* "archive", "move-disk"...: the Job.Kind property. */
+const char *ferry_job_kind_name(FerryJobKind kind);
+/* The polkit action id that governs jobs of @kind. */
+const char *ferry_job_kind_action(FerryJobKind kind);
+
 typedef struct _FerryJob FerryJob;
 typedef struct _FerryJobs FerryJobs;
 
@@ -35,7 +53,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FerryJobs, ferry_jobs_free)
 /* Starts @func in a new thread. @domain_uuid (may be NULL) is held for the job's lifetime:
  * a second job on it fails here with Busy. @data is freed with @destroy after the job. The
  * returned job is owned by @jobs; ref it to keep it. */
-FerryJob *ferry_jobs_start(FerryJobs *jobs, const char *kind, const char *target, const char *domain_uuid,
+FerryJob *ferry_jobs_start(FerryJobs *jobs, FerryJobKind kind, const char *target, const char *domain_uuid,
                            FerryJobFunc func, gpointer data, GDestroyNotify destroy, GError **error);
 /* Holds @domain_uuid for work that is not a job (Purge) as if a job ran on it: Busy when
  * one does. Release with ferry_jobs_release. */
@@ -50,8 +68,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FerryJob, ferry_job_unref)
 
 /* ---- read anywhere (thread-safe) */
 guint ferry_job_id(FerryJob *job);
-const char *ferry_job_kind(FerryJob *job);
+FerryJobKind ferry_job_kind(FerryJob *job);
 const char *ferry_job_target(FerryJob *job);
+/* The domain the job holds, or NULL. */
+const char *ferry_job_domain_uuid(FerryJob *job);
 gboolean ferry_job_is_finished(FerryJob *job);
 typedef struct {
     FerryJobStatus status;

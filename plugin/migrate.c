@@ -3,6 +3,7 @@
  * libvirtd connects to the peer's, no client in between), watched on a second connection for
  * progress, convergence and cancel. */
 #include "migrate.h"
+#include "libvirt-open.h"
 
 #include "bgcall.h"
 #include "domxml.h"
@@ -118,15 +119,15 @@ static virDomainPtr side_domain(Migrate *m)
 
 static gboolean connect_hosts(Migrate *m, GError **error)
 {
-    m->src = virConnectOpen(m->call->uri);
+    m->src = ferry_libvirt_open(m->call->uri, error);
     if (!m->src)
-        return ferry_error_from_libvirt(error, "cannot connect to libvirtd at %s", m->call->uri);
+        return FALSE;
     m->dom = virDomainLookupByUUIDString(m->src, m->call->uuid);
     if (!m->dom)
         return ferry_error_from_libvirt(error, "domain %s", m->call->name);
-    m->dst = virConnectOpen(m->call->peer_uri);
+    m->dst = ferry_libvirt_open(m->call->peer_uri, error);
     if (!m->dst)
-        return ferry_error_from_libvirt(error, "cannot connect to the peer's libvirtd at %s", m->call->peer_uri);
+        return FALSE;
     /* A cut link or a dead peer stalls the migration stream without an error for minutes
      * (TCP retransmits); libvirt's keepalive on this connection notices within seconds. It
      * needs the daemon's libvirt event loop, which the inventory runs. */
@@ -872,6 +873,6 @@ FerryJob *ferry_migrate_start(FerryJobs *jobs, const FerryConfig *config, const 
     c->networks_dir = g_strdup(config->networks_dir);
     c->methods = parsed;
     c->options = *options;
-    return ferry_jobs_start(jobs, "migrate", domain_name, domain_uuid, migrate_job, c,
+    return ferry_jobs_start(jobs, FERRY_JOB_MIGRATE, domain_name, domain_uuid, migrate_job, c,
                             (GDestroyNotify)migrate_call_free, error);
 }

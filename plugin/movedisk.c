@@ -159,7 +159,7 @@ static gboolean check_bandwidth(guint64 mib, GError **error)
 
 static gboolean open_domain(Move *m, GError **error)
 {
-    if (!(m->conn = ferry_job_connect(m->call->uri, error)))
+    if (!(m->conn = ferry_libvirt_open(m->call->uri, error)))
         return FALSE;
     if (!(m->dom = virDomainLookupByUUIDString(m->conn, m->call->uuid)))
         return ferry_error_from_libvirt(error, "domain %s", m->call->name);
@@ -561,6 +561,6 @@ FerryJob *ferry_move_disk_start(FerryJobs *jobs, const FerryConfig *config, cons
     c->destination = g_canonicalize_filename(destination, "/");
     c->format = g_strdup(format);
     c->bandwidth_mib = bandwidth_mib;
-    return ferry_jobs_start(jobs, "move-disk", domain_name, domain_uuid, move_disk_job, c,
+    return ferry_jobs_start(jobs, FERRY_JOB_MOVE_DISK, domain_name, domain_uuid, move_disk_job, c,
                             (GDestroyNotify)move_call_free, error);
 }

@@ -1,6 +1,7 @@
 /* The network map read from libvirt, kept on disk for the hook, and compared across peers
  * (MISSION D8). netmap.c holds the model and the rules; this file talks to libvirt. */
 #include "networks.h"
+#include "libvirt-open.h"
 
 #include "domxml.h"
 #include "ferry-error.h"
@@ -77,7 +78,7 @@ GPtrArray *ferry_netmap_read_peers(const char *const *peers, GPtrArray *previous
     GPtrArray *maps = g_ptr_array_new_with_free_func((GDestroyNotify)ferry_peer_netmap_free);
     for (const char *const *uri = peers; uri && *uri; uri++) {
         g_autoptr(GError) error = NULL;
-        g_autoptr(virConnect) conn = virConnectOpen(*uri);
+        g_autoptr(virConnect) conn = ferry_libvirt_open(*uri, &error);
         FerryNetmap *map = conn ? ferry_netmap_read(conn, NULL, &error) : NULL;
         if (map) {
             g_ptr_array_add(maps, ferry_peer_netmap_new(*uri, map));
@@ -181,7 +182,7 @@ static GPtrArray *read_domains(virConnectPtr conn, GError **error)
 static void compare_with_peer(GPtrArray *rows, GPtrArray *defs, const FerryNetmap *here, const char *peer_uri)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(virConnect) peer = virConnectOpen(peer_uri);
+    g_autoptr(virConnect) peer = ferry_libvirt_open(peer_uri, &error);
     /* The peer's own declarations are not visible from here: libvirt's view only. */
     g_autoptr(FerryNetmap) there = peer ? ferry_netmap_read(peer, NULL, &error) : NULL;
     if (!there) {
@@ -205,13 +206,11 @@ static void compare_with_peer(GPtrArray *rows, GPtrArray *defs, const FerryNetma
     }
 }
 
-GVariant *ferry_check_networks(const char *uri, const char *networks_dir, const char *const *peers, GError **error)
+GVariant *ferry_networks_compare(const char *uri, const char *networks_dir, const char *const *peers, GError **error)
 {
-    g_autoptr(virConnect) conn = virConnectOpen(uri);
-    if (!conn) {
-        ferry_error_from_libvirt(error, "cannot connect to libvirtd at %s", uri);
+    g_autoptr(virConnect) conn = ferry_libvirt_open(uri, error);
+    if (!conn)
         return NULL;
-    }
     g_autoptr(FerryNetmap) here = ferry_netmap_read(conn, networks_dir, error);
     g_autoptr(GPtrArray) defs = here ? read_domains(conn, error) : NULL;
     if (!defs)

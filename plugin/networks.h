@@ -29,7 +29,7 @@ char *ferry_netmap_path(const char *state_dir);
 /* a(ssss): domain, NIC MAC, peer, problem, for each NIC of a domain of this host whose
  * network, portgroup or VLAN is not alike on a peer; a peer that cannot be read gives one row
  * with empty domain and MAC. Blocking: call it in a thread. */
-GVariant *ferry_check_networks(const char *uri, const char *networks_dir, const char *const *peers, GError **error);
+GVariant *ferry_networks_compare(const char *uri, const char *networks_dir, const char *const *peers, GError **error);
 
 /* A domain that arrived by migration or restore runs with the NICs the hook mapped onto this
  * host's networks, but libvirt gives hooks its live definition only: the persistent one still

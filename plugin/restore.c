@@ -2,7 +2,7 @@
  * saved. Nothing is changed before the archive verifies; every file and definition the job
  * creates is journalled before it is created, so a failure, a cancel or a killed virt-ferryd
  * leaves no domain and no disk behind, and the archive is only ever read. */
-#include "archive.h"
+#include "restore.h"
 
 #include "archive-util.h"
 #include "domxml.h"
@@ -16,8 +16,6 @@
 #include <glib/gstdio.h>
 #include <libvirt/virterror.h>
 #include <string.h>
-
-void ferry_restore_recover(const FerryConfig *config, virConnectPtr conn, FerryJournal *journal);
 
 typedef struct {
     char *uri, *library, *state_dir, *image_dir, *networks_dir;
@@ -603,7 +601,7 @@ static void roll_back(Restore *r)
     ferry_journal_remove(r->journal);
 }
 
-void ferry_restore_recover(const FerryConfig *config, virConnectPtr conn, FerryJournal *j)
+void ferry_restore_recover_journal(const FerryConfig *config, virConnectPtr conn, FerryJournal *j)
 {
     g_autofree char *phase = ferry_journal_get(j, "phase");
     g_auto(GStrv) created = ferry_journal_get_list(j, "created");
@@ -623,7 +621,7 @@ static gboolean run_restore(Restore *r, GError **error)
 {
     if (!load_manifest(r, error) || cancelled(r, error))
         return FALSE;
-    if (!(r->conn = ferry_job_connect(r->call->uri, error)))
+    if (!(r->conn = ferry_libvirt_open(r->call->uri, error)))
         return FALSE;
     if (!choose_identity(r, error) || !plan_networks(r, error) || !check_capacity(r, error) ||
         !plan_placements(r, error))
@@ -677,6 +675,6 @@ FerryJob *ferry_restore_start(FerryJobs *jobs, const FerryConfig *config, const 
     r->options.network = g_strdup(options->network);
     r->options.start = options->start;
     /* The archived domain is held: no archive or second restore of it meanwhile. */
-    return ferry_jobs_start(jobs, "restore", id, options->name ? NULL : m->uuid, restore_job, r,
+    return ferry_jobs_start(jobs, FERRY_JOB_RESTORE, id, options->name ? NULL : m->uuid, restore_job, r,
                             (GDestroyNotify)restore_call_free, error);
 }

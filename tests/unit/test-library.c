@@ -257,7 +257,7 @@ static void test_jobs(void)
     FerryJobs *jobs = ferry_jobs_new(observe, &w);
     g_autoptr(GError) error = NULL;
 
-    FerryJob *ok = ferry_jobs_start(jobs, "archive", "d", "uuid-1", job_ok_with_note, NULL, NULL, &error);
+    FerryJob *ok = ferry_jobs_start(jobs, FERRY_JOB_ARCHIVE, "d", "uuid-1", job_ok_with_note, NULL, NULL, &error);
     g_assert_no_error(error);
     run_until_finished(&w, ok);
     g_auto(FerryJobState) s = { 0 };
@@ -270,9 +270,9 @@ static void test_jobs(void)
     /* The domain is free again once the job ended. */
     g_assert_null(ferry_jobs_for_domain(jobs, "uuid-1"));
 
-    FerryJob *long_job = ferry_jobs_start(jobs, "archive", "d", "uuid-1", job_waits_for_cancel, NULL, NULL, &error);
+    FerryJob *long_job = ferry_jobs_start(jobs, FERRY_JOB_ARCHIVE, "d", "uuid-1", job_waits_for_cancel, NULL, NULL, &error);
     g_assert_no_error(error);
-    g_assert_null(ferry_jobs_start(jobs, "restore", "d", "uuid-1", job_ok_with_note, NULL, NULL, &error));
+    g_assert_null(ferry_jobs_start(jobs, FERRY_JOB_RESTORE, "d", "uuid-1", job_ok_with_note, NULL, NULL, &error));
     g_assert_error(error, FERRY_ERROR, FERRY_ERROR_BUSY);
     g_clear_error(&error);
     g_assert_false(ferry_jobs_hold(jobs, "uuid-1", &error));
@@ -286,7 +286,7 @@ static void test_jobs(void)
     g_autoptr(GError) cancelled = ferry_job_dup_error(long_job);
     g_assert_error(cancelled, FERRY_ERROR, FERRY_ERROR_CANCELLED);
 
-    FerryJob *bad = ferry_jobs_start(jobs, "verify", "x", NULL, job_fails_foreign, NULL, NULL, &error);
+    FerryJob *bad = ferry_jobs_start(jobs, FERRY_JOB_VERIFY, "x", NULL, job_fails_foreign, NULL, NULL, &error);
     run_until_finished(&w, bad);
     g_autoptr(GError) failed = ferry_job_dup_error(bad);
     g_assert_error(failed, FERRY_ERROR, FERRY_ERROR_FAILED);

@@ -1,0 +1,459 @@
+/* The host engine (see host.h). */
+#include "host.h"
+
+#include "archive.h"
+#include "ferry-error.h"
+#include "library.h"
+#include "libvirt-autoptr.h"
+#include "libvirt-open.h"
+#include "networks.h"
+#include "recover.h"
+
+#include <errno.h>
+
+#define HEALTH_INTERVAL_SECONDS 5
+#define ARCHIVES_REFRESH_SECONDS 30
+/* libvirt 9.0 sends no event when a network's metadata changes, and a peer's networks are
+ * only seen by reading them. */
+#define NETMAP_REFRESH_SECONDS 30
+
+struct _FerryHost {
+    FerryConfig *config;
+    const FerryHostCallbacks *callbacks;
+    gpointer user_data;
+    FerryInventory *inventory;
+    FerryHealth *health;
+    FerryJobs *jobs;
+    gboolean recovery_done;
+    guint archives_timer;
+
+    /* The network map keeper: one write at a time, one more if asked meanwhile. */
+    guint netmap_timer;
+    GFileMonitor *declarations_monitor;
+    gboolean netmap_writing, netmap_again;
+    GPtrArray *peer_maps;         /* FerryPeerNetmap: the peers' networks, last read */
+    gboolean peers_reading;
+};
+
+FerryConfig *ferry_host_config(FerryHost *host) { return host->config; }
+FerryInventory *ferry_host_inventory(FerryHost *host) { return host->inventory; }
+FerryJobs *ferry_host_jobs(FerryHost *host) { return host->jobs; }
+
+/* ------------------------------------------------------------------ the network map on disk */
+
+typedef struct {
+    FerryConfig *config;
+    GPtrArray *peers; /* FerryPeerNetmap, shared read-only; NULL: none read yet */
+} NetmapWrite;
+
+static void netmap_write_free(NetmapWrite *w)
+{
+    ferry_config_unref(w->config);
+    g_clear_pointer(&w->peers, g_ptr_array_unref);
+    g_free(w);
+}
+
+static void write_netmap_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    NetmapWrite *w = data;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *path = ferry_netmap_path(w->config->state_dir);
+    g_autoptr(virConnect) conn = ferry_libvirt_open(w->config->libvirt_uri, &error);
+    if (conn && g_mkdir_with_parents(w->config->state_dir, 0755) < 0)
+        g_set_error(&error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot create %s: %s", w->config->state_dir,
+                    g_strerror(errno));
+    if (!error)
+        ferry_netmap_write(conn, w->config->networks_dir, w->peers, path, &error);
+    if (error)
+        g_warning("cannot write the network map %s: %s", path, error->message);
+    g_task_return_boolean(task, TRUE);
+}
+
+static void netmap_written(GObject *source, GAsyncResult *res, gpointer data)
+{
+    FerryHost *host = data;
+    host->netmap_writing = FALSE;
+    if (host->netmap_again) {
+        host->netmap_again = FALSE;
+        ferry_host_networks_changed(host);
+    }
+}
+
+void ferry_host_networks_changed(FerryHost *host)
+{
+    if (host->netmap_writing) {
+        host->netmap_again = TRUE; /* one more pass once this one is done */
+        return;
+    }
+    host->netmap_writing = TRUE;
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, netmap_written, host);
+    NetmapWrite *w = g_new0(NetmapWrite, 1);
+    w->config = ferry_config_ref(host->config);
+    w->peers = host->peer_maps ? g_ptr_array_ref(host->peer_maps) : NULL;
+    g_task_set_task_data(task, w, (GDestroyNotify)netmap_write_free);
+    g_task_run_in_thread(task, write_netmap_in_thread);
+}
+
+static void networks_changed_cb(gpointer data)
+{
+    ferry_host_networks_changed(data);
+}
+
+/* Apart from the host's own map: a dead peer can hold a connection for minutes, and this
+ * host's own changes must reach the hook at once. */
+typedef struct {
+    FerryConfig *config;
+    GPtrArray *previous;
+} PeersRead;
+
+static void peers_read_free(PeersRead *p)
+{
+    ferry_config_unref(p->config);
+    g_clear_pointer(&p->previous, g_ptr_array_unref);
+    g_free(p);
+}
+
+static void read_peers_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    PeersRead *p = data;
+    g_task_return_pointer(task, ferry_netmap_read_peers((const char *const *)p->config->peers, p->previous),
+                          (GDestroyNotify)g_ptr_array_unref);
+}
+
+static void peers_read(GObject *source, GAsyncResult *res, gpointer data)
+{
+    FerryHost *host = data;
+    GPtrArray *maps = g_task_propagate_pointer(G_TASK(res), NULL);
+    host->peers_reading = FALSE;
+    if (!maps)
+        return;
+    gboolean changed = !ferry_peer_netmaps_equal(host->peer_maps, maps);
+    g_clear_pointer(&host->peer_maps, g_ptr_array_unref);
+    host->peer_maps = maps;
+    if (changed)
+        ferry_host_networks_changed(host);
+}
+
+static void read_peers(FerryHost *host)
+{
+    if (host->peers_reading || !host->config->peers[0])
+        return;
+    host->peers_reading = TRUE;
+    PeersRead *p = g_new0(PeersRead, 1);
+    p->config = ferry_config_ref(host->config);
+    p->previous = host->peer_maps ? g_ptr_array_ref(host->peer_maps) : NULL;
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, peers_read, host);
+    g_task_set_task_data(task, p, (GDestroyNotify)peers_read_free);
+    g_task_run_in_thread(task, read_peers_in_thread);
+}
+
+static gboolean netmap_timer(gpointer data)
+{
+    FerryHost *host = data;
+    if (ferry_inventory_is_connected(host->inventory))
+        ferry_host_networks_changed(host);
+    read_peers(host);
+    return G_SOURCE_CONTINUE;
+}
+
+static void on_declarations_changed(GFileMonitor *monitor, GFile *file, GFile *other, GFileMonitorEvent event,
+                                    gpointer data)
+{
+    FerryHost *host = data;
+    if (event == G_FILE_MONITOR_EVENT_CHANGES_DONE_HINT || event == G_FILE_MONITOR_EVENT_DELETED ||
+        event == G_FILE_MONITOR_EVENT_CREATED || event == G_FILE_MONITOR_EVENT_MOVED_IN ||
+        event == G_FILE_MONITOR_EVENT_RENAMED)
+        if (ferry_inventory_is_connected(host->inventory))
+            ferry_host_networks_changed(host);
+}
+
+/* The declarations are files an administrator edits: the map follows them at once. */
+static void watch_declarations(FerryHost *host)
+{
+    const char *dir_path = host->config->networks_dir;
+    g_autoptr(GFile) dir = g_file_new_for_path(dir_path);
+    g_autoptr(GError) error = NULL;
+    g_mkdir_with_parents(dir_path, 0755);
+    host->declarations_monitor = g_file_monitor_directory(dir, G_FILE_MONITOR_WATCH_MOVES, NULL, &error);
+    if (!host->declarations_monitor) {
+        g_warning("cannot watch %s (%s); the network map follows it every %d s", dir_path, error->message,
+                  NETMAP_REFRESH_SECONDS);
+        return;
+    }
+    g_signal_connect(host->declarations_monitor, "changed", G_CALLBACK(on_declarations_changed), host);
+}
+
+/* ------------------------------------------------------------------ CheckNetworks */
+
+static void check_networks_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    FerryConfig *config = data;
+    GError *error = NULL;
+    GVariant *rows = ferry_networks_compare(config->libvirt_uri, config->networks_dir,
+                                            (const char *const *)config->peers, &error);
+    if (rows)
+        g_task_return_pointer(task, rows, (GDestroyNotify)g_variant_unref);
+    else
+        g_task_return_error(task, error);
+}
+
+void ferry_host_check_networks_async(FerryHost *host, GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
+    g_task_set_source_tag(task, ferry_host_check_networks_async);
+    g_task_set_task_data(task, ferry_config_ref(host->config), (GDestroyNotify)ferry_config_unref);
+    g_task_run_in_thread(task, check_networks_in_thread);
+}
+
+GVariant *ferry_host_check_networks_finish(FerryHost *host, GAsyncResult *result, GError **error)
+{
+    g_return_val_if_fail(g_task_is_valid(result, NULL), NULL);
+    return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+/* ------------------------------------------------------------------ the archive library */
+
+static void list_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    FerryConfig *config = data;
+    g_task_return_pointer(task, ferry_library_list(config->archive_library), (GDestroyNotify)g_ptr_array_unref);
+}
+
+typedef struct {
+    FerryHost *host;
+    GTask *caller;    /* ListArchives' task, or NULL for a refresh */
+} LibraryRead;
+
+static void library_listed(GObject *source, GAsyncResult *res, gpointer data)
+{
+    LibraryRead *read = data;
+    FerryHost *host = read->host;
+    g_autoptr(GTask) caller = read->caller;
+    g_free(read);
+    g_autoptr(GPtrArray) manifests = g_task_propagate_pointer(G_TASK(res), NULL);
+    if (manifests && host->callbacks->archives_changed)
+        host->callbacks->archives_changed(manifests, host->user_data);
+    if (caller)
+        g_task_return_pointer(caller, manifests ? g_ptr_array_ref(manifests) : NULL,
+                              (GDestroyNotify)g_ptr_array_unref);
+}
+
+/* Reads the library off the main loop (it may be on slow shared storage); @caller, when
+ * not NULL, gets the list after archives_changed saw it. */
+static void list_library(FerryHost *host, GTask *caller)
+{
+    LibraryRead *read = g_new0(LibraryRead, 1);
+    read->host = host;
+    read->caller = caller ? g_object_ref(caller) : NULL;
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, library_listed, read);
+    g_task_set_task_data(task, ferry_config_ref(host->config), (GDestroyNotify)ferry_config_unref);
+    g_task_run_in_thread(task, list_in_thread);
+}
+
+void ferry_host_refresh_archives(FerryHost *host)
+{
+    list_library(host, NULL);
+}
+
+void ferry_host_list_archives_async(FerryHost *host, GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
+    g_task_set_source_tag(task, ferry_host_list_archives_async);
+    list_library(host, task);
+}
+
+GPtrArray *ferry_host_list_archives_finish(FerryHost *host, GAsyncResult *result, GError **error)
+{
+    g_return_val_if_fail(g_task_is_valid(result, NULL), NULL);
+    return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+static gboolean archives_timer(gpointer data)
+{
+    ferry_host_refresh_archives(data);
+    return G_SOURCE_CONTINUE;
+}
+
+/* ------------------------------------------------------------------ Purge */
+
+typedef struct {
+    FerryHost *host;
+    FerryConfig *config;
+    char *uuid;
+} PurgeWork;
+
+static void purge_work_free(PurgeWork *w)
+{
+    ferry_jobs_release(w->host->jobs, w->uuid);
+    ferry_config_unref(w->config);
+    g_free(w->uuid);
+    g_free(w);
+}
+
+static void purge_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    PurgeWork *w = data;
+    GError *error = NULL;
+    if (ferry_purge(w->config, w->uuid, &error))
+        g_task_return_boolean(task, TRUE);
+    else
+        g_task_return_error(task, error);
+}
+
+void ferry_host_purge_async(FerryHost *host, const char *name_or_uuid, GAsyncReadyCallback callback,
+                            gpointer user_data)
+{
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
+    g_task_set_source_tag(task, ferry_host_purge_async);
+    GError *error = NULL;
+    const FerryDomainInfo *info = ferry_inventory_lookup(host->inventory, name_or_uuid, &error);
+    if (info && !info->pending_deletion)
+        g_set_error(&error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "domain %s is not pending deletion; only an archived domain can be purged (virt-ferry archive)",
+                    info->name);
+    if (error || !ferry_jobs_hold(host->jobs, info->uuid, &error)) {
+        g_task_return_error(task, error);
+        return;
+    }
+    PurgeWork *w = g_new0(PurgeWork, 1);
+    w->host = host;
+    w->config = ferry_config_ref(host->config);
+    w->uuid = g_strdup(info->uuid);
+    /* The hold ends with the work's data, in this context, when the task is done. */
+    g_task_set_task_data(task, w, (GDestroyNotify)purge_work_free);
+    g_task_run_in_thread(task, purge_in_thread);
+}
+
+gboolean ferry_host_purge_finish(FerryHost *host, GAsyncResult *result, GError **error)
+{
+    g_return_val_if_fail(g_task_is_valid(result, NULL), FALSE);
+    return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+/* ------------------------------------------------------------------ recovery */
+
+static void recover_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    ferry_recover_journal(data);
+    g_task_return_boolean(task, TRUE);
+}
+
+static void recovered(GObject *source, GAsyncResult *res, gpointer data)
+{
+    ferry_host_refresh_archives(data);
+}
+
+/* Once per process: later journal entries belong to jobs running here. */
+static void recover_once(FerryHost *host)
+{
+    if (host->recovery_done)
+        return;
+    host->recovery_done = TRUE;
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, recovered, host);
+    g_task_set_task_data(task, ferry_config_ref(host->config), (GDestroyNotify)ferry_config_unref);
+    g_task_run_in_thread(task, recover_in_thread);
+}
+
+/* ------------------------------------------------------------------ inventory, health, jobs */
+
+static void on_domain_added(const FerryDomainInfo *info, gpointer data)
+{
+    FerryHost *host = data;
+    if (host->callbacks->domain_added)
+        host->callbacks->domain_added(info, host->user_data);
+}
+
+static void on_domain_changed(const FerryDomainInfo *old, const FerryDomainInfo *info, gpointer data)
+{
+    FerryHost *host = data;
+    if (host->callbacks->domain_changed)
+        host->callbacks->domain_changed(old, info, host->user_data);
+}
+
+static void on_domain_removed(const FerryDomainInfo *info, gpointer data)
+{
+    FerryHost *host = data;
+    if (host->callbacks->domain_removed)
+        host->callbacks->domain_removed(info, host->user_data);
+}
+
+static void on_connection(gboolean connected, const char *detail, gpointer data)
+{
+    FerryHost *host = data;
+    if (connected) {
+        ferry_health_poll(host->health);
+        recover_once(host);
+        ferry_host_networks_changed(host);
+    }
+    if (host->callbacks->connection_changed)
+        host->callbacks->connection_changed(connected, detail, host->user_data);
+}
+
+static const FerryInventoryCallbacks inventory_callbacks = {
+    .domain_added = on_domain_added,
+    .domain_changed = on_domain_changed,
+    .domain_removed = on_domain_removed,
+    .connection_changed = on_connection,
+    .networks_changed = networks_changed_cb,
+};
+
+static void on_health(GVariant *health, gpointer data)
+{
+    FerryHost *host = data;
+    if (host->callbacks->health_changed)
+        host->callbacks->health_changed(health, host->user_data);
+}
+
+static void on_job_changed(FerryJob *job, gpointer data)
+{
+    FerryHost *host = data;
+    if (host->callbacks->job_changed)
+        host->callbacks->job_changed(job, host->user_data);
+    /* A job may have added or removed an archive, here or in a shared library. */
+    if (ferry_job_is_finished(job))
+        ferry_host_refresh_archives(host);
+}
+
+void ferry_host_libvirtd_started(FerryHost *host)
+{
+    ferry_inventory_reconnect_now(host->inventory);
+}
+
+FerryHost *ferry_host_new(FerryConfig *config, const FerryHostCallbacks *callbacks, gpointer user_data)
+{
+    FerryHost *host = g_new0(FerryHost, 1);
+    host->config = ferry_config_ref(config);
+    host->callbacks = callbacks;
+    host->user_data = user_data;
+    host->jobs = ferry_jobs_new(on_job_changed, host);
+    host->inventory = ferry_inventory_new(config->libvirt_uri, &inventory_callbacks, host);
+    if (config->failover_dir)
+        ferry_inventory_publish_to(host->inventory, config->failover_dir);
+    return host;
+}
+
+void ferry_host_start(FerryHost *host)
+{
+    g_return_if_fail(!host->health);
+    host->health = ferry_health_new(NULL, HEALTH_INTERVAL_SECONDS, on_health, host);
+    host->archives_timer = g_timeout_add_seconds(ARCHIVES_REFRESH_SECONDS, archives_timer, host);
+    host->netmap_timer = g_timeout_add_seconds(NETMAP_REFRESH_SECONDS, netmap_timer, host);
+    watch_declarations(host);
+    read_peers(host);
+    ferry_inventory_start(host->inventory);
+}
+
+void ferry_host_free(FerryHost *host)
+{
+    if (!host)
+        return;
+    g_clear_handle_id(&host->archives_timer, g_source_remove);
+    g_clear_handle_id(&host->netmap_timer, g_source_remove);
+    g_clear_object(&host->declarations_monitor);
+    g_clear_pointer(&host->peer_maps, g_ptr_array_unref);
+    g_clear_pointer(&host->jobs, ferry_jobs_free);
+    ferry_inventory_free(host->inventory);
+    ferry_health_free(host->health);
+    ferry_config_unref(host->config);
+    g_free(host);
+}
