@@ -57,13 +57,13 @@ static void write_netmap_in_thread(GTask *task, gpointer source, gpointer data, 
 {
     NetmapWrite *w = data;
     g_autoptr(GError) error = NULL;
-    g_autofree char *path = ferry_netmap_path(w->config->state_dir);
+    g_autofree char *path = ferry_networks_map_path(w->config->state_dir);
     g_autoptr(virConnect) conn = ferry_libvirt_open(w->config->libvirt_uri, &error);
     if (conn && g_mkdir_with_parents(w->config->state_dir, 0755) < 0)
         g_set_error(&error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot create %s: %s", w->config->state_dir,
                     g_strerror(errno));
     if (!error)
-        ferry_netmap_write(conn, w->config->networks_dir, w->peers, path, &error);
+        ferry_networks_write_map(conn, w->config->networks_dir, w->peers, path, &error);
     if (error)
         g_warning("cannot write the network map %s: %s", path, error->message);
     g_task_return_boolean(task, TRUE);
@@ -116,7 +116,7 @@ static void peers_read_free(PeersRead *p)
 static void read_peers_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
     PeersRead *p = data;
-    g_task_return_pointer(task, ferry_netmap_read_peers((const char *const *)p->config->peers, p->previous),
+    g_task_return_pointer(task, ferry_networks_read_peers((const char *const *)p->config->peers, p->previous),
                           (GDestroyNotify)g_ptr_array_unref);
 }
 
@@ -250,7 +250,7 @@ static void list_library(FerryHost *host, GTask *caller)
     g_task_run_in_thread(task, list_in_thread);
 }
 
-void ferry_host_refresh_archives(FerryHost *host)
+static void refresh_archives(FerryHost *host)
 {
     list_library(host, NULL);
 }
@@ -270,7 +270,7 @@ GPtrArray *ferry_host_list_archives_finish(FerryHost *host, GAsyncResult *result
 
 static gboolean archives_timer(gpointer data)
 {
-    ferry_host_refresh_archives(data);
+    refresh_archives(data);
     return G_SOURCE_CONTINUE;
 }
 
@@ -340,7 +340,7 @@ static void recover_in_thread(GTask *task, gpointer source, gpointer data, GCanc
 
 static void recovered(GObject *source, GAsyncResult *res, gpointer data)
 {
-    ferry_host_refresh_archives(data);
+    refresh_archives(data);
 }
 
 /* Once per process: later journal entries belong to jobs running here. */
@@ -411,7 +411,7 @@ static void on_job_changed(FerryJob *job, gpointer data)
         host->callbacks->job_changed(job, host->user_data);
     /* A job may have added or removed an archive, here or in a shared library. */
     if (ferry_job_is_finished(job))
-        ferry_host_refresh_archives(host);
+        refresh_archives(host);
 }
 
 void ferry_host_libvirtd_started(FerryHost *host)

@@ -53,9 +53,6 @@ void ferry_host_libvirtd_started(FerryHost *host);
 /* A network changed in a way libvirt sends no event for (a network hook reported it): the
  * map on disk follows. */
 void ferry_host_networks_changed(FerryHost *host);
-/* Reads the library again (off the main loop); archives_changed reports it. */
-void ferry_host_refresh_archives(FerryHost *host);
-
 /* Every archive of the library (FerryManifest), read in a thread; archives_changed reports
  * the same list first. */
 void ferry_host_list_archives_async(FerryHost *host, GAsyncReadyCallback callback, gpointer user_data);

@@ -393,3 +393,26 @@ void ferry_job_set_result(FerryJob *job, const char *result)
     job->result = g_strdup(result);
     g_mutex_unlock(&job->lock);
 }
+
+/* ------------------------------------------------------------------ byte accounting */
+
+gboolean ferry_job_bytes_progress(guint64 done, gpointer data)
+{
+    FerryJobBytes *b = data;
+    guint64 moved = MIN(b->done_before + b->extra + done + (gsize)g_atomic_pointer_get(&b->side), b->total);
+    ferry_job_set_data(b->job, b->total, b->total - moved);
+    return !g_cancellable_is_cancelled(ferry_job_cancellable(b->job));
+}
+
+gboolean ferry_job_bytes_side_progress(guint64 done, gpointer data)
+{
+    FerryJobBytes *b = data;
+    g_atomic_pointer_set(&b->side, (gsize)done);
+    return ferry_job_bytes_progress(0, b);
+}
+
+void ferry_job_bytes_file_done(FerryJobBytes *b, guint64 size)
+{
+    b->done_before += size;
+    ferry_job_bytes_progress(0, b);
+}

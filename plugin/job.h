@@ -102,4 +102,19 @@ void ferry_job_add_step(FerryJob *job, const char *domain, const char *method, c
 void ferry_job_add_note(FerryJob *job, const char *note);
 void ferry_job_set_result(FerryJob *job, const char *result);
 
+/* Byte accounting for a job that moves several files: total known up front, each copy
+ * reports into it. */
+typedef struct {
+    FerryJob *job;
+    guint64 total;
+    guint64 done_before;   /* bytes of files finished */
+    guint64 extra;         /* bytes moved elsewhere (the memory save) */
+    gsize side;            /* bytes moved by a second thread (atomic) */
+} FerryJobBytes;
+
+gboolean ferry_job_bytes_progress(guint64 done, gpointer data);
+/* For a second thread working for the same job: @done is its own running total. */
+gboolean ferry_job_bytes_side_progress(guint64 done, gpointer data);
+void ferry_job_bytes_file_done(FerryJobBytes *bytes, guint64 size);
+
 G_END_DECLS

@@ -58,7 +58,8 @@ char *ferry_peer_uri(const FerryConfig *config, const char *peer, GError **error
     return NULL;
 }
 
-gboolean ferry_migrate_options_check(const FerryMigrateOptions *o, GError **error)
+/* InvalidArgument naming the bad option. */
+static gboolean check_options(const FerryMigrateOptions *o, GError **error)
 {
     if (o->parallel > MAX_PARALLEL) {
         g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
@@ -521,13 +522,13 @@ static gboolean migrate_watched(Migrate *m, FerryMethod method, const char *dxml
 /* The running and the persistent definition for the peer, NICs mapped onto its networks. */
 static gboolean xmls_for_peer(Migrate *m, char **dxml, char **persist, GError **error)
 {
-    g_autoptr(FerryNetmap) map = ferry_netmap_read(m->dst, NULL, error);
+    g_autoptr(FerryNetmap) map = ferry_networks_read_map(m->dst, NULL, error);
     if (!map) {
         g_prefix_error(error, "cannot read the peer's networks: ");
         return FALSE;
     }
     /* With this host's declarations: a standard switch's portgroup VLANs are only there. */
-    g_autoptr(FerryNetmap) here = ferry_netmap_read(m->src, m->call->networks_dir, error);
+    g_autoptr(FerryNetmap) here = ferry_networks_read_map(m->src, m->call->networks_dir, error);
     if (!here)
         return FALSE;
     *dxml = xml_for_peer(m, 0, map, here, TRUE, error);
@@ -855,7 +856,7 @@ FerryJob *ferry_migrate_start(FerryJobs *jobs, const FerryConfig *config, const 
                               const FerryMigrateOptions *options, GError **error)
 {
     GArray *parsed = NULL;
-    if (!ferry_migrate_options_check(options, error) || !ferry_methods_parse(methods, &parsed, error))
+    if (!check_options(options, error) || !ferry_methods_parse(methods, &parsed, error))
         return NULL;
     gboolean any = FALSE;
     for (guint i = 0; i < parsed->len; i++)

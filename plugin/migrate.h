@@ -29,8 +29,6 @@ typedef struct {
  * URIs. NotFound naming the peers there are. */
 char *ferry_peer_uri(const FerryConfig *config, const char *peer, GError **error);
 
-/* Checks the options (InvalidArgument naming the bad one). */
-gboolean ferry_migrate_options_check(const FerryMigrateOptions *options, GError **error);
 
 /* Starts moving the domain to @peer_uri by the first of @methods (names, any order; empty:
  * "migration") that works. InvalidArgument for an unknown method, Unsupported when none of

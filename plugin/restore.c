@@ -226,7 +226,7 @@ static void nic_plan_free(NicPlan *p)
 static gboolean plan_networks(Restore *r, GError **error)
 {
     r->nic_plans = g_ptr_array_new_with_free_func((GDestroyNotify)nic_plan_free);
-    g_autoptr(FerryNetmap) map = ferry_netmap_read(r->conn, r->call->networks_dir, error);
+    g_autoptr(FerryNetmap) map = ferry_networks_read_map(r->conn, r->call->networks_dir, error);
     if (!map)
         return FALSE;
     for (guint i = 0; i < r->manifest->nics->len; i++) {
@@ -265,7 +265,7 @@ static gboolean add_portgroup(virNetworkPtr net, const NicPlan *plan, GError **e
 static gboolean declare_portgroup(Restore *r, const NicPlan *plan, GError **error)
 {
     const FerryNicMapping *m = &plan->mapping;
-    g_autofree char *path = ferry_network_declarations_path(r->call->networks_dir, m->network);
+    g_autofree char *path = ferry_networks_declarations_path(r->call->networks_dir, m->network);
     g_autofree char *current = NULL;
     g_file_get_contents(path, &current, NULL, NULL);
     g_autofree char *key = g_strconcat("declarations ", m->network, NULL);

@@ -301,6 +301,28 @@ static void test_jobs(void)
     g_main_loop_unref(w.loop);
 }
 
+/* Cancelling another caller's job asks the action its kind is started with: a failover
+ * never shares migrate's kept authorization, and only an archive job asks "archive". */
+static void test_job_kinds(void)
+{
+    static const struct {
+        FerryJobKind kind;
+        const char *name, *action;
+    } expected[] = {
+        { FERRY_JOB_ARCHIVE, "archive", "org.virtferry.ferry1.archive" },
+        { FERRY_JOB_RESTORE, "restore", "org.virtferry.ferry1.restore" },
+        { FERRY_JOB_VERIFY, "verify", "org.virtferry.ferry1.restore" },
+        { FERRY_JOB_MIGRATE, "migrate", "org.virtferry.ferry1.migrate" },
+        { FERRY_JOB_MOVE_DISK, "move-disk", "org.virtferry.ferry1.migrate" },
+        { FERRY_JOB_FAILOVER, "failover", "org.virtferry.ferry1.failover" },
+    };
+    g_assert_cmpuint(G_N_ELEMENTS(expected), ==, FERRY_JOB_N_KINDS);
+    for (gsize i = 0; i < G_N_ELEMENTS(expected); i++) {
+        g_assert_cmpstr(ferry_job_kind_name(expected[i].kind), ==, expected[i].name);
+        g_assert_cmpstr(ferry_job_kind_action(expected[i].kind), ==, expected[i].action);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -311,5 +333,6 @@ int main(int argc, char **argv)
     g_test_add("/library/partial-hidden", Fixture, NULL, set_up, test_partial_hidden, tear_down);
     g_test_add("/library/journal", Fixture, NULL, set_up, test_journal, tear_down);
     g_test_add_func("/library/jobs", test_jobs);
+    g_test_add_func("/library/job-kinds", test_job_kinds);
     return g_test_run();
 }
