@@ -90,15 +90,15 @@ void ferry_failover_publish_all(const char *dir, const char *host, virConnectPtr
 /* ------------------------------------------------------------------ the takeover */
 
 typedef struct {
-    char *uri, *dir, *host, *peer_uri;
+    FerryConfig *config;
+    char *host, *peer_uri;
     GStrv domains;
     gboolean start;
 } FailoverCall;
 
 static void failover_call_free(FailoverCall *c)
 {
-    g_free(c->uri);
-    g_free(c->dir);
+    ferry_config_unref(c->config);
     g_free(c->host);
     g_free(c->peer_uri);
     g_strfreev(c->domains);
@@ -170,8 +170,8 @@ static void refused(Takeover *t, const char *name, const char *why)
 
 static void take_over(Takeover *t, const char *uuid)
 {
-    g_autofree char *path = published(t->call->dir, t->call->host, uuid, ".xml");
-    g_autofree char *running = published(t->call->dir, t->call->host, uuid, ".running");
+    g_autofree char *path = published(t->call->config->failover_dir, t->call->host, uuid, ".xml");
+    g_autofree char *running = published(t->call->config->failover_dir, t->call->host, uuid, ".running");
     g_autofree char *xml = NULL;
     if (!g_file_get_contents(path, &xml, NULL, NULL))
         return; /* withdrawn meanwhile */
@@ -185,7 +185,7 @@ static void take_over(Takeover *t, const char *uuid)
         /* Taken over before (or moved here): the dead host's publication is stale. */
         ferry_job_add_step(t->job, virDomainGetName(existing), "failover", t->call->host, "runs here already");
         t->started++;
-        unpublish(t->call->dir, t->call->host, uuid);
+        unpublish(t->call->config->failover_dir, t->call->host, uuid);
         return;
     }
     g_autoptr(virDomain) dom = existing ? g_steal_pointer(&existing) : virDomainDefineXML(t->conn, xml);
@@ -215,7 +215,7 @@ static void take_over(Takeover *t, const char *uuid)
         t->started++;
     }
     /* It is this host's now: its publication moves here with the next event. */
-    unpublish(t->call->dir, t->call->host, uuid);
+    unpublish(t->call->config->failover_dir, t->call->host, uuid);
     virResetLastError();
 }
 
@@ -239,11 +239,11 @@ static gboolean failover_job(FerryJob *job, gpointer data, GError **error)
                     c->peer_uri);
         return FALSE;
     }
-    g_autoptr(virConnect) conn = ferry_libvirt_open(c->uri, error);
+    g_autoptr(virConnect) conn = ferry_libvirt_open(c->config->libvirt_uri, error);
     if (!conn)
         return FALSE;
     Takeover t = { .job = job, .call = c, .conn = conn };
-    g_autoptr(GPtrArray) uuids = published_uuids(c->dir, c->host);
+    g_autoptr(GPtrArray) uuids = published_uuids(c->config->failover_dir, c->host);
     for (guint i = 0; i < uuids->len; i++) {
         if (g_cancellable_set_error_if_cancelled(ferry_job_cancellable(job), error))
             return FALSE;
@@ -261,7 +261,7 @@ static gboolean failover_job(FerryJob *job, gpointer data, GError **error)
     return TRUE;
 }
 
-FerryJob *ferry_failover_start(FerryJobs *jobs, const FerryConfig *config, const char *host,
+FerryJob *ferry_failover_start(FerryJobs *jobs, FerryConfig *config, const char *host,
                                const char *const *domains, gboolean start, GError **error)
 {
     if (!config->failover_dir) {
@@ -280,8 +280,7 @@ FerryJob *ferry_failover_start(FerryJobs *jobs, const FerryConfig *config, const
         return NULL;
     }
     FailoverCall *c = g_new0(FailoverCall, 1);
-    c->uri = g_strdup(config->libvirt_uri);
-    c->dir = g_strdup(config->failover_dir);
+    c->config = ferry_config_ref(config);
     c->host = g_strdup(host);
     c->peer_uri = ferry_peer_uri(config, host, NULL);
     c->domains = g_strdupv((char **)domains);

@@ -21,7 +21,7 @@ void ferry_failover_publish_all(const char *dir, const char *host, virConnectPtr
 /* Defines here the domains @host published (all, or those of @domains: names or UUIDs) and
  * starts those that ran there when @start. Unsupported without [failover] dir=, NotFound
  * when @host published nothing; the job fails Busy while @host's libvirtd answers. */
-FerryJob *ferry_failover_start(FerryJobs *jobs, const FerryConfig *config, const char *host,
+FerryJob *ferry_failover_start(FerryJobs *jobs, FerryConfig *config, const char *host,
                                const char *const *domains, gboolean start, GError **error);
 
 G_END_DECLS

@@ -27,18 +27,18 @@
 /* ------------------------------------------------------------------ the call */
 
 typedef struct {
-    char *uri, *peer_uri, *uuid, *name, *networks_dir;
+    FerryConfig *config;
+    char *peer_uri, *uuid, *name;
     GArray *methods; /* FerryMethod, canonical order */
     FerryMigrateOptions options;
 } MigrateCall;
 
 static void migrate_call_free(MigrateCall *c)
 {
-    g_free(c->uri);
+    ferry_config_unref(c->config);
     g_free(c->peer_uri);
     g_free(c->uuid);
     g_free(c->name);
-    g_free(c->networks_dir);
     g_array_unref(c->methods);
     g_free(c);
 }
@@ -114,13 +114,13 @@ static void migrate_clear(Migrate *m)
 
 static virDomainPtr side_domain(Migrate *m)
 {
-    return ferry_side_domain(&m->side, m->call->uri, m->call->uuid, m->dom);
+    return ferry_side_domain(&m->side, m->call->config->libvirt_uri, m->call->uuid, m->dom);
 }
 
 
 static gboolean connect_hosts(Migrate *m, GError **error)
 {
-    m->src = ferry_libvirt_open(m->call->uri, error);
+    m->src = ferry_libvirt_open(m->call->config->libvirt_uri, error);
     if (!m->src)
         return FALSE;
     m->dom = virDomainLookupByUUIDString(m->src, m->call->uuid);
@@ -528,7 +528,7 @@ static gboolean xmls_for_peer(Migrate *m, char **dxml, char **persist, GError **
         return FALSE;
     }
     /* With this host's declarations: a standard switch's portgroup VLANs are only there. */
-    g_autoptr(FerryNetmap) here = ferry_networks_read_map(m->src, m->call->networks_dir, error);
+    g_autoptr(FerryNetmap) here = ferry_networks_read_map(m->src, m->call->config->networks_dir, error);
     if (!here)
         return FALSE;
     *dxml = xml_for_peer(m, 0, map, here, TRUE, error);
@@ -851,7 +851,7 @@ static gboolean migrate_job(FerryJob *job, gpointer data, GError **error)
     return ok;
 }
 
-FerryJob *ferry_migrate_start(FerryJobs *jobs, const FerryConfig *config, const char *domain_uuid,
+FerryJob *ferry_migrate_start(FerryJobs *jobs, FerryConfig *config, const char *domain_uuid,
                               const char *domain_name, const char *peer_uri, const char *const *methods,
                               const FerryMigrateOptions *options, GError **error)
 {
@@ -867,11 +867,10 @@ FerryJob *ferry_migrate_start(FerryJobs *jobs, const FerryConfig *config, const 
         return NULL;
     }
     MigrateCall *c = g_new0(MigrateCall, 1);
-    c->uri = g_strdup(config->libvirt_uri);
+    c->config = ferry_config_ref(config);
     c->peer_uri = g_strdup(peer_uri);
     c->uuid = g_strdup(domain_uuid);
     c->name = g_strdup(domain_name);
-    c->networks_dir = g_strdup(config->networks_dir);
     c->methods = parsed;
     c->options = *options;
     return ferry_jobs_start(jobs, FERRY_JOB_MIGRATE, domain_name, domain_uuid, migrate_job, c,

@@ -111,9 +111,7 @@ static char *describe_vlan(const FerryPortgroup *pg)
 {
     if (!pg)
         return g_strdup("no portgroup");
-    if (pg->trunk)
-        return g_strdup("trunk");
-    return pg->vlan >= 0 ? g_strdup_printf("VLAN %d", pg->vlan) : g_strdup("no VLAN");
+    return ferry_vlan_words(pg->vlan, pg->trunk);
 }
 
 /* What differs for one NIC between here and a peer, or NULL. */
