@@ -141,19 +141,3 @@ void ferryd_authz_free(FerrydAuthz *authz)
     g_clear_object(&authz->authority);
     g_free(authz);
 }
-
-/* ------------------------------------------------------------------ calls waiting for the engine */
-
-FerrydCall *ferryd_call_new(FerrydDaemon *daemon, GDBusMethodInvocation *invocation)
-{
-    FerrydCall *call = g_new0(FerrydCall, 1);
-    call->daemon = daemon;
-    call->invocation = g_object_ref(invocation);
-    return call;
-}
-
-void ferryd_call_free(FerrydCall *call)
-{
-    g_object_unref(call->invocation);
-    g_free(call);
-}

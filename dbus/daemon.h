@@ -32,7 +32,7 @@ typedef struct {
     GHashTable *archive_objects;  /* archive id -> FerryBusObjectSkeleton */
 } FerrydDaemon;
 
-/* A method call waiting for an engine function's answer. */
+/* A method call waiting for an engine function's answer (main.c). */
 typedef struct {
     FerrydDaemon *daemon;
     GDBusMethodInvocation *invocation;

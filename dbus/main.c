@@ -80,6 +80,22 @@ static void start_watchdog(Service *service)
         service->watchdog = g_timeout_add(MAX(usec / 2000, 1), pet_watchdog, service);
 }
 
+/* ------------------------------------------------------------------ calls waiting for the engine */
+
+FerrydCall *ferryd_call_new(FerrydDaemon *daemon, GDBusMethodInvocation *invocation)
+{
+    FerrydCall *call = g_new0(FerrydCall, 1);
+    call->daemon = daemon;
+    call->invocation = g_object_ref(invocation);
+    return call;
+}
+
+void ferryd_call_free(FerrydCall *call)
+{
+    g_object_unref(call->invocation);
+    g_free(call);
+}
+
 /* What the engine reports, to the pieces of the adaptor that show it. */
 static const FerryHostCallbacks host_callbacks = {
     .domain_added = ferryd_domain_added,

@@ -41,12 +41,22 @@ FerryJobs *ferry_host_jobs(FerryHost *host) { return host->jobs; }
 
 /* ------------------------------------------------------------------ the network map on disk */
 
+/* What a thread working on the map needs: the configuration and the peers' networks as
+ * last read (FerryPeerNetmap, shared read-only; NULL: none read yet). */
 typedef struct {
     FerryConfig *config;
-    GPtrArray *peers; /* FerryPeerNetmap, shared read-only; NULL: none read yet */
-} NetmapWrite;
+    GPtrArray *peers;
+} NetmapWork;
 
-static void netmap_write_free(NetmapWrite *w)
+static NetmapWork *netmap_work_new(FerryHost *host)
+{
+    NetmapWork *w = g_new0(NetmapWork, 1);
+    w->config = ferry_config_ref(host->config);
+    w->peers = host->peer_maps ? g_ptr_array_ref(host->peer_maps) : NULL;
+    return w;
+}
+
+static void netmap_work_free(NetmapWork *w)
 {
     ferry_config_unref(w->config);
     g_clear_pointer(&w->peers, g_ptr_array_unref);
@@ -55,7 +65,7 @@ static void netmap_write_free(NetmapWrite *w)
 
 static void write_netmap_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
-    NetmapWrite *w = data;
+    NetmapWork *w = data;
     g_autoptr(GError) error = NULL;
     g_autofree char *path = ferry_networks_map_path(w->config->state_dir);
     g_autoptr(virConnect) conn = ferry_libvirt_open(w->config->libvirt_uri, &error);
@@ -87,10 +97,7 @@ void ferry_host_networks_changed(FerryHost *host)
     }
     host->netmap_writing = TRUE;
     g_autoptr(GTask) task = g_task_new(NULL, NULL, netmap_written, host);
-    NetmapWrite *w = g_new0(NetmapWrite, 1);
-    w->config = ferry_config_ref(host->config);
-    w->peers = host->peer_maps ? g_ptr_array_ref(host->peer_maps) : NULL;
-    g_task_set_task_data(task, w, (GDestroyNotify)netmap_write_free);
+    g_task_set_task_data(task, netmap_work_new(host), (GDestroyNotify)netmap_work_free);
     g_task_run_in_thread(task, write_netmap_in_thread);
 }
 
@@ -100,23 +107,12 @@ static void networks_changed_cb(gpointer data)
 }
 
 /* Apart from the host's own map: a dead peer can hold a connection for minutes, and this
- * host's own changes must reach the hook at once. */
-typedef struct {
-    FerryConfig *config;
-    GPtrArray *previous;
-} PeersRead;
-
-static void peers_read_free(PeersRead *p)
-{
-    ferry_config_unref(p->config);
-    g_clear_pointer(&p->previous, g_ptr_array_unref);
-    g_free(p);
-}
-
+ * host's own changes must reach the hook at once. A peer that cannot be read keeps what was
+ * last read of it. */
 static void read_peers_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
-    PeersRead *p = data;
-    g_task_return_pointer(task, ferry_networks_read_peers((const char *const *)p->config->peers, p->previous),
+    NetmapWork *w = data;
+    g_task_return_pointer(task, ferry_networks_read_peers((const char *const *)w->config->peers, w->peers),
                           (GDestroyNotify)g_ptr_array_unref);
 }
 
@@ -139,11 +135,8 @@ static void read_peers(FerryHost *host)
     if (host->peers_reading || !host->config->peers[0])
         return;
     host->peers_reading = TRUE;
-    PeersRead *p = g_new0(PeersRead, 1);
-    p->config = ferry_config_ref(host->config);
-    p->previous = host->peer_maps ? g_ptr_array_ref(host->peer_maps) : NULL;
     g_autoptr(GTask) task = g_task_new(NULL, NULL, peers_read, host);
-    g_task_set_task_data(task, p, (GDestroyNotify)peers_read_free);
+    g_task_set_task_data(task, netmap_work_new(host), (GDestroyNotify)netmap_work_free);
     g_task_run_in_thread(task, read_peers_in_thread);
 }
 
