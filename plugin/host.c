@@ -17,6 +17,20 @@
  * only seen by reading them. */
 #define NETMAP_REFRESH_SECONDS 30
 
+/* CheckNetworks and ListArchives need no authorization, and each read may take a thread for
+ * long (a dead peer, slow shared storage): however many callers ask, one read runs at a
+ * time. A caller who asks while one runs waits for the next, which starts when that one
+ * ends: he sees what is there after he asked. */
+typedef struct {
+    GTaskThreadFunc work;             /* returns a pointer (or an error); its task data is the config */
+    gpointer (*ref)(gpointer result);
+    GDestroyNotify unref;
+    void (*seen)(FerryHost *host, gpointer result); /* before the callers are answered; NULL: none */
+    gboolean running;
+    gboolean again;                   /* a read is due after the running one, callers or not */
+    GPtrArray *current, *next;        /* GTask: the callers the running and the next read answer */
+} SharedRead;
+
 struct _FerryHost {
     FerryConfig *config;
     const FerryHostCallbacks *callbacks;
@@ -33,6 +47,9 @@ struct _FerryHost {
     gboolean netmap_writing, netmap_again;
     GPtrArray *peer_maps;         /* FerryPeerNetmap: the peers' networks, last read */
     gboolean peers_reading;
+
+    SharedRead library_list;      /* ListArchives and the refreshes */
+    SharedRead networks_check;    /* CheckNetworks */
 };
 
 FerryConfig *ferry_host_config(FerryHost *host) { return host->config; }
@@ -176,6 +193,76 @@ static void watch_declarations(FerryHost *host)
     g_signal_connect(host->declarations_monitor, "changed", G_CALLBACK(on_declarations_changed), host);
 }
 
+/* ------------------------------------------------------------------ reads every caller shares */
+
+typedef struct {
+    FerryHost *host;
+    SharedRead *read;
+} SharedReadRun;
+
+static void shared_read_start(FerryHost *host, SharedRead *read);
+
+static void shared_read_done(GObject *source, GAsyncResult *res, gpointer data)
+{
+    SharedReadRun *run = data;
+    FerryHost *host = run->host;
+    SharedRead *read = run->read;
+    g_free(run);
+    g_autoptr(GError) error = NULL;
+    gpointer result = g_task_propagate_pointer(G_TASK(res), &error);
+    if (result && read->seen)
+        read->seen(host, result);
+    g_autoptr(GPtrArray) callers = g_steal_pointer(&read->current);
+    for (guint i = 0; i < callers->len; i++) {
+        GTask *caller = g_ptr_array_index(callers, i);
+        if (result)
+            g_task_return_pointer(caller, read->ref(result), read->unref);
+        else if (error)
+            g_task_return_error(caller, g_error_copy(error));
+        else
+            g_task_return_pointer(caller, NULL, NULL);
+    }
+    if (result)
+        read->unref(result);
+    read->running = FALSE;
+    if (read->again)
+        shared_read_start(host, read);
+}
+
+static void shared_read_start(FerryHost *host, SharedRead *read)
+{
+    read->running = TRUE;
+    read->again = FALSE;
+    read->current = g_steal_pointer(&read->next);
+    read->next = g_ptr_array_new_with_free_func(g_object_unref);
+    SharedReadRun *run = g_new0(SharedReadRun, 1);
+    run->host = host;
+    run->read = read;
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, shared_read_done, run);
+    g_task_set_task_data(task, ferry_config_ref(host->config), (GDestroyNotify)ferry_config_unref);
+    g_task_run_in_thread(task, read->work);
+}
+
+/* Asks for a read; @caller (may be NULL: a refresh) gets its result. */
+static void shared_read_request(FerryHost *host, SharedRead *read, GTask *caller)
+{
+    if (caller)
+        g_ptr_array_add(read->next, g_object_ref(caller));
+    read->again = TRUE;
+    if (!read->running)
+        shared_read_start(host, read);
+}
+
+static void shared_read_init(SharedRead *read)
+{
+    read->next = g_ptr_array_new_with_free_func(g_object_unref);
+}
+
+static void shared_read_clear(SharedRead *read)
+{
+    g_clear_pointer(&read->next, g_ptr_array_unref);
+}
+
 /* ------------------------------------------------------------------ CheckNetworks */
 
 static void check_networks_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
@@ -194,8 +281,7 @@ void ferry_host_check_networks_async(FerryHost *host, GAsyncReadyCallback callba
 {
     g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
     g_task_set_source_tag(task, ferry_host_check_networks_async);
-    g_task_set_task_data(task, ferry_config_ref(host->config), (GDestroyNotify)ferry_config_unref);
-    g_task_run_in_thread(task, check_networks_in_thread);
+    shared_read_request(host, &host->networks_check, task);
 }
 
 GVariant *ferry_host_check_networks_finish(FerryHost *host, GAsyncResult *result, GError **error)
@@ -212,47 +298,22 @@ static void list_in_thread(GTask *task, gpointer source, gpointer data, GCancell
     g_task_return_pointer(task, ferry_library_list(config->archive_library), (GDestroyNotify)g_ptr_array_unref);
 }
 
-typedef struct {
-    FerryHost *host;
-    GTask *caller;    /* ListArchives' task, or NULL for a refresh */
-} LibraryRead;
-
-static void library_listed(GObject *source, GAsyncResult *res, gpointer data)
+static void library_seen(FerryHost *host, gpointer manifests)
 {
-    LibraryRead *read = data;
-    FerryHost *host = read->host;
-    g_autoptr(GTask) caller = read->caller;
-    g_free(read);
-    g_autoptr(GPtrArray) manifests = g_task_propagate_pointer(G_TASK(res), NULL);
-    if (manifests && host->callbacks->archives_changed)
+    if (host->callbacks->archives_changed)
         host->callbacks->archives_changed(manifests, host->user_data);
-    if (caller)
-        g_task_return_pointer(caller, manifests ? g_ptr_array_ref(manifests) : NULL,
-                              (GDestroyNotify)g_ptr_array_unref);
-}
-
-/* Reads the library off the main loop (it may be on slow shared storage); @caller, when
- * not NULL, gets the list after archives_changed saw it. */
-static void list_library(FerryHost *host, GTask *caller)
-{
-    LibraryRead *read = g_new0(LibraryRead, 1);
-    read->host = host;
-    read->caller = caller ? g_object_ref(caller) : NULL;
-    g_autoptr(GTask) task = g_task_new(NULL, NULL, library_listed, read);
-    g_task_set_task_data(task, ferry_config_ref(host->config), (GDestroyNotify)ferry_config_unref);
-    g_task_run_in_thread(task, list_in_thread);
 }
 
 static void refresh_archives(FerryHost *host)
 {
-    list_library(host, NULL);
+    shared_read_request(host, &host->library_list, NULL);
 }
 
 void ferry_host_list_archives_async(FerryHost *host, GAsyncReadyCallback callback, gpointer user_data)
 {
     g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
     g_task_set_source_tag(task, ferry_host_list_archives_async);
-    list_library(host, task);
+    shared_read_request(host, &host->library_list, task);
 }
 
 GPtrArray *ferry_host_list_archives_finish(FerryHost *host, GAsyncResult *result, GError **error)
@@ -265,6 +326,19 @@ static gboolean archives_timer(gpointer data)
 {
     refresh_archives(data);
     return G_SOURCE_CONTINUE;
+}
+
+/* ------------------------------------------------------------------ Verify */
+
+FerryJob *ferry_host_verify_start(FerryHost *host, const char *id, GError **error)
+{
+    /* Each verify reads a whole archive in a thread of its own. */
+    if (ferry_jobs_count_running(host->jobs, FERRY_JOB_VERIFY) >= FERRY_HOST_MAX_VERIFY) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_BUSY,
+                    "%d archives are being verified already; try again when one is done", FERRY_HOST_MAX_VERIFY);
+        return NULL;
+    }
+    return ferry_verify_start(host->jobs, host->config, id, error);
 }
 
 /* ------------------------------------------------------------------ Purge */
@@ -420,6 +494,12 @@ FerryHost *ferry_host_new(FerryConfig *config, const FerryHostCallbacks *callbac
     host->user_data = user_data;
     host->jobs = ferry_jobs_new(on_job_changed, host);
     host->inventory = ferry_inventory_new(config->libvirt_uri, &inventory_callbacks, host);
+    host->library_list = (SharedRead){ list_in_thread, (gpointer (*)(gpointer))g_ptr_array_ref,
+                                       (GDestroyNotify)g_ptr_array_unref, library_seen };
+    shared_read_init(&host->library_list);
+    host->networks_check = (SharedRead){ check_networks_in_thread, (gpointer (*)(gpointer))g_variant_ref,
+                                         (GDestroyNotify)g_variant_unref, NULL };
+    shared_read_init(&host->networks_check);
     if (config->failover_dir)
         ferry_inventory_publish_to(host->inventory, config->failover_dir);
     return host;
@@ -444,6 +524,8 @@ void ferry_host_free(FerryHost *host)
     g_clear_handle_id(&host->netmap_timer, g_source_remove);
     g_clear_object(&host->declarations_monitor);
     g_clear_pointer(&host->peer_maps, g_ptr_array_unref);
+    shared_read_clear(&host->library_list);
+    shared_read_clear(&host->networks_check);
     g_clear_pointer(&host->jobs, ferry_jobs_free);
     ferry_inventory_free(host->inventory);
     ferry_health_free(host->health);

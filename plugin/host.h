@@ -62,6 +62,11 @@ GPtrArray *ferry_host_list_archives_finish(FerryHost *host, GAsyncResult *result
 void ferry_host_check_networks_async(FerryHost *host, GAsyncReadyCallback callback, gpointer user_data);
 GVariant *ferry_host_check_networks_finish(FerryHost *host, GAsyncResult *result, GError **error);
 
+/* Starts verifying the archive @id (ferry_verify_start). Anyone may ask, so at most
+ * FERRY_HOST_MAX_VERIFY run at once: Busy beyond. */
+#define FERRY_HOST_MAX_VERIFY 4
+FerryJob *ferry_host_verify_start(FerryHost *host, const char *id, GError **error);
+
 /* Purges the domain @name_or_uuid (see ferry_purge), holding it as a job would:
  * InvalidArgument when it is not pending deletion, Busy when a job runs on it. */
 void ferry_host_purge_async(FerryHost *host, const char *name_or_uuid, GAsyncReadyCallback callback,

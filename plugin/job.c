@@ -183,6 +183,17 @@ FerryJob *ferry_jobs_for_domain(FerryJobs *jobs, const char *domain_uuid)
     return holder == HOLD_MARKER ? NULL : holder;
 }
 
+guint ferry_jobs_count_running(FerryJobs *jobs, FerryJobKind kind)
+{
+    guint n = 0;
+    for (guint i = 0; i < jobs->jobs->len; i++) {
+        FerryJob *job = g_ptr_array_index(jobs->jobs, i);
+        if (job->kind == kind && !ferry_job_is_finished(job))
+            n++;
+    }
+    return n;
+}
+
 static gboolean job_ended(gpointer data)
 {
     FerryJob *job = data;

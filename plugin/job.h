@@ -61,6 +61,8 @@ gboolean ferry_jobs_hold(FerryJobs *jobs, const char *domain_uuid, GError **erro
 void ferry_jobs_release(FerryJobs *jobs, const char *domain_uuid);
 /* The running job on @domain_uuid, or NULL. */
 FerryJob *ferry_jobs_for_domain(FerryJobs *jobs, const char *domain_uuid);
+/* How many jobs of @kind have not finished. */
+guint ferry_jobs_count_running(FerryJobs *jobs, FerryJobKind kind);
 
 FerryJob *ferry_job_ref(FerryJob *job);
 void ferry_job_unref(FerryJob *job);

@@ -278,8 +278,11 @@ static void test_jobs(void)
     g_assert_false(ferry_jobs_hold(jobs, "uuid-1", &error));
     g_assert_error(error, FERRY_ERROR, FERRY_ERROR_BUSY);
     g_clear_error(&error);
+    g_assert_cmpuint(ferry_jobs_count_running(jobs, FERRY_JOB_ARCHIVE), ==, 1);
+    g_assert_cmpuint(ferry_jobs_count_running(jobs, FERRY_JOB_VERIFY), ==, 0);
     ferry_job_cancel(long_job);
     run_until_finished(&w, long_job);
+    g_assert_cmpuint(ferry_jobs_count_running(jobs, FERRY_JOB_ARCHIVE), ==, 0);
     g_auto(FerryJobState) c = { 0 };
     ferry_job_get_state(long_job, &c);
     g_assert_cmpint(c.status, ==, FERRY_JOB_CANCELLED);
