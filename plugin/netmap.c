@@ -1272,9 +1272,10 @@ static gboolean without_creating(FerryNicMapping *out, const char *mac, GError *
         return TRUE;
     }
     g_autofree char *what = vlan_text(out->vlan, out->trunk);
-    unavailable(error, "NIC %s (%s): network %s is a standard switch (Linux bridge) where %s (B2 row %d); the hook "
-                "cannot create a portgroup (it never calls libvirt) and libvirt cannot tag a Linux-bridge port; "
-                "create portgroup %s on network %s", mac, what, out->network,
+    unavailable(error, "NIC %s (%s): network %s is a standard switch (Linux bridge) where %s (B2 row %d); no "
+                "portgroup is created from here (the hook never calls libvirt) and libvirt cannot tag a Linux-bridge "
+                "port; create portgroup %s on network %s and declare its VLAN (virt-ferry.conf(5))", mac, what,
+                out->network,
                 out->trunk ? "no portgroup is a trunk" : "no portgroup has that VLAN and none is a trunk",
                 out->trunk ? 4 : 3, out->portgroup, out->network);
     ferry_nic_mapping_clear(out);
