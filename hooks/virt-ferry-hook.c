@@ -78,7 +78,7 @@
 #define REPORT_BOUND_MS 250
 /* The most reading, rewriting and writing the XML of migrate/restore may take, in ms. */
 #define PASSTHROUGH_BOUND_MS 2000
-/* Larger "domain XML" is not domain XML: stdout then stays empty (libvirt keeps its XML). */
+/* Larger "domain XML" is not domain XML: refused (status 1, stdout empty). */
 #define PASSTHROUGH_MAX_BYTES (64u << 20)
 /* Names longer than this are cut (at a character boundary) before they go on the bus. */
 #define ARG_MAX_BYTES 1024
@@ -526,8 +526,13 @@ static void rewrite_xml(const HookCall *call)
 {
     size_t length = 0, out_length = 0;
     char *xml = read_all_stdin(&length);
-    if (!xml)
+    if (!xml) {
+        /* Nothing judged, so nothing passes: an empty stdout would let libvirt keep its XML. */
+        exit_status = 1;
+        write_line_to_stderr("virt-ferry: cannot map the NICs of the domain: its XML is larger than 64 MiB or "
+                             "cannot be read");
         return;
+    }
     RewriteFunction rewrite = load_rewriter();
     char *out = NULL, *message = NULL;
     switch (rewrite ? rewrite(xml, length, call->operation, call->object_name, &out, &out_length, &message)

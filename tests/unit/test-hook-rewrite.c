@@ -637,6 +637,14 @@ static void test_unjudgeable_refused(Fixture *f, gconstpointer unused)
     g_autoptr(Run) n = run(f, "restore", "<network><name>brnet</name></network>");
     assert_refused_as(n, "virt-ferry: cannot map the NICs of domain w1 for restore", (const char *const[]){ NULL });
 
+    /* Too large to be a domain's XML (64 MiB): refused, not passed on unread. */
+    GString *huge = g_string_new(xml);
+    g_string_set_size(huge, 65u << 20);
+    memset(huge->str + strlen(xml), ' ', huge->len - strlen(xml));
+    g_autoptr(Run) h = run(f, "restore", huge->str);
+    g_string_free(huge, TRUE);
+    assert_refused_as(h, "virt-ferry: cannot map the NICs of the domain", (const char *const[]){ "64 MiB", NULL });
+
     /* The started hook as well: an unchecked port must not start on the bridge's default VLAN. */
     MAP(f, BRNET_WITH_TRUNK);
     g_autofree char *started = domain_xml(STD_NIC_LIVE(MAC1, "vlan400", "vnet7"));
