@@ -643,7 +643,10 @@ static void test_unjudgeable_refused(Fixture *f, gconstpointer unused)
     memset(huge->str + strlen(xml), ' ', huge->len - strlen(xml));
     g_autoptr(Run) h = run(f, "restore", huge->str);
     g_string_free(huge, TRUE);
-    assert_refused_as(h, "virt-ferry: cannot map the NICs of the domain", (const char *const[]){ "64 MiB", NULL });
+    /* (Moving 65 MiB through pipes is no measure of the hook's speed: no time bound here.) */
+    g_assert_cmpint(h->status, ==, 1);
+    g_assert_cmpuint(h->out_length, ==, 0);
+    g_assert_true(g_str_has_prefix(h->err, "virt-ferry: cannot map the NICs of the domain: its XML is larger than 64 MiB"));
 
     /* The started hook as well: an unchecked port must not start on the bridge's default VLAN. */
     MAP(f, BRNET_WITH_TRUNK);
