@@ -11,6 +11,8 @@
 #include <libvirt/libvirt.h>
 #include <stdlib.h>
 
+#include "ferry-names.h"
+
 #define CHANGE_TIMEOUT_US (5 * G_USEC_PER_SEC)
 
 typedef struct {
@@ -85,8 +87,8 @@ int main(int argc, char **argv)
         g_printerr("event-latency: %s\n", error->message);
         return 1;
     }
-    g_dbus_connection_signal_subscribe(bus, "org.virtferry.Ferry1", "org.virtferry.Ferry1.Manager",
-                                       "DomainStateChanged", "/org/virtferry/Ferry1", NULL,
+    g_dbus_connection_signal_subscribe(bus, FERRY_BUS_NAME, FERRY_MANAGER_INTERFACE,
+                                       "DomainStateChanged", FERRY_ROOT_PATH, NULL,
                                        G_DBUS_SIGNAL_FLAGS_NONE, on_signal, &b, NULL);
     b.event_us = g_array_new(FALSE, FALSE, sizeof(gint64));
     b.signal_us = g_array_new(FALSE, FALSE, sizeof(gint64));

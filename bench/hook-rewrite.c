@@ -154,7 +154,7 @@ static void write_map(const char *state)
         g_assert_no_error(error);
     }
     g_assert_cmpuint(map->networks->len, ==, NETWORKS);
-    g_autofree char *path = g_build_filename(state, "netmap", NULL);
+    g_autofree char *path = g_build_filename(state, FERRY_NETMAP_FILE, NULL);
     ferry_netmap_save(map, path, &error);
     g_assert_no_error(error);
 }

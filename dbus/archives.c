@@ -10,9 +10,6 @@
 
 #include <string.h>
 
-#define ACTION_ARCHIVE "org.virtferry.ferry1.archive"
-#define ACTION_RESTORE "org.virtferry.ferry1.restore"
-#define ACTION_PURGE "org.virtferry.ferry1.purge"
 #define REFRESH_SECONDS 30
 
 /* ------------------------------------------------------------------ Archive objects */
@@ -177,7 +174,7 @@ static void archive_authorized(GDBusMethodInvocation *invocation, gpointer data)
 static gboolean handle_archive(FerryManager *manager, GDBusMethodInvocation *invocation, const char *domain,
                                GVariant *options, FerryDaemon *daemon)
 {
-    ferry_authorize(daemon->authz, invocation, ACTION_ARCHIVE, domain, "archive", archive_authorized,
+    ferry_authorize(daemon->authz, invocation, FERRY_ACTION_ARCHIVE, domain, "archive", archive_authorized,
                     call_new(daemon, domain, options), call_free);
     return TRUE;
 }
@@ -203,7 +200,7 @@ static void restore_authorized(GDBusMethodInvocation *invocation, gpointer data)
 static gboolean handle_restore(FerryManager *manager, GDBusMethodInvocation *invocation, const char *id,
                                GVariant *options, FerryDaemon *daemon)
 {
-    ferry_authorize(daemon->authz, invocation, ACTION_RESTORE, id, "restore", restore_authorized,
+    ferry_authorize(daemon->authz, invocation, FERRY_ACTION_RESTORE, id, "restore", restore_authorized,
                     call_new(daemon, id, options), call_free);
     return TRUE;
 }
@@ -269,7 +266,7 @@ static void purge_authorized(GDBusMethodInvocation *invocation, gpointer data)
 static gboolean handle_purge(FerryManager *manager, GDBusMethodInvocation *invocation, const char *domain,
                              FerryDaemon *daemon)
 {
-    ferry_authorize(daemon->authz, invocation, ACTION_PURGE, domain, "purge", purge_authorized,
+    ferry_authorize(daemon->authz, invocation, FERRY_ACTION_PURGE, domain, "purge", purge_authorized,
                     call_new(daemon, domain, g_variant_new("a{sv}", NULL)), call_free);
     return TRUE;
 }

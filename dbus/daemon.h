@@ -6,15 +6,10 @@
 #include "authz.h"
 #include "config.h"
 #include "ferry-generated.h"
+#include "ferry-names.h"
 #include "health.h"
 #include "inventory.h"
 #include "job.h"
-
-#define FERRY_BUS_NAME "org.virtferry.Ferry1"
-#define FERRY_ROOT_PATH "/org/virtferry/Ferry1"
-#define FERRY_DOMAIN_PATH FERRY_ROOT_PATH "/domain"
-#define FERRY_JOB_PATH FERRY_ROOT_PATH "/job"
-#define FERRY_ARCHIVE_PATH FERRY_ROOT_PATH "/archive"
 
 typedef struct {
     FerryConfig *config;

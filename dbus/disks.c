@@ -4,9 +4,6 @@
 
 #include "movedisk.h"
 
-/* Moving a disk moves a domain's storage: the same administrators' action as Migrate. */
-#define ACTION_MIGRATE "org.virtferry.ferry1.migrate"
-
 typedef struct {
     FerryDaemon *daemon;
     char *domain, *disk, *destination;
@@ -59,7 +56,8 @@ static gboolean handle_move_disk(FerryManager *manager, GDBusMethodInvocation *i
     r->disk = g_strdup(disk);
     r->destination = g_strdup(destination);
     r->options = g_variant_ref(options);
-    ferry_authorize(daemon->authz, invocation, ACTION_MIGRATE, domain, "move-disk", move_disk_authorized, r,
+    /* Moving a disk moves a domain's storage: the same administrators' action as Migrate. */
+    ferry_authorize(daemon->authz, invocation, FERRY_ACTION_MIGRATE, domain, "move-disk", move_disk_authorized, r,
                     (GDestroyNotify)request_free);
     return TRUE;
 }

@@ -32,10 +32,10 @@ static void job_entry_free(JobEntry *e)
 static const char *action_for_kind(const char *kind)
 {
     if (g_str_equal(kind, "restore"))
-        return "org.virtferry.ferry1.restore";
+        return FERRY_ACTION_RESTORE;
     if (g_str_equal(kind, "migrate"))
-        return "org.virtferry.ferry1.migrate";
-    return "org.virtferry.ferry1.archive";
+        return FERRY_ACTION_MIGRATE;
+    return FERRY_ACTION_ARCHIVE;
 }
 
 static gboolean drop_entry(gpointer data)

@@ -128,7 +128,6 @@ int main(int argc, char **argv)
         g_printerr("virt-ferryd: %s\n", error->message);
         return 1;
     }
-    ferry_dbus_errors_register();
     service.loop = g_main_loop_new(NULL, FALSE);
     daemon->authz = ferry_authz_new();
     daemon->objects = g_dbus_object_manager_server_new(FERRY_ROOT_PATH);
@@ -136,6 +135,7 @@ int main(int argc, char **argv)
     daemon->inventory = ferry_inventory_new(daemon->config->libvirt_uri, &ferry_daemon_inventory_callbacks, daemon);
     if (daemon->config->failover_dir)
         ferry_inventory_publish_to(daemon->inventory, daemon->config->failover_dir);
+    ferry_inventory_tag_hotplugged_nics(daemon->inventory, daemon->config->networks_dir);
     ferry_daemon_jobs_setup(daemon);
     ferry_manager_setup(daemon);
     ferry_daemon_archives_setup(daemon);

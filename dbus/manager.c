@@ -4,8 +4,6 @@
 #include "errors.h"
 #include "ferry-error.h"
 
-#define ACTION_POLICY "org.virtferry.ferry1.policy"
-
 void ferry_manager_update_connection(FerryDaemon *daemon)
 {
     ferry_manager_set_hostname(daemon->manager, ferry_inventory_hostname(daemon->inventory));
@@ -77,7 +75,7 @@ static gboolean handle_set_domain_policy(FerryManager *manager, GDBusMethodInvoc
     call->daemon = daemon;
     call->domain = g_strdup(domain);
     call->policy = g_variant_ref(policy);
-    ferry_authorize(daemon->authz, invocation, ACTION_POLICY, domain, "policy", set_policy_authorized,
+    ferry_authorize(daemon->authz, invocation, FERRY_ACTION_POLICY, domain, "policy", set_policy_authorized,
                     call, policy_call_free);
     return TRUE;
 }

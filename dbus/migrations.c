@@ -6,8 +6,6 @@
 #include "ferry-error.h"
 #include "migrate.h"
 
-#define ACTION_MIGRATE "org.virtferry.ferry1.migrate"
-
 typedef struct {
     FerryDaemon *daemon;
     char *domain, *peer;
@@ -68,7 +66,7 @@ static gboolean handle_migrate(FerryManager *manager, GDBusMethodInvocation *inv
     r->peer = g_strdup(peer);
     r->methods = g_strdupv((char **)methods);
     r->options = g_variant_ref(options);
-    ferry_authorize(daemon->authz, invocation, ACTION_MIGRATE, domain, "migrate", migrate_authorized, r,
+    ferry_authorize(daemon->authz, invocation, FERRY_ACTION_MIGRATE, domain, "migrate", migrate_authorized, r,
                     (GDestroyNotify)request_free);
     return TRUE;
 }
@@ -109,7 +107,7 @@ static gboolean handle_failover(FerryManager *manager, GDBusMethodInvocation *in
     r->daemon = daemon;
     r->host = g_strdup(host);
     r->options = g_variant_ref(options);
-    ferry_authorize(daemon->authz, invocation, ACTION_MIGRATE, host, "failover", failover_authorized, r,
+    ferry_authorize(daemon->authz, invocation, FERRY_ACTION_MIGRATE, host, "failover", failover_authorized, r,
                     (GDestroyNotify)failover_request_free);
     return TRUE;
 }

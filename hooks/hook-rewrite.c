@@ -34,8 +34,6 @@
 #include <libxml/tree.h>
 #include <string.h>
 
-#define NETMAP_FILE "netmap" /* in [state] dir=, as virt-ferryd writes it (plugin/networks.c) */
-
 typedef struct {
     const FerryNetmap *map;
     FerryDomainXml *dom;
@@ -77,12 +75,6 @@ static gboolean refuse(Rewrite *rw, const char *mac, const char *fmt, ...)
     rw->refusal = one_line(g_strdup_printf("virt-ferry: cannot map NIC %s of domain %s for %s: %s", mac,
                                            rw->domain, rw->operation, reason));
     return FALSE;
-}
-
-/* A decision's VLAN: ferry_netmap_decide gives a trunk no VLAN of its own. */
-static char *vlan_words(int vlan, gboolean trunk)
-{
-    return trunk ? g_strdup("every VLAN (trunk)") : g_strdup_printf("VLAN %d", vlan);
 }
 
 /* ------------------------------------------------------------------ the live form */
@@ -239,7 +231,7 @@ static FerryNetmap *load_map(const char *cannot, char **message)
         *message = one_line(g_strdup_printf("virt-ferry: %s: %s", cannot, error->message));
         return NULL;
     }
-    g_autofree char *map_path = g_build_filename(config->state_dir, NETMAP_FILE, NULL);
+    g_autofree char *map_path = g_build_filename(config->state_dir, FERRY_NETMAP_FILE, NULL);
     FerryNetmap *map = ferry_netmap_load(map_path, &error);
     if (!map && !g_error_matches(error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND))
         *message = one_line(g_strdup_printf("virt-ferry: %s: %s; virt-ferryd writes it anew when it starts",
@@ -301,66 +293,33 @@ HookXmlOutcome hook_rewrite_domain_xml(const char *xml, size_t length, const cha
 
 /* ------------------------------------------------------------------ standard-switch ports */
 
-/* The VLAN a NIC's portgroup has on a standard switch, if any: TRUE with @vlan / @trunk. */
-static gboolean declared_vlan(const FerryNetwork *net, const FerryNic *nic, int *vlan, gboolean *trunk)
-{
-    const FerryPortgroup *pg = ferry_network_find_portgroup(net, or_null(nic->portgroup));
-    if (!pg || (pg->vlan < 0 && !pg->trunk))
-        return FALSE;
-    *vlan = pg->vlan;
-    *trunk = pg->trunk;
-    return TRUE;
-}
-
-static gboolean tag_port(const FerryNetwork *net, const FerryNic *nic, const char *domain, char **message)
-{
-    int vlan = -1;
-    gboolean trunk = FALSE;
-    if (!declared_vlan(net, nic, &vlan, &trunk))
-        return TRUE; /* no VLAN declared for its portgroup: the bridge's default, as without us */
-    g_autofree char *words = vlan_words(vlan, trunk);
-    if (!nic->target_dev || !net->bridge) {
-        *message = one_line(g_strdup_printf("virt-ferry: cannot put NIC %s of domain %s on %s: libvirt names no %s",
-                                            nic->mac, domain, words, nic->target_dev ? "bridge" : "tap device"));
-        return FALSE;
-    }
-    if (!ferry_bridge_filters_vlans(net->bridge)) {
-        *message = one_line(g_strdup_printf(
-            "virt-ferry: cannot put NIC %s of domain %s on %s: bridge %s of network %s does not filter VLANs, so "
-            "the guest would reach every VLAN; turn filtering on (ip link set %s type bridge vlan_filtering 1) "
-            "or take the VLAN off portgroup %s", nic->mac, domain, words, net->bridge, net->name, net->bridge,
-            nic->portgroup));
-        return FALSE;
-    }
-    g_autoptr(GError) error = NULL;
-    if (!ferry_port_set_vlan(nic->target_dev, vlan, trunk, &error)) {
-        *message = one_line(g_strdup_printf("virt-ferry: NIC %s of domain %s: %s", nic->mac, domain, error->message));
-        return FALSE;
-    }
-    return TRUE;
-}
-
 int hook_tag_ports(const char *xml, size_t length, const char *domain, char **message)
 {
     *message = NULL;
-    g_autofree char *cannot = g_strdup_printf("cannot put the NICs of domain %s on their VLANs", domain);
-    g_autoptr(FerryNetmap) map = load_map(cannot, message);
+    /* A map that cannot be read, or an XML that cannot be judged: whether a port needs a VLAN
+     * cannot be told, so the start is refused. No map at all: virt-ferry is not set up. */
+    g_autoptr(FerryNetmap) map = load_map("the start is refused, its standard-switch ports cannot be put on their VLANs",
+                                          message);
     if (!map)
         return *message ? 1 : 0;
+    g_autofree char *cannot = g_strdup_printf("the start of domain %s is refused: its XML cannot be read to put its "
+                                              "standard-switch ports on their VLANs", domain);
     g_autoptr(FerryDomainXml) dom = judgeable_domain(xml, length, cannot, message);
     if (!dom)
         return 1;
+    g_autoptr(GError) error = NULL;
     g_autoptr(GHashTable) live = live_form_networks(xml);
     GPtrArray *nics = ferry_domxml_nics(dom);
+    /* One budget for all ports, well inside the hook's bound (porttag.h). */
+    gint64 deadline = g_get_monotonic_time() + FERRY_PORT_TAG_BUDGET_MS * G_TIME_SPAN_MILLISECOND;
     for (guint i = 0; i < nics->len; i++) {
         const FerryNic *nic = g_ptr_array_index(nics, i);
         g_autofree char *key = nic->mac ? g_ascii_strdown(nic->mac, -1) : NULL;
         const char *network = or_null(nic->network) ? nic->network : key ? g_hash_table_lookup(live, key) : NULL;
-        const FerryNetwork *net = ferry_netmap_find(map, network);
-        if (!net || net->kind != FERRY_SWITCH_STANDARD)
-            continue;
-        if (!tag_port(net, nic, domain, message))
+        if (!ferry_port_tag_nic(ferry_netmap_find(map, network), nic, domain, deadline, &error)) {
+            *message = one_line(g_strdup_printf("virt-ferry: %s", error->message));
             return 1;
+        }
     }
     return 0;
 }

@@ -29,7 +29,8 @@ HookXmlOutcome hook_rewrite_domain_xml(const char *xml, size_t length, const cha
 /* For a qemu `started` (the guest's tap devices exist, its vCPUs do not run yet): puts each
  * NIC on a standard switch (a Linux bridge network) on the VLAN its portgroup is declared
  * with (netmap.h), through the bridge's VLAN filtering, since libvirt 9.0 cannot. 0: done, or
- * nothing to do (*message may still hold a line for stderr). 1: refused, *message says why:
- * libvirt then stops the guest rather than let it onto the wrong VLAN. */
+ * nothing to do (no map: virt-ferry is not set up here). 1: refused, *message says why (a port
+ * the bridge or the kernel cannot tag within FERRY_PORT_TAG_BUDGET_MS, a map or an XML that
+ * cannot be read): libvirt then stops the guest rather than let it onto the wrong VLAN. */
 __attribute__((visibility("default")))
 int hook_tag_ports(const char *xml, size_t length, const char *domain, char **message);

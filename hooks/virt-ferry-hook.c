@@ -16,9 +16,13 @@
  *   never forks (a child could keep libvirt's stdout pipe open: libvirt waits for EOF).
  * - It exits 0, whatever happens (libvirt treats a failing hook as fatal for the
  *   operation, and a failing `reconnect` hook makes libvirtd kill a running guest), with
- *   two exceptions: the refusal of a qemu `restore` or `migrate` below, and of a qemu
- *   `started` whose standard-switch port cannot be put on its VLAN, where failing the
- *   operation is the point.
+ *   two exceptions, where failing the operation is the point: a qemu `restore` or `migrate`
+ *   whose NICs it cannot map (below), and a qemu `started` whose standard-switch ports it
+ *   cannot put on their VLANs. For those two, any end before the work is done (the time
+ *   bound, a crash, an unreadable input) is a refusal too: libvirt honours the status of
+ *   both (hooks.html: a failing migrate/restore hook cancels the operation, a failing
+ *   started hook stops the guest), and a success would run the guest with NICs on a
+ *   wrong VLAN or on the bridge's default VLAN 1, untagged.
  * - Reporting is fire-and-forget: a method call with NO_REPLY_EXPECTED and auto-start off,
  *   so neither a busy virt-ferryd nor a missing one (no activation) can slow libvirt down.
  *
@@ -49,10 +53,13 @@
  *   XML, by contrast, makes libvirt fail the migration or restore. So the hook reads the
  *   whole input first, decides, and only then writes its answer in one go (all or nothing),
  *   under its own, more generous bound PASSTHROUGH_BOUND_MS: loading the module, reading the
- *   map and rewriting a domain take about a millisecond or two, and a bound that fired on a loaded host would drop a
- *   rewrite. If the bound fires before the answer is written, stdout stays empty, the
- *   status is 0 and libvirt keeps its XML, unmapped. It can only fire while writing if
- *   libvirtd stopped reading the pipe, in which case the operation is lost anyway. The
+ *   map and rewriting a domain take about a millisecond or two, and a bound that fired on a
+ *   loaded host would drop a rewrite. If the bound fires before the answer is written,
+ *   stdout stays empty and the operation is refused (status 1, unfinished_line on stderr).
+ *   It can only fire while writing if libvirtd stopped reading the pipe, in which case the
+ *   operation is lost anyway. `started` has the same bound for tagging its ports, of which
+ *   the kernel's answers get FERRY_PORT_TAG_BUDGET_MS (1 s, porttag.h), so that a kernel
+ *   that does not answer gives a refusal naming the port before the bound cuts in. The
  *   250 ms report bound is armed afresh once stdout is complete and closed, so the XML
  *   never eats into the report's time: migrate and restore cost libvirtd at most
  *   PASSTHROUGH_BOUND_MS + REPORT_BOUND_MS.
@@ -72,22 +79,19 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "ferry-names.h"
 #include "hook-rewrite.h"
 
 /* The most a report may cost libvirtd, in milliseconds (see the header comment). */
 #define REPORT_BOUND_MS 250
 /* The most reading, rewriting and writing the XML of migrate/restore may take, in ms. */
 #define PASSTHROUGH_BOUND_MS 2000
-/* Larger "domain XML" is not domain XML: refused (status 1, stdout empty). */
+/* Larger "domain XML" is not domain XML: the operation is refused (libvirt could not use it). */
 #define PASSTHROUGH_MAX_BYTES (64u << 20)
 /* Names longer than this are cut (at a character boundary) before they go on the bus. */
 #define ARG_MAX_BYTES 1024
 /* Where the system bus listens when DBUS_SYSTEM_BUS_ADDRESS does not say otherwise. */
 #define SYSTEM_BUS_DEFAULT_ADDRESS "unix:path=/var/run/dbus/system_bus_socket"
-
-#define FERRY_BUS_NAME "org.virtferry.Ferry1"
-#define FERRY_PATH "/org/virtferry/Ferry1"
-#define FERRY_HOOK_INTERFACE "org.virtferry.Ferry1.Hook"
 
 /* The rewrite module: next to this program, or where it is installed. */
 #define REWRITER_NAME "virt-ferry-hook-rewrite.so"
@@ -109,20 +113,45 @@ typedef struct {
  * (the bound, a crash) must not turn the refusal into a success. */
 static volatile sig_atomic_t exit_status;
 
+/* While the XML of migrate/restore is being mapped, or the ports of a starting guest are being
+ * tagged, the work is unfinished: a bound or a crash then refuses the operation (status 1,
+ * with this line on stderr), since libvirt would otherwise go on with NICs on no VLAN or on a
+ * wrong one (the guest's ports stay on the bridge's default VLAN 1, untagged). Empty: nothing
+ * is under way. Written before the bound is armed, read only by the handlers. */
+static char unfinished_line[1024];
+static volatile sig_atomic_t unfinished_length;
+
+static void write_unfinished_line(void)
+{
+    ssize_t ignored = write(STDERR_FILENO, unfinished_line, (size_t) unfinished_length);
+    (void) ignored;
+}
+
+/* What a bound or a crash ends the process with now. */
+static int status_when_cut_short(void)
+{
+    return unfinished_length > 0 ? 1 : exit_status;
+}
+
 static void exit_on_bound(int sig)
 {
     (void) sig;
-    _exit(exit_status);
+    if (unfinished_length > 0)
+        write_unfinished_line();
+    _exit(status_when_cut_short());
 }
 
 static void report_crash_and_exit(int sig)
 {
-    /* Not quiet: this is a bug. Still status 0, for the guest's sake (see the header). */
+    /* Not quiet: this is a bug. Status 0 for a mere report, for the guest's sake (see the
+     * header); a refusal while work that decides a NIC's VLAN is unfinished. */
     static const char message[] = "virt-ferry-hook: internal error, operation not reported\n";
     ssize_t ignored = write(STDERR_FILENO, message, sizeof message - 1);
     (void) ignored;
     (void) sig;
-    _exit(exit_status);
+    if (unfinished_length > 0)
+        write_unfinished_line();
+    _exit(status_when_cut_short());
 }
 
 static void set_handler(int sig, void (*handler)(int))
@@ -143,7 +172,7 @@ static void install_signal_policy(void)
     set_handler(SIGBUS, report_crash_and_exit);
 }
 
-/* Arms (or re-arms) the one-shot bound; when it fires the process exits with status 0. */
+/* Arms (or re-arms) the one-shot bound; when it fires the process exits (exit_on_bound). */
 static void arm_bound_ms(long ms)
 {
     struct itimerval bound = {
@@ -214,8 +243,8 @@ static bool write_all(int fd, const char *data, size_t size)
 }
 
 /* Reads stdin to EOF into a fresh buffer, NUL-terminated after *length bytes. NULL (with
- * stdin drained) when it is too large or unreadable: the caller then writes nothing, which
- * libvirt reads as "XML unchanged". */
+ * stdin drained) when it is too large or unreadable: the caller then refuses, since it
+ * cannot judge what it could not read. */
 static char *read_all_stdin(size_t *length)
 {
     size_t used = 0, capacity = 65536;
@@ -435,7 +464,7 @@ static DBusMessage *new_report(const HookCall *call)
     sanitize_arg(call->operation, operation);
     sanitize_arg(call->sub_operation, sub_operation);
 
-    message = dbus_message_new_method_call(FERRY_BUS_NAME, FERRY_PATH, FERRY_HOOK_INTERFACE, "Report");
+    message = dbus_message_new_method_call(FERRY_BUS_NAME, FERRY_ROOT_PATH, FERRY_HOOK_INTERFACE, "Report");
     if (!message)
         return NULL;
     /* Never wait for virt-ferryd, and never start it from here: a hook that activates a
@@ -521,29 +550,26 @@ static RewriteFunction load_rewriter(void)
 }
 
 /* migrate and restore: the domain XML rewritten for this host's networks, echoed, or refused.
- * stdout gets the whole answer in one write, or nothing. */
-static void rewrite_xml(const HookCall *call)
+ * stdout gets the whole answer in one write, or nothing. False when no answer could be
+ * given (stdin unreadable or too large, stdout gone): the operation is then refused. */
+static bool rewrite_xml(const HookCall *call)
 {
     size_t length = 0, out_length = 0;
     char *xml = read_all_stdin(&length);
-    if (!xml) {
-        /* Nothing judged, so nothing passes: an empty stdout would let libvirt keep its XML. */
-        exit_status = 1;
-        write_line_to_stderr("virt-ferry: cannot map the NICs of the domain: its XML is larger than 64 MiB or "
-                             "cannot be read");
-        return;
-    }
+    if (!xml)
+        return false;
     RewriteFunction rewrite = load_rewriter();
     char *out = NULL, *message = NULL;
+    bool answered = true;
     switch (rewrite ? rewrite(xml, length, call->operation, call->object_name, &out, &out_length, &message)
                     : HOOK_XML_UNCHANGED) {
     case HOOK_XML_UNCHANGED:
         if (message)
             write_line_to_stderr(message);
-        write_all(STDOUT_FILENO, xml, length);
+        answered = write_all(STDOUT_FILENO, xml, length);
         break;
     case HOOK_XML_REWRITTEN:
-        write_all(STDOUT_FILENO, out, out_length);
+        answered = write_all(STDOUT_FILENO, out, out_length);
         break;
     case HOOK_XML_REFUSED:
         /* Status first: should the bound fire while we write, the refusal still stands. */
@@ -554,17 +580,20 @@ static void rewrite_xml(const HookCall *call)
     free(out);
     free(message);
     free(xml);
+    return answered;
 }
 
-/* started: the guest's ports on a standard switch put on their VLANs, or the start refused. */
-static void tag_ports(const HookCall *call)
+/* started: the guest's ports on a standard switch put on their VLANs, or the start refused.
+ * False when the tagging could not even be tried (stdin unreadable, no module): refused too,
+ * since nothing then says the guest's ports may stay on the bridge's default VLAN. */
+static bool tag_ports(const HookCall *call)
 {
     size_t length = 0;
     char *xml = read_all_stdin(&length);
     if (!xml)
-        return;
+        return false;
     int (*tag)(const char *, size_t, const char *, char **);
-    *(void **) &tag = load_module_symbol("hook_tag_ports", "standard-switch ports keep the bridge's default VLAN");
+    *(void **) &tag = load_module_symbol("hook_tag_ports", "standard-switch ports cannot be put on their VLANs");
     char *message = NULL;
     if (tag && tag(xml, length, call->object_name, &message) != 0)
         exit_status = 1;
@@ -572,6 +601,7 @@ static void tag_ports(const HookCall *call)
         write_line_to_stderr(message);
     free(message);
     free(xml);
+    return tag != NULL;
 }
 
 static bool wants_port_tagging(const HookCall *call)
@@ -579,18 +609,54 @@ static bool wants_port_tagging(const HookCall *call)
     return call->object && strcmp(call->object, "qemu") == 0 && strcmp(call->operation, "started") == 0;
 }
 
+/* Prepares the line a bound or a crash writes while the work for @call is unfinished (see
+ * unfinished_line): what was refused, why, and what to do. */
+static void begin_unfinished(const HookCall *call)
+{
+    char name[256];
+    snprintf(name, sizeof name, "%s", call->object_name);
+    for (char *p = name; *p; p++)
+        if ((unsigned char) *p < 0x20 || *p == 0x7f)
+            *p = '?'; /* one line for libvirt's error message */
+    int n;
+    if (wants_port_tagging(call))
+        n = snprintf(unfinished_line, sizeof unfinished_line,
+                     "virt-ferry: the start of domain %s is refused: putting its standard-switch ports on "
+                     "their portgroups' VLANs did not finish (time bound of %d ms, or an internal error), and "
+                     "they would stay on the bridge's default VLAN 1, untagged; check that `bridge vlan show` "
+                     "answers and that virt-ferryd's network map is readable, then start it again\n",
+                     name, PASSTHROUGH_BOUND_MS);
+    else
+        n = snprintf(unfinished_line, sizeof unfinished_line,
+                     "virt-ferry: the %s of domain %s is refused: mapping its NICs onto this host's networks "
+                     "did not finish (time bound of %d ms, or an internal error), and unmapped they could land "
+                     "on a wrong VLAN; try again, and if it recurs see virt-ferry-hook(8)\n",
+                     call->operation, name, PASSTHROUGH_BOUND_MS);
+    if (n >= (int) sizeof unfinished_line) { /* cut: still one line */
+        n = (int) sizeof unfinished_line - 1;
+        unfinished_line[n - 1] = '\n';
+    }
+    unfinished_length = n > 0 ? n : 0;
+}
+
 int main(int argc, char **argv)
 {
+    HookCall call = parse_call(argc, argv);
+    bool decides = wants_xml_passthrough(&call) || wants_port_tagging(&call);
+    /* Before any handler is installed: from the first signal on, unfinished work refuses. */
+    if (decides)
+        begin_unfinished(&call);
     install_signal_policy();
     ensure_standard_fds();
-    HookCall call = parse_call(argc, argv);
 
-    if (wants_xml_passthrough(&call)) {
+    if (decides) {
         arm_bound_ms(PASSTHROUGH_BOUND_MS);
-        rewrite_xml(&call);
-    } else if (wants_port_tagging(&call)) {
-        arm_bound_ms(PASSTHROUGH_BOUND_MS);
-        tag_ports(&call);
+        bool done = wants_port_tagging(&call) ? tag_ports(&call) : rewrite_xml(&call);
+        if (!done) {
+            exit_status = 1;
+            write_unfinished_line();
+        }
+        unfinished_length = 0;
     }
     arm_bound_ms(REPORT_BOUND_MS);
     release_stdout();

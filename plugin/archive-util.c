@@ -1,6 +1,6 @@
 #include "archive-util.h"
 
-#include "ferry-error.h"
+#include "libvirt-error.h"
 
 #include <glib/gstdio.h>
 

@@ -10,7 +10,7 @@
 #include "archive-util.h"
 #include "bgcall.h"
 #include "domxml.h"
-#include "ferry-error.h"
+#include "libvirt-error.h"
 #include "journal.h"
 #include "policy.h"
 

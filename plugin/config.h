@@ -3,13 +3,11 @@
 
 #include <glib.h>
 
+#include "ferry-names.h" /* FERRY_DEFAULT_CONFIG and the default directories */
+
 G_BEGIN_DECLS
 
-#define FERRY_DEFAULT_CONFIG SYSCONFDIR "/virt-ferry/virt-ferry.conf"
 #define FERRY_DEFAULT_LIBVIRT_URI "qemu:///system"
-#define FERRY_DEFAULT_ARCHIVE_LIBRARY LOCALSTATEDIR "/lib/virt-ferry/archive"
-#define FERRY_DEFAULT_STATE_DIR LOCALSTATEDIR "/lib/virt-ferry"
-#define FERRY_DEFAULT_NETWORKS_DIR SYSCONFDIR "/virt-ferry/networks"
 /* libvirt's own state, wherever virt-ferry is installed. */
 #define FERRY_LIBVIRT_STATE_DIR "/var/lib/libvirt"
 #define FERRY_DEFAULT_IMAGE_DIR FERRY_LIBVIRT_STATE_DIR "/images"

@@ -9,12 +9,10 @@
 #include <glib.h>
 #include <libxml/tree.h>
 
+#include "ferry-names.h" /* FERRY_ARCHIVE_NS: the archive metadata in a domain's <metadata> */
 #include "netmap.h"
 
 G_BEGIN_DECLS
-
-/* Namespace of the virt-ferry archive metadata kept in a domain's <metadata>. */
-#define FERRY_ARCHIVE_NS "http://virtferry.org/xmlns/archive/1"
 
 typedef struct {
     char *target;      /* <target dev=>: "vda"; NULL when the XML has none */

@@ -3,7 +3,7 @@
 #include "failover.h"
 
 #include "domxml.h"
-#include "ferry-error.h"
+#include "libvirt-error.h"
 #include "libvirt-autoptr.h"
 #include "migrate.h"
 #include "names.h"

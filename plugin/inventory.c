@@ -1,8 +1,9 @@
 #include "inventory.h"
 
 #include "domxml.h"
-#include "ferry-error.h"
+#include "libvirt-error.h"
 #include "names.h"
+#include "nictag.h"
 #include "failover.h"
 #include "networks.h"
 #include "worker.h"
@@ -38,6 +39,8 @@ struct _FerryInventory {
     guint generation;          /* bumps at every disconnect: stale results are dropped */
     GHashTable *late_sources;  /* GSource ids of pending refresh_later()s */
     char *publish_dir;         /* [failover] dir=, set before start; NULL: no publication */
+    FerryNicTagger *nic_tagger; /* set before start; NULL: hot-plugged NICs are not tagged */
+    int device_added_id;
 };
 
 void ferry_domain_info_free(FerryDomainInfo *info)
@@ -337,7 +340,9 @@ static void forget_connection(FerryInventory *inv)
         virConnectDomainEventDeregisterAny(inv->conn, inv->metadata_id);
     if (inv->network_id >= 0)
         virConnectNetworkEventDeregisterAny(inv->conn, inv->network_id);
-    inv->lifecycle_id = inv->metadata_id = inv->network_id = -1;
+    if (inv->device_added_id >= 0)
+        virConnectDomainEventDeregisterAny(inv->conn, inv->device_added_id);
+    inv->lifecycle_id = inv->metadata_id = inv->network_id = inv->device_added_id = -1;
     virResetLastError();
     virConnectClose(inv->conn);
     inv->conn = NULL;
@@ -447,6 +452,8 @@ static gboolean register_events(FerryInventory *inv, GError **error)
                                                         VIR_DOMAIN_EVENT_CALLBACK(on_metadata_change), inv, NULL);
     if (inv->lifecycle_id < 0 || inv->metadata_id < 0)
         return ferry_error_from_libvirt(error, "cannot subscribe to domain events of %s", inv->uri);
+    if (inv->nic_tagger && (inv->device_added_id = ferry_nic_tagger_watch(inv->nic_tagger, inv->conn)) < 0)
+        return ferry_error_from_libvirt(error, "cannot watch NICs hot-plugged on %s", inv->uri);
     /* Drivers without networks (test:///) simply have no such events. */
     inv->network_id = virConnectNetworkEventRegisterAny(inv->conn, NULL, VIR_NETWORK_EVENT_ID_LIFECYCLE,
                                                         VIR_NETWORK_EVENT_CALLBACK(on_network_lifecycle), inv, NULL);
@@ -555,7 +562,7 @@ FerryInventory *ferry_inventory_new(const char *uri, const FerryInventoryCallbac
     inv->user_data = user_data;
     inv->worker = ferry_worker_new();
     inv->late_sources = g_hash_table_new(NULL, NULL);
-    inv->lifecycle_id = inv->metadata_id = inv->network_id = -1;
+    inv->lifecycle_id = inv->metadata_id = inv->network_id = inv->device_added_id = -1;
     inv->domains = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
                                          (GDestroyNotify)ferry_domain_info_free);
     inv->reconnect_delay_ms = RECONNECT_MIN_MS;
@@ -579,6 +586,7 @@ void ferry_inventory_free(FerryInventory *inv)
     if (inv->conn)
         virConnectUnregisterCloseCallback(inv->conn, on_close);
     forget_connection(inv);
+    ferry_nic_tagger_free(inv->nic_tagger);
     g_hash_table_unref(inv->domains);
     g_free(inv->hostname);
     g_free(inv->uri);
@@ -589,6 +597,12 @@ void ferry_inventory_publish_to(FerryInventory *inv, const char *dir)
 {
     g_free(inv->publish_dir);
     inv->publish_dir = g_strdup(dir);
+}
+
+void ferry_inventory_tag_hotplugged_nics(FerryInventory *inv, const char *networks_dir)
+{
+    g_clear_pointer(&inv->nic_tagger, ferry_nic_tagger_free);
+    inv->nic_tagger = ferry_nic_tagger_new(networks_dir);
 }
 
 void ferry_inventory_start(FerryInventory *inv)

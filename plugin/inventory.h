@@ -53,6 +53,9 @@ void ferry_inventory_start(FerryInventory *inventory);
 /* Publishes every domain's definition and state under @dir/<host name> as it changes, for
  * failover (failover.h). Call before ferry_inventory_start. */
 void ferry_inventory_publish_to(FerryInventory *inventory, const char *dir);
+/* Tags the NICs hot-plugged into running domains on the standard-switch VLANs that
+ * @networks_dir declares, or unplugs them (nictag.h). Call before ferry_inventory_start. */
+void ferry_inventory_tag_hotplugged_nics(FerryInventory *inventory, const char *networks_dir);
 /* Tries to connect at once instead of waiting for the next retry (libvirtd just started). */
 void ferry_inventory_reconnect_now(FerryInventory *inventory);
 /* Re-reads one domain (by name or UUID): a hook reported an operation on it. */

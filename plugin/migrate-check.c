@@ -4,7 +4,7 @@
 #include "peer-storage.h"
 
 #include "domxml.h"
-#include "ferry-error.h"
+#include "libvirt-error.h"
 #include "libvirt-autoptr.h"
 #include "policy.h"
 #include "xml-read.h"

@@ -6,7 +6,7 @@
 
 #include "bgcall.h"
 #include "domxml.h"
-#include "ferry-error.h"
+#include "libvirt-error.h"
 #include "libvirt-autoptr.h"
 #include "migrate-check.h"
 #include "netmap.h"

@@ -17,7 +17,7 @@
 
 #include "archive-util.h"
 #include "domxml.h"
-#include "ferry-error.h"
+#include "libvirt-error.h"
 #include "libvirt-autoptr.h"
 
 #include <errno.h>

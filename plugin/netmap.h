@@ -67,9 +67,10 @@
 
 #include <glib.h>
 
+#include "ferry-names.h" /* FERRY_NETMAP_NS */
+
 G_BEGIN_DECLS
 
-#define FERRY_NETMAP_NS "http://virtferry.org/xmlns/network/1"
 #define FERRY_NETMAP_FORMAT 1
 #define FERRY_VLAN_MAX 4094   /* highest VLAN id a port can be on */
 #define FERRY_VLAN_TRUNK 4095 /* "every VLAN", as VMware spells a trunk */

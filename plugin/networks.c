@@ -3,7 +3,7 @@
 #include "networks.h"
 
 #include "domxml.h"
-#include "ferry-error.h"
+#include "libvirt-error.h"
 #include "libvirt-autoptr.h"
 
 #include <libvirt/virterror.h>
@@ -96,7 +96,7 @@ GPtrArray *ferry_netmap_read_peers(const char *const *peers, GPtrArray *previous
 
 char *ferry_netmap_path(const char *state_dir)
 {
-    return g_build_filename(state_dir, "netmap", NULL);
+    return g_build_filename(state_dir, FERRY_NETMAP_FILE, NULL);
 }
 
 /* ------------------------------------------------------------------ CheckNetworks */

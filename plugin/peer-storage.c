@@ -1,7 +1,7 @@
 /* Storage on a host through its libvirt (see peer-storage.h). */
 #include "peer-storage.h"
 
-#include "ferry-error.h"
+#include "libvirt-error.h"
 #include "libvirt-autoptr.h"
 #include "xml-read.h"
 

@@ -98,64 +98,46 @@ static gboolean check_group(const char *group, const char *key, GError **error)
 
 /* ------------------------------------------------------------------ a{sv} */
 
-typedef enum { KEY_HOLD, KEY_NO_MIGRATE, KEY_EQ, KEY_NE, KEY_PIN, KEY_PRIORITY, KEY_DEPENDS, KEY_UNMANAGED } PolicyKey;
-
-static const struct {
-    const char *name;
-    const char *type;
-} policy_keys[] = {
-    [KEY_HOLD] = { "hold", "b" },       [KEY_NO_MIGRATE] = { "no_migrate", "b" },
-    [KEY_EQ] = { "eq", "s" },           [KEY_NE] = { "ne", "s" },
-    [KEY_PIN] = { "pin", "as" },        [KEY_PRIORITY] = { "priority", "i" },
-    [KEY_DEPENDS] = { "depends", "as" }, [KEY_UNMANAGED] = { "unmanaged", "b" },
-};
-
-static int find_key(const char *name)
-{
-    for (gsize i = 0; i < G_N_ELEMENTS(policy_keys); i++)
-        if (g_str_equal(policy_keys[i].name, name))
-            return (int)i;
-    return -1;
-}
-
-static gboolean apply_key(FerryPolicy *p, PolicyKey key, GVariant *value, GError **error)
+static gboolean apply_key(FerryPolicy *p, FerryPolicyKeyId key, GVariant *value, GError **error)
 {
     switch (key) {
-    case KEY_HOLD:
+    case FERRY_POLICY_KEY_HOLD:
         p->hold = g_variant_get_boolean(value);
         return TRUE;
-    case KEY_NO_MIGRATE:
+    case FERRY_POLICY_KEY_NO_MIGRATE:
         p->no_migrate = g_variant_get_boolean(value);
         return TRUE;
-    case KEY_UNMANAGED:
+    case FERRY_POLICY_KEY_UNMANAGED:
         p->unmanaged = g_variant_get_boolean(value);
         return TRUE;
-    case KEY_EQ:
-    case KEY_NE: {
+    case FERRY_POLICY_KEY_EQ:
+    case FERRY_POLICY_KEY_NE: {
         const char *group = g_variant_get_string(value, NULL);
-        if (!check_group(group, policy_keys[key].name, error))
+        if (!check_group(group, ferry_policy_keys[key].name, error))
             return FALSE;
-        char **slot = key == KEY_EQ ? &p->eq : &p->ne;
+        char **slot = key == FERRY_POLICY_KEY_EQ ? &p->eq : &p->ne;
         g_free(*slot);
         *slot = *group ? g_strdup(group) : NULL;
         return TRUE;
     }
-    case KEY_PRIORITY:
+    case FERRY_POLICY_KEY_PRIORITY:
         if (!check_priority(g_variant_get_int32(value), error))
             return FALSE;
         p->priority = g_variant_get_int32(value);
         return TRUE;
-    case KEY_PIN:
-    case KEY_DEPENDS: {
+    case FERRY_POLICY_KEY_PIN:
+    case FERRY_POLICY_KEY_DEPENDS: {
         g_autofree const char **items = g_variant_get_strv(value, NULL);
-        NameCheck check = key == KEY_PIN ? ferry_check_host_name : ferry_check_domain_name;
-        if (!check_list(items, policy_keys[key].name, check, error))
+        NameCheck check = key == FERRY_POLICY_KEY_PIN ? ferry_check_host_name : ferry_check_domain_name;
+        if (!check_list(items, ferry_policy_keys[key].name, check, error))
             return FALSE;
-        GStrv *slot = key == KEY_PIN ? &p->pin : &p->depends;
+        GStrv *slot = key == FERRY_POLICY_KEY_PIN ? &p->pin : &p->depends;
         g_strfreev(*slot);
         *slot = g_strdupv((char **)items);
         return TRUE;
     }
+    case FERRY_POLICY_N_KEYS:
+        break;
     }
     g_assert_not_reached();
 }
@@ -174,22 +156,21 @@ gboolean ferry_policy_update(FerryPolicy *policy, GVariant *changes, GError **er
     GVariant *boxed;
     g_variant_iter_init(&iter, changes);
     while (g_variant_iter_loop(&iter, "{&sv}", &name, &boxed)) {
-        int key = find_key(name);
-        if (key < 0) {
+        const FerryPolicyKey *found = ferry_policy_key_find(name);
+        if (!found) {
             g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
-                        "unknown policy key '%s'; the keys are hold, no_migrate, eq, ne, pin, "
-                        "priority, depends, unmanaged", name);
+                        "unknown policy key '%s'; the keys are %s", name, ferry_policy_key_names());
             g_variant_unref(boxed);
             return FALSE;
         }
-        if (!g_variant_is_of_type(boxed, G_VARIANT_TYPE(policy_keys[key].type))) {
+        if (!g_variant_is_of_type(boxed, G_VARIANT_TYPE(found->type))) {
             g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
-                        "policy key '%s' takes type '%s', not '%s'", name, policy_keys[key].type,
+                        "policy key '%s' takes type '%s', not '%s'", name, found->type,
                         g_variant_get_type_string(boxed));
             g_variant_unref(boxed);
             return FALSE;
         }
-        if (!apply_key(updated, key, boxed, error)) {
+        if (!apply_key(updated, (FerryPolicyKeyId)(found - ferry_policy_keys), boxed, error)) {
             g_variant_unref(boxed);
             return FALSE;
         }

@@ -4,13 +4,38 @@
 
 #include <glib.h>
 
+#include "ferry-names.h"
+
 G_BEGIN_DECLS
 
-#define FERRY_POLICY_NS "http://virtferry.org/xmlns/policy/1"
 #define FERRY_POLICY_PREFIX "ferry"
 #define FERRY_PRIORITY_MIN (-1000)
 #define FERRY_PRIORITY_MAX 1000
 #define FERRY_POLICY_LIST_MAX 256
+
+/* The keys of a policy's a{sv} (SetDomainPolicy), in plugin/policy-keys.c. */
+typedef enum {
+    FERRY_POLICY_KEY_HOLD,
+    FERRY_POLICY_KEY_NO_MIGRATE,
+    FERRY_POLICY_KEY_EQ,
+    FERRY_POLICY_KEY_NE,
+    FERRY_POLICY_KEY_PIN,
+    FERRY_POLICY_KEY_PRIORITY,
+    FERRY_POLICY_KEY_DEPENDS,
+    FERRY_POLICY_KEY_UNMANAGED,
+    FERRY_POLICY_N_KEYS
+} FerryPolicyKeyId;
+
+typedef struct {
+    const char *name; /* the a{sv} key */
+    const char *type; /* its GVariant type */
+} FerryPolicyKey;
+
+extern const FerryPolicyKey ferry_policy_keys[FERRY_POLICY_N_KEYS];
+/* The key called @name, or NULL. */
+const FerryPolicyKey *ferry_policy_key_find(const char *name);
+/* "hold, no_migrate, ...": every key, for messages that list them. */
+const char *ferry_policy_key_names(void);
 
 typedef struct {
     gboolean hold;

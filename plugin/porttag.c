@@ -9,6 +9,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -64,21 +65,44 @@ static void build(VlanRequest *r, int ifindex, guint16 type, guint16 first, guin
     spec->rta_len = (unsigned short)((char *)r + r->h.nlmsg_len - (char *)spec);
 }
 
-/* Sends @r and waits for its acknowledgement: 0, or the kernel's errno. */
-static int transact(int fd, VlanRequest *r)
+/* Milliseconds from now to @deadline, at least 0, rounded up. */
+static int ms_until(gint64 deadline)
 {
-    struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-    if (sendto(fd, r, r->h.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0)
+    gint64 left = deadline - g_get_monotonic_time();
+    return left <= 0 ? 0 : (int)MIN((left + 999) / 1000, G_MAXINT);
+}
+
+/* Sends @r and waits for its acknowledgement until @deadline: 0, the kernel's errno, or
+ * ETIMEDOUT. The deadline, not a per-call timeout, bounds the wait: answers to other requests
+ * (or a peer that keeps talking) cannot stretch it. */
+static int transact(int fd, VlanRequest *r, gint64 deadline)
+{
+    ssize_t sent;
+    do
+        sent = send(fd, r, r->h.nlmsg_len, MSG_DONTWAIT);
+    while (sent < 0 && errno == EINTR);
+    if (sent < 0)
         return errno;
     char buf[4096];
     for (;;) {
-        ssize_t n = recv(fd, buf, sizeof buf, 0);
-        if (n < 0 && errno == EINTR)
-            continue; /* the request went out once: only the answer is read again */
+        struct pollfd answer = { .fd = fd, .events = POLLIN };
+        int ready = poll(&answer, 1, ms_until(deadline));
+        if (ready < 0 && errno == EINTR)
+            continue; /* the request went out once: only the answer is waited for again */
+        if (ready < 0)
+            return errno;
+        if (ready == 0)
+            return ETIMEDOUT;
+        ssize_t n = recv(fd, buf, sizeof buf, MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
         if (n < 0)
             return errno;
+        if (n == 0)
+            return ECONNRESET; /* a peer that hung up never answers */
         for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
-            if (h->nlmsg_seq != r->h.nlmsg_seq || h->nlmsg_type != NLMSG_ERROR)
+            if (h->nlmsg_seq != r->h.nlmsg_seq || h->nlmsg_type != NLMSG_ERROR ||
+                h->nlmsg_len < NLMSG_LENGTH(sizeof(struct nlmsgerr)))
                 continue;
             const struct nlmsgerr *e = NLMSG_DATA(h);
             return -e->error;
@@ -86,16 +110,47 @@ static int transact(int fd, VlanRequest *r)
     }
 }
 
-gboolean ferry_port_set_vlan(const char *port, int vlan, gboolean trunk, GError **error)
+static char *vlan_words(int vlan, gboolean trunk)
+{
+    return trunk ? g_strdup("every VLAN (trunk)") : g_strdup_printf("VLAN %d", vlan);
+}
+
+gboolean ferry_port_set_vlan_on(int fd, const char *port, int ifindex, int vlan, gboolean trunk, gint64 deadline,
+                                GError **error)
+{
+    if (!trunk && (vlan < VLAN_FIRST || vlan > VLAN_LAST)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "VLAN %d cannot be a port's untagged VLAN (1 to 4094)", vlan);
+        return FALSE;
+    }
+    VlanRequest r;
+    /* The default VLAN first: a port on it would also be on VLAN 1, untagged. */
+    build(&r, ifindex, RTM_DELLINK, VLAN_FIRST, VLAN_FIRST, 0, 1);
+    int err = transact(fd, &r, deadline);
+    if (err == ENOENT)
+        err = 0; /* not on VLAN 1: nothing to take away */
+    if (!err) {
+        if (trunk)
+            build(&r, ifindex, RTM_SETLINK, VLAN_FIRST, VLAN_LAST, 0, 2);
+        else
+            build(&r, ifindex, RTM_SETLINK, (guint16)vlan, (guint16)vlan,
+                  BRIDGE_VLAN_INFO_PVID | BRIDGE_VLAN_INFO_UNTAGGED, 2);
+        err = transact(fd, &r, deadline);
+    }
+    if (!err)
+        return TRUE;
+    const char *hint = err == EOPNOTSUPP ? " (this kernel has no bridge VLAN filtering, CONFIG_BRIDGE_VLAN_FILTERING)"
+                       : err == ETIMEDOUT ? " (the kernel did not answer within virt-ferry's time for tagging)"
+                                          : "";
+    g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "bridge port %s: %s%s", port, g_strerror(err), hint);
+    return FALSE;
+}
+
+gboolean ferry_port_set_vlan(const char *port, int vlan, gboolean trunk, gint64 deadline, GError **error)
 {
     unsigned int ifindex = if_nametoindex(port);
     if (!ifindex) {
         g_set_error(error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND, "no network device %s: %s", port, g_strerror(errno));
-        return FALSE;
-    }
-    if (!trunk && (vlan < VLAN_FIRST || vlan > VLAN_LAST)) {
-        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
-                    "VLAN %d cannot be a port's untagged VLAN (1 to 4094)", vlan);
         return FALSE;
     }
     int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
@@ -103,29 +158,48 @@ gboolean ferry_port_set_vlan(const char *port, int vlan, gboolean trunk, GError 
         g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot open a netlink socket: %s", g_strerror(errno));
         return FALSE;
     }
-    struct timeval timeout = { .tv_sec = 1 };
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    VlanRequest r;
-    /* The default VLAN first: a port on it would also be on VLAN 1, untagged. */
-    build(&r, (int)ifindex, RTM_DELLINK, VLAN_FIRST, VLAN_FIRST, 0, 1);
-    int err = transact(fd, &r);
-    if (err == ENOENT)
-        err = 0; /* not on VLAN 1: nothing to take away */
-    if (!err) {
-        if (trunk)
-            build(&r, (int)ifindex, RTM_SETLINK, VLAN_FIRST, VLAN_LAST, 0, 2);
-        else
-            build(&r, (int)ifindex, RTM_SETLINK, (guint16)vlan, (guint16)vlan,
-                  BRIDGE_VLAN_INFO_PVID | BRIDGE_VLAN_INFO_UNTAGGED, 2);
-        err = transact(fd, &r);
-    }
+    gboolean done = ferry_port_set_vlan_on(fd, port, (int)ifindex, vlan, trunk, deadline, error);
     close(fd);
-    if (err) {
-        g_autofree char *what = trunk ? g_strdup("every VLAN, tagged") : g_strdup_printf("VLAN %d", vlan);
-        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot put bridge port %s on %s: %s%s", port, what,
-                    g_strerror(err),
-                    err == EOPNOTSUPP ? " (this kernel has no bridge VLAN filtering, CONFIG_BRIDGE_VLAN_FILTERING)"
-                                      : "");
+    return done;
+}
+
+/* The VLAN a NIC's portgroup has on a standard switch, if any: TRUE with @vlan / @trunk. */
+static gboolean declared_vlan(const FerryNetwork *net, const FerryNic *nic, int *vlan, gboolean *trunk)
+{
+    const FerryPortgroup *pg = ferry_network_find_portgroup(net, nic->portgroup && *nic->portgroup ? nic->portgroup
+                                                                                                    : NULL);
+    if (!pg || (pg->vlan < 0 && !pg->trunk))
+        return FALSE;
+    *vlan = pg->vlan;
+    *trunk = pg->trunk;
+    return TRUE;
+}
+
+gboolean ferry_port_tag_nic(const FerryNetwork *net, const FerryNic *nic, const char *domain, gint64 deadline,
+                            GError **error)
+{
+    int vlan = -1;
+    gboolean trunk = FALSE;
+    if (!net || net->kind != FERRY_SWITCH_STANDARD || !declared_vlan(net, nic, &vlan, &trunk))
+        return TRUE; /* no VLAN declared for its portgroup: the bridge's default, as without virt-ferry */
+    g_autofree char *words = vlan_words(vlan, trunk);
+    if (!nic->target_dev || !net->bridge) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot put NIC %s of domain %s on %s: libvirt names no %s",
+                    nic->mac, domain, words, nic->target_dev ? "bridge" : "tap device");
+        return FALSE;
+    }
+    if (!ferry_bridge_filters_vlans(net->bridge)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED,
+                    "cannot put NIC %s of domain %s on %s: bridge %s of network %s does not filter VLANs, so the "
+                    "guest would reach every VLAN; turn filtering on (ip link set %s type bridge vlan_filtering 1) "
+                    "or take the VLAN off portgroup %s",
+                    nic->mac, domain, words, net->bridge, net->name, net->bridge, nic->portgroup);
+        return FALSE;
+    }
+    g_autoptr(GError) local = NULL;
+    if (!ferry_port_set_vlan(nic->target_dev, vlan, trunk, deadline, &local)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot put NIC %s of domain %s on %s: %s", nic->mac,
+                    domain, words, local->message);
         return FALSE;
     }
     return TRUE;

@@ -6,7 +6,7 @@
 
 #include "archive-util.h"
 #include "domxml.h"
-#include "ferry-error.h"
+#include "libvirt-error.h"
 #include "journal.h"
 #include "names.h"
 #include "networks.h"

@@ -9,10 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ARCHIVE_INTERFACE "org.virtferry.Ferry1.Archive"
-#define DOMAIN_INTERFACE "org.virtferry.Ferry1.Domain"
-#define ARCHIVE_PATH CLI_ROOT_PATH "/archive"
-
 static int fail(GError *error)
 {
     return cli_report_error(error);
@@ -22,7 +18,7 @@ static int fail(GError *error)
 
 guint cli_parse_job_id(const char *text, GError **error)
 {
-    const char *digits = g_str_has_prefix(text, CLI_JOB_PATH "/") ? text + strlen(CLI_JOB_PATH "/") : text;
+    const char *digits = g_str_has_prefix(text, FERRY_JOB_PATH "/") ? text + strlen(FERRY_JOB_PATH "/") : text;
     guint64 n = 0;
     gboolean ok = *digits && strspn(digits, "0123456789") == strlen(digits) &&
                   g_ascii_string_to_unsigned(digits, 10, 1, G_MAXUINT32, &n, NULL);
@@ -78,7 +74,7 @@ int cli_verb_archive(CliContext *ctx, char **args)
     g_autoptr(GError) error = NULL;
     if (!ferry_check_domain_name(args[0], "domain", &error) || !cli_connect(ctx, &error))
         return fail(error);
-    int status = cli_start_job(ctx, CLI_ROOT_PATH, MANAGER_INTERFACE, "Archive",
+    int status = cli_start_job(ctx, FERRY_ROOT_PATH, FERRY_MANAGER_INTERFACE, "Archive",
                                g_variant_new("(s@a{sv})", args[0], no_options()), TRUE, &error);
     return status < 0 ? fail(error) : status;
 }
@@ -98,7 +94,7 @@ int cli_verb_restore(CliContext *ctx, char **args)
         g_variant_builder_add(&options, "{sv}", "start", g_variant_new_boolean(ctx->start));
     if (!cli_connect(ctx, &error))
         return fail(error);
-    int status = cli_start_job(ctx, CLI_ROOT_PATH, MANAGER_INTERFACE, "Restore",
+    int status = cli_start_job(ctx, FERRY_ROOT_PATH, FERRY_MANAGER_INTERFACE, "Restore",
                                g_variant_new("(s@a{sv})", args[0], g_variant_builder_end(&options)), TRUE,
                                &error);
     return status < 0 ? fail(error) : status;
@@ -114,7 +110,7 @@ static void set_no_archive(GError **error, const char *id)
 /* The archives, as ListArchives answers: a(sssx). */
 static GVariant *list_archives(CliContext *ctx, GError **error)
 {
-    g_autoptr(GVariant) reply = cli_call(ctx, CLI_ROOT_PATH, MANAGER_INTERFACE, "ListArchives", NULL,
+    g_autoptr(GVariant) reply = cli_call(ctx, FERRY_ROOT_PATH, FERRY_MANAGER_INTERFACE, "ListArchives", NULL,
                                          G_VARIANT_TYPE("(a(sssx))"), FALSE, error);
     return reply ? g_variant_get_child_value(reply, 0) : NULL;
 }
@@ -136,8 +132,8 @@ int cli_verb_verify(CliContext *ctx, char **args)
     if (!ferry_check_archive_id(args[0], &error) || !cli_connect(ctx, &error))
         return fail(error);
     g_autofree char *escaped = g_dbus_escape_object_path(args[0]);
-    g_autofree char *path = g_strconcat(ARCHIVE_PATH "/", escaped, NULL);
-    int status = cli_start_job(ctx, path, ARCHIVE_INTERFACE, "Verify", NULL, FALSE, &error);
+    g_autofree char *path = g_strconcat(FERRY_ARCHIVE_PATH "/", escaped, NULL);
+    int status = cli_start_job(ctx, path, FERRY_ARCHIVE_INTERFACE, "Verify", NULL, FALSE, &error);
     if (status >= 0 || !cli_is_unknown_object(error))
         return status < 0 ? fail(error) : status;
     /* virt-ferryd may not have seen the archive yet (another host wrote it into the shared
@@ -150,7 +146,7 @@ int cli_verb_verify(CliContext *ctx, char **args)
         set_no_archive(&error, args[0]);
         return fail(error);
     }
-    status = cli_start_job(ctx, path, ARCHIVE_INTERFACE, "Verify", NULL, FALSE, &error);
+    status = cli_start_job(ctx, path, FERRY_ARCHIVE_INTERFACE, "Verify", NULL, FALSE, &error);
     if (status < 0 && cli_is_unknown_object(error)) {
         g_autofree char *shown = cli_display(args[0]);
         g_clear_error(&error);
@@ -215,7 +211,7 @@ int cli_verb_archives(CliContext *ctx, char **args)
     g_autoptr(GVariant) archives = list_archives(ctx, &error);
     if (!archives)
         return fail(error);
-    g_autoptr(GPtrArray) objects = cli_objects(ctx, ARCHIVE_INTERFACE, &error);
+    g_autoptr(GPtrArray) objects = cli_objects(ctx, FERRY_ARCHIVE_INTERFACE, &error);
     if (!objects)
         return fail(error);
     g_auto(GVariantBuilder) json = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE("aa{sv}"));
@@ -244,7 +240,7 @@ int cli_verb_archives(CliContext *ctx, char **args)
 static char *newest_archive(CliContext *ctx, const char *uuid)
 {
     g_autoptr(GVariant) archives = list_archives(ctx, NULL);
-    g_autoptr(GPtrArray) objects = archives ? cli_objects(ctx, ARCHIVE_INTERFACE, NULL) : NULL;
+    g_autoptr(GPtrArray) objects = archives ? cli_objects(ctx, FERRY_ARCHIVE_INTERFACE, NULL) : NULL;
     const char *best = NULL;
     gint64 best_created = G_MININT64;
     for (guint i = 0; objects && i < objects->len; i++) {
@@ -265,14 +261,14 @@ int cli_verb_purge(CliContext *ctx, char **args)
     if (!ferry_check_domain_name(args[0], "domain", &error) || !cli_connect(ctx, &error))
         return fail(error);
     /* Who it is, for the report: Purge itself answers nothing. */
-    g_autoptr(GVariant) found = cli_call(ctx, CLI_ROOT_PATH, MANAGER_INTERFACE, "GetDomain",
+    g_autoptr(GVariant) found = cli_call(ctx, FERRY_ROOT_PATH, FERRY_MANAGER_INTERFACE, "GetDomain",
                                          g_variant_new("(s)", args[0]), G_VARIANT_TYPE("(o)"), FALSE, &error);
     if (!found)
         return fail(error);
     const char *path = NULL;
     g_variant_get(found, "(&o)", &path);
     g_autoptr(GVariant) reply = cli_call(ctx, path, "org.freedesktop.DBus.Properties", "GetAll",
-                                         g_variant_new("(s)", DOMAIN_INTERFACE), G_VARIANT_TYPE("(a{sv})"), FALSE,
+                                         g_variant_new("(s)", FERRY_DOMAIN_INTERFACE), G_VARIANT_TYPE("(a{sv})"), FALSE,
                                          &error);
     if (!reply)
         return fail(error);
@@ -280,7 +276,7 @@ int cli_verb_purge(CliContext *ctx, char **args)
     const char *name = args[0], *uuid = NULL;
     g_variant_lookup(properties, "Name", "&s", &name);
     g_variant_lookup(properties, "UUID", "&s", &uuid);
-    g_autoptr(GVariant) purged = cli_call(ctx, CLI_ROOT_PATH, MANAGER_INTERFACE, "Purge",
+    g_autoptr(GVariant) purged = cli_call(ctx, FERRY_ROOT_PATH, FERRY_MANAGER_INTERFACE, "Purge",
                                           g_variant_new("(s)", uuid && *uuid ? uuid : args[0]), G_VARIANT_TYPE_UNIT,
                                           TRUE, &error);
     if (!purged)
@@ -339,7 +335,7 @@ int cli_verb_jobs(CliContext *ctx, char **args)
     g_autoptr(GError) error = NULL;
     if (!cli_connect(ctx, &error))
         return fail(error);
-    g_autoptr(GPtrArray) jobs = cli_objects(ctx, CLI_JOB_INTERFACE, &error);
+    g_autoptr(GPtrArray) jobs = cli_objects(ctx, FERRY_JOB_INTERFACE, &error);
     if (!jobs)
         return fail(error);
     g_ptr_array_sort(jobs, by_job_id);
@@ -363,7 +359,7 @@ int cli_verb_jobs(CliContext *ctx, char **args)
 static GVariant *job_properties(CliContext *ctx, const char *path, guint id, GError **error)
 {
     g_autoptr(GVariant) reply = cli_call(ctx, path, "org.freedesktop.DBus.Properties", "GetAll",
-                                         g_variant_new("(s)", CLI_JOB_INTERFACE), G_VARIANT_TYPE("(a{sv})"), FALSE,
+                                         g_variant_new("(s)", FERRY_JOB_INTERFACE), G_VARIANT_TYPE("(a{sv})"), FALSE,
                                          error);
     if (reply)
         return g_variant_get_child_value(reply, 0);
@@ -381,7 +377,7 @@ int cli_verb_job(CliContext *ctx, char **args)
     guint id = cli_parse_job_id(args[0], &error);
     if (!id || !cli_connect(ctx, &error))
         return fail(error);
-    g_autofree char *path = g_strdup_printf(CLI_JOB_PATH "/%u", id);
+    g_autofree char *path = g_strdup_printf(FERRY_JOB_PATH "/%u", id);
     g_autoptr(GVariant) properties = job_properties(ctx, path, id, &error);
     if (!properties)
         return fail(error);
@@ -398,7 +394,7 @@ int cli_verb_cancel(CliContext *ctx, char **args)
     guint id = cli_parse_job_id(args[0], &error);
     if (!id || !cli_connect(ctx, &error))
         return fail(error);
-    g_autofree char *path = g_strdup_printf(CLI_JOB_PATH "/%u", id);
+    g_autofree char *path = g_strdup_printf(FERRY_JOB_PATH "/%u", id);
     g_autoptr(GVariant) before = job_properties(ctx, path, id, &error);
     if (!before)
         return fail(error);
@@ -407,7 +403,7 @@ int cli_verb_cancel(CliContext *ctx, char **args)
     gboolean running = g_strcmp0(status, "running") == 0;
     if (running) {
         g_autoptr(GVariant) reply =
-            cli_call(ctx, path, CLI_JOB_INTERFACE, "Cancel", NULL, G_VARIANT_TYPE_UNIT, TRUE, &error);
+            cli_call(ctx, path, FERRY_JOB_INTERFACE, "Cancel", NULL, G_VARIANT_TYPE_UNIT, TRUE, &error);
         if (!reply) {
             if (cli_is_unknown_object(error)) { /* it ended and went in between */
                 g_autofree char *number = g_strdup_printf("%u", id);
@@ -418,7 +414,10 @@ int cli_verb_cancel(CliContext *ctx, char **args)
         }
     }
     if (ctx->json) {
-        g_autoptr(GVariant) after = running ? job_properties(ctx, path, id, NULL) : NULL;
+        /* The job may be gone already (it ended and was dropped): its state before the
+         * cancel is then the last one there is. */
+        g_autoptr(GError) unread = NULL;
+        g_autoptr(GVariant) after = running ? job_properties(ctx, path, id, &unread) : NULL;
         cli_json_print(cli_object_variant(path, after ? after : before));
     } else if (running) {
         g_print("Job %u: cancel requested; it rolls back what it did and ends as cancelled "

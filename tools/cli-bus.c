@@ -31,7 +31,7 @@ FerryManager *cli_manager(CliContext *ctx, GError **error)
 {
     GDBusProxyFlags flags = G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS;
     g_autoptr(FerryManager) manager =
-        ferry_manager_proxy_new_sync(ctx->bus, flags, CLI_BUS_NAME, CLI_ROOT_PATH, NULL, error);
+        ferry_manager_proxy_new_sync(ctx->bus, flags, FERRY_BUS_NAME, FERRY_ROOT_PATH, NULL, error);
     if (!manager) {
         cli_proxy_failed(error);
         return NULL;
@@ -52,7 +52,7 @@ static gint by_name(gconstpointer a, gconstpointer b)
 GList *cli_domains(CliContext *ctx, GError **error)
 {
     g_autoptr(GDBusObjectManager) objects = ferry_object_manager_client_new_sync(
-        ctx->bus, G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_NONE, CLI_BUS_NAME, CLI_ROOT_PATH, NULL, error);
+        ctx->bus, G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_NONE, FERRY_BUS_NAME, FERRY_ROOT_PATH, NULL, error);
     if (!objects) {
         cli_proxy_failed(error);
         return NULL;
@@ -85,7 +85,7 @@ FerryDomain *cli_domain(CliContext *ctx, FerryManager *manager, const char *name
         return NULL;
     g_autoptr(FerryDomain) domain = ferry_domain_proxy_new_sync(
         ctx->bus, G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS | G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
-        CLI_BUS_NAME, path, NULL, error);
+        FERRY_BUS_NAME, path, NULL, error);
     if (!domain)
         return NULL;
     /* The domain went away between GetDomain and reading its properties. */
@@ -113,7 +113,7 @@ GVariant *cli_call(CliContext *ctx, const char *path, const char *interface, con
                    GVariant *parameters, const GVariantType *reply_type, gboolean interactive, GError **error)
 {
     gboolean ask = interactive && !ctx->no_ask_password;
-    return g_dbus_connection_call_sync(ctx->bus, CLI_BUS_NAME, path, interface, method, parameters, reply_type,
+    return g_dbus_connection_call_sync(ctx->bus, FERRY_BUS_NAME, path, interface, method, parameters, reply_type,
                                        ask ? G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION
                                            : G_DBUS_CALL_FLAGS_NONE,
                                        ask ? INTERACTIVE_TIMEOUT_MSEC : -1, NULL, error);
@@ -134,7 +134,7 @@ static gint by_path(gconstpointer a, gconstpointer b)
 
 GPtrArray *cli_objects(CliContext *ctx, const char *interface, GError **error)
 {
-    g_autoptr(GVariant) reply = cli_call(ctx, CLI_ROOT_PATH, "org.freedesktop.DBus.ObjectManager",
+    g_autoptr(GVariant) reply = cli_call(ctx, FERRY_ROOT_PATH, "org.freedesktop.DBus.ObjectManager",
                                          "GetManagedObjects", NULL, G_VARIANT_TYPE("(a{oa{sa{sv}}})"), FALSE,
                                          error);
     if (!reply)

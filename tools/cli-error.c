@@ -3,11 +3,6 @@
 
 #include "ferry-error.h"
 
-/* plugin/names.c, which the CLI shares with virt-ferryd for its checks, reports through
- * FERRY_ERROR; its quark lives in plugin/ferry-error.c, which needs libvirt. Same name,
- * same quark. */
-G_DEFINE_QUARK(virt-ferry-error-quark, ferry_error)
-
 #define NOT_RUNNING_MESSAGE \
     "virt-ferryd is not running on this host (start it with systemctl start virt-ferryd)"
 
@@ -19,8 +14,6 @@ static const struct {
     { "org.freedesktop.DBus.Error.NameHasNoOwner", CLI_EXIT_NOT_RUNNING },
     { "org.freedesktop.DBus.Error.AccessDenied", CLI_EXIT_DENIED },
     { "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired", CLI_EXIT_DENIED },
-    { "org.virtferry.Ferry1.Error.NotFound", CLI_EXIT_NOT_FOUND },
-    { "org.virtferry.Ferry1.Error.InvalidArgument", CLI_EXIT_USAGE },
 };
 
 /* Bus activation that failed (org.freedesktop.DBus.Error.Spawn.*) means not running too. */
@@ -41,12 +34,27 @@ static gboolean is_start_failure(const GError *error)
     return remote ? is_spawn_error(remote) : is_local_spawn_error(error);
 }
 
+static CliExit code_for_ferry_error(const GError *error)
+{
+    if (g_error_matches(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT))
+        return CLI_EXIT_USAGE;
+    if (g_error_matches(error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND))
+        return CLI_EXIT_NOT_FOUND;
+    return CLI_EXIT_FAILED;
+}
+
 static CliExit code_for_remote(const char *name)
 {
     for (gsize i = 0; i < G_N_ELEMENTS(remote_errors); i++)
         if (g_str_equal(name, remote_errors[i].name))
             return remote_errors[i].code;
-    return is_spawn_error(name) ? CLI_EXIT_NOT_RUNNING : CLI_EXIT_FAILED;
+    if (is_spawn_error(name))
+        return CLI_EXIT_NOT_RUNNING;
+    /* virt-ferryd's names come back as their FERRY_ERROR codes, once the domain's quark
+     * has been asked for: that registers them (common/ferry-error.c). */
+    (void)FERRY_ERROR;
+    g_autoptr(GError) error = g_dbus_error_new_for_dbus_error(name, "");
+    return code_for_ferry_error(error);
 }
 
 CliExit cli_exit_code_for_name(const char *dbus_error_name)
@@ -72,12 +80,9 @@ CliExit cli_exit_code_for(const GError *error)
             return CLI_EXIT_FAILED;
         }
     }
-    if (error->domain == G_OPTION_ERROR ||
-        g_error_matches(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT))
+    if (error->domain == G_OPTION_ERROR)
         return CLI_EXIT_USAGE;
-    if (g_error_matches(error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND))
-        return CLI_EXIT_NOT_FOUND;
-    return CLI_EXIT_FAILED;
+    return code_for_ferry_error(error);
 }
 
 CliExit cli_report_error(const GError *error)

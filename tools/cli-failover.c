@@ -31,7 +31,7 @@ int cli_verb_failover(CliContext *ctx, char **args)
     g_autoptr(GVariant) options = failover_options(&ctx->failover, &error);
     if (!options || !cli_connect(ctx, &error))
         return cli_report_error(error);
-    int status = cli_start_job(ctx, CLI_ROOT_PATH, MANAGER_INTERFACE, "Failover",
+    int status = cli_start_job(ctx, FERRY_ROOT_PATH, FERRY_MANAGER_INTERFACE, "Failover",
                                g_variant_new("(s@a{sv})", host, options), TRUE, &error);
     if (status < 0)
         return cli_report_error(error);

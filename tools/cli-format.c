@@ -85,7 +85,7 @@ static char *join_list(GVariant *value)
     return g_strjoinv(", ", (char **)items);
 }
 
-static char *policy_value(const CliPolicyKey *key, GVariant *value)
+static char *policy_value(const FerryPolicyKey *key, GVariant *value)
 {
     if (!value) /* not set: the empty policy's value */
         return g_strdup(key->type[0] == 'b' ? "no"
@@ -107,8 +107,8 @@ static char *policy_value(const CliPolicyKey *key, GVariant *value)
 void cli_print_policy(GVariant *policy, const char *indent)
 {
     g_autoptr(GVariantDict) dict = g_variant_dict_new(policy);
-    for (gsize i = 0; i < cli_policy_n_keys; i++) {
-        const CliPolicyKey *key = &cli_policy_keys[i];
+    for (gsize i = 0; i < FERRY_POLICY_N_KEYS; i++) {
+        const FerryPolicyKey *key = &ferry_policy_keys[i];
         g_autoptr(GVariant) value = g_variant_dict_lookup_value(dict, key->name, NULL);
         g_autofree char *text = policy_value(key, value);
         print_field(indent, key->name, text);

@@ -351,7 +351,7 @@ static void set_state(Follower *f, GVariant *properties)
 static GVariant *get_all(Follower *f, GError **error)
 {
     g_autoptr(GVariant) reply = cli_call(f->ctx, f->path, "org.freedesktop.DBus.Properties", "GetAll",
-                                         g_variant_new("(s)", CLI_JOB_INTERFACE), G_VARIANT_TYPE("(a{sv})"), FALSE,
+                                         g_variant_new("(s)", FERRY_JOB_INTERFACE), G_VARIANT_TYPE("(a{sv})"), FALSE,
                                          error);
     return reply ? g_variant_get_child_value(reply, 0) : NULL;
 }
@@ -496,7 +496,7 @@ static void on_vanished(GDBusConnection *bus, const char *name, gpointer data)
 
 static void on_closed(GDBusConnection *bus, gboolean remote_peer_vanished, GError *error, gpointer data)
 {
-    on_vanished(bus, CLI_BUS_NAME, data);
+    on_vanished(bus, FERRY_BUS_NAME, data);
 }
 
 static gboolean on_tick(gpointer data)
@@ -532,7 +532,7 @@ static gboolean on_interrupt(gpointer data)
     g_printerr("virt-ferry: cancelling job %s; it rolls back what it did (Ctrl-C again stops waiting)\n",
                job_number(f->path));
     gboolean ask = !f->ctx->no_ask_password;
-    g_dbus_connection_call(f->ctx->bus, CLI_BUS_NAME, f->path, CLI_JOB_INTERFACE, "Cancel", NULL, G_VARIANT_TYPE_UNIT,
+    g_dbus_connection_call(f->ctx->bus, FERRY_BUS_NAME, f->path, FERRY_JOB_INTERFACE, "Cancel", NULL, G_VARIANT_TYPE_UNIT,
                            ask ? G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION : G_DBUS_CALL_FLAGS_NONE,
                            ask ? 5 * 60 * 1000 : -1, f->cancel_call, cancel_done, f);
     return G_SOURCE_CONTINUE;
@@ -577,12 +577,12 @@ int cli_job_follow(CliContext *ctx, const char *path)
     };
     /* Subscribed before the state is read: no change between the two is lost, and a job that
      * ended already says so in its Status. */
-    guint changed = g_dbus_connection_signal_subscribe(ctx->bus, CLI_BUS_NAME, "org.freedesktop.DBus.Properties",
-                                                       "PropertiesChanged", path, CLI_JOB_INTERFACE,
+    guint changed = g_dbus_connection_signal_subscribe(ctx->bus, FERRY_BUS_NAME, "org.freedesktop.DBus.Properties",
+                                                       "PropertiesChanged", path, FERRY_JOB_INTERFACE,
                                                        G_DBUS_SIGNAL_FLAGS_NONE, on_properties_changed, &f, NULL);
-    guint finished = g_dbus_connection_signal_subscribe(ctx->bus, CLI_BUS_NAME, CLI_JOB_INTERFACE, "Finished", path,
+    guint finished = g_dbus_connection_signal_subscribe(ctx->bus, FERRY_BUS_NAME, FERRY_JOB_INTERFACE, "Finished", path,
                                                         NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_finished, &f, NULL);
-    guint watch = g_bus_watch_name_on_connection(ctx->bus, CLI_BUS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE, NULL,
+    guint watch = g_bus_watch_name_on_connection(ctx->bus, FERRY_BUS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE, NULL,
                                                  on_vanished, &f, NULL);
     gulong closed = g_signal_connect(ctx->bus, "closed", G_CALLBACK(on_closed), &f);
     guint sigint = g_unix_signal_add(SIGINT, on_interrupt, &f);

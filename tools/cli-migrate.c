@@ -83,7 +83,7 @@ int cli_verb_migrate(CliContext *ctx, char **args)
         return cli_report_error(error);
     /* No --method: the empty list, for virt-ferryd's default. */
     GVariant *method_list = g_variant_new_strv((const char *const *)methods, methods ? -1 : 0);
-    int status = cli_start_job(ctx, CLI_ROOT_PATH, MANAGER_INTERFACE, "Migrate",
+    int status = cli_start_job(ctx, FERRY_ROOT_PATH, FERRY_MANAGER_INTERFACE, "Migrate",
                                g_variant_new("(ss@as@a{sv})", domain, peer, method_list, options), TRUE, &error);
     if (status < 0)
         return cli_report_error(error);

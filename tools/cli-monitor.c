@@ -105,7 +105,7 @@ int cli_monitor(CliContext *ctx)
     /* No auto-start: the monitor reports that virt-ferryd is down and waits for it. */
     g_autoptr(FerryManager) manager = ferry_manager_proxy_new_sync(
         ctx->bus, G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES | G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
-        CLI_BUS_NAME, CLI_ROOT_PATH, NULL, &error);
+        FERRY_BUS_NAME, FERRY_ROOT_PATH, NULL, &error);
     if (!manager)
         return cli_report_error(error);
 
@@ -114,7 +114,7 @@ int cli_monitor(CliContext *ctx)
     g_signal_connect(manager, "host-event", G_CALLBACK(on_host_event), &m);
     gulong closed = g_signal_connect(ctx->bus, "closed", G_CALLBACK(on_closed), &m);
     /* The watch's first answer says whether virt-ferryd runs now: that is the first line. */
-    guint watch = g_bus_watch_name_on_connection(ctx->bus, CLI_BUS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
+    guint watch = g_bus_watch_name_on_connection(ctx->bus, FERRY_BUS_NAME, G_BUS_NAME_WATCHER_FLAGS_NONE,
                                                  on_appeared, on_vanished, &m, NULL);
     guint sigint = g_unix_signal_add(SIGINT, on_terminate, &m);
     guint sigterm = g_unix_signal_add(SIGTERM, on_terminate, &m);

@@ -55,7 +55,7 @@ int cli_verb_move_disk(CliContext *ctx, char **args)
     g_autoptr(GVariant) options = path ? move_disk_options(&ctx->move_disk, &error) : NULL;
     if (!options || !cli_connect(ctx, &error))
         return cli_report_error(error);
-    int status = cli_start_job(ctx, CLI_ROOT_PATH, MANAGER_INTERFACE, "MoveDisk",
+    int status = cli_start_job(ctx, FERRY_ROOT_PATH, FERRY_MANAGER_INTERFACE, "MoveDisk",
                                g_variant_new("(sss@a{sv})", domain, disk, path, options), TRUE, &error);
     if (status < 0)
         return cli_report_error(error);

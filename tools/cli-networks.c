@@ -7,7 +7,7 @@ int cli_verb_check_networks(CliContext *ctx, char **args)
     g_autoptr(GError) error = NULL;
     if (!cli_connect(ctx, &error))
         return cli_report_error(error);
-    g_autoptr(GVariant) reply = cli_call(ctx, CLI_ROOT_PATH, MANAGER_INTERFACE, "CheckNetworks", NULL,
+    g_autoptr(GVariant) reply = cli_call(ctx, FERRY_ROOT_PATH, FERRY_MANAGER_INTERFACE, "CheckNetworks", NULL,
                                          G_VARIANT_TYPE("(a(ssss))"), FALSE, &error);
     if (!reply)
         return cli_report_error(error);

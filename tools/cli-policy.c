@@ -8,17 +8,6 @@
 
 #include <string.h>
 
-#define PRIORITY_MIN (-1000)
-#define PRIORITY_MAX 1000
-#define LIST_MAX 256
-#define KEY_NAMES "hold, no_migrate, eq, ne, pin, priority, depends, unmanaged"
-
-const CliPolicyKey cli_policy_keys[] = {
-    { "hold", "b" }, { "no_migrate", "b" }, { "eq", "s" },      { "ne", "s" },
-    { "pin", "as" }, { "priority", "i" },   { "depends", "as" }, { "unmanaged", "b" },
-};
-const gsize cli_policy_n_keys = G_N_ELEMENTS(cli_policy_keys);
-
 static gboolean invalid(GError **error, const char *format, ...) G_GNUC_PRINTF(2, 3);
 static gboolean invalid(GError **error, const char *format, ...)
 {
@@ -31,14 +20,11 @@ static gboolean invalid(GError **error, const char *format, ...)
 }
 
 /* "no-migrate" is accepted for "no_migrate", as the metadata element spells it. */
-static const CliPolicyKey *find_key(const char *name, gsize len)
+static const FerryPolicyKey *find_key(const char *name, gsize len)
 {
     g_autofree char *key = g_strndup(name, len);
     g_strdelimit(key, "-", '_');
-    for (gsize i = 0; i < cli_policy_n_keys; i++)
-        if (g_str_equal(cli_policy_keys[i].name, key))
-            return &cli_policy_keys[i];
-    return NULL;
+    return ferry_policy_key_find(key);
 }
 
 /* ------------------------------------------------------------------ values */
@@ -65,11 +51,11 @@ static gboolean parse_priority(const char *key, const char *value, GVariant **ou
             number = G_MAXINT64;
         else
             return invalid(error, "policy key '%s': \"%s\" is not an integer; use a whole number "
-                           "from %d to %d", key, value, PRIORITY_MIN, PRIORITY_MAX);
+                           "from %d to %d", key, value, FERRY_PRIORITY_MIN, FERRY_PRIORITY_MAX);
     }
-    if (number < PRIORITY_MIN || number > PRIORITY_MAX)
+    if (number < FERRY_PRIORITY_MIN || number > FERRY_PRIORITY_MAX)
         return invalid(error, "policy key '%s': %s is out of range; use a whole number from %d to %d",
-                       key, value, PRIORITY_MIN, PRIORITY_MAX);
+                       key, value, FERRY_PRIORITY_MIN, FERRY_PRIORITY_MAX);
     *out = g_variant_new_int32((gint32)number);
     return TRUE;
 }
@@ -111,9 +97,9 @@ static gboolean check_entries(const char *key, GPtrArray *items, GError **error)
 {
     gboolean hosts = g_str_equal(key, "pin");
     g_autofree char *what = g_strdup_printf("policy key '%s': entry", key);
-    if (items->len > LIST_MAX)
+    if (items->len > FERRY_POLICY_LIST_MAX)
         return invalid(error, "policy key '%s' lists %u entries, at most %d are allowed", key,
-                       items->len, LIST_MAX);
+                       items->len, FERRY_POLICY_LIST_MAX);
     for (guint i = 0; i < items->len; i++) {
         const char *item = items->pdata[i];
         if (!*item)
@@ -137,7 +123,7 @@ static gboolean parse_list(const char *key, const char *value, GVariant **out, G
     return TRUE;
 }
 
-static gboolean parse_value(const CliPolicyKey *key, const char *value, GVariant **out, GError **error)
+static gboolean parse_value(const FerryPolicyKey *key, const char *value, GVariant **out, GError **error)
 {
     switch (key->type[0]) {
     case 'b':
@@ -153,7 +139,7 @@ static gboolean parse_value(const CliPolicyKey *key, const char *value, GVariant
 
 /* ------------------------------------------------------------------ assignments */
 
-static gboolean parse_assignment(const char *arg, const CliPolicyKey **key, GVariant **value, GError **error)
+static gboolean parse_assignment(const char *arg, const FerryPolicyKey **key, GVariant **value, GError **error)
 {
     if (!g_utf8_validate(arg, -1, NULL)) {
         g_autofree char *shown = g_strescape(arg, NULL);
@@ -164,17 +150,18 @@ static gboolean parse_assignment(const char *arg, const CliPolicyKey **key, GVar
                        "for example hold=yes");
     const char *eq = strchr(arg, '=');
     if (!eq) {
-        const CliPolicyKey *known = find_key(arg, strlen(arg));
+        const FerryPolicyKey *known = find_key(arg, strlen(arg));
         if (known)
             return invalid(error, "policy key '%s' needs a value: give %s=VALUE", known->name, arg);
         return invalid(error, "\"%s\" is not a policy assignment; give KEY=VALUE, for example hold=yes",
                        arg);
     }
     if (eq == arg)
-        return invalid(error, "\"%s\" has no key before '='; the keys are " KEY_NAMES, arg);
+        return invalid(error, "\"%s\" has no key before '='; the keys are %s", arg, ferry_policy_key_names());
     *key = find_key(arg, (gsize)(eq - arg));
     if (!*key)
-        return invalid(error, "unknown policy key '%.*s'; the keys are " KEY_NAMES, (int)(eq - arg), arg);
+        return invalid(error, "unknown policy key '%.*s'; the keys are %s", (int)(eq - arg), arg,
+                       ferry_policy_key_names());
     return parse_value(*key, eq + 1, value, error);
 }
 
@@ -187,7 +174,7 @@ GVariant *cli_policy_parse(const char *const *assignments, GError **error)
     g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
     g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE_VARDICT);
     for (const char *const *arg = assignments; *arg; arg++) {
-        const CliPolicyKey *key = NULL;
+        const FerryPolicyKey *key = NULL;
         GVariant *value = NULL;
         if (!parse_assignment(*arg, &key, &value, error))
             return NULL;

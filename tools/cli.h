@@ -5,12 +5,10 @@
 #include <gio/gio.h>
 
 #include "ferry-generated.h"
+#include "ferry-names.h"
+#include "policy.h"
 
 G_BEGIN_DECLS
-
-#define CLI_BUS_NAME "org.virtferry.Ferry1"
-#define CLI_ROOT_PATH "/org/virtferry/Ferry1"
-#define MANAGER_INTERFACE "org.virtferry.Ferry1.Manager"
 
 /* Exit codes, documented in virt-ferry(1). */
 typedef enum {
@@ -99,13 +97,8 @@ GPtrArray *cli_objects(CliContext *ctx, const char *interface, GError **error);
 /* A string property (valid as long as @object), or NULL when absent or not a string. */
 const char *cli_object_string(const CliObject *object, const char *name);
 
-/* cli-policy.c: KEY=VALUE assignments into SetDomainPolicy's a{sv}. */
-typedef struct {
-    const char *name; /* the D-Bus key */
-    const char *type; /* its GVariant type */
-} CliPolicyKey;
-extern const CliPolicyKey cli_policy_keys[];
-extern const gsize cli_policy_n_keys;
+/* cli-policy.c: KEY=VALUE assignments into SetDomainPolicy's a{sv}, with virt-ferryd's
+ * keys and limits (plugin/policy.h). */
 /* A new (non-floating) a{sv}, or NULL and a FERRY_ERROR_INVALID_ARGUMENT error that
  * names the key and the values it takes. An empty @assignments gives NULL and an error. */
 GVariant *cli_policy_parse(const char *const *assignments, GError **error);
@@ -174,8 +167,6 @@ gboolean cli_add_number(GVariantBuilder *options, const char *key, const char *o
                         gboolean u32, const char *unit, GError **error);
 
 /* cli-jobs.c: following a job. */
-#define CLI_JOB_INTERFACE "org.virtferry.Ferry1.Job"
-#define CLI_JOB_PATH CLI_ROOT_PATH "/job"
 
 /* What one progress line shows. */
 typedef struct {

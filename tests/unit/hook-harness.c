@@ -3,6 +3,8 @@
  * failing assertion leaves no dbus-daemon behind. */
 #include "hook-harness.h"
 
+#include "ferry-names.h"
+
 #include <errno.h>
 #include <gio/gunixinputstream.h>
 #include <glib/gstdio.h>
@@ -170,7 +172,7 @@ void hook_bus_stop(HookBus *bus)
 
 static const char hook_interface_xml[] =
     "<node>"
-    "  <interface name='org.virtferry.Ferry1.Hook'>"
+    "  <interface name='" FERRY_HOOK_INTERFACE "'>"
     "    <method name='Report'>"
     "      <arg name='object' type='s' direction='in'/>"
     "      <arg name='object_name' type='s' direction='in'/>"
@@ -218,14 +220,14 @@ static int receiver_main(void)
 
     g_autoptr(GDBusNodeInfo) node = g_dbus_node_info_new_for_xml(hook_interface_xml, &error);
     g_assert_no_error(error);
-    guint id = g_dbus_connection_register_object(connection, "/org/virtferry/Ferry1", node->interfaces[0],
+    guint id = g_dbus_connection_register_object(connection, FERRY_ROOT_PATH, node->interfaces[0],
                                                  &hook_vtable, NULL, NULL, &error);
     g_assert_no_error(error);
     g_assert_cmpuint(id, >, 0);
 
     g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
         connection, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "RequestName",
-        g_variant_new("(su)", "org.virtferry.Ferry1", 4 /* DO_NOT_QUEUE */), G_VARIANT_TYPE("(u)"),
+        g_variant_new("(su)", FERRY_BUS_NAME, 4 /* DO_NOT_QUEUE */), G_VARIANT_TYPE("(u)"),
         G_DBUS_CALL_FLAGS_NONE, -1, NULL, &error);
     g_assert_no_error(error);
     guint32 result;

@@ -6,9 +6,8 @@
  * any name, with no libvirt behind it. */
 #include <gio/gio.h>
 
-#define BUS_NAME "org.virtferry.Ferry1"
-#define ROOT_PATH "/org/virtferry/Ferry1"
-#define MANAGER_IFACE "org.virtferry.Ferry1.Manager"
+#include "ferry-names.h"
+
 #define DBUS_NAME_FLAG_DO_NOT_QUEUE 4
 #define DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER 1
 
@@ -16,14 +15,14 @@ static gboolean own_name(GDBusConnection *bus, GError **error)
 {
     g_autoptr(GVariant) reply = g_dbus_connection_call_sync(
         bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "RequestName",
-        g_variant_new("(su)", BUS_NAME, DBUS_NAME_FLAG_DO_NOT_QUEUE), G_VARIANT_TYPE("(u)"),
+        g_variant_new("(su)", FERRY_BUS_NAME, DBUS_NAME_FLAG_DO_NOT_QUEUE), G_VARIANT_TYPE("(u)"),
         G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
     guint32 result = 0;
     if (!reply)
         return FALSE;
     g_variant_get(reply, "(u)", &result);
     if (result != DBUS_REQUEST_NAME_REPLY_PRIMARY_OWNER) {
-        g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS, "%s is taken (RequestName said %u)", BUS_NAME, result);
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_EXISTS, "%s is taken (RequestName said %u)", FERRY_BUS_NAME, result);
         return FALSE;
     }
     return TRUE;
@@ -34,13 +33,13 @@ static gboolean emit(GDBusConnection *bus, int argc, char **argv, int *i, GError
     const char *what = argv[*i];
     if (g_str_equal(what, "domain") && *i + 3 < argc) {
         *i += 4;
-        return g_dbus_connection_emit_signal(bus, NULL, ROOT_PATH, MANAGER_IFACE, "DomainStateChanged",
+        return g_dbus_connection_emit_signal(bus, NULL, FERRY_ROOT_PATH, FERRY_MANAGER_INTERFACE, "DomainStateChanged",
                                              g_variant_new("(sss)", argv[*i - 3], argv[*i - 2], argv[*i - 1]),
                                              error);
     }
     if (g_str_equal(what, "host") && *i + 2 < argc) {
         *i += 3;
-        return g_dbus_connection_emit_signal(bus, NULL, ROOT_PATH, MANAGER_IFACE, "HostEvent",
+        return g_dbus_connection_emit_signal(bus, NULL, FERRY_ROOT_PATH, FERRY_MANAGER_INTERFACE, "HostEvent",
                                              g_variant_new("(ss)", argv[*i - 2], argv[*i - 1]), error);
     }
     g_set_error(error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,

@@ -9,6 +9,8 @@
  *   missing      failed with org.virtferry.Ferry1.Error.NotFound
  *   unsupported  failed with org.virtferry.Ferry1.Error.Unsupported
  *   slow         runs until cancelled (then "cancelled" half a second later)
+ *   vanish       runs until cancelled; Cancel drops the job object before it answers, as
+ *                virt-ferryd may drop a job that ended
  *   instant      ended (and Finished emitted) before the call returns
  *   denied       the call itself fails with AccessDenied
  * Restore(ID, options) succeeds, its Result the "name" option (default web1), its final
@@ -24,9 +26,8 @@
 #include <stdlib.h>
 
 #include "ferry-generated.h"
+#include "ferry-names.h"
 
-#define BUS_NAME "org.virtferry.Ferry1"
-#define ROOT_PATH "/org/virtferry/Ferry1"
 #define TICK_MSEC 40
 #define TOTAL (100 * 1024 * 1024)
 #define WEB1_UUID "11111111-2222-3333-4444-555555555555"
@@ -39,6 +40,7 @@ typedef struct {
     int ticks, steps;
     gboolean cancelled;
     int rollback;
+    GDBusObjectSkeleton *object; /* for "vanish" */
     char *final_message, *result;
 } Job;
 
@@ -85,11 +87,13 @@ static gboolean tick(gpointer data)
 {
     Job *job = data;
     job->ticks++;
+    if (g_str_equal(job->script, "vanish") && job->cancelled)
+        return G_SOURCE_REMOVE; /* gone */
     if (job->cancelled && ++job->rollback >= 5) { /* rolling back takes half a second */
-        finish(job, "cancelled", "cancelled; everything was rolled back", "org.virtferry.Ferry1.Error.Cancelled");
+        finish(job, "cancelled", "cancelled; everything was rolled back", FERRY_ERROR_NAME_CANCELLED);
         return G_SOURCE_REMOVE;
     }
-    if (g_str_equal(job->script, "slow")) {
+    if (g_str_equal(job->script, "slow") || g_str_equal(job->script, "vanish")) {
         set_progress(job, MIN(0.01 * job->ticks, 0.99));
         return G_SOURCE_CONTINUE;
     }
@@ -104,9 +108,9 @@ static gboolean tick(gpointer data)
     if (g_str_equal(job->script, "warn"))
         finish(job, "warning", "the CD-ROM media /iso/x.iso is left out; the floppy is empty", NULL);
     else if (g_str_equal(job->script, "missing"))
-        finish(job, "failed", "domain missing is gone", "org.virtferry.Ferry1.Error.NotFound");
+        finish(job, "failed", "domain missing is gone", FERRY_ERROR_NAME_NOT_FOUND);
     else if (g_str_equal(job->script, "unsupported"))
-        finish(job, "failed", "domain unsupported has a USB host device", "org.virtferry.Ferry1.Error.Unsupported");
+        finish(job, "failed", "domain unsupported has a USB host device", FERRY_ERROR_NAME_UNSUPPORTED);
     else {
         add_step(job, ferry_bus_job_get_target(job->iface), "copy-disk", "vda", "archived");
         finish(job, "succeeded", job->final_message ? job->final_message : "done", NULL);
@@ -117,6 +121,8 @@ static gboolean tick(gpointer data)
 static gboolean handle_cancel(FerryBusJob *iface, GDBusMethodInvocation *invocation, Job *job)
 {
     job->cancelled = TRUE;
+    if (g_str_equal(job->script, "vanish"))
+        g_dbus_object_manager_server_unexport(objects, g_dbus_object_get_object_path(G_DBUS_OBJECT(job->object)));
     ferry_bus_job_complete_cancel(iface, invocation);
     return TRUE;
 }
@@ -129,7 +135,7 @@ static char *start(const char *kind, const char *target, const char *script, con
     job->steps = g_str_equal(script, "ok") ? 10 : 3;
     job->result = g_strdup(result);
     job->final_message = final_message;
-    g_autofree char *path = g_strdup_printf(ROOT_PATH "/job/%u", next_job++);
+    g_autofree char *path = g_strdup_printf(FERRY_ROOT_PATH "/job/%u", next_job++);
     g_autoptr(FerryObjectSkeleton) object = ferry_object_skeleton_new(path);
     job->iface = ferry_bus_job_skeleton_new();
     ferry_bus_job_set_kind(job->iface, kind);
@@ -143,11 +149,12 @@ static char *start(const char *kind, const char *target, const char *script, con
     ferry_bus_job_set_steps(job->iface, g_variant_new_array(G_VARIANT_TYPE("(ssss)"), NULL, 0));
     g_signal_connect(job->iface, "handle-cancel", G_CALLBACK(handle_cancel), job);
     ferry_object_skeleton_set_bus_job(object, job->iface);
+    job->object = G_DBUS_OBJECT_SKELETON(g_object_ref(object));
     g_dbus_object_manager_server_export(objects, G_DBUS_OBJECT_SKELETON(object));
     if (g_str_equal(script, "instant"))
         finish(job, "succeeded", "done", NULL);
     else
-        g_timeout_add(g_str_equal(script, "slow") ? 100 : TICK_MSEC, tick, job);
+        g_timeout_add(g_str_equal(script, "slow") || g_str_equal(script, "vanish") ? 100 : TICK_MSEC, tick, job);
     return g_steal_pointer(&path);
 }
 
@@ -156,7 +163,7 @@ static gboolean handle_archive(FerryManager *manager, GDBusMethodInvocation *inv
 {
     if (g_str_equal(domain, "denied")) {
         g_dbus_method_invocation_return_dbus_error(invocation, "org.freedesktop.DBus.Error.AccessDenied",
-                                                   "not authorized for org.virtferry.ferry1.archive (polkit said no)");
+                                                   "not authorized for " FERRY_ACTION_ARCHIVE " (polkit said no)");
         return TRUE;
     }
     g_autofree char *result = g_strconcat(domain, "-20260101T000000Z", NULL);
@@ -219,13 +226,13 @@ static gboolean handle_list_archives(FerryManager *manager, GDBusMethodInvocatio
 static gboolean handle_get_domain(FerryManager *manager, GDBusMethodInvocation *invocation, const char *name)
 {
     if (!g_str_equal(name, "web1") && !g_str_equal(name, WEB1_UUID) && !g_str_equal(name, "running1")) {
-        g_dbus_method_invocation_return_dbus_error(invocation, "org.virtferry.Ferry1.Error.NotFound",
+        g_dbus_method_invocation_return_dbus_error(invocation, FERRY_ERROR_NAME_NOT_FOUND,
                                                    "no domain named \"nosuch\"");
         return TRUE;
     }
     ferry_manager_complete_get_domain(manager, invocation,
-                                      g_str_equal(name, "running1") ? ROOT_PATH "/domain/running1"
-                                                                    : ROOT_PATH "/domain/web1");
+                                      g_str_equal(name, "running1") ? FERRY_ROOT_PATH "/domain/running1"
+                                                                    : FERRY_ROOT_PATH "/domain/web1");
     return TRUE;
 }
 
@@ -233,7 +240,7 @@ static gboolean handle_purge(FerryManager *manager, GDBusMethodInvocation *invoc
 {
     if (!g_str_equal(domain, WEB1_UUID)) {
         g_dbus_method_invocation_return_dbus_error(
-            invocation, "org.virtferry.Ferry1.Error.InvalidArgument",
+            invocation, FERRY_ERROR_NAME_INVALID_ARGUMENT,
             "domain running1 is not pending deletion; only an archived domain can be purged (virt-ferry archive)");
         return TRUE;
     }
@@ -243,7 +250,7 @@ static gboolean handle_purge(FerryManager *manager, GDBusMethodInvocation *invoc
 
 static void export_domain(const char *name, const char *uuid, gboolean pending)
 {
-    g_autofree char *path = g_strconcat(ROOT_PATH "/domain/", name, NULL);
+    g_autofree char *path = g_strconcat(FERRY_ROOT_PATH "/domain/", name, NULL);
     g_autoptr(FerryObjectSkeleton) object = ferry_object_skeleton_new(path);
     g_autoptr(FerryDomain) domain = ferry_domain_skeleton_new();
     ferry_domain_set_name(domain, name);
@@ -257,7 +264,7 @@ static void export_domain(const char *name, const char *uuid, gboolean pending)
 
 static void setup(GDBusConnection *bus)
 {
-    objects = g_dbus_object_manager_server_new(ROOT_PATH);
+    objects = g_dbus_object_manager_server_new(FERRY_ROOT_PATH);
     FerryManager *manager = ferry_manager_skeleton_new(); /* lives as long as the process */
     ferry_manager_set_hostname(manager, "stand-in");
     g_signal_connect(manager, "handle-archive", G_CALLBACK(handle_archive), NULL);
@@ -268,13 +275,13 @@ static void setup(GDBusConnection *bus)
     g_signal_connect(manager, "handle-get-domain", G_CALLBACK(handle_get_domain), NULL);
     g_signal_connect(manager, "handle-purge", G_CALLBACK(handle_purge), NULL);
     g_autoptr(GError) error = NULL;
-    if (!g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(manager), bus, ROOT_PATH, &error)) {
+    if (!g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(manager), bus, FERRY_ROOT_PATH, &error)) {
         g_printerr("test-cli-jobd: %s\n", error->message);
         exit(1);
     }
 
     g_autofree char *escaped = g_dbus_escape_object_path(WEB1_ARCHIVE);
-    g_autofree char *path = g_strconcat(ROOT_PATH "/archive/", escaped, NULL);
+    g_autofree char *path = g_strconcat(FERRY_ROOT_PATH "/archive/", escaped, NULL);
     g_autoptr(FerryObjectSkeleton) object = ferry_object_skeleton_new(path);
     g_autoptr(FerryArchive) archive = ferry_archive_skeleton_new();
     ferry_archive_set_id(archive, WEB1_ARCHIVE);
@@ -313,7 +320,7 @@ int main(int argc, char **argv)
         return 1;
     }
     setup(bus);
-    g_bus_own_name_on_connection(bus, BUS_NAME, G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE, on_acquired, on_lost, NULL,
+    g_bus_own_name_on_connection(bus, FERRY_BUS_NAME, G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE, on_acquired, on_lost, NULL,
                                  NULL);
     g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
     g_main_loop_run(loop);

@@ -225,10 +225,10 @@ static void test_exit_codes(void)
     assert_remote_exit("org.freedesktop.DBus.Error.NameHasNoOwner", CLI_EXIT_NOT_RUNNING);
     assert_remote_exit("org.freedesktop.DBus.Error.Spawn.ChildExited", CLI_EXIT_NOT_RUNNING);
     assert_remote_exit("org.freedesktop.DBus.Error.AccessDenied", CLI_EXIT_DENIED);
-    assert_remote_exit("org.virtferry.Ferry1.Error.NotFound", CLI_EXIT_NOT_FOUND);
-    assert_remote_exit("org.virtferry.Ferry1.Error.InvalidArgument", CLI_EXIT_USAGE);
-    assert_remote_exit("org.virtferry.Ferry1.Error.Busy", CLI_EXIT_FAILED);
-    assert_remote_exit("org.virtferry.Ferry1.Error.Failed", CLI_EXIT_FAILED);
+    assert_remote_exit(FERRY_ERROR_NAME_NOT_FOUND, CLI_EXIT_NOT_FOUND);
+    assert_remote_exit(FERRY_ERROR_NAME_INVALID_ARGUMENT, CLI_EXIT_USAGE);
+    assert_remote_exit(FERRY_ERROR_NAME_BUSY, CLI_EXIT_FAILED);
+    assert_remote_exit(FERRY_ERROR_NAME_FAILED, CLI_EXIT_FAILED);
     assert_remote_exit("org.freedesktop.DBus.Error.NoReply", CLI_EXIT_FAILED);
 
     g_autoptr(GError) local = NULL;

@@ -277,13 +277,13 @@ static void test_exit_codes(void)
     g_assert_cmpint(cli_job_exit_code("succeeded", "", FALSE), ==, CLI_EXIT_OK);
     g_assert_cmpint(cli_job_exit_code("warning", "", FALSE), ==, CLI_EXIT_OK);
     g_assert_cmpint(cli_job_exit_code("succeeded", "", TRUE), ==, CLI_EXIT_OK); /* ended before the cancel */
-    g_assert_cmpint(cli_job_exit_code("failed", "org.virtferry.Ferry1.Error.NotFound", FALSE), ==, CLI_EXIT_NOT_FOUND);
+    g_assert_cmpint(cli_job_exit_code("failed", FERRY_ERROR_NAME_NOT_FOUND, FALSE), ==, CLI_EXIT_NOT_FOUND);
     g_assert_cmpint(cli_job_exit_code("failed", "org.freedesktop.DBus.Error.AccessDenied", FALSE), ==, CLI_EXIT_DENIED);
-    g_assert_cmpint(cli_job_exit_code("failed", "org.virtferry.Ferry1.Error.InvalidArgument", FALSE), ==,
+    g_assert_cmpint(cli_job_exit_code("failed", FERRY_ERROR_NAME_INVALID_ARGUMENT, FALSE), ==,
                     CLI_EXIT_USAGE);
-    g_assert_cmpint(cli_job_exit_code("failed", "org.virtferry.Ferry1.Error.Failed", FALSE), ==, CLI_EXIT_FAILED);
-    g_assert_cmpint(cli_job_exit_code("failed", "org.virtferry.Ferry1.Error.Unsupported", FALSE), ==, CLI_EXIT_FAILED);
-    g_assert_cmpint(cli_job_exit_code("failed", "org.virtferry.Ferry1.Error.NetworkUnavailable", FALSE), ==,
+    g_assert_cmpint(cli_job_exit_code("failed", FERRY_ERROR_NAME_FAILED, FALSE), ==, CLI_EXIT_FAILED);
+    g_assert_cmpint(cli_job_exit_code("failed", FERRY_ERROR_NAME_UNSUPPORTED, FALSE), ==, CLI_EXIT_FAILED);
+    g_assert_cmpint(cli_job_exit_code("failed", FERRY_ERROR_NAME_NETWORK_UNAVAILABLE, FALSE), ==,
                     CLI_EXIT_FAILED);
     g_assert_cmpint(cli_job_exit_code("failed", "", FALSE), ==, CLI_EXIT_FAILED);
     g_assert_cmpint(cli_job_exit_code("failed", NULL, FALSE), ==, CLI_EXIT_FAILED);
@@ -292,12 +292,12 @@ static void test_exit_codes(void)
     /* A job that failed ran: never "virt-ferryd is not running". */
     g_assert_cmpint(cli_job_exit_code("failed", "org.freedesktop.DBus.Error.ServiceUnknown", FALSE), ==,
                     CLI_EXIT_FAILED);
-    g_assert_cmpint(cli_job_exit_code("cancelled", "org.virtferry.Ferry1.Error.Cancelled", FALSE), ==,
+    g_assert_cmpint(cli_job_exit_code("cancelled", FERRY_ERROR_NAME_CANCELLED, FALSE), ==,
                     CLI_EXIT_FAILED);
-    g_assert_cmpint(cli_job_exit_code("cancelled", "org.virtferry.Ferry1.Error.Cancelled", TRUE), ==,
+    g_assert_cmpint(cli_job_exit_code("cancelled", FERRY_ERROR_NAME_CANCELLED, TRUE), ==,
                     CLI_EXIT_INTERRUPTED);
     g_assert_cmpint(cli_job_exit_code("running", "", TRUE), ==, CLI_EXIT_INTERRUPTED);
-    g_assert_cmpint(cli_job_exit_code("failed", "org.virtferry.Ferry1.Error.Busy", TRUE), ==, CLI_EXIT_FAILED);
+    g_assert_cmpint(cli_job_exit_code("failed", FERRY_ERROR_NAME_BUSY, TRUE), ==, CLI_EXIT_FAILED);
 }
 
 /* ------------------------------------------------------------------ arguments */
@@ -342,9 +342,9 @@ static void test_job_numbers(void)
 {
     g_assert_cmpuint(cli_parse_job_id("3", NULL), ==, 3);
     g_assert_cmpuint(cli_parse_job_id("4294967295", NULL), ==, G_MAXUINT32);
-    g_assert_cmpuint(cli_parse_job_id("/org/virtferry/Ferry1/job/17", NULL), ==, 17);
-    const char *bad[] = { "", "0", "-1", "+3", " 3", "3 ", "3x", "0x10", "4294967296", "/org/virtferry/Ferry1/job/",
-                          "/org/virtferry/Ferry1/archive/3", "job/3" };
+    g_assert_cmpuint(cli_parse_job_id(FERRY_JOB_PATH "/17", NULL), ==, 17);
+    const char *bad[] = { "", "0", "-1", "+3", " 3", "3 ", "3x", "0x10", "4294967296", FERRY_JOB_PATH "/",
+                          FERRY_ARCHIVE_PATH "/3", "job/3" };
     for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
         g_autoptr(GError) error = NULL;
         g_assert_cmpuint(cli_parse_job_id(bad[i], &error), ==, 0);

@@ -427,6 +427,13 @@ if [ -x "$JOBD" ]; then
         has_lines "$out" '^Kind: +archive$' '^Target: +ok$' '^Progress: +100%$' '^Data: +100\.0/100\.0 MiB$' '^Steps:$' '^ok +save +memory\.save +saved$'
     run "$CLI" cancel "${job##*/}"
     tap_ok "cancel of an ended job says so" has "$out" "had already ended (succeeded): nothing to cancel"
+    # A job dropped between Cancel and the GetAll that follows: the state before the cancel.
+    run "$CLI" archive vanish --no-wait
+    job=$out
+    run "$CLI" cancel "${job##*/}" --json
+    tap_is "--json cancel of a job gone right after the cancel: exit 0" "$rc" 0
+    tap_ok "printing the job as it was before" \
+        has_line "$out" "^\\{.*\"Status\":\"running\".*\"ObjectPath\":\"$job\"\\}\$"
     run "$CLI" archive ok --json
     tap_ok "--json: only the final state, one document" \
         has_line "$out" '^\{"DataRemaining":0,"DataTotal":104857600,"Error":"",.*"Status":"succeeded".*"ObjectPath":"/org/virtferry/Ferry1/job/[0-9]+"\}$'

@@ -503,6 +503,118 @@ static void test_stdout_released(Fixture *f, gconstpointer unused)
     check_stdout_released(f, "migrate", xml);
 }
 
+/* ------------------------------------------------------------------ (8) unfinished work refuses */
+
+/* The hook's bound for the XML of migrate/restore and the tagging of started (2 s), and the
+ * most it may overrun it on a busy machine. */
+#define DECIDING_BOUND_SECONDS 2.0
+#define BOUND_SLACK_SECONDS 1.5
+
+/* The hook for qemu OPERATION of "db 1", with part of a domain XML on stdin and stdin held
+ * open: libvirt's input never ends, so whatever the hook does for it never finishes. */
+static GSubprocess *spawn_with_stdin_held(Fixture *f, const char *operation, GOutputStream **stdin_pipe)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *path = hook_path_for(f->dir, "qemu");
+    g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new(
+        G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+    g_subprocess_launcher_setenv(launcher, "DBUS_SYSTEM_BUS_ADDRESS", f->address, TRUE);
+    GSubprocess *hook = g_subprocess_launcher_spawn(launcher, &error, path, "db 1", operation, "begin", "-", NULL);
+    g_assert_no_error(error);
+    *stdin_pipe = g_subprocess_get_stdin_pipe(hook);
+    static const char part[] = "<domain type='kvm'>\n  <name>db 1</name>\n  <devices>\n";
+    g_output_stream_write_all(*stdin_pipe, part, sizeof part - 1, NULL, NULL, &error);
+    g_assert_no_error(error);
+    return hook;
+}
+
+/* Waits for the hook's end; status and stderr. */
+static int wait_refusal(GSubprocess *hook, char **err)
+{
+    g_assert_true(wait_for_exit(hook, HUNG_MS));
+    int fd = g_unix_input_stream_get_fd(G_UNIX_INPUT_STREAM(g_subprocess_get_stderr_pipe(hook)));
+    g_autoptr(GBytes) bytes = read_to_eof(fd, 1000);
+    g_assert_nonnull(bytes);
+    *err = g_strndup(g_bytes_get_size(bytes) ? g_bytes_get_data(bytes, NULL) : "", g_bytes_get_size(bytes));
+    g_test_message("status %d, stderr: %s", g_subprocess_get_if_exited(hook) ? g_subprocess_get_exit_status(hook) : -1,
+                   *err);
+    g_assert_true(g_subprocess_get_if_exited(hook));
+    return g_subprocess_get_exit_status(hook);
+}
+
+static void assert_nothing_on_stdout(GSubprocess *hook)
+{
+    int fd = g_unix_input_stream_get_fd(G_UNIX_INPUT_STREAM(g_subprocess_get_stdout_pipe(hook)));
+    g_autoptr(GBytes) out = read_to_eof(fd, 1000);
+    g_assert_nonnull(out);
+    g_assert_cmpuint(g_bytes_get_size(out), ==, 0);
+}
+
+/* started: the bound ends a tagging that did not finish, and that is a refusal (libvirt
+ * then stops the guest), not a success that would start it on VLAN 1, untagged. */
+static void test_tagging_cut_by_bound(Fixture *f, gconstpointer unused)
+{
+    GOutputStream *in = NULL;
+    gint64 start = g_get_monotonic_time();
+    g_autoptr(GSubprocess) hook = spawn_with_stdin_held(f, "started", &in);
+    g_autofree char *err = NULL;
+    int status = wait_refusal(hook, &err);
+    double seconds = (double) (g_get_monotonic_time() - start) / G_USEC_PER_SEC;
+    g_assert_cmpint(status, !=, 0);
+    g_assert_cmpfloat(seconds, >=, DECIDING_BOUND_SECONDS - 0.1);
+    g_assert_cmpfloat(seconds, <, DECIDING_BOUND_SECONDS + BOUND_SLACK_SECONDS);
+    g_assert_nonnull(strstr(err, "virt-ferry: the start of domain db 1 is refused"));
+    g_assert_nonnull(strstr(err, "VLAN 1, untagged"));
+    g_assert_nonnull(strstr(err, "start it again"));
+    g_assert_true(strchr(err, '\n') == err + strlen(err) - 1); /* one line */
+    assert_nothing_on_stdout(hook);
+}
+
+/* migrate: the same for the rewrite. An empty stdout with status 0 would let libvirt go on
+ * with the NICs unmapped. */
+static void test_rewrite_cut_by_bound(Fixture *f, gconstpointer unused)
+{
+    GOutputStream *in = NULL;
+    g_autoptr(GSubprocess) hook = spawn_with_stdin_held(f, "migrate", &in);
+    g_autofree char *err = NULL;
+    g_assert_cmpint(wait_refusal(hook, &err), !=, 0);
+    g_assert_nonnull(strstr(err, "virt-ferry: the migrate of domain db 1 is refused"));
+    assert_nothing_on_stdout(hook);
+}
+
+/* TRUE once @pid catches SIGSEGV (its handlers are in place) and sleeps (in read(), since
+ * its stdin is held open). */
+static gboolean handlers_installed_and_waiting(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/status", (int) pid);
+    g_autofree char *status = NULL;
+    if (!g_file_get_contents(path, &status, NULL, NULL))
+        return FALSE;
+    const char *caught = strstr(status, "\nSigCgt:\t");
+    const char *state = strstr(status, "\nState:\t");
+    if (!caught || !state)
+        return FALSE;
+    guint64 mask = g_ascii_strtoull(caught + strlen("\nSigCgt:\t"), NULL, 16);
+    return (mask & (G_GUINT64_CONSTANT(1) << (SIGSEGV - 1))) && state[strlen("\nState:\t")] == 'S';
+}
+
+/* started: a crash while the tagging is under way refuses too. */
+static void test_tagging_cut_by_crash(Fixture *f, gconstpointer unused)
+{
+    GOutputStream *in = NULL;
+    g_autoptr(GSubprocess) hook = spawn_with_stdin_held(f, "started", &in);
+    pid_t pid = (pid_t) g_ascii_strtoll(g_subprocess_get_identifier(hook), NULL, 10);
+    gint64 give_up = g_get_monotonic_time() + G_USEC_PER_SEC;
+    while (!handlers_installed_and_waiting(pid) && g_get_monotonic_time() < give_up)
+        g_usleep(1000);
+    g_assert_true(handlers_installed_and_waiting(pid));
+    g_assert_cmpint(kill(pid, SIGSEGV), ==, 0);
+    g_autofree char *err = NULL;
+    g_assert_cmpint(wait_refusal(hook, &err), ==, 1);
+    g_assert_nonnull(strstr(err, "virt-ferry-hook: internal error"));
+    g_assert_nonnull(strstr(err, "virt-ferry: the start of domain db 1 is refused"));
+}
+
 int main(int argc, char **argv)
 {
     hook_receiver_main_if_asked(argc, argv);
@@ -525,6 +637,9 @@ int main(int argc, char **argv)
     ADD("/hook/bound/no-spawning-transport", setup_without_bus, test_no_spawning_transport);
     ADD("/hook/bound/frozen-receiver", setup_with_bus, test_frozen_receiver);
     ADD("/hook/bound/frozen-bus", setup_with_bus, test_frozen_bus);
+    ADD("/hook/unfinished/tagging-cut-by-bound", setup_without_bus, test_tagging_cut_by_bound);
+    ADD("/hook/unfinished/rewrite-cut-by-bound", setup_without_bus, test_rewrite_cut_by_bound);
+    ADD("/hook/unfinished/tagging-cut-by-crash", setup_without_bus, test_tagging_cut_by_crash);
     ADD("/hook/utf8/invalid", setup_with_bus, test_invalid_utf8);
     ADD("/hook/utf8/long", setup_with_bus, test_long_argument);
 #undef ADD

@@ -28,14 +28,16 @@ done
 for member in $(sed -n 's/.*<\(method\|property\|signal\) name="\([^"]*\)".*/\2/p' "$xml"); do
     tap_ok "org.virtferry.Ferry1(5) documents $member" documents org.virtferry.Ferry1.5 "$member"
 done
-for error in $(sed -n 's/.*"\(org\.virtferry\.Ferry1\.Error\.[A-Za-z]*\)".*/\1/p' "$SRC/dbus/errors.c"); do
+for error in $(sed -n 's/.*"\(org\.virtferry\.Ferry1\.Error\.[A-Za-z]*\)".*/\1/p' "$SRC/common/ferry-names.h"); do
     tap_ok "org.virtferry.Ferry1(5) documents error $error" documents org.virtferry.Ferry1.5 "$error"
 done
 for action in $(sed -n 's/.*<action id="org\.virtferry\.ferry1\.\([a-z]*\)".*/\1/p' "$SRC/policies/org.virtferry.ferry1.policy"); do
     tap_ok "org.virtferry.Ferry1(5) documents polkit action $action" \
         grep -q "org\.virtferry\.ferry1\.$action\|\.$action\b" <<< "${TEXT[org.virtferry.Ferry1.5]}"
 done
-for key in hold no_migrate eq ne pin priority depends unmanaged; do
+policy_keys=$(sed -n 's/.*= { "\([a-z_]*\)", "[a-z]*" },$/\1/p' "$SRC/plugin/policy-keys.c")
+tap_ok "plugin/policy-keys.c lists the policy keys" [ -n "$policy_keys" ]
+for key in $policy_keys; do
     tap_ok "org.virtferry.Ferry1(5) documents policy key $key" documents org.virtferry.Ferry1.5 "$key"
     tap_ok "virt-ferry(1) documents policy key $key" documents virt-ferry.1 "$key"
 done

@@ -367,7 +367,7 @@ static void test_round_trip(void)
              "<metadata><ferry:network xmlns:ferry='http://virtferry.org/xmlns/network/1'>"
              "<ferry:portgroup name='p=[1];' vlan='0'/></ferry:network></metadata></network>", FALSE);
     g_autofree char *dir = g_dir_make_tmp("test-netmap-XXXXXX", NULL);
-    g_autofree char *path = g_build_filename(dir, "netmap", NULL);
+    g_autofree char *path = g_build_filename(dir, FERRY_NETMAP_FILE, NULL);
     g_autoptr(GError) error = NULL;
     g_assert_true(ferry_netmap_save(map, path, &error));
     g_assert_no_error(error);
@@ -417,7 +417,7 @@ static void test_round_trip(void)
 static void expect_load_error(const char *contents, int code, const char *needle)
 {
     g_autofree char *dir = g_dir_make_tmp("test-netmap-XXXXXX", NULL);
-    g_autofree char *path = g_build_filename(dir, "netmap", NULL);
+    g_autofree char *path = g_build_filename(dir, FERRY_NETMAP_FILE, NULL);
     g_assert_true(g_file_set_contents(path, contents, -1, NULL));
     g_autoptr(GError) error = NULL;
     g_autoptr(FerryNetmap) map = ferry_netmap_load(path, &error);

@@ -1,5 +1,5 @@
 /* Policy metadata, names and the state model: pure functions, no daemon needed. */
-#include "ferry-error.h"
+#include "libvirt-error.h"
 #include "names.h"
 #include "policy.h"
 #include "state.h"

@@ -5,10 +5,14 @@
 
 G_BEGIN_DECLS
 
+/* The quark registers each code's org.virtferry.Ferry1.Error.* name (ferry-names.h) with
+ * GDBus the first time it is asked for, with no registration call anywhere: a FERRY_ERROR
+ * crosses the bus under its own name, and a caller that has named FERRY_ERROR once gets
+ * those names back as FERRY_ERROR codes. */
 #define FERRY_ERROR (ferry_error_quark())
 GQuark ferry_error_quark(void);
 
-/* The order is the order of the D-Bus name table in dbus/errors.c. */
+/* The order is the order of the D-Bus name table in common/ferry-error.c. */
 typedef enum {
     FERRY_ERROR_NOT_FOUND,
     FERRY_ERROR_INVALID_ARGUMENT,
@@ -21,13 +25,5 @@ typedef enum {
     FERRY_ERROR_FAILED,
     FERRY_ERROR_N_ERRORS
 } FerryErrorCode;
-
-/* Sets @error from libvirt's last error, mapped to a FerryErrorCode, prefixed by
- * @what ("cannot set policy of 'db1'") so the user sees both. Returns FALSE so
- * callers can `return ferry_error_from_libvirt(...)`. */
-gboolean ferry_error_from_libvirt(GError **error, const char *what, ...) G_GNUC_PRINTF(2, 3);
-
-/* The FerryErrorCode for a libvirt error number (virErrorNumber). */
-FerryErrorCode ferry_error_code_for_libvirt(int vir_error_number);
 
 G_END_DECLS

@@ -1,9 +1,8 @@
-#include "ferry-error.h"
+/* libvirt's errors as FERRY_ERROR codes. */
+#include "libvirt-error.h"
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
-
-G_DEFINE_QUARK(virt-ferry-error-quark, ferry_error)
 
 /* libvirt's error numbers that mean something more precise than Failed. */
 static const struct {
