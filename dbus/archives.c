@@ -42,6 +42,7 @@ static void fill_archive(FerryArchive *iface, const FerryManifest *m)
     ferry_archive_set_created(iface, m->created);
     ferry_archive_set_size(iface, m->allocated);
     ferry_archive_set_has_memory_state(iface, ferry_manifest_has_memory(m));
+    ferry_archive_set_problem(iface, m->problem ? m->problem : "");
 }
 
 static void sync_archive_objects(FerryDaemon *daemon, GPtrArray *manifests)

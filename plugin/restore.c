@@ -10,12 +10,22 @@
 #include "journal.h"
 #include "names.h"
 #include "networks.h"
+#include "peer-storage.h"
 #include "policy.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <libvirt/virterror.h>
+#include <pwd.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The most a domain definition from an archive may weigh (libvirt's own bound on XML it reads). */
+#define DOMAIN_XML_MAX_BYTES (10 * 1024 * 1024)
+/* libvirt's default owner of swtpm's state (qemu.conf swtpm_user, swtpm_group). */
+#define SWTPM_USER "tss"
 
 void ferry_restore_recover(const FerryConfig *config, virConnectPtr conn, FerryJournal *journal);
 
@@ -65,6 +75,9 @@ typedef struct {
     char *replaced_policy;   /* its policy element, carried over */
     char *name, *uuid;       /* of the restored domain */
     GPtrArray *placements;
+    GPtrArray *writable_dirs;/* where this host lets a restore create files (canonical paths) */
+    char *tpm_dir;           /* swtpm's state directory of the restored domain, when it has one */
+    char *tpm_staging;       /* where it is copied first when that directory exists */
     GPtrArray *nic_plans;    /* NicPlan: where each archived NIC goes */
     FerryJobBytes bytes;
     virDomainPtr dom;        /* the restored domain once defined */
@@ -85,6 +98,9 @@ static void restore_clear(Restore *r)
     g_free(r->name);
     g_free(r->uuid);
     g_clear_pointer(&r->placements, g_ptr_array_unref);
+    g_clear_pointer(&r->writable_dirs, g_ptr_array_unref);
+    g_free(r->tpm_dir);
+    g_free(r->tpm_staging);
     g_clear_pointer(&r->nic_plans, g_ptr_array_unref);
 }
 
@@ -381,10 +397,16 @@ static gboolean check_capacity(Restore *r, GError **error)
 
 /* ------------------------------------------------------------------ disks */
 
+static gboolean exists(const char *path)
+{
+    GStatBuf st;
+    return g_lstat(path, &st) == 0;
+}
+
 static char *free_path_in(const char *dir, const char *base)
 {
     g_autofree char *path = g_build_filename(dir, base, NULL);
-    for (guint n = 2; g_file_test(path, G_FILE_TEST_EXISTS); n++) {
+    for (guint n = 2; exists(path); n++) {
         g_free(path);
         g_autofree char *numbered = g_strdup_printf("%u-%s", n, base);
         path = g_build_filename(dir, numbered, NULL);
@@ -407,11 +429,75 @@ static gboolean owned_by_replaced(Restore *r, const char *path)
     return g_strcmp0(ferry_domxml_nvram(def), path) == 0;
 }
 
-static Placement *place(Restore *r, const FerryManifestFile *f, const char *fallback_dir)
+/* An absolute path without ".", ".." or empty components, control characters or a trailing
+ * slash: what the archive job records. Anything else in a manifest was put there by hand. */
+static gboolean plain_absolute_path(const char *path)
 {
+    if (!g_path_is_absolute(path) || g_str_has_suffix(path, "/"))
+        return FALSE;
+    for (const char *c = path; *c; c++)
+        if (g_ascii_iscntrl(*c))
+            return FALSE;
+    g_auto(GStrv) parts = g_strsplit(path + 1, "/", -1);
+    for (char **p = parts; *p; p++)
+        if (!**p || g_str_equal(*p, ".") || g_str_equal(*p, ".."))
+            return FALSE;
+    return TRUE;
+}
+
+static void add_writable_dir(GPtrArray *dirs, const char *dir)
+{
+    char *real = realpath(dir, NULL);
+    if (real) {
+        g_ptr_array_add(dirs, g_strdup(real));
+        free(real);
+    }
+}
+
+/* Where this host lets a restore create a file at the path the manifest names: the image
+ * directory, libvirt's NVRAM directory, the directories of its storage pools, and below them
+ * (virt-ferry.conf(5)). */
+static void find_writable_dirs(Restore *r, const char *nvram_dir)
+{
+    r->writable_dirs = g_ptr_array_new_with_free_func(g_free);
+    add_writable_dir(r->writable_dirs, r->call->image_dir);
+    add_writable_dir(r->writable_dirs, nvram_dir);
+    g_autoptr(GPtrArray) pools = ferry_dir_pool_paths(r->conn);
+    for (guint i = 0; i < pools->len; i++)
+        add_writable_dir(r->writable_dirs, g_ptr_array_index(pools, i));
+}
+
+/* Whether @path's directory (links resolved) is one of the writable directories or below one. */
+static gboolean in_writable_dir(Restore *r, const char *path)
+{
+    g_autofree char *parent = g_path_get_dirname(path);
+    char *real = realpath(parent, NULL);
+    if (!real)
+        return FALSE;
+    gboolean inside = FALSE;
+    for (guint i = 0; !inside && i < r->writable_dirs->len; i++) {
+        const char *dir = g_ptr_array_index(r->writable_dirs, i);
+        inside = g_str_equal(real, dir) ||
+                 (g_str_has_prefix(real, dir) && (real[strlen(dir)] == '/' || g_str_equal(dir, "/")));
+    }
+    free(real);
+    return inside;
+}
+
+/* A file goes to the path the manifest names when it is free and in a writable directory;
+ * over the replaced domain's own file (staged); else into @fallback_dir. A path the archive
+ * job never writes is refused: the manifest was tampered with. */
+static Placement *place(Restore *r, const FerryManifestFile *f, const char *fallback_dir, GError **error)
+{
+    if (f->source && !plain_absolute_path(f->source)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "archive %s: file %s names the path \"%s\", which no archive records (not a plain absolute "
+                    "path): the manifest was altered; nothing is restored", r->call->id, f->path, f->source);
+        return NULL;
+    }
     Placement *p = g_new0(Placement, 1);
     p->file = f;
-    if (f->source && g_path_is_absolute(f->source) && !g_file_test(f->source, G_FILE_TEST_EXISTS)) {
+    if (f->source && !exists(f->source) && in_writable_dir(r, f->source)) {
         p->path = g_strdup(f->source);
     } else if (f->source && owned_by_replaced(r, f->source)) {
         p->path = g_strdup(f->source);
@@ -423,24 +509,37 @@ static Placement *place(Restore *r, const FerryManifestFile *f, const char *fall
     return p;
 }
 
+static gboolean make_dir(const char *dir, const char *what, GError **error)
+{
+    if (g_mkdir_with_parents(dir, 0755) < 0) {
+        int err = errno;
+        g_set_error(error, FERRY_ERROR, ferry_error_code_for_errno(err), "cannot create %s %s: %s", what, dir,
+                    g_strerror(err));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean plan_tpm_state(Restore *r, GError **error);
+
 static gboolean plan_placements(Restore *r, GError **error)
 {
     r->placements = g_ptr_array_new_with_free_func((GDestroyNotify)placement_free);
     g_autofree char *nvram_dir = g_build_filename(FERRY_LIBVIRT_STATE_DIR, "qemu", "nvram", NULL);
+    if (!make_dir(r->call->image_dir, "the image directory", error) ||
+        (ferry_manifest_find(r->manifest, FERRY_FILE_NVRAM) && !make_dir(nvram_dir, "the NVRAM directory", error)))
+        return FALSE;
+    find_writable_dirs(r, nvram_dir);
     for (guint i = 0; i < r->manifest->files->len; i++) {
         FerryManifestFile *f = g_ptr_array_index(r->manifest->files, i);
-        if (f->role == FERRY_FILE_DISK)
-            g_ptr_array_add(r->placements, place(r, f, r->call->image_dir));
-        else if (f->role == FERRY_FILE_NVRAM)
-            g_ptr_array_add(r->placements, place(r, f, nvram_dir));
+        Placement *p = NULL;
+        if (f->role != FERRY_FILE_DISK && f->role != FERRY_FILE_NVRAM)
+            continue;
+        if (!(p = place(r, f, f->role == FERRY_FILE_DISK ? r->call->image_dir : nvram_dir, error)))
+            return FALSE;
+        g_ptr_array_add(r->placements, p);
     }
-    if (g_mkdir_with_parents(r->call->image_dir, 0755) < 0) {
-        int err = errno;
-        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot create the image directory %s: %s",
-                    r->call->image_dir, g_strerror(err));
-        return FALSE;
-    }
-    return TRUE;
+    return plan_tpm_state(r, error);
 }
 
 static gboolean copy_placements(Restore *r, GError **error)
@@ -448,8 +547,6 @@ static gboolean copy_placements(Restore *r, GError **error)
     for (guint i = 0; i < r->placements->len; i++) {
         Placement *p = g_ptr_array_index(r->placements, i);
         const char *dst = p->staging ? p->staging : p->path;
-        g_autofree char *dir = g_path_get_dirname(dst);
-        g_mkdir_with_parents(dir, 0755);
         /* Journalled before it exists: a rollback deletes it whatever happens next. */
         ferry_journal_append(r->journal, "created", dst);
         if (!ferry_journal_commit(r->journal, error))
@@ -462,6 +559,90 @@ static gboolean copy_placements(Restore *r, GError **error)
     return TRUE;
 }
 
+/* ------------------------------------------------------------------ TPM state */
+
+/* swtpm's state of the restored domain goes to libvirt's directory for its UUID. When that
+ * exists (the replaced domain's, or one left behind) the copy is staged and swapped in. */
+static gboolean plan_tpm_state(Restore *r, GError **error)
+{
+    if (!ferry_manifest_find(r->manifest, FERRY_FILE_TPM))
+        return TRUE;
+    r->tpm_dir = g_build_filename(FERRY_LIBVIRT_STATE_DIR, "swtpm", r->uuid, NULL);
+    if (exists(r->tpm_dir))
+        r->tpm_staging = g_strconcat(r->tpm_dir, ".virt-ferry-restore", NULL);
+    g_autofree char *parent = g_path_get_dirname(r->tpm_dir);
+    return make_dir(parent, "the TPM state directory", error);
+}
+
+/* swtpm's user: the owner of the existing state (qemu.conf may name another), else libvirt's
+ * default, else root (as libvirt falls back). */
+static void swtpm_owner(Restore *r, uid_t *uid, gid_t *gid)
+{
+    GStatBuf st;
+    struct passwd pw, *found = NULL;
+    char buf[1024];
+    *uid = 0;
+    *gid = 0;
+    if (g_lstat(r->tpm_dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+        *uid = st.st_uid;
+        *gid = st.st_gid;
+    } else if (getpwnam_r(SWTPM_USER, &pw, buf, sizeof buf, &found) == 0 && found) {
+        *uid = found->pw_uid;
+        *gid = found->pw_gid;
+    }
+}
+
+/* Each copied file must be the one the manifest lists, with its digest; and every TPM file of
+ * the manifest must have been copied. */
+static gboolean check_tpm_copy(Restore *r, GPtrArray *copied, GError **error)
+{
+    guint listed = 0;
+    for (guint i = 0; i < r->manifest->files->len; i++)
+        listed += ((FerryManifestFile *)g_ptr_array_index(r->manifest->files, i))->role == FERRY_FILE_TPM;
+    for (guint i = 0; i < copied->len; i++) {
+        FerryTreeFile *t = g_ptr_array_index(copied, i);
+        g_autofree char *rel = g_strconcat("tpm/", t->path, NULL);
+        const FerryManifestFile *f = NULL;
+        for (guint j = 0; !f && j < r->manifest->files->len; j++) {
+            FerryManifestFile *c = g_ptr_array_index(r->manifest->files, j);
+            if (c->role == FERRY_FILE_TPM && g_str_equal(c->path, rel))
+                f = c;
+        }
+        if (!f || t->digest.size != f->size || !g_str_equal(t->digest.checksum, f->digest)) {
+            g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED,
+                        "archive %s: file %s %s: the archive is corrupted", r->call->id, rel,
+                        f ? "does not match its manifest" : "is not in its manifest");
+            return FALSE;
+        }
+    }
+    if (copied->len != listed) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "archive %s: TPM state files listed in the manifest are "
+                    "missing from tpm/: the archive is corrupted", r->call->id);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean restore_tpm_state(Restore *r, GError **error)
+{
+    if (!r->tpm_dir)
+        return TRUE;
+    const char *dst = r->tpm_staging ? r->tpm_staging : r->tpm_dir;
+    g_autofree char *src = g_build_filename(r->call->dir, "tpm", NULL);
+    uid_t uid;
+    gid_t gid;
+    swtpm_owner(r, &uid, &gid);
+    ferry_journal_append(r->journal, "created-trees", dst);
+    if (!ferry_journal_commit(r->journal, error))
+        return FALSE;
+    ferry_job_set_message(r->job, "copying the TPM state to %s", r->tpm_dir);
+    g_autoptr(GPtrArray) copied = ferry_copy_tree_owned(src, dst, uid, gid, ferry_job_cancellable(r->job), error);
+    if (!copied || !check_tpm_copy(r, copied, error))
+        return FALSE;
+    ferry_job_add_step(r->job, r->name, "copy-tpm", "tpm", r->tpm_dir);
+    return TRUE;
+}
+
 /* Staged copies replace the replaced domain's files only once everything else is ready. */
 static gboolean commit_staged(Restore *r, GError **error)
 {
@@ -471,6 +652,16 @@ static gboolean commit_staged(Restore *r, GError **error)
             int err = errno;
             g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot move %s over %s: %s", p->staging, p->path,
                         g_strerror(err));
+            return FALSE;
+        }
+    }
+    if (r->tpm_staging) {
+        /* The state there is the replaced domain's (the archive holds the same) or left behind. */
+        ferry_remove_tree(r->tpm_dir);
+        if (g_rename(r->tpm_staging, r->tpm_dir) < 0) {
+            int err = errno;
+            g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot move %s to %s: %s", r->tpm_staging,
+                        r->tpm_dir, g_strerror(err));
             return FALSE;
         }
     }
@@ -509,8 +700,9 @@ static gboolean define_domain(Restore *r, GError **error)
     g_autofree char *path = g_build_filename(r->call->dir, "domain.xml", NULL);
     g_autofree char *xml = NULL;
     g_autoptr(GError) local = NULL;
-    if (!g_file_get_contents(path, &xml, NULL, &local)) {
-        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot read %s: %s", path, local->message);
+    if (!ferry_read_untrusted_file(path, DOMAIN_XML_MAX_BYTES, &xml, NULL, &local)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "archive %s is damaged: %s", r->call->id,
+                    local->message);
         return FALSE;
     }
     g_autofree char *def = rewritten_xml(r, xml, FALSE, error);
@@ -591,6 +783,7 @@ static void undo(virConnectPtr conn, FerryJournal *j)
     g_autofree char *uuid = ferry_journal_get(j, "defined");
     g_autofree char *replaced_xml = ferry_journal_get(j, "replaced-xml");
     g_auto(GStrv) created = ferry_journal_get_list(j, "created");
+    g_auto(GStrv) created_trees = ferry_journal_get_list(j, "created-trees");
     g_auto(GStrv) portgroups = ferry_journal_get_list(j, "portgroups");
     g_autoptr(virDomain) dom = uuid ? virDomainLookupByUUIDString(conn, uuid) : NULL;
     if (dom) {
@@ -610,6 +803,8 @@ static void undo(virConnectPtr conn, FerryJournal *j)
     for (char **p = created; p && *p; p++)
         if (g_unlink(*p) < 0 && errno != ENOENT)
             g_warning("cannot delete %s: %s", *p, g_strerror(errno));
+    for (char **p = created_trees; p && *p; p++)
+        ferry_remove_tree(*p);
     remove_portgroups(conn, portgroups);
     restore_declarations(j);
 }
@@ -652,7 +847,7 @@ static gboolean run_restore(Restore *r, GError **error)
         return FALSE;
     ferry_journal_set(r->journal, "archive", r->call->dir);
     if (!ferry_journal_record(r->journal, "phase", "copying", error) || !copy_and_verify(r, error) ||
-        cancelled(r, error) || !create_portgroups(r, error))
+        !restore_tpm_state(r, error) || cancelled(r, error) || !create_portgroups(r, error))
         return FALSE;
     if (!define_domain(r, error) || !commit_staged(r, error) || cancelled(r, error))
         return FALSE;

@@ -188,8 +188,9 @@ static GStrv archive_row(const char *id, const char *domain, const char *host, g
                          const CliObject *object)
 {
     char **cells = g_new0(char *, 7);
+    const char *problem = object ? cli_object_string(object, "Problem") : NULL;
     cells[0] = cli_display(id);
-    cells[1] = cli_display(domain);
+    cells[1] = problem && *problem ? g_strdup("(damaged)") : cli_display(domain);
     cells[2] = cli_display(*host ? host : NULL);
     cells[3] = local_time(created);
     guint64 size = 0;
@@ -227,10 +228,20 @@ int cli_verb_archives(CliContext *ctx, char **args)
         else
             g_ptr_array_add(rows, archive_row(id, domain, host, created, object));
     }
-    if (ctx->json)
+    if (ctx->json) {
         cli_json_print(g_variant_builder_end(&json));
-    else
-        cli_print_table(headers, G_N_ELEMENTS(headers), rows);
+        return CLI_EXIT_OK;
+    }
+    cli_print_table(headers, G_N_ELEMENTS(headers), rows);
+    /* What is wrong with each damaged archive, under the table. */
+    for (guint i = 0; i < objects->len; i++) {
+        const char *problem = cli_object_string(objects->pdata[i], "Problem");
+        if (!problem || !*problem)
+            continue;
+        g_autofree char *id_shown = cli_display(cli_object_string(objects->pdata[i], "Id"));
+        g_autofree char *problem_shown = cli_display(problem);
+        g_print("%s: damaged: %s\n", id_shown, problem_shown);
+    }
     return CLI_EXIT_OK;
 }
 
