@@ -1,37 +1,27 @@
-/* The transparent VLAN remapping of the hook (hook-rewrite.h): table B2 of MISSION.md as
- * virt-ferry restore applies it (plugin/restore.c: plan_networks, remap_nics), decided from
- * the network map on disk (plugin/netmap.c) and applied with plugin/domxml.c.
+/* The transparent VLAN remapping of the hook (hook-rewrite.h): table B2 of MISSION.md decided
+ * per NIC by ferry_netmap_map_nic (plugin/netmap.c), the one decision restore makes too, from
+ * the network map on disk (this host's networks and the peers' that virt-ferryd keeps), and
+ * applied with plugin/domxml.c.
  *
  * What the hook knows about a NIC, and what it does not:
  * - its VLAN only when the domain XML states one on the interface (<vlan><tag id=.../>). The
  *   live XML (virsh dumpxml of a running domain) states the portgroup's VLAN there; but the
  *   XML libvirt itself writes into a save image and sends with a migration is its
  *   "migratable" form, which leaves the network's runtime state out: a NIC on portgroup P of
- *   network N appears as <source network='N' portgroup='P'/> and nothing says P's VLAN;
+ *   network N appears as <source network='N' portgroup='P'/> and nothing says P's VLAN (the
+ *   decision then asks the hosts the domain can come from);
  * - the kind of switch it came from only from <virtualport type='openvswitch'> (distributed;
  *   otherwise standard), likewise absent from the migratable form.
- * Hence, for a NIC on a libvirt network (type='network', or the live form type='bridge' with
- * <source network=...>):
- * - VLAN stated (one tag, or a trunk: trunk='yes' or several tags): ferry_netmap_decide, as a
- *   restore does, with the NIC's network and switch kind. Connect: <source network portgroup>,
- *   no interface <vlan> (the portgroup's applies), <virtualport type='openvswitch'/> iff the
- *   target is distributed. Create a portgroup: the hook cannot (it never calls libvirt);
- *   on a distributed target the VLAN goes on the interface itself (libvirt applies <vlan> on
- *   an Open vSwitch port), on a standard one it cannot (libvirt 9.0 cannot tag a Linux-bridge
- *   port): refused. One exception to decide's refusal of trunks on a distributed switch: a
- *   trunk of explicit tags (not 4095, "every VLAN") whose own network is here, active and
- *   distributed stays on it with its tags: Open vSwitch carries exactly those, as it did.
- * - no VLAN stated, portgroup P named: the VLAN P has where the domain can come from, this
- *   host and the peers whose networks virt-ferryd keeps in the map (ferry_netmap_peer_vlan).
- *   All that know P agree on V: as if V were stated (P here with V stays untouched). They
- *   disagree: refused, naming who says what. None knows: P of the same network here takes
- *   the NIC as libvirt would without the hook (untouched); if this host lacks N or P, the
- *   VLAN is unknown: refused, rather than landing on the wrong VLAN.
- * - no VLAN stated, no portgroup: the same network, active here, takes it (untouched; its
- *   default portgroup, if any, applies as on the source); else decide's "no VLAN" rule picks
- *   another network of the same kind, or refuses.
- * NICs on no network (plain bridge, direct, user, ...) are never touched. When no NIC
- * changes, the caller writes the input back byte for byte. */
+ * A NIC on a libvirt network is one of type='network', or the live form type='bridge' with
+ * <source network=...>. The hook never calls libvirt, so it creates no portgroup: on a
+ * distributed target the VLAN goes on the interface itself (libvirt applies <vlan> on an
+ * Open vSwitch port), on a standard one the decision refuses. NICs on no network (plain
+ * bridge, direct, user, ...) are never touched. When no NIC changes, the caller writes the
+ * input back byte for byte.
+ *
+ * What the hook cannot judge it refuses: a document the safe reader refuses (a DOCTYPE, not
+ * well-formed), a NUL inside, an unreadable configuration or map. Only where there is no map
+ * at all (virt-ferry not set up here) does the XML go on unchanged. */
 #include "hook-rewrite.h"
 
 #include "config.h"
@@ -39,8 +29,8 @@
 #include "ferry-error.h"
 #include "netmap.h"
 #include "porttag.h"
+#include "xml-read.h"
 
-#include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <string.h>
 
@@ -69,9 +59,9 @@ static char *one_line(char *s)
 static const char *instead(const Rewrite *rw)
 {
     if (g_strcmp0(rw->operation, "restore") == 0)
-        return " or restore with virt-ferry restore";
+        return "; or restore with virt-ferry restore";
     if (g_strcmp0(rw->operation, "migrate") == 0)
-        return ", then migrate again";
+        return "; then migrate again";
     return "";
 }
 
@@ -87,12 +77,6 @@ static gboolean refuse(Rewrite *rw, const char *mac, const char *fmt, ...)
     return FALSE;
 }
 
-/* A decision's VLAN: ferry_netmap_decide gives a trunk no VLAN of its own. */
-static char *vlan_words(int vlan, gboolean trunk)
-{
-    return trunk ? g_strdup("every VLAN (trunk)") : g_strdup_printf("VLAN %d", vlan);
-}
-
 /* ------------------------------------------------------------------ the live form */
 
 /* MAC (lower case) -> <source network=> of the interfaces of type='bridge' that name one: a
@@ -101,8 +85,8 @@ static char *vlan_words(int vlan, gboolean trunk)
 static GHashTable *live_form_networks(const char *xml)
 {
     GHashTable *networks = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-    xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
-                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOBLANKS);
+    /* ferry_domxml_parse read it already: the same safe reader cannot fail on it now. */
+    xmlDocPtr doc = ferry_xml_read(xml, "the domain XML", "domain.xml", NULL);
     xmlNodePtr root = doc ? xmlDocGetRootElement(doc) : NULL;
     for (xmlNodePtr devices = root ? root->children : NULL; devices; devices = devices->next) {
         if (devices->type != XML_ELEMENT_NODE || devices->ns || !xmlStrEqual(devices->name, BAD_CAST "devices"))
@@ -145,25 +129,27 @@ static const char *or_null(const char *s)
     return s && *s ? s : NULL;
 }
 
-/* Whether the NIC already is what the rewrite would make it: then it stays byte for byte. An
- * Open vSwitch NIC without <virtualport> is fine: libvirt takes the network's. */
-static gboolean already(const FerryNic *nic, const char *network_now, const char *network, const char *portgroup,
-                        int vlan, gboolean trunk, gboolean keep_vlan, gboolean distributed)
+/* Whether the NIC already is what @m would make it: then it stays byte for byte. An Open
+ * vSwitch NIC without <virtualport> is fine: libvirt takes the network's. */
+static gboolean already(const FerryNic *nic, const char *network_now, const FerryNicMapping *m)
 {
-    if (g_strcmp0(nic->type, "network") != 0 || g_strcmp0(network_now, network) != 0 ||
-        g_strcmp0(or_null(nic->portgroup), portgroup) != 0)
+    if (m->action == FERRY_MAP_AS_IS)
+        return TRUE;
+    if (g_strcmp0(nic->type, "network") != 0 || g_strcmp0(network_now, m->network) != 0 ||
+        g_strcmp0(or_null(nic->portgroup), m->portgroup) != 0)
         return FALSE;
-    if (!keep_vlan && (vlan < 0 && !trunk ? nic->vlan >= 0 || nic->vlan_trunk
-                                          : nic->vlan != vlan || nic->vlan_trunk != trunk))
+    int vlan = m->action == FERRY_MAP_VLAN_ON_INTERFACE ? m->vlan : -1;
+    gboolean trunk = m->action == FERRY_MAP_VLAN_ON_INTERFACE && m->trunk;
+    if (m->action != FERRY_MAP_KEEP_TAGS && (vlan < 0 && !trunk ? nic->vlan >= 0 || nic->vlan_trunk
+                                                                 : nic->vlan != vlan || nic->vlan_trunk != trunk))
         return FALSE;
-    return distributed ? !nic->vport_type || is_ovs(nic->vport_type) : !nic->vport_type;
+    return m->distributed ? !nic->vport_type || is_ovs(nic->vport_type) : !nic->vport_type;
 }
 
-/* Points the NIC at @network/@portgroup; its VLAN becomes @vlan/@trunk unless @keep_vlan. */
-static gboolean apply(Rewrite *rw, const FerryNic *nic, const char *network_now, const char *network,
-                      const char *portgroup, int vlan, gboolean trunk, gboolean keep_vlan, gboolean distributed)
+/* Rewrites the NIC as @m says, unless it already is so. */
+static gboolean apply(Rewrite *rw, const FerryNic *nic, const char *network_now, const FerryNicMapping *m)
 {
-    if (already(nic, network_now, network, portgroup, vlan, trunk, keep_vlan, distributed))
+    if (already(nic, network_now, m))
         return TRUE;
     g_autofree char *key = g_ascii_strdown(nic->mac, -1);
     if (GPOINTER_TO_UINT(g_hash_table_lookup(rw->mac_count, key)) > 1)
@@ -171,106 +157,32 @@ static gboolean apply(Rewrite *rw, const FerryNic *nic, const char *network_now,
                       "give each a MAC of its own%s",
                       GPOINTER_TO_UINT(g_hash_table_lookup(rw->mac_count, key)), instead(rw));
     g_autoptr(GError) error = NULL;
-    if (!ferry_domxml_set_nic_source(rw->dom, nic->mac, network, portgroup, &error) ||
-        (!keep_vlan && !ferry_domxml_set_nic_vlan(rw->dom, nic->mac, vlan, trunk, &error)) ||
-        !ferry_domxml_set_nic_virtualport(rw->dom, nic->mac, distributed ? "openvswitch" : NULL, &error))
+    if (!ferry_domxml_map_nic(rw->dom, nic->mac, m, &error))
         return refuse(rw, nic->mac, "%s", error->message);
     rw->changed = TRUE;
     return TRUE;
 }
 
-/* A NIC whose XML does not say its VLAN, naming portgroup @portgroup of @network. */
-static gboolean map_unstated_portgroup(Rewrite *rw, const FerryNic *nic, const char *network)
-{
-    const FerryNetwork *same = ferry_netmap_find(rw->map, network);
-    const FerryPortgroup *pg = same ? ferry_network_find_portgroup(same, nic->portgroup) : NULL;
-    if (pg && pg->in_libvirt)
-        return TRUE; /* libvirt puts it on the portgroup of that name here, as it would without us */
-    return refuse(rw, nic->mac,
-                  "it is on portgroup %s of network %s, which %s, and its XML does not say which VLAN that "
-                  "portgroup has (libvirt leaves a network's VLANs out of the XML of saved and migrating domains); "
-                  "create portgroup %s on network %s with the VLAN it has on the source host%s",
-                  nic->portgroup, network,
-                  !same ? "does not exist on this host" : "has no such portgroup on this host", nic->portgroup,
-                  network, instead(rw));
-}
-
-/* A NIC naming portgroup @nic->portgroup without its VLAN: what the peers' libvirt says that
- * portgroup carries. TRUE with *@known set when the peers tell; FALSE when refused. */
-static gboolean vlan_from_peers(Rewrite *rw, const FerryNic *nic, const char *network, gboolean *known, int *vlan,
-                                gboolean *trunk, FerrySwitchKind *kind)
-{
-    g_autofree char *conflict = NULL;
-    switch (ferry_netmap_peer_vlan(rw->map, network, nic->portgroup, vlan, trunk, kind, &conflict)) {
-    case FERRY_PEER_VLAN_KNOWN:
-        *known = TRUE;
-        return TRUE;
-    case FERRY_PEER_VLAN_CONFLICT:
-        return refuse(rw, nic->mac,
-                      "it is on portgroup %s of network %s, its XML does not say which VLAN that portgroup has, and "
-                      "the hosts disagree (%s); give the portgroup one VLAN on every host%s",
-                      nic->portgroup, network, conflict, instead(rw));
-    case FERRY_PEER_VLAN_UNKNOWN:
-    default:
-        *known = FALSE;
-        return TRUE;
-    }
-}
-
-static gboolean portgroup_has(const FerryPortgroup *pg, int vlan, gboolean trunk)
-{
-    return pg && pg->in_libvirt && pg->vlan == vlan && !pg->trunk == !trunk;
-}
-
+/* Table B2 as restore applies it (ferry_netmap_map_nic), from what the XML says of the NIC:
+ * its VLAN only when stated on the interface (libvirt's migratable XML leaves a portgroup's
+ * out), and those tags go wherever the NIC goes. */
 static gboolean map_nic(Rewrite *rw, const FerryNic *nic, const char *network)
 {
-    int vlan = nic->vlan;
-    gboolean trunk = nic->vlan_trunk;
-    gboolean stated = vlan >= 0 || trunk;
-    FerrySwitchKind kind = is_ovs(nic->vport_type) ? FERRY_SWITCH_DISTRIBUTED : FERRY_SWITCH_STANDARD;
-    const FerryNetwork *same = ferry_netmap_find(rw->map, network);
-    if (!stated && or_null(nic->portgroup)) {
-        /* libvirt's migratable XML names the portgroup only: its VLAN is what it is on the
-         * hosts the domain can come from. */
-        gboolean known = FALSE;
-        if (!vlan_from_peers(rw, nic, network, &known, &vlan, &trunk, &kind))
-            return FALSE;
-        if (!known)
-            return map_unstated_portgroup(rw, nic, network);
-        if (same && same->active && portgroup_has(ferry_network_find_portgroup(same, nic->portgroup), vlan, trunk))
-            return TRUE; /* the portgroup of that name here has the same VLAN */
-        stated = TRUE;
-    }
-    if (!stated && same && same->active)
-        return TRUE; /* the same network takes it, as without us */
-
+    FerryNicSource source = {
+        .mac = nic->mac,
+        .network = network,
+        .portgroup = or_null(nic->portgroup),
+        .vlan = nic->vlan,
+        .trunk = nic->vlan_trunk,
+        .kind = is_ovs(nic->vport_type) ? FERRY_SWITCH_DISTRIBUTED : FERRY_SWITCH_STANDARD,
+        .vlan_said = FALSE,
+        .tags_on_interface = TRUE,
+    };
     g_auto(FerryNicMapping) m = { .vlan = -1 };
     g_autoptr(GError) error = NULL;
-    if (!ferry_netmap_decide(rw->map, NULL, network, kind, vlan, trunk, nic->mac, &m, &error)) {
-        if (nic->vlan_trunk && nic->vlan >= 0 && nic->vlan != FERRY_VLAN_TRUNK && same && same->active &&
-            same->kind == FERRY_SWITCH_DISTRIBUTED) {
-            /* Explicit tags on Open vSwitch: they stay, and so does a portgroup that exists. */
-            const FerryPortgroup *pg = or_null(nic->portgroup) ? ferry_network_find_portgroup(same, nic->portgroup)
-                                                                : NULL;
-            return apply(rw, nic, network, network, pg && pg->in_libvirt ? pg->name : NULL, -1, FALSE, TRUE, TRUE);
-        }
-        return refuse(rw, nic->mac, "%s%s", error->message,
-                      g_strcmp0(rw->operation, "restore") == 0 ? "; or restore with virt-ferry restore" : "");
-    }
-
-    const FerryNetwork *target = ferry_netmap_find(rw->map, m.network);
-    gboolean distributed = target && target->kind == FERRY_SWITCH_DISTRIBUTED;
-    if (m.action != FERRY_MAP_CREATE_PORTGROUP)
-        return apply(rw, nic, network, m.network, m.portgroup, -1, FALSE, FALSE, distributed);
-    if (distributed) /* the VLAN on the interface: Open vSwitch tags the port by it */
-        return apply(rw, nic, network, m.network, NULL, m.vlan, m.trunk, FALSE, TRUE);
-    g_autofree char *words = vlan_words(m.vlan, m.trunk);
-    return refuse(rw, nic->mac,
-                  "%s: network %s is a standard switch (Linux bridge) where %s (B2 row %d); the hook cannot create a "
-                  "portgroup (it never calls libvirt) and libvirt cannot tag a Linux-bridge port; create portgroup "
-                  "%s on network %s%s",
-                  words, m.network, m.trunk ? "no portgroup is a trunk" : "no portgroup has that VLAN and none is a trunk",
-                  m.trunk ? 4 : 3, m.portgroup, m.network, instead(rw));
+    if (!ferry_netmap_map_nic(rw->map, &source, NULL, FALSE, &m, &error))
+        return refuse(rw, nic->mac, "%s%s", error->message, instead(rw));
+    return apply(rw, nic, network, &m);
 }
 
 /* ------------------------------------------------------------------ the domain */
@@ -306,23 +218,44 @@ static gboolean map_domain(Rewrite *rw, const char *xml)
     return TRUE;
 }
 
-/* The network map, as the configuration says where; NULL when there is none (virt-ferry is
- * not set up here, or virt-ferryd never ran), with *@message set when something is wrong
- * (@consequence: what that means for this call). */
-static FerryNetmap *load_map(const char *consequence, char **message)
+/* The network map, as the configuration says where. NULL with *@message NULL when there is
+ * none: virt-ferry is not set up here (virt-ferryd never ran), nothing to map by. NULL with
+ * *@message ("virt-ferry: " @cannot ": " why) when the configuration or the map cannot be read:
+ * then the NICs cannot be judged, and the caller refuses rather than guess. */
+static FerryNetmap *load_map(const char *cannot, char **message)
 {
     g_autoptr(GError) error = NULL;
     const char *config_path = g_getenv("VIRT_FERRY_CONFIG");
     g_autoptr(FerryConfig) config = ferry_config_load(config_path && *config_path ? config_path : NULL, &error);
     if (!config) {
-        *message = one_line(g_strdup_printf("virt-ferry: %s; %s", error->message, consequence));
+        *message = one_line(g_strdup_printf("virt-ferry: %s: %s", cannot, error->message));
         return NULL;
     }
     g_autofree char *map_path = g_build_filename(config->state_dir, FERRY_NETMAP_FILE, NULL);
     FerryNetmap *map = ferry_netmap_load(map_path, &error);
     if (!map && !g_error_matches(error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND))
-        *message = one_line(g_strdup_printf("virt-ferry: %s; %s", error->message, consequence));
+        *message = one_line(g_strdup_printf("virt-ferry: %s: %s; virt-ferryd writes it anew when it starts",
+                                            cannot, error->message));
     return map;
+}
+
+/* The domain of @xml (@length bytes), or NULL with *@message when there is no judging it: a
+ * document the safe reader refuses (a DOCTYPE, not well-formed, not a <domain>), a NUL inside,
+ * too large. Never waved through: libvirt would run what virt-ferry could not check. */
+static FerryDomainXml *judgeable_domain(const char *xml, size_t length, const char *cannot, char **message)
+{
+    g_autoptr(GError) error = NULL;
+    FerryDomainXml *dom = NULL;
+    if (length == 0)
+        g_set_error_literal(&error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT, "the domain XML is empty");
+    else if (length > G_MAXINT || memchr(xml, '\0', length))
+        g_set_error(&error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT, "the domain XML (%" G_GSIZE_FORMAT
+                    " bytes) %s", (gsize)length, length > G_MAXINT ? "is too large" : "has a NUL byte inside");
+    else
+        dom = ferry_domxml_parse(xml, &error);
+    if (!dom)
+        *message = one_line(g_strdup_printf("virt-ferry: %s: %s", cannot, error->message));
+    return dom;
 }
 
 HookXmlOutcome hook_rewrite_domain_xml(const char *xml, size_t length, const char *operation, const char *domain,
@@ -331,16 +264,13 @@ HookXmlOutcome hook_rewrite_domain_xml(const char *xml, size_t length, const cha
     *out = NULL;
     *out_length = 0;
     *message = NULL;
-    /* Empty, or a NUL inside: no domain XML; libvirt says what is wrong with it. */
-    if (length == 0 || length > G_MAXINT || memchr(xml, '\0', length))
-        return HOOK_XML_UNCHANGED;
-
-    g_autoptr(FerryNetmap) map = load_map("no VLAN remapping, the domain XML goes on unchanged", message);
+    g_autofree char *cannot = g_strdup_printf("cannot map the NICs of domain %s for %s", domain, operation);
+    g_autoptr(FerryNetmap) map = load_map(cannot, message);
     if (!map)
-        return HOOK_XML_UNCHANGED;
-    g_autoptr(FerryDomainXml) dom = ferry_domxml_parse(xml, NULL);
+        return *message ? HOOK_XML_REFUSED : HOOK_XML_UNCHANGED;
+    g_autoptr(FerryDomainXml) dom = judgeable_domain(xml, length, cannot, message);
     if (!dom)
-        return HOOK_XML_UNCHANGED; /* not ours to judge: libvirt reports what is wrong with it */
+        return HOOK_XML_REFUSED;
 
     g_autoptr(GHashTable) mac_count = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
     Rewrite rw = {
@@ -366,22 +296,18 @@ HookXmlOutcome hook_rewrite_domain_xml(const char *xml, size_t length, const cha
 int hook_tag_ports(const char *xml, size_t length, const char *domain, char **message)
 {
     *message = NULL;
-    if (length == 0 || length > G_MAXINT || memchr(xml, '\0', length))
-        return 0;
-    /* A map that cannot be read, or an XML that does not parse: the tagging cannot be judged,
-     * so it is not done, and the start is refused. No map at all: virt-ferry is not set up. */
-    g_autoptr(FerryNetmap) map = load_map("the start is refused: its standard-switch ports cannot be put on their "
-                                          "VLANs without it", message);
+    /* A map that cannot be read, or an XML that cannot be judged: whether a port needs a VLAN
+     * cannot be told, so the start is refused. No map at all: virt-ferry is not set up. */
+    g_autoptr(FerryNetmap) map = load_map("the start is refused, its standard-switch ports cannot be put on their VLANs",
+                                          message);
     if (!map)
         return *message ? 1 : 0;
-    g_autoptr(GError) error = NULL;
-    g_autoptr(FerryDomainXml) dom = ferry_domxml_parse(xml, &error);
-    if (!dom) {
-        *message = one_line(g_strdup_printf("virt-ferry: the start of domain %s is refused: its XML cannot be read "
-                                            "to put its standard-switch ports on their VLANs: %s", domain,
-                                            error->message));
+    g_autofree char *cannot = g_strdup_printf("the start of domain %s is refused: its XML cannot be read to put its "
+                                              "standard-switch ports on their VLANs", domain);
+    g_autoptr(FerryDomainXml) dom = judgeable_domain(xml, length, cannot, message);
+    if (!dom)
         return 1;
-    }
+    g_autoptr(GError) error = NULL;
     g_autoptr(GHashTable) live = live_form_networks(xml);
     GPtrArray *nics = ferry_domxml_nics(dom);
     /* One budget for all ports, well inside the hook's bound (porttag.h). */

@@ -940,6 +940,17 @@ gboolean ferry_domxml_set_nic_virtualport(FerryDomainXml *d, const char *mac, co
     return TRUE;
 }
 
+gboolean ferry_domxml_map_nic(FerryDomainXml *d, const char *mac, const FerryNicMapping *m, GError **error)
+{
+    if (m->action == FERRY_MAP_AS_IS)
+        return TRUE;
+    gboolean on_interface = m->action == FERRY_MAP_VLAN_ON_INTERFACE;
+    return ferry_domxml_set_nic_source(d, mac, m->network, m->portgroup, error) &&
+           (m->action == FERRY_MAP_KEEP_TAGS ||
+            ferry_domxml_set_nic_vlan(d, mac, on_interface ? m->vlan : -1, on_interface && m->trunk, error)) &&
+           ferry_domxml_set_nic_virtualport(d, mac, m->distributed ? "openvswitch" : NULL, error);
+}
+
 /* ------------------------------------------------------------------ live state */
 
 static void strip_seclabel(xmlNodePtr label)

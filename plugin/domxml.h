@@ -10,6 +10,7 @@
 #include <libxml/tree.h>
 
 #include "ferry-names.h" /* FERRY_ARCHIVE_NS: the archive metadata in a domain's <metadata> */
+#include "netmap.h"
 
 G_BEGIN_DECLS
 
@@ -146,6 +147,11 @@ gboolean ferry_domxml_set_nic_vlan(FerryDomainXml *d, const char *mac, int vlan,
  * with a bare <virtualport type=@type/> for libvirt to complete. */
 gboolean ferry_domxml_set_nic_virtualport(FerryDomainXml *d, const char *mac, const char *type,
                                           GError **error);
+/* Makes the NIC with @mac what @m (ferry_netmap_map_nic) says: on its network and portgroup,
+ * an Open vSwitch <virtualport> iff that network is distributed, and the interface's own
+ * <vlan> removed (the portgroup's applies), set (VLAN_ON_INTERFACE) or kept (KEEP_TAGS).
+ * AS_IS changes nothing. Errors as set_nic_source. */
+gboolean ferry_domxml_map_nic(FerryDomainXml *d, const char *mac, const FerryNicMapping *m, GError **error);
 
 /* Removes from a running domain's XML (virsh dumpxml without --inactive) what belongs to
  * that one run on that one host, so that the XML can define the domain, or restore it,

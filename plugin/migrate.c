@@ -150,10 +150,11 @@ static gboolean phase(Migrate *m, const char *what, const char *method)
 
 /* ------------------------------------------------------------------ NICs onto the peer's networks */
 
-/* Maps one NIC of @def (migratable form) onto @map, the peer's networks, by table B2. A VLAN
- * the peer has no portgroup for goes on the interface on an Open vSwitch network (libvirt
- * tags the port by it); on a Linux bridge it cannot (libvirt 9.0 cannot tag such a port,
- * and its VLAN is declared in a file on the peer): NetworkUnavailable. */
+/* Maps one NIC of @def (migratable form) onto @map, the peer's networks, by table B2 as the
+ * peer's hook and a restore decide it (ferry_netmap_map_nic). Nothing is created on the peer:
+ * a VLAN it has no portgroup for goes on the interface on an Open vSwitch network (libvirt
+ * tags the port by it); on a Linux bridge it cannot (libvirt 9.0 cannot tag such a port, and
+ * its VLAN is declared in a file on the peer): NetworkUnavailable. */
 static gboolean map_nic(Migrate *m, FerryDomainXml *def, const FerryNic *nic, const FerryNic *live,
                         const FerryNetmap *map, const FerryNetmap *here, gboolean steps, GError **error)
 {
@@ -170,27 +171,21 @@ static gboolean map_nic(Migrate *m, FerryDomainXml *def, const FerryNic *nic, co
     }
     if (own && own->kind != FERRY_SWITCH_OTHER)
         kind = own->kind;
+    FerryNicSource source = {
+        .mac = nic->mac,
+        .network = nic->network,
+        .portgroup = nic->portgroup,
+        .vlan = vlan,
+        .trunk = trunk,
+        .kind = kind,
+        .vlan_said = TRUE, /* this host knows what its own port carries */
+        .tags_on_interface = nic->vlan >= 0 || nic->vlan_trunk,
+    };
     g_auto(FerryNicMapping) d = { .vlan = -1 };
-    if (!ferry_netmap_decide(map, NULL, nic->network, kind, vlan, trunk, nic->mac, &d, error))
+    if (!ferry_netmap_map_nic(map, &source, NULL, FALSE, &d, error) || !ferry_domxml_map_nic(def, nic->mac, &d, error))
         return FALSE;
-    const FerryNetwork *target = ferry_netmap_find(map, d.network);
-    gboolean distributed = target && target->kind == FERRY_SWITCH_DISTRIBUTED;
-    gboolean create = d.action == FERRY_MAP_CREATE_PORTGROUP;
-    if (create && !distributed) {
-        g_set_error(error, FERRY_ERROR, FERRY_ERROR_NETWORK_UNAVAILABLE,
-                    "NIC %s: %s; create portgroup %s on network %s of the peer and declare its VLAN there "
-                    "(virt-ferry.conf(5)), then migrate again", nic->mac, d.rule, d.portgroup, d.network);
-        return FALSE;
-    }
-    if (!ferry_domxml_set_nic_source(def, nic->mac, d.network, create ? NULL : d.portgroup, error) ||
-        !ferry_domxml_set_nic_vlan(def, nic->mac, create ? d.vlan : -1, create && d.trunk, error) ||
-        !ferry_domxml_set_nic_virtualport(def, nic->mac, distributed ? "openvswitch" : NULL, error))
-        return FALSE;
-    g_autofree char *rule = create ? g_strdup_printf("%s; the peer's port gets VLAN %d on the interface instead",
-                                                     d.rule, d.vlan)
-                                   : g_strdup(d.rule);
     if (steps)
-        ferry_job_add_step(m->job, m->call->name, "network", nic->mac, rule);
+        ferry_job_add_step(m->job, m->call->name, "network", nic->mac, d.rule);
     return TRUE;
 }
 

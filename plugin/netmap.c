@@ -1181,3 +1181,142 @@ out:
         ferry_nic_mapping_clear(out);
     return ok;
 }
+
+/* ------------------------------------------------------------------ one NIC (B2, B3) */
+
+/* A restore onto a network of the user's choice moves every NIC; otherwise one may stay. */
+static gboolean stays_on(const char *requested, const char *network)
+{
+    return !requested || g_strcmp0(requested, network) == 0;
+}
+
+static gboolean leave_as_is(FerryNicMapping *out, const FerryNicSource *nic, const FerryNetwork *same, char *rule)
+{
+    out->action = FERRY_MAP_AS_IS;
+    out->network = g_strdup(nic->network);
+    out->portgroup = g_strdup(nic->portgroup);
+    out->distributed = same->kind == FERRY_SWITCH_DISTRIBUTED;
+    out->rule = rule;
+    return TRUE;
+}
+
+/* The VLAN of portgroup @nic->portgroup, which the NIC's XML leaves out (libvirt's migratable
+ * form, a standard switch's port): what the hosts the domain can come from say, else what this
+ * host's own portgroup of that name carries. */
+static gboolean unsaid_portgroup_vlan(const FerryNetmap *map, const FerryNicSource *nic, int *vlan, gboolean *trunk,
+                                      FerrySwitchKind *kind, GError **error)
+{
+    g_autofree char *conflict = NULL;
+    switch (ferry_netmap_peer_vlan(map, nic->network, nic->portgroup, vlan, trunk, kind, &conflict)) {
+    case FERRY_PEER_VLAN_KNOWN:
+        return TRUE;
+    case FERRY_PEER_VLAN_CONFLICT:
+        return unavailable(error, "NIC %s is on portgroup %s of network %s, its XML does not say which VLAN that "
+                           "portgroup has, and the hosts disagree (%s); give the portgroup one VLAN on every host",
+                           nic->mac, nic->portgroup, nic->network, conflict);
+    case FERRY_PEER_VLAN_UNKNOWN:
+    default:
+        break;
+    }
+    const FerryNetwork *same = ferry_netmap_find(map, nic->network);
+    const FerryPortgroup *pg = ferry_network_find_portgroup(same, nic->portgroup);
+    if (pg && pg->in_libvirt) { /* libvirt and this host's declarations say what it carries here */
+        *vlan = pg->vlan;
+        *trunk = pg->trunk;
+        *kind = same->kind;
+        return TRUE;
+    }
+    return unavailable(error, "NIC %s is on portgroup %s of network %s, which %s, and its XML does not say which "
+                       "VLAN that portgroup has (libvirt leaves a network's VLANs out of the XML of saved and "
+                       "migrating domains); create portgroup %s on network %s with the VLAN it has on the source "
+                       "host", nic->mac, nic->portgroup, nic->network,
+                       !same ? "does not exist on this host" : "has no such portgroup on this host", nic->portgroup,
+                       nic->network);
+}
+
+/* Open vSwitch carries exactly the tags an interface lists; B2 refuses trunks on a distributed
+ * switch only because "every VLAN" (4095) has no spelling there. */
+static gboolean keeps_own_tags(const FerryNicSource *nic, const FerryNetwork *same, const char *requested)
+{
+    return nic->tags_on_interface && nic->trunk && nic->vlan >= 0 && nic->vlan != FERRY_VLAN_TRUNK && same &&
+           same->active && same->kind == FERRY_SWITCH_DISTRIBUTED && stays_on(requested, nic->network);
+}
+
+static gboolean keep_tags(FerryNicMapping *out, const FerryNicSource *nic, const FerryNetwork *same)
+{
+    const FerryPortgroup *pg = nic->portgroup && *nic->portgroup ? ferry_network_find_portgroup(same, nic->portgroup)
+                                                                 : NULL;
+    out->action = FERRY_MAP_KEEP_TAGS;
+    out->network = g_strdup(same->name);
+    out->portgroup = pg && pg->in_libvirt ? g_strdup(pg->name) : NULL;
+    out->vlan = nic->vlan;
+    out->trunk = TRUE;
+    out->distributed = TRUE;
+    out->rule = g_strdup_printf("explicit VLAN tags on an Open vSwitch interface: they stay, on network %s",
+                                same->name);
+    return TRUE;
+}
+
+/* Without libvirt no portgroup can be created: Open vSwitch takes the VLAN on the interface,
+ * a Linux-bridge port cannot be tagged by libvirt. */
+static gboolean without_creating(FerryNicMapping *out, const char *mac, GError **error)
+{
+    if (out->distributed) {
+        char *rule = g_strdup_printf("%s; no portgroup is created: VLAN %d goes on the interface", out->rule,
+                                     out->vlan);
+        g_free(out->rule);
+        out->rule = rule;
+        g_clear_pointer(&out->portgroup, g_free);
+        out->action = FERRY_MAP_VLAN_ON_INTERFACE;
+        return TRUE;
+    }
+    g_autofree char *what = ferry_vlan_words(out->vlan, out->trunk);
+    unavailable(error, "NIC %s (%s): network %s is a standard switch (Linux bridge) where %s (B2 row %d); no "
+                "portgroup is created from here (the hook never calls libvirt) and libvirt cannot tag a Linux-bridge "
+                "port; create portgroup %s on network %s and declare its VLAN (virt-ferry.conf(5))", mac, what,
+                out->network,
+                out->trunk ? "no portgroup is a trunk" : "no portgroup has that VLAN and none is a trunk",
+                out->trunk ? 4 : 3, out->portgroup, out->network);
+    ferry_nic_mapping_clear(out);
+    return FALSE;
+}
+
+gboolean ferry_netmap_map_nic(const FerryNetmap *map, const FerryNicSource *nic, const char *requested_network,
+                              gboolean can_create_portgroups, FerryNicMapping *out, GError **error)
+{
+    g_return_val_if_fail(map != NULL && nic != NULL && out != NULL, FALSE);
+    memset(out, 0, sizeof(*out));
+    out->vlan = -1;
+    const char *mac = nic->mac ? nic->mac : "(no MAC)";
+    int vlan = nic->vlan;
+    gboolean trunk = nic->trunk;
+    FerrySwitchKind kind = nic->kind;
+    gboolean said = vlan >= 0 || trunk || nic->vlan_said;
+    const FerryNetwork *same = ferry_netmap_find(map, nic->network);
+    gboolean may_stay = same && same->active && stays_on(requested_network, nic->network);
+    if (!said && nic->portgroup && *nic->portgroup) {
+        if (!unsaid_portgroup_vlan(map, nic, &vlan, &trunk, &kind, error))
+            return FALSE;
+        const FerryPortgroup *here = ferry_network_find_portgroup(same, nic->portgroup);
+        if (may_stay && here && here->in_libvirt && here->vlan == vlan && !here->trunk == !trunk)
+            return leave_as_is(out, nic, same, g_strdup_printf("portgroup %s of network %s carries the same VLAN "
+                                                               "here: as it is", nic->portgroup, nic->network));
+        said = TRUE;
+    }
+    if (!said && may_stay)
+        return leave_as_is(out, nic, same, g_strdup_printf("no VLAN said: network %s takes it as it is (its "
+                                                           "default portgroup, if any, as on the source)",
+                                                           nic->network));
+    g_autoptr(GError) refusal = NULL;
+    if (!ferry_netmap_decide(map, requested_network, nic->network, kind, vlan, trunk, mac, out, &refusal)) {
+        if (keeps_own_tags(nic, same, requested_network))
+            return keep_tags(out, nic, same);
+        g_propagate_error(error, g_steal_pointer(&refusal));
+        return FALSE;
+    }
+    const FerryNetwork *target = ferry_netmap_find(map, out->network);
+    out->distributed = target && target->kind == FERRY_SWITCH_DISTRIBUTED;
+    if (out->action == FERRY_MAP_CREATE_PORTGROUP && !can_create_portgroups)
+        return without_creating(out, mac, error);
+    return TRUE;
+}

@@ -208,6 +208,12 @@ typedef enum {
     FERRY_MAP_CONNECT,          /* connect to @portgroup, which exists */
     FERRY_MAP_CREATE_PORTGROUP, /* create @portgroup with @vlan / @trunk, then connect to it */
     FERRY_MAP_NO_VLAN,          /* the NIC had no VLAN: connect to @network (@portgroup usually NULL) */
+    /* ferry_netmap_map_nic only: */
+    FERRY_MAP_AS_IS,            /* change nothing: libvirt puts it where it would without virt-ferry */
+    FERRY_MAP_VLAN_ON_INTERFACE, /* no portgroup can be created: connect to @network without one, with
+                                  * @vlan / @trunk on the interface (Open vSwitch tags the port by it) */
+    FERRY_MAP_KEEP_TAGS,        /* stay on @network (@portgroup: NULL or one that exists) with the
+                                 * interface's own <vlan> tags: Open vSwitch carries them as it did */
 } FerryMapAction;
 
 typedef struct {
@@ -217,6 +223,8 @@ typedef struct {
     int vlan;        /* the archived VLAN, -1: none */
     gboolean trunk;
     char *rule;      /* for the job's Steps: "B2 row 1: portgroup vlan300 of ovsnet has VLAN 300 (...)" */
+    gboolean distributed; /* ferry_netmap_map_nic: @network is Open vSwitch (the interface gets
+                           * <virtualport type='openvswitch'/>, else none) */
 } FerryNicMapping;
 
 void ferry_nic_mapping_clear(FerryNicMapping *m);
@@ -243,5 +251,44 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FerryNicMapping, ferry_nic_mapping_clear)
 gboolean ferry_netmap_decide(const FerryNetmap *target, const char *requested_network, const char *archived_network,
                              FerrySwitchKind archived_kind, int vlan, gboolean trunk, const char *nic_mac,
                              FerryNicMapping *out, GError **error);
+
+/* ------------------------------------------------------------------ one NIC (B2, B3) */
+
+/* A NIC on a libvirt network, as the XML being mapped says. */
+typedef struct {
+    const char *mac;
+    const char *network;   /* <source network=> */
+    const char *portgroup; /* <source portgroup=>, NULL: none */
+    int vlan;              /* the first <vlan><tag id=>, -1: none said; 4095: trunk */
+    gboolean trunk;        /* trunk='yes' or several tags */
+    FerrySwitchKind kind;  /* DISTRIBUTED: it is (was) an Open vSwitch port */
+    /* -1 above means "no VLAN", not "the XML does not say": what a running domain's XML shows of
+     * an Open vSwitch port (an archive's record). libvirt's migratable XML (save images,
+     * migrations) and a standard switch's port never say. */
+    gboolean vlan_said;
+    /* @vlan / @trunk are <vlan> tags on the interface of the XML being rewritten, so they go
+     * wherever it goes (the hook's input); FALSE when they were only seen (an archive's record
+     * of a portgroup's tags, which the archived definition may not carry). */
+    gboolean tags_on_interface;
+} FerryNicSource;
+
+/* Where @nic goes on this host, whose map (with the peers' networks it keeps) is @map, by
+ * table B2 (ferry_netmap_decide) once its VLAN is known:
+ *  - VLAN said (or none said, with @vlan_said): decide's answer.
+ *  - not said, portgroup P named: the VLAN P has on the hosts the domain can come from
+ *    (ferry_netmap_peer_vlan, then this host's own P). They disagree: NetworkUnavailable
+ *    naming who says what. Known and P here has it: AS_IS; known: decided as if said. Nobody
+ *    knows: NetworkUnavailable (rather than a guess that lands the guest on the wrong VLAN).
+ *  - not said, no portgroup: the same network, active here, takes it (AS_IS: its default
+ *    portgroup applies as on the source); else decide's "no VLAN" rule.
+ *  - explicit tags on the interface (@tags_on_interface, a trunk of tags, not 4095) that decide
+ *    refuses: KEEP_TAGS when their network is here, active and distributed.
+ *  - CREATE_PORTGROUP without @can_create_portgroups (the hook never calls libvirt): on a
+ *    distributed switch VLAN_ON_INTERFACE; on a standard one NetworkUnavailable (libvirt cannot
+ *    tag a Linux-bridge port) saying which portgroup to create.
+ * @requested_network (a restore's choice, NULL: none) as for decide; AS_IS only stays on the
+ * NIC's own network. @out is cleared first and stays cleared on failure. */
+gboolean ferry_netmap_map_nic(const FerryNetmap *map, const FerryNicSource *nic, const char *requested_network,
+                              gboolean can_create_portgroups, FerryNicMapping *out, GError **error);
 
 G_END_DECLS

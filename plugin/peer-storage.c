@@ -3,9 +3,9 @@
 
 #include "libvirt-error.h"
 #include "libvirt-autoptr.h"
+#include "xml-read.h"
 
 #include <libvirt/virterror.h>
-#include <libxml/parser.h>
 #include <libxml/xpath.h>
 #include <string.h>
 
@@ -38,9 +38,7 @@ static gboolean same_dir(const char *a, const char *b)
 static char *pool_dir_path(virStoragePoolPtr pool)
 {
     g_autofree char *xml = virStoragePoolGetXMLDesc(pool, 0);
-    xmlDocPtr doc = xml ? xmlReadMemory(xml, (int)strlen(xml), "pool.xml", NULL,
-                                        XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING)
-                        : NULL;
+    xmlDocPtr doc = xml ? ferry_xml_read(xml, "the storage pool XML", "pool.xml", NULL) : NULL;
     virResetLastError();
     if (!doc)
         return NULL;

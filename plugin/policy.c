@@ -2,8 +2,8 @@
 
 #include "ferry-error.h"
 #include "names.h"
+#include "xml-read.h"
 
-#include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <string.h>
 
@@ -275,17 +275,14 @@ FerryPolicy *ferry_policy_parse(const char *xml, GError **error)
     if (!xml || !*xml)
         return g_steal_pointer(&p);
 
-    xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "policy.xml", NULL,
-                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-    if (!doc) {
-        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
-                    "the domain's virt-ferry policy metadata is not well-formed XML");
+    xmlDocPtr doc = ferry_xml_read(xml, "the domain's virt-ferry policy metadata", "policy.xml", error);
+    if (!doc)
         return NULL;
-    }
     xmlNodePtr root = xmlDocGetRootElement(doc);
     if (!root || !element_is(root, "policy")) {
-        xmlFreeDoc(doc);
+        /* The name lives in the document: said before the document goes. */
         parse_error(error, root ? (const char *)root->name : "(none)", "is not a <policy> element");
+        xmlFreeDoc(doc);
         return NULL;
     }
     g_autoptr(GPtrArray) pin = g_ptr_array_new_with_free_func(g_free);

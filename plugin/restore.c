@@ -287,7 +287,6 @@ static gboolean restore_once(Restore *r, GError **error)
 typedef struct {
     char *mac;
     FerryNicMapping mapping;
-    gboolean distributed;    /* the target network's switch kind */
 } NicPlan;
 
 static void nic_plan_free(NicPlan *p)
@@ -297,12 +296,30 @@ static void nic_plan_free(NicPlan *p)
     g_free(p);
 }
 
-/* Decides, for every NIC on a network, where it connects on this host, by the VLAN recorded
- * in the manifest. Nothing changes yet. */
+/* This host's networks as libvirt has them now, with the peers' that virt-ferryd keeps in the
+ * map on disk (what a portgroup carries where the domain may come from). */
+static FerryNetmap *networks_here_and_peers(Restore *r, GError **error)
+{
+    FerryNetmap *map = ferry_networks_read_map(r->conn, r->call->networks_dir, error);
+    g_autofree char *path = map ? ferry_networks_map_path(r->call->state_dir) : NULL;
+    g_autoptr(GError) local = NULL;
+    g_autoptr(FerryNetmap) kept = path ? ferry_netmap_load(path, &local) : NULL;
+    if (kept) {
+        g_ptr_array_unref(map->peers);
+        map->peers = g_ptr_array_ref(kept->peers);
+    } else if (local && !g_error_matches(local, FERRY_ERROR, FERRY_ERROR_NOT_FOUND)) {
+        g_warning("restore maps NICs without the peers' networks: %s", local->message);
+    }
+    return map;
+}
+
+/* Decides, for every NIC on a network, where it connects on this host, as the hook would
+ * (ferry_netmap_map_nic) from the VLAN the manifest recorded: the running domain's XML, which
+ * shows the VLAN of an Open vSwitch port and never a Linux bridge's. Nothing changes yet. */
 static gboolean plan_networks(Restore *r, GError **error)
 {
     r->nic_plans = g_ptr_array_new_with_free_func((GDestroyNotify)nic_plan_free);
-    g_autoptr(FerryNetmap) map = ferry_networks_read_map(r->conn, r->call->networks_dir, error);
+    g_autoptr(FerryNetmap) map = networks_here_and_peers(r, error);
     if (!map)
         return FALSE;
     for (guint i = 0; i < r->manifest->nics->len; i++) {
@@ -312,12 +329,18 @@ static gboolean plan_networks(Restore *r, GError **error)
         NicPlan *plan = g_new0(NicPlan, 1);
         plan->mac = g_strdup(nic->mac);
         g_ptr_array_add(r->nic_plans, plan);
-        if (!ferry_netmap_decide(map, r->call->options.network, nic->network,
-                                 nic->distributed ? FERRY_SWITCH_DISTRIBUTED : FERRY_SWITCH_STANDARD, nic->vlan,
-                                 nic->trunk, nic->mac, &plan->mapping, error))
+        FerryNicSource source = {
+            .mac = nic->mac,
+            .network = nic->network,
+            .portgroup = nic->portgroup,
+            .vlan = nic->vlan,
+            .trunk = nic->trunk,
+            .kind = nic->distributed ? FERRY_SWITCH_DISTRIBUTED : FERRY_SWITCH_STANDARD,
+            .vlan_said = nic->distributed,
+            .tags_on_interface = FALSE, /* the archived definition may carry them on a portgroup only */
+        };
+        if (!ferry_netmap_map_nic(map, &source, r->call->options.network, TRUE, &plan->mapping, error))
             return FALSE;
-        const FerryNetwork *target = ferry_netmap_find(map, plan->mapping.network);
-        plan->distributed = target && target->kind == FERRY_SWITCH_DISTRIBUTED;
         ferry_job_add_step(r->job, r->manifest->domain, "network", nic->mac, plan->mapping.rule);
     }
     return TRUE;
@@ -327,7 +350,7 @@ static gboolean add_portgroup(virNetworkPtr net, const NicPlan *plan, GError **e
 {
     const FerryNicMapping *m = &plan->mapping;
     /* A Linux-bridge network refuses VLANs in its portgroups: its VLAN is declared apart. */
-    g_autofree char *xml = plan->distributed ? ferry_netmap_portgroup_xml(m->portgroup, m->vlan, m->trunk)
+    g_autofree char *xml = m->distributed ? ferry_netmap_portgroup_xml(m->portgroup, m->vlan, m->trunk)
                                              : g_markup_printf_escaped("<portgroup name='%s'/>", m->portgroup);
     unsigned int flags = VIR_NETWORK_UPDATE_AFFECT_CONFIG |
                          (virNetworkIsActive(net) == 1 ? VIR_NETWORK_UPDATE_AFFECT_LIVE : 0);
@@ -382,7 +405,7 @@ static gboolean create_portgroups(Restore *r, GError **error)
         g_autofree char *entry = g_strconcat(plan->mapping.network, "/", plan->mapping.portgroup, NULL);
         ferry_journal_append(r->journal, "portgroups", entry);
         if (!ferry_journal_commit(r->journal, error) || !add_portgroup(net, plan, error) ||
-            (!plan->distributed && !declare_portgroup(r, plan, error)))
+            (!plan->mapping.distributed && !declare_portgroup(r, plan, error)))
             return FALSE;
         ferry_job_add_step(r->job, r->manifest->domain, "portgroup", entry, "created");
     }
@@ -410,10 +433,7 @@ static gboolean remap_nics(Restore *r, FerryDomainXml *def, GError **error)
 {
     for (guint i = 0; r->nic_plans && i < r->nic_plans->len; i++) {
         NicPlan *plan = g_ptr_array_index(r->nic_plans, i);
-        /* The VLAN now comes from the portgroup; one left on the NIC would override it. */
-        if (!ferry_domxml_set_nic_source(def, plan->mac, plan->mapping.network, plan->mapping.portgroup, error) ||
-            !ferry_domxml_set_nic_vlan(def, plan->mac, -1, FALSE, error) ||
-            !ferry_domxml_set_nic_virtualport(def, plan->mac, plan->distributed ? "openvswitch" : NULL, error))
+        if (!ferry_domxml_map_nic(def, plan->mac, &plan->mapping, error))
             return FALSE;
     }
     return TRUE;

@@ -67,6 +67,12 @@
     "<interface type='direct'><mac address='" mac "'/><source dev='eth0' mode='bridge'/>"                       \
     "<model type='virtio'/></interface>"
 
+/* A running domain's NIC on brnet (bridge br0), as libvirt shows it to the started hook. */
+#define STD_NIC_LIVE(mac, pg, dev)                                                                               \
+    "<interface type='bridge'><mac address='" mac "'/>"                                                          \
+    "<source network='brnet' portgroup='" pg "' bridge='" dev "-br'/><target dev='" dev "'/>"                   \
+    "<model type='virtio'/></interface>"
+
 typedef struct {
     char *dir;
     char *state;   /* [state] dir= */
@@ -580,16 +586,74 @@ static void test_no_map(Fixture *f, gconstpointer unused)
     assert_echoed(defaults, xml);
 }
 
+/* A map that cannot be read (a newer format, a damaged file) leaves the NICs unjudged: the
+ * hook refuses, naming the file, rather than let the guest run on a VLAN nobody checked. */
 static void test_damaged_map(Fixture *f, gconstpointer unused)
 {
     g_autofree char *path = g_build_filename(f->state, FERRY_NETMAP_FILE, NULL);
     g_assert_true(g_file_set_contents(path, "[netmap]\nversion=99\n", -1, NULL));
     g_autofree char *xml = domain_xml(OVS_NIC_VLAN_300(MAC1));
     g_autoptr(Run) r = run(f, "restore", xml);
-    /* Unchanged, with a word on stderr; not a refusal. */
-    g_assert_cmpint(r->status, ==, 0);
-    g_assert_cmpmem(r->out, r->out_length, xml, strlen(xml));
-    g_assert_nonnull(strstr(r->err, path));
+    assert_refused_as(r, "virt-ferry: cannot map the NICs of domain w1 for restore", (const char *const[]){ path, NULL });
+    g_autofree char *live = domain_xml(STD_NIC_LIVE(MAC1, "vlan400", "vnet7"));
+    g_autoptr(Run) started = run(f, "started", live);
+    assert_refused_as(started, "virt-ferry: the start is refused", (const char *const[]){ path, NULL });
+
+    /* Likewise a configuration that does not parse: where the map is is unknown. */
+    g_assert_true(g_file_set_contents(f->config, "[state\n", -1, NULL));
+    g_autoptr(Run) c = run(f, "migrate", xml);
+    assert_refused_as(c, "virt-ferry: cannot map the NICs of domain w1 for migrate", (const char *const[]){ NULL });
+}
+
+/* What the hook cannot judge it refuses, the same as a NIC it cannot map: a DOCTYPE (which the
+ * one safe reader refuses, as libvirt never writes one) used to send the XML on unchanged. */
+static void test_unjudgeable_refused(Fixture *f, gconstpointer unused)
+{
+    MAP(f, BRNET_WITHOUT_300);
+    g_autofree char *xml = domain_xml(STD_NIC_VLAN_300(MAC1));
+    g_autoptr(Run) plain = run(f, "restore", xml);
+    REFUSED(plain, MAC1, "VLAN 300", "create portgroup vlan300 on network brnet");
+
+    g_autofree char *doctype = g_strconcat("<!DOCTYPE domain>\n", xml, NULL);
+    g_autoptr(Run) r = run(f, "restore", doctype);
+    assert_refused_as(r, "virt-ferry: cannot map the NICs of domain w1 for restore",
+                      (const char *const[]){ "DOCTYPE", NULL });
+    g_autoptr(Run) m = run(f, "migrate", doctype);
+    assert_refused_as(m, "virt-ferry: cannot map the NICs of domain w1 for migrate",
+                      (const char *const[]){ "DOCTYPE", NULL });
+
+    /* An entity would let the document say one thing to a reader that expands it and another
+     * to one that does not. */
+    g_autofree char *entity = g_strconcat("<!DOCTYPE domain [<!ENTITY net 'brnet'>]>\n", xml, NULL);
+    g_autoptr(Run) e = run(f, "restore", entity);
+    assert_refused_as(e, "virt-ferry: cannot map the NICs of domain w1 for restore",
+                      (const char *const[]){ "DOCTYPE", NULL });
+
+    /* Not well-formed, or not a domain at all. */
+    g_autofree char *cut = g_strndup(xml, strlen(xml) / 2);
+    g_autoptr(Run) c = run(f, "restore", cut);
+    assert_refused_as(c, "virt-ferry: cannot map the NICs of domain w1 for restore",
+                      (const char *const[]){ "not well-formed", NULL });
+    g_autoptr(Run) n = run(f, "restore", "<network><name>brnet</name></network>");
+    assert_refused_as(n, "virt-ferry: cannot map the NICs of domain w1 for restore", (const char *const[]){ NULL });
+
+    /* Too large to be a domain's XML (64 MiB): refused, not passed on unread. */
+    GString *huge = g_string_new(xml);
+    g_string_set_size(huge, 65u << 20);
+    memset(huge->str + strlen(xml), ' ', huge->len - strlen(xml));
+    g_autoptr(Run) h = run(f, "restore", huge->str);
+    g_string_free(huge, TRUE);
+    /* (Moving 65 MiB through pipes is no measure of the hook's speed: no time bound here.) */
+    g_assert_cmpint(h->status, ==, 1);
+    g_assert_cmpuint(h->out_length, ==, 0);
+    g_assert_true(g_str_has_prefix(h->err, "virt-ferry: the restore of domain w1 is refused"));
+
+    /* The started hook as well: an unchecked port must not start on the bridge's default VLAN. */
+    MAP(f, BRNET_WITH_TRUNK);
+    g_autofree char *started = domain_xml(STD_NIC_LIVE(MAC1, "vlan400", "vnet7"));
+    g_autofree char *live = g_strconcat("<!DOCTYPE domain>\n", started, NULL);
+    g_autoptr(Run) s = run(f, "started", live);
+    assert_refused_as(s, "virt-ferry: the start of domain w1 is refused", (const char *const[]){ "DOCTYPE", NULL });
 }
 
 /* The hook without its module (a partial installation): libvirt's XML as it was, and why. */
@@ -634,12 +698,6 @@ static void test_migrate_as_restore(Fixture *f, gconstpointer unused)
     REFUSED(refused, MAC2, "brnet", "create portgroup vlan300 on network brnet", "then migrate again");
     assert_report(f, "migrate");
 }
-
-/* A running domain's NIC on brnet (bridge br0), as libvirt shows it to the started hook. */
-#define STD_NIC_LIVE(mac, pg, dev)                                                                               \
-    "<interface type='bridge'><mac address='" mac "'/>"                                                          \
-    "<source network='brnet' portgroup='" pg "' bridge='" dev "-br'/><target dev='" dev "'/>"                   \
-    "<model type='virtio'/></interface>"
 
 static void test_started_standard_ports(Fixture *f, gconstpointer unused)
 {
@@ -783,6 +841,7 @@ int main(int argc, char **argv)
     ADD("/hook-rewrite/nic/sixteen", NULL, test_sixteen_nics);
     ADD("/hook-rewrite/when/no-map", NULL, test_no_map);
     ADD("/hook-rewrite/when/damaged-map", NULL, test_damaged_map);
+    ADD("/hook-rewrite/when/unjudgeable-refused", NULL, test_unjudgeable_refused);
     ADD("/hook-rewrite/when/no-module", NULL, test_no_module);
     ADD("/hook-rewrite/when/migrate-as-restore", &with_bus, test_migrate_as_restore);
     ADD("/hook-rewrite/when/other-operations", NULL, test_other_operations);

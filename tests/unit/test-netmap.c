@@ -798,6 +798,131 @@ static void test_bad_input(void)
     g_assert_cmpint(m.vlan, ==, -1);
 }
 
+/* ------------------------------------------------------------------ one NIC (restore and hook) */
+
+static FerryNicMapping *map_nic_ok(const FerryNetmap *map, const FerryNicSource *nic, const char *requested,
+                                   gboolean can_create)
+{
+    FerryNicMapping *m = g_new0(FerryNicMapping, 1);
+    g_autoptr(GError) error = NULL;
+    gboolean ok = ferry_netmap_map_nic(map, nic, requested, can_create, m, &error);
+    g_assert_no_error(error);
+    g_assert_true(ok);
+    g_assert_nonnull(m->rule);
+    return m;
+}
+
+static void map_nic_fails(const FerryNetmap *map, const FerryNicSource *nic, const char *requested,
+                          gboolean can_create, const char *const *needles)
+{
+    FerryNicMapping m = { .network = NULL };
+    g_autoptr(GError) error = NULL;
+    g_assert_false(ferry_netmap_map_nic(map, nic, requested, can_create, &m, &error));
+    g_assert_error(error, FERRY_ERROR, FERRY_ERROR_NETWORK_UNAVAILABLE);
+    for (const char *const *n = needles; *n; n++)
+        if (!strstr(error->message, *n))
+            g_error("\"%s\" not in \"%s\"", *n, error->message);
+    g_assert_null(m.network);
+    g_assert_null(m.rule);
+}
+
+/* A Linux-bridge port's VLAN is never in a running domain's XML, so an archive records none for
+ * a NIC on a standard switch's portgroup: what that portgroup carries decides, not "no VLAN". */
+static void test_map_nic_unsaid_standard(void)
+{
+    g_autoptr(FerryNetmap) map = host_map();
+    FerryNicSource nic = { .mac = MAC, .network = "brnet", .portgroup = "vlan300", .vlan = -1,
+                           .kind = FERRY_SWITCH_STANDARD };
+    g_autoptr(FerryNicMapping) here = map_nic_ok(map, &nic, NULL, TRUE);
+    assert_mapping(here, FERRY_MAP_AS_IS, "brnet", "vlan300", "same VLAN");
+    g_assert_false(here->distributed);
+    /* Onto a network named for the restore: with the VLAN the portgroup has here. */
+    g_autoptr(FerryNicMapping) moved = map_nic_ok(map, &nic, "ovsnet", TRUE);
+    assert_mapping(moved, FERRY_MAP_CONNECT, "ovsnet", "blue300", "B2 row 1");
+    g_assert_true(moved->distributed);
+    /* A portgroup no host shows: no guess. */
+    nic.portgroup = "nosuch";
+    map_nic_fails(map, &nic, NULL, TRUE, NEEDLES("portgroup nosuch", "create portgroup nosuch on network brnet"));
+    /* No portgroup, no VLAN said: the network takes it as it is, its default portgroup included. */
+    nic.portgroup = NULL;
+    g_autoptr(FerryNicMapping) plain = map_nic_ok(map, &nic, NULL, TRUE);
+    assert_mapping(plain, FERRY_MAP_AS_IS, "brnet", NULL, "as it is");
+}
+
+/* A running domain's Open vSwitch port shows its VLAN: none shown is none. */
+static void test_map_nic_said_none(void)
+{
+    g_autoptr(FerryNetmap) map = host_map();
+    FerryNicSource nic = { .mac = MAC, .network = "ovsnet", .vlan = -1, .kind = FERRY_SWITCH_DISTRIBUTED,
+                           .vlan_said = TRUE };
+    g_autoptr(FerryNicMapping) said = map_nic_ok(map, &nic, NULL, TRUE);
+    assert_mapping(said, FERRY_MAP_NO_VLAN, "ovsnet", NULL, "no VLAN");
+    g_assert_true(said->distributed);
+    nic.vlan_said = FALSE;
+    g_autoptr(FerryNicMapping) unsaid = map_nic_ok(map, &nic, NULL, TRUE);
+    assert_mapping(unsaid, FERRY_MAP_AS_IS, "ovsnet", NULL, "as it is");
+}
+
+/* What a portgroup carries where the domain can come from: the peers agree, or who says what. */
+static void test_map_nic_peers(void)
+{
+    g_autoptr(FerryNetmap) map = host_map();
+    g_autoptr(FerryNetmap) a = ferry_netmap_new();
+    add(a, "<network><name>ovsnet</name><bridge name='b'/><virtualport type='openvswitch'/>"
+           "<portgroup name='blue'><vlan><tag id='300'/></vlan></portgroup></network>", TRUE);
+    g_ptr_array_add(map->peers, ferry_peer_netmap_new("qemu+tcp://a/system", g_steal_pointer(&a)));
+    FerryNicSource nic = { .mac = MAC, .network = "ovsnet", .portgroup = "blue", .vlan = -1,
+                           .kind = FERRY_SWITCH_DISTRIBUTED, .tags_on_interface = TRUE };
+    g_autoptr(FerryNicMapping) known = map_nic_ok(map, &nic, NULL, FALSE);
+    assert_mapping(known, FERRY_MAP_CONNECT, "ovsnet", "blue300", "B2 row 1");
+
+    g_autoptr(FerryNetmap) b = ferry_netmap_new();
+    add(b, "<network><name>ovsnet</name><bridge name='b'/><virtualport type='openvswitch'/>"
+           "<portgroup name='blue'><vlan><tag id='400'/></vlan></portgroup></network>", TRUE);
+    g_ptr_array_add(map->peers, ferry_peer_netmap_new("qemu+tcp://b/system", g_steal_pointer(&b)));
+    map_nic_fails(map, &nic, NULL, FALSE, NEEDLES("hosts disagree", "VLAN 300 on qemu+tcp://a/system",
+                                                  "VLAN 400 on qemu+tcp://b/system"));
+}
+
+/* Explicit tags on an Open vSwitch interface go with it; an archive's record of a portgroup's
+ * tags does not (the definition may not carry them), nor does "every VLAN". */
+static void test_map_nic_own_tags(void)
+{
+    g_autoptr(FerryNetmap) map = host_map();
+    FerryNicSource nic = { .mac = MAC, .network = "ovsnet", .vlan = 300, .trunk = TRUE,
+                           .kind = FERRY_SWITCH_DISTRIBUTED, .tags_on_interface = TRUE };
+    g_autoptr(FerryNicMapping) kept = map_nic_ok(map, &nic, NULL, FALSE);
+    assert_mapping(kept, FERRY_MAP_KEEP_TAGS, "ovsnet", NULL, "explicit VLAN tags");
+    g_assert_true(kept->distributed);
+    nic.portgroup = "alltags";
+    g_autoptr(FerryNicMapping) on_pg = map_nic_ok(map, &nic, NULL, FALSE);
+    assert_mapping(on_pg, FERRY_MAP_KEEP_TAGS, "ovsnet", "alltags", "explicit VLAN tags");
+    nic.tags_on_interface = FALSE;
+    map_nic_fails(map, &nic, NULL, TRUE, NEEDLES("trunk", "ovsnet"));
+    nic.tags_on_interface = TRUE;
+    nic.vlan = FERRY_VLAN_TRUNK;
+    map_nic_fails(map, &nic, NULL, FALSE, NEEDLES("trunk", "ovsnet"));
+    /* Named onto another network: B2 alone. */
+    nic.vlan = 300;
+    map_nic_fails(map, &nic, "ovs2", FALSE, NEEDLES("trunk", "ovs2"));
+}
+
+/* Where no portgroup may be created (the hook, a migration's peer). */
+static void test_map_nic_no_create(void)
+{
+    g_autoptr(FerryNetmap) map = host_map();
+    FerryNicSource nic = { .mac = MAC, .network = "ovsnet", .vlan = 800, .kind = FERRY_SWITCH_DISTRIBUTED,
+                           .tags_on_interface = TRUE };
+    g_autoptr(FerryNicMapping) created = map_nic_ok(map, &nic, NULL, TRUE);
+    assert_mapping(created, FERRY_MAP_CREATE_PORTGROUP, "ovsnet", "vlan800", "B2 row 5");
+    g_autoptr(FerryNicMapping) tagged = map_nic_ok(map, &nic, NULL, FALSE);
+    assert_mapping(tagged, FERRY_MAP_VLAN_ON_INTERFACE, "ovsnet", NULL, "goes on the interface");
+    g_assert_cmpint(tagged->vlan, ==, 800);
+    nic.network = "default";
+    nic.kind = FERRY_SWITCH_STANDARD;
+    map_nic_fails(map, &nic, NULL, FALSE, NEEDLES("VLAN 800", "B2 row 3", "create portgroup vlan800 on network default"));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -827,5 +952,10 @@ int main(int argc, char **argv)
     g_test_add_func("/netmap/decide/no-candidate", test_no_candidate);
     g_test_add_func("/netmap/decide/collision", test_collision);
     g_test_add_func("/netmap/decide/bad-input", test_bad_input);
+    g_test_add_func("/netmap/map-nic/unsaid-standard", test_map_nic_unsaid_standard);
+    g_test_add_func("/netmap/map-nic/said-none", test_map_nic_said_none);
+    g_test_add_func("/netmap/map-nic/peers", test_map_nic_peers);
+    g_test_add_func("/netmap/map-nic/own-tags", test_map_nic_own_tags);
+    g_test_add_func("/netmap/map-nic/no-create", test_map_nic_no_create);
     return g_test_run();
 }

@@ -73,6 +73,39 @@ static void test_parse_rejects(void)
     }
 }
 
+/* Another element of the policy namespace in the domain's metadata (a newer virt-ferry's, a
+ * hand-edited archive's): refused, naming that element. The name was read after the document
+ * was freed: ASan aborts here, and without it the message could name garbage. */
+static void test_parse_wrong_root(void)
+{
+    const char *roots[] = {
+        "hold",
+        "policies",
+        "a-much-longer-element-name-than-the-policy-parser-ever-expects-to-see-here",
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(roots); i++) {
+        g_autofree char *xml = g_strdup_printf("<ferry:%s xmlns:ferry=\"" FERRY_POLICY_NS "\"><ferry:hold/></ferry:%s>",
+                                               roots[i], roots[i]);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(FerryPolicy) p = ferry_policy_parse(xml, &error);
+        g_assert_null(p);
+        g_assert_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT);
+        g_autofree char *named = g_strdup_printf("<%s>", roots[i]);
+        g_assert_nonnull(strstr(error->message, named));
+    }
+}
+
+/* The one safe reader's refusal: an entity would otherwise put a host in a <pin> that the
+ * metadata does not spell out. */
+static void test_parse_rejects_doctype(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(FerryPolicy) p = ferry_policy_parse("<!DOCTYPE policy [<!ENTITY h 'gamma'>]>"
+                                                  "<policy><pin host='&h;'/></policy>", &error);
+    g_assert_null(p);
+    g_assert_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT);
+}
+
 static void test_update_rejects_and_changes_nothing(void)
 {
     const char *bad[] = {
@@ -175,6 +208,8 @@ int main(int argc, char **argv)
     g_test_add_func("/policy/round-trip", test_round_trip);
     g_test_add_func("/policy/parse-libvirt-form", test_parse_libvirt_form);
     g_test_add_func("/policy/parse-rejects", test_parse_rejects);
+    g_test_add_func("/policy/parse-wrong-root", test_parse_wrong_root);
+    g_test_add_func("/policy/parse-rejects-doctype", test_parse_rejects_doctype);
     g_test_add_func("/policy/update-rejects", test_update_rejects_and_changes_nothing);
     g_test_add_func("/policy/update-merges", test_update_merges_and_clears);
     g_test_add_func("/names/checks", test_names);
