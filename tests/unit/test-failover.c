@@ -6,6 +6,8 @@
 #include "ferry-error.h"
 #include "libvirt-autoptr.h"
 
+#include "copy.h"
+
 #include <glib/gstdio.h>
 #include <libvirt/virterror.h>
 #include <signal.h>
@@ -42,24 +44,11 @@ static void fixture_set_up(Fixture *f, gconstpointer data)
     alarm(20);
 }
 
-static void remove_tree(const char *path)
-{
-    g_autoptr(GDir) d = g_dir_open(path, 0, NULL);
-    for (const char *name = d ? g_dir_read_name(d) : NULL; name; name = g_dir_read_name(d)) {
-        g_autofree char *child = g_build_filename(path, name, NULL);
-        if (g_file_test(child, G_FILE_TEST_IS_DIR) && !g_file_test(child, G_FILE_TEST_IS_SYMLINK))
-            remove_tree(child);
-        else
-            g_unlink(child);
-    }
-    g_rmdir(path);
-}
-
 static void fixture_tear_down(Fixture *f, gconstpointer data)
 {
     alarm(0);
     g_chmod(f->dir, 0700);
-    remove_tree(f->dir);
+    ferry_remove_tree(f->dir);
     g_free(f->dir);
     g_free(f->host_dir);
 }
