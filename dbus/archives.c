@@ -22,7 +22,8 @@ static char *archive_object_path(const char *id)
 static gboolean handle_verify(FerryBusArchive *iface, GDBusMethodInvocation *invocation, FerrydDaemon *daemon)
 {
     g_autoptr(GError) error = NULL;
-    FerryJob *job = ferry_host_verify_start(daemon->host, ferry_bus_archive_get_id(iface), &error);
+    FerryJob *job = ferry_host_verify_start(daemon->host, ferry_bus_archive_get_id(iface),
+                                            g_dbus_method_invocation_get_sender(invocation), &error);
     ferryd_reply_job(daemon, invocation, job, error);
     return TRUE;
 }

@@ -330,15 +330,23 @@ static gboolean archives_timer(gpointer data)
 
 /* ------------------------------------------------------------------ Verify */
 
-FerryJob *ferry_host_verify_start(FerryHost *host, const char *id, GError **error)
+FerryJob *ferry_host_verify_start(FerryHost *host, const char *id, const char *caller, GError **error)
 {
-    /* Each verify reads a whole archive in a thread of its own. */
-    if (ferry_jobs_count_running(host->jobs, FERRY_JOB_VERIFY) >= FERRY_HOST_MAX_VERIFY) {
-        g_set_error(error, FERRY_ERROR, FERRY_ERROR_BUSY,
-                    "%d archives are being verified already; try again when one is done", FERRY_HOST_MAX_VERIFY);
+    /* Each verify reads a whole archive in a thread of its own; one caller may not take
+     * every slot. */
+    if (ferry_jobs_count_running_for(host->jobs, FERRY_JOB_VERIFY, caller) >= FERRY_HOST_MAX_VERIFY_PER_CALLER) {
+        ferry_error_set(error, FERRY_ERROR_BUSY, "you are verifying an archive already; try again when it is done");
         return NULL;
     }
-    return ferry_verify_start(host->jobs, host->config, id, error);
+    if (ferry_jobs_count_running(host->jobs, FERRY_JOB_VERIFY) >= FERRY_HOST_MAX_VERIFY) {
+        ferry_error_set(error, FERRY_ERROR_BUSY, "%d archives are being verified already; try again when one is done",
+                        FERRY_HOST_MAX_VERIFY);
+        return NULL;
+    }
+    FerryJob *job = ferry_verify_start(host->jobs, host->config, id, error);
+    if (job)
+        ferry_job_set_owner(job, caller);
+    return job;
 }
 
 /* ------------------------------------------------------------------ Purge */

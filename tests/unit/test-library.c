@@ -379,7 +379,8 @@ static void test_jobs(void)
     FerryJobs *jobs = ferry_jobs_new(observe, &w);
     g_autoptr(GError) error = NULL;
 
-    FerryJob *ok = ferry_jobs_start(jobs, FERRY_JOB_ARCHIVE, "d", "uuid-1", job_ok_with_note, NULL, NULL, &error);
+    /* ferry_jobs_start returns a reference of the caller's: the table drops a finished job. */
+    g_autoptr(FerryJob) ok = ferry_jobs_start(jobs, FERRY_JOB_ARCHIVE, "d", "uuid-1", job_ok_with_note, NULL, NULL, &error);
     g_assert_no_error(error);
     run_until_finished(&w, ok);
     g_auto(FerryJobState) s = { 0 };
@@ -389,10 +390,11 @@ static void test_jobs(void)
     g_assert_cmpstr(s.result, ==, "d-1");
     g_assert_cmpuint(g_strv_length(s.notes), ==, 1);
     g_assert_cmpuint(g_variant_n_children(s.steps), ==, 1);
-    /* The domain is free again once the job ended. */
+    /* The domain is free again once the job ended, and the table has forgotten the job. */
     g_assert_null(ferry_jobs_for_domain(jobs, "uuid-1"));
+    g_assert_cmpuint(ferry_jobs_count(jobs), ==, 0);
 
-    FerryJob *long_job = ferry_jobs_start(jobs, FERRY_JOB_ARCHIVE, "d", "uuid-1", job_waits_for_cancel, NULL, NULL, &error);
+    g_autoptr(FerryJob) long_job = ferry_jobs_start(jobs, FERRY_JOB_ARCHIVE, "d", "uuid-1", job_waits_for_cancel, NULL, NULL, &error);
     g_assert_no_error(error);
     g_assert_null(ferry_jobs_start(jobs, FERRY_JOB_RESTORE, "d", "uuid-1", job_ok_with_note, NULL, NULL, &error));
     g_assert_error(error, FERRY_ERROR, FERRY_ERROR_BUSY);
@@ -402,16 +404,22 @@ static void test_jobs(void)
     g_clear_error(&error);
     g_assert_cmpuint(ferry_jobs_count_running(jobs, FERRY_JOB_ARCHIVE), ==, 1);
     g_assert_cmpuint(ferry_jobs_count_running(jobs, FERRY_JOB_VERIFY), ==, 0);
+    /* Per-caller counts (Verify's cap per bus name). */
+    ferry_job_set_owner(long_job, ":1.5");
+    g_assert_cmpuint(ferry_jobs_count_running_for(jobs, FERRY_JOB_ARCHIVE, ":1.5"), ==, 1);
+    g_assert_cmpuint(ferry_jobs_count_running_for(jobs, FERRY_JOB_ARCHIVE, ":1.6"), ==, 0);
+    g_assert_cmpuint(ferry_jobs_count(jobs), ==, 1);
     ferry_job_cancel(long_job);
     run_until_finished(&w, long_job);
     g_assert_cmpuint(ferry_jobs_count_running(jobs, FERRY_JOB_ARCHIVE), ==, 0);
+    g_assert_cmpuint(ferry_jobs_count(jobs), ==, 0);
     g_auto(FerryJobState) c = { 0 };
     ferry_job_get_state(long_job, &c);
     g_assert_cmpint(c.status, ==, FERRY_JOB_CANCELLED);
     g_autoptr(GError) cancelled = ferry_job_dup_error(long_job);
     g_assert_error(cancelled, FERRY_ERROR, FERRY_ERROR_CANCELLED);
 
-    FerryJob *bad = ferry_jobs_start(jobs, FERRY_JOB_VERIFY, "x", NULL, job_fails_foreign, NULL, NULL, &error);
+    g_autoptr(FerryJob) bad = ferry_jobs_start(jobs, FERRY_JOB_VERIFY, "x", NULL, job_fails_foreign, NULL, NULL, &error);
     run_until_finished(&w, bad);
     g_autoptr(GError) failed = ferry_job_dup_error(bad);
     g_assert_error(failed, FERRY_ERROR, FERRY_ERROR_FAILED);
