@@ -8,6 +8,7 @@
 #include "libvirt-open.h"
 #include "networks.h"
 #include "recover.h"
+#include "worker.h"
 
 #include <errno.h>
 
@@ -19,7 +20,8 @@
 
 /* CheckNetworks and ListArchives need no authorization, and each read may take a thread for
  * long (a dead peer, slow shared storage): however many callers ask, one read runs at a
- * time. A caller who asks while one runs waits for the next, which starts when that one
+ * time, in a thread of its own (never GLib's shared pool, which the network map writer the
+ * hook relies on uses). A caller who asks while one runs waits for the next, which starts when that one
  * ends: he sees what is there after he asked. */
 typedef struct {
     GTaskThreadFunc work;             /* returns a pointer (or an error); its task data is the config */
@@ -29,6 +31,7 @@ typedef struct {
     gboolean running;
     gboolean again;                   /* a read is due after the running one, callers or not */
     GPtrArray *current, *next;        /* GTask: the callers the running and the next read answer */
+    FerryWorker *worker;              /* the read's own thread */
 } SharedRead;
 
 struct _FerryHost {
@@ -240,7 +243,7 @@ static void shared_read_start(FerryHost *host, SharedRead *read)
     run->read = read;
     g_autoptr(GTask) task = g_task_new(NULL, NULL, shared_read_done, run);
     g_task_set_task_data(task, ferry_config_ref(host->config), (GDestroyNotify)ferry_config_unref);
-    g_task_run_in_thread(task, read->work);
+    ferry_worker_run(read->worker, task, read->work);
 }
 
 /* Asks for a read; @caller (may be NULL: a refresh) gets its result. */
@@ -256,10 +259,12 @@ static void shared_read_request(FerryHost *host, SharedRead *read, GTask *caller
 static void shared_read_init(SharedRead *read)
 {
     read->next = g_ptr_array_new_with_free_func(g_object_unref);
+    read->worker = ferry_worker_new();
 }
 
 static void shared_read_clear(SharedRead *read)
 {
+    g_clear_pointer(&read->worker, ferry_worker_free);
     g_clear_pointer(&read->next, g_ptr_array_unref);
 }
 
