@@ -410,6 +410,60 @@ gboolean ferry_host_purge_finish(FerryHost *host, GAsyncResult *result, GError *
     return g_task_propagate_boolean(G_TASK(result), error);
 }
 
+/* ------------------------------------------------------------------ delete an archive */
+
+static void delete_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    FerryConfig *config = data;
+    GError *error = NULL;
+    if (ferry_library_delete(config->archive_library, g_object_get_data(G_OBJECT(task), "id"), &error))
+        g_task_return_boolean(task, TRUE);
+    else
+        g_task_return_error(task, error);
+}
+
+static void archive_deleted(GObject *source, GAsyncResult *res, gpointer data)
+{
+    FerryHost *host = g_task_get_task_data(G_TASK(data));
+    GTask *caller = data;
+    GError *error = NULL;
+    if (g_task_propagate_boolean(G_TASK(res), &error))
+        g_task_return_boolean(caller, TRUE);
+    else
+        g_task_return_error(caller, error);
+    refresh_archives(host);
+    g_object_unref(caller);
+}
+
+void ferry_host_delete_archive_async(FerryHost *host, const char *id, GAsyncReadyCallback callback,
+                                     gpointer user_data)
+{
+    g_autoptr(GTask) caller = g_task_new(NULL, NULL, callback, user_data);
+    g_task_set_source_tag(caller, ferry_host_delete_archive_async);
+    g_task_set_task_data(caller, host, NULL);
+    /* Not under a job that reads it. */
+    for (FerryJobKind kind = 0; kind < FERRY_JOB_N_KINDS; kind++) {
+        FerryJob *job = (kind == FERRY_JOB_RESTORE || kind == FERRY_JOB_VERIFY)
+                            ? ferry_jobs_for_target(host->jobs, kind, id) : NULL;
+        if (job) {
+            g_task_return_new_error(caller, FERRY_ERROR, FERRY_ERROR_BUSY,
+                                    "archive %s is being read by job %u (%s); wait for it or cancel it", id,
+                                    ferry_job_id(job), ferry_job_kind_name(kind));
+            return;
+        }
+    }
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, archive_deleted, g_object_ref(caller));
+    g_task_set_task_data(task, ferry_config_ref(host->config), (GDestroyNotify)ferry_config_unref);
+    g_object_set_data_full(G_OBJECT(task), "id", g_strdup(id), g_free);
+    g_task_run_in_thread(task, delete_in_thread);
+}
+
+gboolean ferry_host_delete_archive_finish(FerryHost *host, GAsyncResult *result, GError **error)
+{
+    g_return_val_if_fail(g_task_is_valid(result, NULL), FALSE);
+    return g_task_propagate_boolean(G_TASK(result), error);
+}
+
 /* ------------------------------------------------------------------ recovery */
 
 static void recover_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)

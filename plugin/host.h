@@ -75,4 +75,10 @@ void ferry_host_purge_async(FerryHost *host, const char *name_or_uuid, GAsyncRea
                             gpointer user_data);
 gboolean ferry_host_purge_finish(FerryHost *host, GAsyncResult *result, GError **error);
 
+/* Deletes the archive @id from the library (ferry_library_delete), damaged or not, then
+ * refreshes the listing: Busy while a restore or verify job reads it. */
+void ferry_host_delete_archive_async(FerryHost *host, const char *id, GAsyncReadyCallback callback,
+                                     gpointer user_data);
+gboolean ferry_host_delete_archive_finish(FerryHost *host, GAsyncResult *result, GError **error);
+
 G_END_DECLS

@@ -202,6 +202,16 @@ guint ferry_jobs_count_running_for(FerryJobs *jobs, FerryJobKind kind, const cha
     return n;
 }
 
+FerryJob *ferry_jobs_for_target(FerryJobs *jobs, FerryJobKind kind, const char *target)
+{
+    for (guint i = 0; i < jobs->jobs->len; i++) {
+        FerryJob *job = g_ptr_array_index(jobs->jobs, i);
+        if (job->kind == kind && !ferry_job_is_finished(job) && g_strcmp0(job->target, target) == 0)
+            return job;
+    }
+    return NULL;
+}
+
 guint ferry_jobs_count(FerryJobs *jobs)
 {
     return jobs->jobs->len;

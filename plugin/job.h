@@ -66,6 +66,8 @@ FerryJob *ferry_jobs_for_domain(FerryJobs *jobs, const char *domain_uuid);
 guint ferry_jobs_count_running(FerryJobs *jobs, FerryJobKind kind);
 /* The same, among the jobs @owner started (ferry_job_set_owner); NULL counts every job. */
 guint ferry_jobs_count_running_for(FerryJobs *jobs, FerryJobKind kind, const char *owner);
+/* A running job of @kind on @target (an archive id for restore and verify), or NULL. */
+FerryJob *ferry_jobs_for_target(FerryJobs *jobs, FerryJobKind kind, const char *target);
 /* How many jobs the table holds: the running ones (a finished job has left it). */
 guint ferry_jobs_count(FerryJobs *jobs);
 /* Records who started @job (a caller's bus name), for per-caller limits. Main context. */
