@@ -49,6 +49,7 @@ typedef struct {
     struct HostFacts *facts;   /* asked beside the save, see host_facts_thread */
     GThread *facts_thread;
     FerryDomainXml *live;
+    FerryDomainXml *config;    /* the persistent definition, parsed */
     char *config_xml;
     int state;                 /* virDomainState before the archive */
     char *id, *partial, *final;
@@ -73,6 +74,7 @@ static void archive_clear(Archive *a)
         virConnectClose(a->conn);
     ferry_side_clear(&a->side);
     g_clear_pointer(&a->live, ferry_domxml_free);
+    g_clear_pointer(&a->config, ferry_domxml_free);
     g_free(a->config_xml);
     g_free(a->id);
     g_free(a->partial);
@@ -142,6 +144,13 @@ static gboolean read_definition(Archive *a, GError **error)
         return ferry_error_from_libvirt(error, "cannot read the definition of %s", a->call->name);
     if (!(a->live = ferry_domxml_parse(live_xml, error)))
         return FALSE;
+    /* The definition is what the archive restores and where its NICs' networks are named: one
+     * that cannot be read fails the archive before anything is saved, rather than the live
+     * XML standing in for it. */
+    if (!(a->config = ferry_domxml_parse(a->config_xml, error))) {
+        g_prefix_error(error, "cannot archive %s: its persistent definition cannot be read: ", a->call->name);
+        return FALSE;
+    }
     a->notes = g_ptr_array_new_with_free_func(g_free);
     if (!ferry_domxml_check_archivable(a->live, a->notes, error))
         return FALSE;
@@ -239,8 +248,7 @@ static void fill_manifest_header(Archive *a, gint64 created)
     /* A running domain's XML shows what libvirt made of a NIC (an Open vSwitch network's
      * NIC reads as type='bridge'); the network and portgroup asked for are in the definition,
      * the VLAN actually applied in the live XML. */
-    g_autoptr(FerryDomainXml) config = ferry_domxml_parse(a->config_xml, NULL);
-    GPtrArray *nics = ferry_domxml_nics(config ? config : a->live);
+    GPtrArray *nics = ferry_domxml_nics(a->config);
     for (guint i = 0; i < nics->len; i++) {
         FerryNic *nic = g_ptr_array_index(nics, i);
         const FerryNic *live = ferry_domxml_nic_by_mac(a->live, nic->mac);
