@@ -14,6 +14,16 @@
 
 #include "ferry-names.h"
 
+gboolean ferry_error_set(GError **error, FerryErrorCode code, const char *format, ...)
+{
+    va_list ap;
+    va_start(ap, format);
+    GError *e = g_error_new_valist(FERRY_ERROR, code, format, ap);
+    va_end(ap);
+    g_propagate_error(error, e);
+    return FALSE;
+}
+
 #ifdef FERRY_ERROR_NO_DBUS
 
 G_DEFINE_QUARK(virt-ferry-error-quark, ferry_error)

@@ -26,4 +26,8 @@ typedef enum {
     FERRY_ERROR_N_ERRORS
 } FerryErrorCode;
 
+/* Sets @error (may be NULL) to @code with the formatted message and returns FALSE, so a
+ * failure path reads `return ferry_error_set(error, ...)`. */
+gboolean ferry_error_set(GError **error, FerryErrorCode code, const char *format, ...) G_GNUC_PRINTF(3, 4);
+
 G_END_DECLS

@@ -4,6 +4,7 @@
 #include "daemon.h"
 
 #include "archive.h"
+#include "ferry-error.h"
 #include "library.h"
 #include "restore.h"
 
@@ -22,8 +23,45 @@ static char *archive_object_path(const char *id)
 static gboolean handle_verify(FerryBusArchive *iface, GDBusMethodInvocation *invocation, FerrydDaemon *daemon)
 {
     g_autoptr(GError) error = NULL;
-    FerryJob *job = ferry_host_verify_start(daemon->host, ferry_bus_archive_get_id(iface), &error);
+    FerryJob *job = ferry_host_verify_start(daemon->host, ferry_bus_archive_get_id(iface),
+                                            g_dbus_method_invocation_get_sender(invocation), &error);
     ferryd_reply_job(daemon, invocation, job, error);
+    return TRUE;
+}
+
+/* ------------------------------------------------------------------ Delete */
+
+static void archive_deleted(GObject *source, GAsyncResult *res, gpointer data)
+{
+    g_autoptr(FerrydCall) call = data;
+    g_autoptr(GError) error = NULL;
+    if (ferry_host_delete_archive_finish(call->daemon->host, res, &error))
+        g_dbus_method_invocation_return_value(call->invocation, NULL);
+    else
+        g_dbus_method_invocation_return_gerror(call->invocation, error);
+}
+
+/* The archive by the object the call was sent to, looked up again now that polkit said yes. */
+static void delete_authorized(FerrydDaemon *daemon, GDBusMethodInvocation *invocation, const char *uuid)
+{
+    const char *path = g_dbus_method_invocation_get_object_path(invocation);
+    GHashTableIter iter;
+    gpointer id, object;
+    g_hash_table_iter_init(&iter, daemon->archive_objects);
+    while (g_hash_table_iter_next(&iter, &id, &object)) {
+        if (g_str_equal(g_dbus_object_get_object_path(G_DBUS_OBJECT(object)), path)) {
+            ferry_host_delete_archive_async(daemon->host, id, archive_deleted, ferryd_call_new(daemon, invocation));
+            return;
+        }
+    }
+    g_dbus_method_invocation_return_error(invocation, FERRY_ERROR, FERRY_ERROR_NOT_FOUND,
+                                          "archive %s has left the library meanwhile", path);
+}
+
+static gboolean handle_delete(FerryBusArchive *iface, GDBusMethodInvocation *invocation, FerrydDaemon *daemon)
+{
+    ferryd_authorize(daemon, invocation, FERRY_ACTION_PURGE, ferry_bus_archive_get_id(iface), NULL, "delete",
+                     delete_authorized);
     return TRUE;
 }
 
@@ -56,6 +94,7 @@ static void sync_archive_objects(FerrydDaemon *daemon, GPtrArray *manifests)
         g_autoptr(FerryBusArchive) iface = ferry_bus_archive_skeleton_new();
         fill_archive(iface, m);
         g_signal_connect(iface, "handle-verify", G_CALLBACK(handle_verify), daemon);
+        g_signal_connect(iface, "handle-delete", G_CALLBACK(handle_delete), daemon);
         ferry_bus_object_skeleton_set_archive(object, iface);
         g_dbus_object_manager_server_export(daemon->objects, G_DBUS_OBJECT_SKELETON(object));
         g_hash_table_insert(daemon->archive_objects, g_strdup(m->id), object);

@@ -75,7 +75,8 @@ void ferryd_jobs_clear(FerrydDaemon *daemon);
 void ferryd_job_changed(FerryJob *job, gpointer daemon);
 /* Every key of @options is one of @keys ("name:type" pairs, NULL-terminated) with that type. */
 gboolean ferryd_check_options(GVariant *options, const char *const *keys, GError **error);
-/* Answers a method that starts a job: the job's path (exported), or @error. */
+/* Answers a method that starts a job: the job's path (exported), or @error. Takes @job's
+ * reference (what ferry_jobs_start returned). */
 void ferryd_reply_job(FerrydDaemon *daemon, GDBusMethodInvocation *invocation, FerryJob *job, GError *error);
 
 /* migrations.c: Manager.Migrate, Manager.Failover. */

@@ -198,5 +198,6 @@ void ferryd_reply_job(FerrydDaemon *daemon, GDBusMethodInvocation *invocation, F
         return;
     }
     g_autofree char *path = export_job(daemon, job, invocation);
+    ferry_job_unref(job);
     g_dbus_method_invocation_return_value(invocation, g_variant_new("(o)", path));
 }

@@ -40,7 +40,9 @@
  *   byte, as before;
  * - a NIC it cannot map: the hook refuses the operation: one line on stderr, which libvirt
  *   shows the user ("virt-ferry: cannot map NIC ..."), nothing on stdout, exit status 1.
- * Should the module be missing or broken, the hook echoes the XML, with a line on stderr.
+ * Should the module be missing or broken, the NICs cannot be judged: when virt-ferry is set
+ * up here (its network map exists) the hook refuses the operation, and only without a map
+ * (virt-ferry never ran here) does it echo the XML, with a line on stderr either way.
  *
  * Time bounds, and why there are two of them:
  *
@@ -76,6 +78,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -544,9 +547,56 @@ static void *load_module_symbol(const char *symbol, const char *without)
 static RewriteFunction load_rewriter(void)
 {
     RewriteFunction rewrite;
-    *(void **) &rewrite = load_module_symbol("hook_rewrite_domain_xml",
-                                             "no VLAN remapping, the domain XML goes on unchanged");
+    *(void **) &rewrite = load_module_symbol("hook_rewrite_domain_xml", "the domain's NICs cannot be mapped");
     return rewrite;
+}
+
+/* [state] dir= of the configuration ($VIRT_FERRY_CONFIG or virt-ferry.conf), else the
+ * default, into @dir. A minimal reading of the key file, for the one question the hook asks
+ * without its module (config.c reads it properly, with GLib). */
+static void configured_state_dir(char *dir, size_t size)
+{
+    snprintf(dir, size, "%s", FERRY_DEFAULT_STATE_DIR);
+    const char *path = getenv("VIRT_FERRY_CONFIG");
+    int fd = open(path && *path ? path : FERRY_DEFAULT_CONFIG, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    static char text[65536];
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0)
+        return;
+    text[n] = '\0';
+    bool in_state = false;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        line += strspn(line, " \t");
+        if (*line == '[') {
+            in_state = strncmp(line, "[state]", 7) == 0;
+            continue;
+        }
+        if (!in_state || strncmp(line, "dir", 3) != 0)
+            continue;
+        char *value = line + 3 + strspn(line + 3, " \t");
+        if (*value != '=')
+            continue;
+        value += 1 + strspn(value + 1, " \t");
+        size_t len = strcspn(value, "\r");
+        while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+            len--;
+        if (len)
+            snprintf(dir, size, "%.*s", (int) len, value);
+    }
+}
+
+/* Whether virt-ferry is set up here: its network map exists (or cannot be told not to). */
+static bool network_map_exists(void)
+{
+    char dir[PATH_MAX], path[PATH_MAX + sizeof FERRY_NETMAP_FILE + 1];
+    configured_state_dir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/%s", dir, FERRY_NETMAP_FILE);
+    struct stat st;
+    return lstat(path, &st) == 0 || errno != ENOENT;
 }
 
 /* migrate and restore: the domain XML rewritten for this host's networks, echoed, or refused.
@@ -561,8 +611,20 @@ static bool rewrite_xml(const HookCall *call)
     RewriteFunction rewrite = load_rewriter();
     char *out = NULL, *message = NULL;
     bool answered = true;
-    switch (rewrite ? rewrite(xml, length, call->operation, call->object_name, &out, &out_length, &message)
-                    : HOOK_XML_UNCHANGED) {
+    HookXmlOutcome outcome = HOOK_XML_UNCHANGED;
+    if (rewrite) {
+        outcome = rewrite(xml, length, call->operation, call->object_name, &out, &out_length, &message);
+    } else if (network_map_exists()) {
+        /* virt-ferry is set up, and the NICs cannot be judged: refused, never waved through. */
+        char line[1024];
+        snprintf(line, sizeof line,
+                 "virt-ferry: the %s of domain %s is refused: %s cannot be loaded, so its NICs cannot be mapped "
+                 "to this host's networks; reinstall virt-ferry",
+                 call->operation, call->object_name, REWRITER_NAME);
+        message = strdup(line);
+        outcome = HOOK_XML_REFUSED;
+    }
+    switch (outcome) {
     case HOOK_XML_UNCHANGED:
         if (message)
             write_line_to_stderr(message);

@@ -27,15 +27,13 @@
 #define STATS_INTERVAL_US (250 * 1000)
 
 typedef struct {
-    char *uri, *library, *state_dir;
+    FerryConfig *config;
     char *uuid, *name;
 } ArchiveCall;
 
 static void archive_call_free(ArchiveCall *a)
 {
-    g_free(a->uri);
-    g_free(a->library);
-    g_free(a->state_dir);
+    ferry_config_unref(a->config);
     g_free(a->uuid);
     g_free(a->name);
     g_free(a);
@@ -51,6 +49,7 @@ typedef struct {
     struct HostFacts *facts;   /* asked beside the save, see host_facts_thread */
     GThread *facts_thread;
     FerryDomainXml *live;
+    FerryDomainXml *config;    /* the persistent definition, parsed */
     char *config_xml;
     int state;                 /* virDomainState before the archive */
     char *id, *partial, *final;
@@ -75,6 +74,7 @@ static void archive_clear(Archive *a)
         virConnectClose(a->conn);
     ferry_side_clear(&a->side);
     g_clear_pointer(&a->live, ferry_domxml_free);
+    g_clear_pointer(&a->config, ferry_domxml_free);
     g_free(a->config_xml);
     g_free(a->id);
     g_free(a->partial);
@@ -110,7 +110,7 @@ static gboolean cancelled(Archive *a, GError **error)
 
 static gboolean lookup_domain(Archive *a, GError **error)
 {
-    if (!(a->conn = ferry_libvirt_open(a->call->uri, error)))
+    if (!(a->conn = ferry_libvirt_open(a->call->config->libvirt_uri, error)))
         return FALSE;
     if (!(a->dom = virDomainLookupByUUIDString(a->conn, a->call->uuid)))
         return ferry_error_from_libvirt(error, "domain %s", a->call->name);
@@ -144,6 +144,13 @@ static gboolean read_definition(Archive *a, GError **error)
         return ferry_error_from_libvirt(error, "cannot read the definition of %s", a->call->name);
     if (!(a->live = ferry_domxml_parse(live_xml, error)))
         return FALSE;
+    /* The definition is what the archive restores and where its NICs' networks are named: one
+     * that cannot be read fails the archive before anything is saved, rather than the live
+     * XML standing in for it. */
+    if (!(a->config = ferry_domxml_parse(a->config_xml, error))) {
+        g_prefix_error(error, "cannot archive %s: its persistent definition cannot be read: ", a->call->name);
+        return FALSE;
+    }
     a->notes = g_ptr_array_new_with_free_func(g_free);
     if (!ferry_domxml_check_archivable(a->live, a->notes, error))
         return FALSE;
@@ -241,8 +248,7 @@ static void fill_manifest_header(Archive *a, gint64 created)
     /* A running domain's XML shows what libvirt made of a NIC (an Open vSwitch network's
      * NIC reads as type='bridge'); the network and portgroup asked for are in the definition,
      * the VLAN actually applied in the live XML. */
-    g_autoptr(FerryDomainXml) config = ferry_domxml_parse(a->config_xml, NULL);
-    GPtrArray *nics = ferry_domxml_nics(config ? config : a->live);
+    GPtrArray *nics = ferry_domxml_nics(a->config);
     for (guint i = 0; i < nics->len; i++) {
         FerryNic *nic = g_ptr_array_index(nics, i);
         const FerryNic *live = ferry_domxml_nic_by_mac(a->live, nic->mac);
@@ -262,13 +268,13 @@ static void fill_manifest_header(Archive *a, gint64 created)
 
 static gboolean make_partial_dir(Archive *a, GError **error)
 {
-    if (g_mkdir_with_parents(a->call->library, 0750) < 0) {
+    if (g_mkdir_with_parents(a->call->config->archive_library, 0750) < 0) {
         int err = errno;
         g_set_error(error, FERRY_ERROR, ferry_error_code_for_errno(err), "cannot create the archive library %s: %s",
-                    a->call->library, g_strerror(err));
+                    a->call->config->archive_library, g_strerror(err));
         return FALSE;
     }
-    if (!ferry_library_check_dir(a->call->library, "the archive library", error))
+    if (!ferry_library_check_dir(a->call->config->archive_library, "the archive library", error))
         return FALSE;
     /* tpm/ is made by the copy of the TPM state, when there is one. */
     const char *subdirs[] = { "", "disks", "nvram" };
@@ -309,7 +315,7 @@ static gboolean save_done(SaveRun *s)
  * they wait until the save is over. */
 static virDomainPtr side_domain(Archive *a)
 {
-    return ferry_side_domain(&a->side, a->call->uri, a->call->uuid, a->dom);
+    return ferry_side_domain(&a->side, a->call->config->libvirt_uri, a->call->uuid, a->dom);
 }
 
 static void abort_save(Archive *a)
@@ -532,7 +538,7 @@ static gboolean publish(Archive *a, GError **error)
                     g_strerror(err));
         return FALSE;
     }
-    return ferry_fsync_dir(a->call->library, error);
+    return ferry_fsync_dir(a->call->config->archive_library, error);
 }
 
 static gboolean mark_pending_deletion(virDomainPtr dom, const char *id, gint64 created, GError **error)
@@ -659,20 +665,20 @@ static gboolean run_archive(Archive *a, GError **error)
         return FALSE;
     phase(a, "definition read");
     gint64 created = g_get_real_time();
-    a->id = ferry_archive_id_make(a->call->library, a->call->name, created);
+    a->id = ferry_archive_id_make(a->call->config->archive_library, a->call->name, created);
     g_autofree char *partial_name = g_strconcat(FERRY_PARTIAL_PREFIX, a->id, NULL);
-    a->partial = g_build_filename(a->call->library, partial_name, NULL);
-    a->final = g_build_filename(a->call->library, a->id, NULL);
+    a->partial = g_build_filename(a->call->config->archive_library, partial_name, NULL);
+    a->final = g_build_filename(a->call->config->archive_library, a->id, NULL);
     fill_manifest_header(a, created);
     a->facts = g_new0(HostFacts, 1);
-    a->facts->uri = g_strdup(a->call->uri);
+    a->facts->uri = g_strdup(a->call->config->libvirt_uri);
     a->facts_thread = g_thread_new("host-facts", host_facts_thread, a->facts);
     phase(a, "manifest header");
     a->bytes = (FerryJobBytes){ .job = a->job, .total = data_to_move(a) };
     ferry_job_bytes_progress(0, &a->bytes);
     phase(a, "sizes known");
 
-    if (!(a->journal = ferry_journal_create(a->call->state_dir, "archive", a->id, error)))
+    if (!(a->journal = ferry_journal_create(a->call->config->state_dir, "archive", a->id, error)))
         return FALSE;
     phase(a, "journal created");
     ferry_journal_set(a->journal, "domain", a->call->uuid);
@@ -723,13 +729,11 @@ static gboolean archive_job(FerryJob *job, gpointer data, GError **error)
     return ok;
 }
 
-FerryJob *ferry_archive_start(FerryJobs *jobs, const FerryConfig *config, const char *domain_uuid,
+FerryJob *ferry_archive_start(FerryJobs *jobs, FerryConfig *config, const char *domain_uuid,
                               const char *domain_name, GError **error)
 {
     ArchiveCall *a = g_new0(ArchiveCall, 1);
-    a->uri = g_strdup(config->libvirt_uri);
-    a->library = g_strdup(config->archive_library);
-    a->state_dir = g_strdup(config->state_dir);
+    a->config = ferry_config_ref(config);
     a->uuid = g_strdup(domain_uuid);
     a->name = g_strdup(domain_name);
     return ferry_jobs_start(jobs, FERRY_JOB_ARCHIVE, domain_name, domain_uuid, archive_job, a,
@@ -739,12 +743,13 @@ FerryJob *ferry_archive_start(FerryJobs *jobs, const FerryConfig *config, const 
 /* ------------------------------------------------------------------ verify */
 
 typedef struct {
-    char *library, *id;
+    FerryConfig *config;
+    char *id;
 } VerifyCall;
 
 static void verify_call_free(VerifyCall *v)
 {
-    g_free(v->library);
+    ferry_config_unref(v->config);
     g_free(v->id);
     g_free(v);
 }
@@ -752,7 +757,7 @@ static void verify_call_free(VerifyCall *v)
 static gboolean verify_job(FerryJob *job, gpointer data, GError **error)
 {
     VerifyCall *v = data;
-    g_autofree char *dir = ferry_library_archive_dir(v->library, v->id, error);
+    g_autofree char *dir = ferry_library_archive_dir(v->config->archive_library, v->id, error);
     g_autoptr(FerryManifest) m = dir ? ferry_manifest_load(dir, error) : NULL;
     if (!m)
         return FALSE;
@@ -765,13 +770,13 @@ static gboolean verify_job(FerryJob *job, gpointer data, GError **error)
     return TRUE;
 }
 
-FerryJob *ferry_verify_start(FerryJobs *jobs, const FerryConfig *config, const char *id, GError **error)
+FerryJob *ferry_verify_start(FerryJobs *jobs, FerryConfig *config, const char *id, GError **error)
 {
     g_autofree char *dir = ferry_library_archive_dir(config->archive_library, id, error);
     if (!dir)
         return NULL;
     VerifyCall *v = g_new0(VerifyCall, 1);
-    v->library = g_strdup(config->archive_library);
+    v->config = ferry_config_ref(config);
     v->id = g_strdup(id);
     return ferry_jobs_start(jobs, FERRY_JOB_VERIFY, id, NULL, verify_job, v, (GDestroyNotify)verify_call_free, error);
 }

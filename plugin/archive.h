@@ -14,11 +14,11 @@ G_BEGIN_DECLS
 
 /* Archives the domain (running, paused or shut off) into the library. Busy when the domain
  * has a job; the other checks run in the job and fail it. */
-FerryJob *ferry_archive_start(FerryJobs *jobs, const FerryConfig *config, const char *domain_uuid,
+FerryJob *ferry_archive_start(FerryJobs *jobs, FerryConfig *config, const char *domain_uuid,
                               const char *domain_name, GError **error);
 
 /* Reads every file of the archive against its manifest. */
-FerryJob *ferry_verify_start(FerryJobs *jobs, const FerryConfig *config, const char *id, GError **error);
+FerryJob *ferry_verify_start(FerryJobs *jobs, FerryConfig *config, const char *id, GError **error);
 
 /* Verifies the domain's archive, then undefines the domain and deletes the disk files the
  * archive holds copies of. Blocking: call it in a thread (the caller holds the domain). */

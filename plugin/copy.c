@@ -632,23 +632,59 @@ void ferry_tree_file_free(FerryTreeFile *file)
     g_free(file);
 }
 
-void ferry_remove_tree(const char *path)
+/* Deeper than this is no tree virt-ferry wrote: what is below stays (with a warning) rather
+ * than the walk holding a descriptor per level without end. */
+#define REMOVE_MAX_DEPTH 64
+
+static void remove_at(int parent, const char *name, const char *path, guint depth);
+
+/* Removes what the directory @fd (taken) holds. */
+static void remove_children(int fd, const char *path, guint depth)
 {
-    GStatBuf st;
-    if (g_lstat(path, &st) < 0)
+    DIR *dir = fdopendir(fd);
+    if (!dir) {
+        g_warning("cannot read %s: %s", path, g_strerror(errno));
+        close(fd);
         return;
-    if (S_ISDIR(st.st_mode)) {
-        g_autoptr(GDir) dir = g_dir_open(path, 0, NULL);
-        const char *name;
-        while (dir && (name = g_dir_read_name(dir))) {
-            g_autofree char *child = g_build_filename(path, name, NULL);
-            ferry_remove_tree(child);
+    }
+    struct dirent *entry;
+    while ((entry = readdir(dir))) {
+        if (g_str_equal(entry->d_name, ".") || g_str_equal(entry->d_name, ".."))
+            continue;
+        g_autofree char *child = g_build_filename(path, entry->d_name, NULL);
+        remove_at(dirfd(dir), entry->d_name, child, depth + 1);
+    }
+    closedir(dir);
+}
+
+/* @name in the directory @parent: a directory is opened with O_NOFOLLOW, so a link (even
+ * one swapped in for a directory meanwhile) is removed as a link, never followed out. */
+static void remove_at(int parent, const char *name, const char *path, guint depth)
+{
+    int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) {
+        if (depth >= REMOVE_MAX_DEPTH) {
+            g_warning("not removing %s: deeper than %d levels", path, REMOVE_MAX_DEPTH);
+            close(fd);
+            return;
         }
-        if (g_rmdir(path) < 0)
+        remove_children(fd, path, depth);
+        if (unlinkat(parent, name, AT_REMOVEDIR) < 0)
             g_warning("cannot remove %s: %s", path, g_strerror(errno));
-    } else if (g_unlink(path) < 0) {
+    } else if (unlinkat(parent, name, 0) < 0 && errno != ENOENT) {
         g_warning("cannot remove %s: %s", path, g_strerror(errno));
     }
+}
+
+void ferry_remove_tree(const char *path)
+{
+    g_autofree char *parent_path = g_path_get_dirname(path);
+    g_autofree char *name = g_path_get_basename(path);
+    int parent = open(parent_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (parent < 0)
+        return;
+    remove_at(parent, name, path, 0);
+    close(parent);
 }
 
 /* ------------------------------------------------------------------ directory trees, link-safe

@@ -142,8 +142,10 @@ GPtrArray *ferry_copy_tree_owned(const char *src, const char *dst, uid_t uid, gi
 /* For tests: pretend that file systems cannot report holes, so every byte is read. */
 void ferry_copy_set_hole_detection(gboolean enabled);
 
-/* Removes a file or a directory tree (what a failed copy created, a partial archive); best
- * effort, warning about what cannot be removed. */
+/* Removes a file or a directory tree (what a failed copy created, a partial archive, an
+ * archive); best effort, warning about what cannot be removed. Link-safe: every directory
+ * is opened with O_NOFOLLOW relative to its parent, so a symbolic link anywhere in the
+ * tree (@path itself included) is removed as a link, never followed. */
 void ferry_remove_tree(const char *path);
 
 /* The same digest, fed the file's content in order in chunks of any size: for a file that

@@ -416,7 +416,7 @@ const char *ferry_domxml_tpm_version(FerryDomainXml *d) { return view(d)->tpm_ve
 FerryDomainXml *ferry_domxml_parse(const char *xml, GError **error)
 {
     if (!xml || !*xml) {
-        ferry_xml_invalid(error, "the domain XML is empty");
+        ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "the domain XML is empty");
         return NULL;
     }
     xmlDocPtr doc = ferry_xml_read(xml, "the domain XML", "domain.xml", error);
@@ -424,14 +424,14 @@ FerryDomainXml *ferry_domxml_parse(const char *xml, GError **error)
         return NULL;
     xmlNodePtr root = xmlDocGetRootElement(doc);
     if (!is_elem(root, "domain")) {
-        ferry_xml_invalid(error, "the XML is a <%s> document, not a libvirt <domain>",
+        ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "the XML is a <%s> document, not a libvirt <domain>",
                 root ? (const char *)root->name : "(empty)");
         xmlFreeDoc(doc);
         return NULL;
     }
     g_autofree char *name = text(child(root, "name"));
     if (!name) {
-        ferry_xml_invalid(error, "the domain XML has no <name>");
+        ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "the domain XML has no <name>");
         xmlFreeDoc(doc);
         return NULL;
     }
@@ -662,13 +662,13 @@ gboolean ferry_domxml_check_archivable(FerryDomainXml *d, GPtrArray *notes, GErr
 static gboolean check_text(const char *value, const char *what, GError **error)
 {
     if (!value || !*value)
-        return ferry_xml_invalid(error, "%s is empty", what);
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "%s is empty", what);
     if (!g_utf8_validate(value, -1, NULL))
-        return ferry_xml_invalid(error, "%s is not valid UTF-8", what);
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "%s is not valid UTF-8", what);
     for (const char *p = value; *p; p = g_utf8_next_char(p))
         if (g_unichar_iscntrl(g_utf8_get_char(p))) {
             g_autofree char *shown = g_strescape(value, NULL);
-            return ferry_xml_invalid(error, "%s \"%s\" holds a control character", what, shown);
+            return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "%s \"%s\" holds a control character", what, shown);
         }
     return TRUE;
 }
@@ -716,7 +716,7 @@ gboolean ferry_domxml_set_uuid(FerryDomainXml *d, const char *uuid, GError **err
 {
     if (!uuid || !is_uuid(uuid)) {
         g_autofree char *shown = g_strescape(uuid ? uuid : "", NULL);
-        return ferry_xml_invalid(error, "\"%s\" is not a UUID: give 32 hex digits, as in "
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "\"%s\" is not a UUID: give 32 hex digits, as in "
                               "3f2a8c9e-5b1d-4e6f-9a7b-2c4d6e8f0a1b", shown);
     }
     set_text(root_elem(d, "uuid", "name"), uuid);
@@ -746,7 +746,7 @@ gboolean ferry_domxml_set_disk_source(FerryDomainXml *d, const char *target, con
     if (!check_text(path, "the disk source path", error))
         return FALSE;
     if (!g_path_is_absolute(path))
-        return ferry_xml_invalid(error, "the disk source path \"%s\" is not absolute", path);
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "the disk source path \"%s\" is not absolute", path);
     xmlNodePtr disk = find_disk(d, target, error);
     if (!disk)
         return FALSE;
@@ -900,7 +900,7 @@ gboolean ferry_domxml_set_nic_vlan(FerryDomainXml *d, const char *mac, int vlan,
                                    GError **error)
 {
     if (vlan < -1 || vlan > 4095)
-        return ferry_xml_invalid(error, "VLAN ID %d is out of range: give 0 to 4095, or -1 for none", vlan);
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "VLAN ID %d is out of range: give 0 to 4095, or -1 for none", vlan);
     xmlNodePtr nic = find_nic(d, mac, error);
     if (!nic)
         return FALSE;
@@ -1139,7 +1139,7 @@ char *ferry_archived_mark_to_xml(const char *archive_id, gint64 created_usec)
 
 static gboolean bad_mark(GError **error, const char *why)
 {
-    return ferry_xml_invalid(error, "the domain's virt-ferry archived mark is wrong: %s", why);
+    return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "the domain's virt-ferry archived mark is wrong: %s", why);
 }
 
 gboolean ferry_archived_mark_parse(const char *xml, char **archive_id, gint64 *created_usec,

@@ -8,6 +8,7 @@
 #include "libvirt-open.h"
 #include "networks.h"
 #include "recover.h"
+#include "worker.h"
 
 #include <errno.h>
 
@@ -19,7 +20,8 @@
 
 /* CheckNetworks and ListArchives need no authorization, and each read may take a thread for
  * long (a dead peer, slow shared storage): however many callers ask, one read runs at a
- * time. A caller who asks while one runs waits for the next, which starts when that one
+ * time, in a thread of its own (never GLib's shared pool, which the network map writer the
+ * hook relies on uses). A caller who asks while one runs waits for the next, which starts when that one
  * ends: he sees what is there after he asked. */
 typedef struct {
     GTaskThreadFunc work;             /* returns a pointer (or an error); its task data is the config */
@@ -29,6 +31,7 @@ typedef struct {
     gboolean running;
     gboolean again;                   /* a read is due after the running one, callers or not */
     GPtrArray *current, *next;        /* GTask: the callers the running and the next read answer */
+    FerryWorker *worker;              /* the read's own thread */
 } SharedRead;
 
 struct _FerryHost {
@@ -240,7 +243,7 @@ static void shared_read_start(FerryHost *host, SharedRead *read)
     run->read = read;
     g_autoptr(GTask) task = g_task_new(NULL, NULL, shared_read_done, run);
     g_task_set_task_data(task, ferry_config_ref(host->config), (GDestroyNotify)ferry_config_unref);
-    g_task_run_in_thread(task, read->work);
+    ferry_worker_run(read->worker, task, read->work);
 }
 
 /* Asks for a read; @caller (may be NULL: a refresh) gets its result. */
@@ -256,10 +259,12 @@ static void shared_read_request(FerryHost *host, SharedRead *read, GTask *caller
 static void shared_read_init(SharedRead *read)
 {
     read->next = g_ptr_array_new_with_free_func(g_object_unref);
+    read->worker = ferry_worker_new();
 }
 
 static void shared_read_clear(SharedRead *read)
 {
+    g_clear_pointer(&read->worker, ferry_worker_free);
     g_clear_pointer(&read->next, g_ptr_array_unref);
 }
 
@@ -330,15 +335,23 @@ static gboolean archives_timer(gpointer data)
 
 /* ------------------------------------------------------------------ Verify */
 
-FerryJob *ferry_host_verify_start(FerryHost *host, const char *id, GError **error)
+FerryJob *ferry_host_verify_start(FerryHost *host, const char *id, const char *caller, GError **error)
 {
-    /* Each verify reads a whole archive in a thread of its own. */
-    if (ferry_jobs_count_running(host->jobs, FERRY_JOB_VERIFY) >= FERRY_HOST_MAX_VERIFY) {
-        g_set_error(error, FERRY_ERROR, FERRY_ERROR_BUSY,
-                    "%d archives are being verified already; try again when one is done", FERRY_HOST_MAX_VERIFY);
+    /* Each verify reads a whole archive in a thread of its own; one caller may not take
+     * every slot. */
+    if (ferry_jobs_count_running_for(host->jobs, FERRY_JOB_VERIFY, caller) >= FERRY_HOST_MAX_VERIFY_PER_CALLER) {
+        ferry_error_set(error, FERRY_ERROR_BUSY, "you are verifying an archive already; try again when it is done");
         return NULL;
     }
-    return ferry_verify_start(host->jobs, host->config, id, error);
+    if (ferry_jobs_count_running(host->jobs, FERRY_JOB_VERIFY) >= FERRY_HOST_MAX_VERIFY) {
+        ferry_error_set(error, FERRY_ERROR_BUSY, "%d archives are being verified already; try again when one is done",
+                        FERRY_HOST_MAX_VERIFY);
+        return NULL;
+    }
+    FerryJob *job = ferry_verify_start(host->jobs, host->config, id, error);
+    if (job)
+        ferry_job_set_owner(job, caller);
+    return job;
 }
 
 /* ------------------------------------------------------------------ Purge */
@@ -392,6 +405,60 @@ void ferry_host_purge_async(FerryHost *host, const char *name_or_uuid, GAsyncRea
 }
 
 gboolean ferry_host_purge_finish(FerryHost *host, GAsyncResult *result, GError **error)
+{
+    g_return_val_if_fail(g_task_is_valid(result, NULL), FALSE);
+    return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+/* ------------------------------------------------------------------ delete an archive */
+
+static void delete_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    FerryConfig *config = data;
+    GError *error = NULL;
+    if (ferry_library_delete(config->archive_library, g_object_get_data(G_OBJECT(task), "id"), &error))
+        g_task_return_boolean(task, TRUE);
+    else
+        g_task_return_error(task, error);
+}
+
+static void archive_deleted(GObject *source, GAsyncResult *res, gpointer data)
+{
+    FerryHost *host = g_task_get_task_data(G_TASK(data));
+    GTask *caller = data;
+    GError *error = NULL;
+    if (g_task_propagate_boolean(G_TASK(res), &error))
+        g_task_return_boolean(caller, TRUE);
+    else
+        g_task_return_error(caller, error);
+    refresh_archives(host);
+    g_object_unref(caller);
+}
+
+void ferry_host_delete_archive_async(FerryHost *host, const char *id, GAsyncReadyCallback callback,
+                                     gpointer user_data)
+{
+    g_autoptr(GTask) caller = g_task_new(NULL, NULL, callback, user_data);
+    g_task_set_source_tag(caller, ferry_host_delete_archive_async);
+    g_task_set_task_data(caller, host, NULL);
+    /* Not under a job that reads it. */
+    for (FerryJobKind kind = 0; kind < FERRY_JOB_N_KINDS; kind++) {
+        FerryJob *job = (kind == FERRY_JOB_RESTORE || kind == FERRY_JOB_VERIFY)
+                            ? ferry_jobs_for_target(host->jobs, kind, id) : NULL;
+        if (job) {
+            g_task_return_new_error(caller, FERRY_ERROR, FERRY_ERROR_BUSY,
+                                    "archive %s is being read by job %u (%s); wait for it or cancel it", id,
+                                    ferry_job_id(job), ferry_job_kind_name(kind));
+            return;
+        }
+    }
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, archive_deleted, g_object_ref(caller));
+    g_task_set_task_data(task, ferry_config_ref(host->config), (GDestroyNotify)ferry_config_unref);
+    g_object_set_data_full(G_OBJECT(task), "id", g_strdup(id), g_free);
+    g_task_run_in_thread(task, delete_in_thread);
+}
+
+gboolean ferry_host_delete_archive_finish(FerryHost *host, GAsyncResult *result, GError **error)
 {
     g_return_val_if_fail(g_task_is_valid(result, NULL), FALSE);
     return g_task_propagate_boolean(G_TASK(result), error);

@@ -62,15 +62,23 @@ GPtrArray *ferry_host_list_archives_finish(FerryHost *host, GAsyncResult *result
 void ferry_host_check_networks_async(FerryHost *host, GAsyncReadyCallback callback, gpointer user_data);
 GVariant *ferry_host_check_networks_finish(FerryHost *host, GAsyncResult *result, GError **error);
 
-/* Starts verifying the archive @id (ferry_verify_start). Anyone may ask, so at most
- * FERRY_HOST_MAX_VERIFY run at once: Busy beyond. */
+/* Starts verifying the archive @id (ferry_verify_start) for @caller (a bus name). Anyone
+ * may ask, so at most FERRY_HOST_MAX_VERIFY run at once and FERRY_HOST_MAX_VERIFY_PER_CALLER
+ * for one caller: Busy beyond. Returns a new reference. */
 #define FERRY_HOST_MAX_VERIFY 4
-FerryJob *ferry_host_verify_start(FerryHost *host, const char *id, GError **error);
+#define FERRY_HOST_MAX_VERIFY_PER_CALLER 1
+FerryJob *ferry_host_verify_start(FerryHost *host, const char *id, const char *caller, GError **error);
 
 /* Purges the domain @name_or_uuid (see ferry_purge), holding it as a job would:
  * InvalidArgument when it is not pending deletion, Busy when a job runs on it. */
 void ferry_host_purge_async(FerryHost *host, const char *name_or_uuid, GAsyncReadyCallback callback,
                             gpointer user_data);
 gboolean ferry_host_purge_finish(FerryHost *host, GAsyncResult *result, GError **error);
+
+/* Deletes the archive @id from the library (ferry_library_delete), damaged or not, then
+ * refreshes the listing: Busy while a restore or verify job reads it. */
+void ferry_host_delete_archive_async(FerryHost *host, const char *id, GAsyncReadyCallback callback,
+                                     gpointer user_data);
+gboolean ferry_host_delete_archive_finish(FerryHost *host, GAsyncResult *result, GError **error);
 
 G_END_DECLS

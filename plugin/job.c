@@ -11,6 +11,7 @@ struct _FerryJob {
     guint id;
     FerryJobKind kind;
     char *target, *domain_uuid;
+    char *owner;              /* who started it (a bus name), or NULL */
     FerryJobFunc func;
     gpointer data;
     GDestroyNotify destroy;
@@ -34,7 +35,7 @@ struct _FerryJobs {
     gpointer user_data;
     guint next_id;
     GHashTable *held;         /* domain uuid -> FerryJob (ref) or the HOLD marker */
-    GPtrArray *jobs;          /* every job started, for cancel at exit */
+    GPtrArray *jobs;          /* the jobs not finished yet (and the one finishing) */
 };
 
 static int hold_marker;
@@ -87,6 +88,7 @@ void ferry_job_unref(FerryJob *job)
         job->destroy(job->data);
     g_free(job->target);
     g_free(job->domain_uuid);
+    g_free(job->owner);
     g_object_unref(job->cancellable);
     g_main_context_unref(job->context);
     g_mutex_clear(&job->lock);
@@ -186,13 +188,39 @@ FerryJob *ferry_jobs_for_domain(FerryJobs *jobs, const char *domain_uuid)
 
 guint ferry_jobs_count_running(FerryJobs *jobs, FerryJobKind kind)
 {
+    return ferry_jobs_count_running_for(jobs, kind, NULL);
+}
+
+guint ferry_jobs_count_running_for(FerryJobs *jobs, FerryJobKind kind, const char *owner)
+{
     guint n = 0;
     for (guint i = 0; i < jobs->jobs->len; i++) {
         FerryJob *job = g_ptr_array_index(jobs->jobs, i);
-        if (job->kind == kind && !ferry_job_is_finished(job))
+        if (job->kind == kind && !ferry_job_is_finished(job) && (!owner || g_strcmp0(job->owner, owner) == 0))
             n++;
     }
     return n;
+}
+
+FerryJob *ferry_jobs_for_target(FerryJobs *jobs, FerryJobKind kind, const char *target)
+{
+    for (guint i = 0; i < jobs->jobs->len; i++) {
+        FerryJob *job = g_ptr_array_index(jobs->jobs, i);
+        if (job->kind == kind && !ferry_job_is_finished(job) && g_strcmp0(job->target, target) == 0)
+            return job;
+    }
+    return NULL;
+}
+
+guint ferry_jobs_count(FerryJobs *jobs)
+{
+    return jobs->jobs->len;
+}
+
+void ferry_job_set_owner(FerryJob *job, const char *owner)
+{
+    g_free(job->owner);
+    job->owner = g_strdup(owner);
 }
 
 static gboolean job_ended(gpointer data)
@@ -206,6 +234,12 @@ static gboolean job_ended(gpointer data)
     job->finished = TRUE;
     g_mutex_unlock(&job->lock);
     notify_in_context(job);
+    /* The observer has published the end and keeps its own reference as long as it shows
+     * the job; the table forgets it, so finished jobs do not pile up in a long-lived daemon. */
+    if (jobs) {
+        job->jobs = NULL;
+        g_ptr_array_remove_fast(jobs->jobs, job);
+    }
     return G_SOURCE_REMOVE;
 }
 
@@ -281,7 +315,7 @@ FerryJob *ferry_jobs_start(FerryJobs *jobs, FerryJobKind kind, const char *targe
     job->message = g_strdup("starting");
     job->steps = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
     job->notes = g_ptr_array_new_null_terminated(0, g_free, TRUE);
-    g_ptr_array_add(jobs->jobs, job);
+    g_ptr_array_add(jobs->jobs, ferry_job_ref(job));
     if (domain_uuid)
         g_hash_table_insert(jobs->held, g_strdup(domain_uuid), job);
     g_autofree char *name = g_strdup_printf("job-%u", job->id);

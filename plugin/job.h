@@ -51,8 +51,9 @@ void ferry_jobs_free(FerryJobs *jobs);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FerryJobs, ferry_jobs_free)
 
 /* Starts @func in a new thread. @domain_uuid (may be NULL) is held for the job's lifetime:
- * a second job on it fails here with Busy. @data is freed with @destroy after the job. The
- * returned job is owned by @jobs; ref it to keep it. */
+ * a second job on it fails here with Busy. @data is freed with @destroy after the job.
+ * Returns a new reference (the caller unrefs it): @jobs keeps the job only until it has
+ * finished and the observer has heard so, then drops it. */
 FerryJob *ferry_jobs_start(FerryJobs *jobs, FerryJobKind kind, const char *target, const char *domain_uuid,
                            FerryJobFunc func, gpointer data, GDestroyNotify destroy, GError **error);
 /* Holds @domain_uuid for work that is not a job (Purge) as if a job ran on it: Busy when
@@ -63,6 +64,14 @@ void ferry_jobs_release(FerryJobs *jobs, const char *domain_uuid);
 FerryJob *ferry_jobs_for_domain(FerryJobs *jobs, const char *domain_uuid);
 /* How many jobs of @kind have not finished. */
 guint ferry_jobs_count_running(FerryJobs *jobs, FerryJobKind kind);
+/* The same, among the jobs @owner started (ferry_job_set_owner); NULL counts every job. */
+guint ferry_jobs_count_running_for(FerryJobs *jobs, FerryJobKind kind, const char *owner);
+/* A running job of @kind on @target (an archive id for restore and verify), or NULL. */
+FerryJob *ferry_jobs_for_target(FerryJobs *jobs, FerryJobKind kind, const char *target);
+/* How many jobs the table holds: the running ones (a finished job has left it). */
+guint ferry_jobs_count(FerryJobs *jobs);
+/* Records who started @job (a caller's bus name), for per-caller limits. Main context. */
+void ferry_job_set_owner(FerryJob *job, const char *owner);
 
 FerryJob *ferry_job_ref(FerryJob *job);
 void ferry_job_unref(FerryJob *job);

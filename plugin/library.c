@@ -1,9 +1,12 @@
 #include "library.h"
 
+#include "copy.h"
 #include "ferry-error.h"
 #include "names.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -524,5 +527,34 @@ gboolean ferry_library_verify(const char *dir, const FerryManifest *m, guint ski
         }
         v.before += f->allocated;
     }
+    return TRUE;
+}
+
+/* ------------------------------------------------------------------ delete */
+
+gboolean ferry_library_delete(const char *library, const char *id, GError **error)
+{
+    if (!ferry_check_archive_id(id, error) || !ferry_library_check_dir(library, "the archive library", error))
+        return FALSE;
+    int fd = open(library, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return ferry_error_set(error, FERRY_ERROR_FAILED, "cannot open the archive library %s: %s", library,
+                               g_strerror(errno));
+    /* First out of the listing, in one step (a link is renamed as a link): nobody lists,
+     * verifies or restores a half-deleted archive, and a crash leaves only a hidden name. */
+    g_autofree char *hidden = g_strconcat(FERRY_DELETING_PREFIX, id, NULL);
+    int moved = renameat(fd, id, fd, hidden);
+    int err = errno;
+    close(fd);
+    if (moved < 0 && err == ENOENT)
+        return ferry_error_set(error, FERRY_ERROR_NOT_FOUND,
+                               "no archive \"%s\" in the library %s (virt-ferry archives lists them)", id, library);
+    if (moved < 0)
+        return ferry_error_set(error, FERRY_ERROR_FAILED, "cannot delete archive %s from %s: %s", id, library,
+                               g_strerror(err));
+    g_autofree char *path = g_build_filename(library, hidden, NULL);
+    ferry_remove_tree(path);
+    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE", "deleted archive %s from %s", id, library,
+                     "VIRT_FERRY_ARCHIVE", "%s", id);
     return TRUE;
 }

@@ -15,6 +15,8 @@ G_BEGIN_DECLS
 #define FERRY_MANIFEST_NAME "manifest"
 #define FERRY_MANIFEST_DIGEST_NAME "manifest.digest"
 #define FERRY_PARTIAL_PREFIX ".partial-"
+/* An archive being deleted: out of the listing, then removed. */
+#define FERRY_DELETING_PREFIX ".deleting-"
 
 typedef enum {
     FERRY_FILE_MEMORY,      /* libvirt's save image */
@@ -91,6 +93,10 @@ char *ferry_library_archive_dir(const char *library, const char *id, GError **er
  * unsafe directory) is listed too, with only its id and @problem set (and a warning), so it
  * is seen and can be removed. Nothing when the library itself is unsafe (a warning). */
 GPtrArray *ferry_library_list(const char *library);
+/* Removes the archive @id from @library, usable or damaged (no manifest, a link in its
+ * place, an unsafe directory): NotFound when there is none; InvalidArgument when the
+ * library itself is unsafe. Never follows a link out of the library (ferry_remove_tree). */
+gboolean ferry_library_delete(const char *library, const char *id, GError **error);
 /* Reads every file (but those whose role is in @skip_roles, a mask of 1 << FerryFileRole)
  * and compares size and digest with the manifest; Failed naming the first file that
  * differs or is missing. @progress gets bytes read so far. */

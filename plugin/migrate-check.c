@@ -167,7 +167,7 @@ static xmlNodePtr read_root(const char *xml, const char *root, const char *what,
         return NULL;
     xmlNodePtr r = xmlDocGetRootElement(*doc);
     if (!is_elem(r, root)) {
-        ferry_xml_invalid(error, "%s is not a <%s> document", what, root);
+        ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "%s is not a <%s> document", what, root);
         return NULL;
     }
     return r;
@@ -289,7 +289,7 @@ static gboolean read_host_cpu(const char *caps, const char *host, HostCpu *cpu, 
     }
     g_ptr_array_sort(cpu->features, compare_strings);
     if (!cpu->arch)
-        return ferry_xml_invalid(error, "%s name no host CPU architecture", what);
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "%s name no host CPU architecture", what);
     return TRUE;
 }
 
@@ -626,7 +626,7 @@ static gboolean disk_file(virConnectPtr src, const FerryDisk *disk, char **file,
     if (g_str_equal(disk->type, "volume")) {
         g_auto(GStrv) parts = g_strsplit(disk->source, "/", 2);
         if (!parts[0] || !parts[1])
-            return ferry_xml_invalid(error, "disk %s: volume source \"%s\" is not POOL/VOLUME",
+            return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "disk %s: volume source \"%s\" is not POOL/VOLUME",
                                      disk->target ? disk->target : "?", disk->source);
         g_autoptr(virStoragePool) pool = virStoragePoolLookupByName(src, parts[0]);
         g_autoptr(virStorageVol) vol = pool ? virStorageVolLookupByName(pool, parts[1]) : NULL;

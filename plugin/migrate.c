@@ -825,8 +825,18 @@ static gboolean check_auto_converge(Migrate *m, GError **error)
     if (!m->call->options.auto_converge)
         return TRUE;
     g_autofree char *xml = virDomainGetXMLDesc(m->dom, 0);
-    g_autoptr(FerryDomainXml) def = xml ? ferry_domxml_parse(xml, NULL) : NULL;
-    if (def && g_strcmp0(ferry_domxml_type(def), "qemu") == 0) {
+    if (!xml)
+        return ferry_error_from_libvirt(error, "cannot read the definition of %s to check auto_converge",
+                                        m->call->name);
+    /* Unread, the domain might run under TCG: refused, never waved through. */
+    g_autoptr(GError) parse_error = NULL;
+    g_autoptr(FerryDomainXml) def = ferry_domxml_parse(xml, &parse_error);
+    if (!def)
+        return ferry_error_set(error, FERRY_ERROR_FAILED,
+                               "auto_converge is refused for %s: its definition cannot be read (%s), so virt-ferry "
+                               "cannot tell whether it runs under TCG; migrate without auto_converge",
+                               m->call->name, parse_error->message);
+    if (g_strcmp0(ferry_domxml_type(def), "qemu") == 0) {
         g_set_error(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED,
                     "auto_converge is refused for %s: it runs under TCG (domain type 'qemu'), where QEMU's "
                     "throttling corrupts the guest's memory during migration; migrate without it, with more "

@@ -372,7 +372,7 @@ static gboolean parse_libvirt_vlan(const char *net, const char *pg, xmlNodePtr v
         g_autofree char *id = attr(c, "id");
         int v;
         if (!parse_vlan_id(id, FERRY_VLAN_TRUNK, &v))
-            return ferry_xml_invalid(error, "network %s: portgroup %s: VLAN tag id \"%s\" is not a number from 0 to 4094 "
+            return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "network %s: portgroup %s: VLAN tag id \"%s\" is not a number from 0 to 4094 "
                            "(4095: trunk)", net, pg, id ? id : "");
         if (first < 0)
             first = v;
@@ -380,11 +380,11 @@ static gboolean parse_libvirt_vlan(const char *net, const char *pg, xmlNodePtr v
         tags++;
     }
     if (tags == 0)
-        return ferry_xml_invalid(error, "network %s: portgroup %s: <vlan> has no <tag id='N'/>", net, pg);
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "network %s: portgroup %s: <vlan> has no <tag id='N'/>", net, pg);
     g_autofree char *trunk_attr = attr(vlan, "trunk");
     gboolean trunk;
     if (!parse_yes_no(trunk_attr, &trunk))
-        return ferry_xml_invalid(error, "network %s: portgroup %s: <vlan trunk='%s'> must be yes or no", net, pg, trunk_attr);
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "network %s: portgroup %s: <vlan trunk='%s'> must be yes or no", net, pg, trunk_attr);
     *trunk_out = trunk || tags > 1 || all;
     *vlan_out = *trunk_out ? -1 : first;
     return TRUE;
@@ -394,9 +394,9 @@ static gboolean parse_libvirt_portgroup(FerryNetwork *net, xmlNodePtr node, GErr
 {
     g_autofree char *name = attr(node, "name");
     if (!name || !*name)
-        return ferry_xml_invalid(error, "network %s: a <portgroup> has no name", net->name);
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "network %s: a <portgroup> has no name", net->name);
     if (ferry_network_find_portgroup(net, name))
-        return ferry_xml_invalid(error, "network %s: portgroup %s appears twice", net->name, name);
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "network %s: portgroup %s appears twice", net->name, name);
     g_autoptr(FerryPortgroup) pg = portgroup_new(name);
     g_autofree char *def = attr(node, "default");
     pg->is_default = def && g_ascii_strcasecmp(def, "yes") == 0;
@@ -437,20 +437,20 @@ static gboolean parse_declared_vlan(const char *net, const char *pg, xmlNodePtr 
     g_autofree char *trunk_attr = attr(node, "trunk");
     *vlan = -1;
     if (!parse_yes_no(trunk_attr, trunk))
-        return ferry_xml_invalid(error, "network %s: virt-ferry portgroup %s: trunk=\"%s\" must be yes or no", net, pg,
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "network %s: virt-ferry portgroup %s: trunk=\"%s\" must be yes or no", net, pg,
                        trunk_attr);
     if (vlan_attr && !parse_vlan_id(vlan_attr, FERRY_VLAN_TRUNK, vlan))
-        return ferry_xml_invalid(error, "network %s: virt-ferry portgroup %s: VLAN \"%s\" is not a number from 0 to 4094 "
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "network %s: virt-ferry portgroup %s: VLAN \"%s\" is not a number from 0 to 4094 "
                        "(4095: trunk)", net, pg, vlan_attr);
     if (*vlan == FERRY_VLAN_TRUNK) {
         *vlan = -1;
         *trunk = TRUE;
     } else if (*trunk && *vlan >= 0) {
-        return ferry_xml_invalid(error, "network %s: virt-ferry portgroup %s declares both VLAN %d and trunk: give one", net, pg,
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "network %s: virt-ferry portgroup %s declares both VLAN %d and trunk: give one", net, pg,
                        *vlan);
     }
     if (*vlan < 0 && !*trunk)
-        return ferry_xml_invalid(error, "network %s: virt-ferry portgroup %s declares no VLAN: give vlan=\"N\" or "
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "network %s: virt-ferry portgroup %s declares no VLAN: give vlan=\"N\" or "
                        "trunk=\"yes\"", net, pg);
     return TRUE;
 }
@@ -461,9 +461,9 @@ static gboolean apply_declared_portgroup(FerryNetwork *net, xmlNodePtr node, GHa
 {
     g_autofree char *name = attr(node, "name");
     if (!name || !*name)
-        return ferry_xml_invalid(error, "network %s: a virt-ferry <portgroup> has no name", net->name);
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "network %s: a virt-ferry <portgroup> has no name", net->name);
     if (!g_hash_table_add(seen, g_strdup(name)))
-        return ferry_xml_invalid(error, "network %s: virt-ferry portgroup %s is declared twice", net->name, name);
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "network %s: virt-ferry portgroup %s is declared twice", net->name, name);
     int vlan;
     gboolean trunk;
     if (!parse_declared_vlan(net->name, name, node, &vlan, &trunk, error))
@@ -488,7 +488,7 @@ static gboolean apply_declared_pvlan(FerryNetwork *net, xmlNodePtr node, GError 
     g_autofree char *primary_attr = attr(node, "primary");
     int primary;
     if (!parse_vlan_id(primary_attr, FERRY_VLAN_MAX, &primary))
-        return ferry_xml_invalid(error, "network %s: PVLAN primary \"%s\" is not a number from 0 to 4094", net->name,
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "network %s: PVLAN primary \"%s\" is not a number from 0 to 4094", net->name,
                        primary_attr ? primary_attr : "");
     for (xmlNodePtr c = node->children; c; c = c->next) {
         if (!is_ferry(c, "secondary"))
@@ -497,16 +497,16 @@ static gboolean apply_declared_pvlan(FerryNetwork *net, xmlNodePtr node, GError 
         g_autofree char *type_attr = attr(c, "type");
         FerryPvlan p = { .primary = primary };
         if (!parse_vlan_id(vlan_attr, FERRY_VLAN_MAX, &p.secondary))
-            return ferry_xml_invalid(error, "network %s: PVLAN %d: secondary VLAN \"%s\" is not a number from 0 to 4094",
+            return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "network %s: PVLAN %d: secondary VLAN \"%s\" is not a number from 0 to 4094",
                            net->name, primary, vlan_attr ? vlan_attr : "");
         if (!pvlan_type_from_name(type_attr, &p.type))
-            return ferry_xml_invalid(error, "network %s: PVLAN %d: secondary VLAN %d has type \"%s\": give type=\"isolated\" "
+            return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "network %s: PVLAN %d: secondary VLAN %d has type \"%s\": give type=\"isolated\" "
                            "or type=\"community\"", net->name, primary, p.secondary, type_attr ? type_attr : "");
         if (p.secondary == primary)
-            return ferry_xml_invalid(error, "network %s: PVLAN %d lists itself as a secondary", net->name, primary);
+            return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "network %s: PVLAN %d lists itself as a secondary", net->name, primary);
         int other = ferry_network_pvlan_primary(net, p.secondary);
         if (other >= 0)
-            return ferry_xml_invalid(error, "network %s: VLAN %d is declared a secondary of PVLAN %d and of PVLAN %d: a "
+            return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "network %s: VLAN %d is declared a secondary of PVLAN %d and of PVLAN %d: a "
                            "secondary belongs to one primary", net->name, p.secondary, other, primary);
         g_array_append_val(net->pvlans, p);
     }
@@ -542,7 +542,7 @@ static FerryNetwork *parse_network(xmlNodePtr root, GError **error)
 {
     g_autofree char *name = text(child(root, "name"));
     if (!name || !*name) {
-        ferry_xml_invalid(error, "the network XML has no <name>");
+        ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "the network XML has no <name>");
         return NULL;
     }
     g_autoptr(FerryNetwork) net = network_new(name);
@@ -560,14 +560,14 @@ gboolean ferry_netmap_add_network_xml(FerryNetmap *map, const char *network_xml,
 {
     g_return_val_if_fail(map != NULL, FALSE);
     if (!network_xml || !*network_xml)
-        return ferry_xml_invalid(error, "the network XML is empty");
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "the network XML is empty");
     xmlDocPtr doc = ferry_xml_read(network_xml, "the network XML", "network.xml", error);
     if (!doc)
         return FALSE;
     xmlNodePtr root = xmlDocGetRootElement(doc);
     FerryNetwork *net = NULL;
     if (!is_elem(root, "network"))
-        ferry_xml_invalid(error, "the XML is a <%s> document, not a libvirt <network>",
+        ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "the XML is a <%s> document, not a libvirt <network>",
                 root ? (const char *)root->name : "(empty)");
     else
         net = parse_network(root, error);
@@ -666,7 +666,7 @@ typedef struct {
 
 static gboolean load_bad(Loader *l, const char *group, const char *key, const char *why)
 {
-    return ferry_xml_invalid(l->error, "the network map %s is damaged: [%s] %s: %s; virt-ferryd rewrites it when it starts",
+    return ferry_error_set(l->error, FERRY_ERROR_INVALID_ARGUMENT, "the network map %s is damaged: [%s] %s: %s; virt-ferryd rewrites it when it starts",
                    l->path, group, key, why);
 }
 
@@ -818,7 +818,7 @@ FerryNetmap *ferry_netmap_load(const char *path, GError **error)
     if (!load_int(&l, "netmap", "version", 0, G_MAXINT, &version))
         return NULL;
     if (version != FERRY_NETMAP_FORMAT) {
-        ferry_xml_invalid(error, "the network map %s has format %d, this virt-ferry reads format %d: restart virt-ferryd",
+        ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "the network map %s has format %d, this virt-ferry reads format %d: restart virt-ferryd",
                 path, version, FERRY_NETMAP_FORMAT);
         return NULL;
     }
@@ -971,17 +971,6 @@ char *ferry_vlan_words(int vlan, gboolean trunk)
     return vlan < 0 ? g_strdup("no VLAN") : g_strdup_printf("VLAN %d", vlan);
 }
 
-static gboolean unavailable(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-static gboolean unavailable(GError **error, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_set_error_literal(error, FERRY_ERROR, FERRY_ERROR_NETWORK_UNAVAILABLE, msg);
-    return FALSE;
-}
-
 /* What a NIC is, for messages: "NIC 52:54:00:00:00:01 (VLAN 300)". */
 typedef struct {
     const char *mac;
@@ -1011,10 +1000,10 @@ static const FerryNetwork *pick_target(const FerryNetmap *map, const char *reque
     if (requested) {
         const FerryNetwork *net = ferry_netmap_find(map, requested);
         if (!net)
-            unavailable(error, "NIC %s (%s): network %s, named for the restore, does not exist on this host",
+            ferry_error_set(error, FERRY_ERROR_NETWORK_UNAVAILABLE, "NIC %s (%s): network %s, named for the restore, does not exist on this host",
                         nic->mac, nic->vlan_text, requested);
         else if (!net->active)
-            unavailable(error, "NIC %s (%s): network %s, named for the restore, is not active: start it "
+            ferry_error_set(error, FERRY_ERROR_NETWORK_UNAVAILABLE, "NIC %s (%s): network %s, named for the restore, is not active: start it "
                         "(virsh net-start %s) or name another", nic->mac, nic->vlan_text, requested, requested);
         else
             *how = g_strdup_printf("network %s as named", net->name);
@@ -1034,7 +1023,7 @@ static const FerryNetwork *pick_target(const FerryNetmap *map, const char *reque
         }
     }
     g_autofree char *seen = looked_at(map);
-    unavailable(error, "NIC %s (%s) has no network on this host: network %s %s and no other %s switch is active "
+    ferry_error_set(error, FERRY_ERROR_NETWORK_UNAVAILABLE, "NIC %s (%s) has no network on this host: network %s %s and no other %s switch is active "
                 "(%s); name a network for the restore", nic->mac, nic->vlan_text, archived,
                 same ? "is not active" : "does not exist", ferry_switch_kind_name(kind), seen);
     return NULL;
@@ -1105,7 +1094,7 @@ static gboolean decide_trunk(const FerryNetwork *t, const char *how, const Nic *
                              GError **error)
 {
     if (t->kind == FERRY_SWITCH_DISTRIBUTED)
-        return unavailable(error, "NIC %s carries every VLAN (trunk, 4095): distributed switch %s cannot take it "
+        return ferry_error_set(error, FERRY_ERROR_NETWORK_UNAVAILABLE, "NIC %s carries every VLAN (trunk, 4095): distributed switch %s cannot take it "
                            "(B2: a trunk only goes to a standard switch); name a standard switch for the restore",
                            nic->mac, t->name);
     const FerryPortgroup *pg = find_usable(t, -1, TRUE);
@@ -1138,7 +1127,7 @@ static gboolean decide_vlan(const FerryNetwork *t, const char *how, const Nic *n
                                                "(%s)", t->name, v, how));
     }
     if (primary >= 0)
-        return unavailable(error, "NIC %s (VLAN %d): on distributed switch %s, VLAN %d is a secondary of PVLAN %d and "
+        return ferry_error_set(error, FERRY_ERROR_NETWORK_UNAVAILABLE, "NIC %s (VLAN %d): on distributed switch %s, VLAN %d is a secondary of PVLAN %d and "
                            "no portgroup carries it (B2 row 6): add a portgroup with VLAN %d to %s, or name "
                            "another network", nic->mac, v, t->name, v, primary, v, t->name);
     return create(out, t, g_strdup_printf("B2 row 5: no portgroup of network %s has VLAN %d and it is no PVLAN "
@@ -1153,7 +1142,7 @@ gboolean ferry_netmap_decide(const FerryNetmap *target, const char *requested_ne
     memset(out, 0, sizeof(*out));
     out->vlan = -1;
     if (vlan < -1 || vlan > FERRY_VLAN_TRUNK)
-        return ferry_xml_invalid(error, "NIC %s: VLAN %d is not a VLAN id (0 to 4094, 4095: trunk)", nic_mac, vlan);
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "NIC %s: VLAN %d is not a VLAN id (0 to 4094, 4095: trunk)", nic_mac, vlan);
     trunk = trunk || vlan == FERRY_VLAN_TRUNK;
     Nic nic = { nic_mac ? nic_mac : "(no MAC)", trunk ? -1 : vlan, trunk, ferry_vlan_words(trunk ? -1 : vlan, trunk) };
     g_autofree char *how = NULL;
@@ -1168,7 +1157,7 @@ gboolean ferry_netmap_decide(const FerryNetmap *target, const char *requested_ne
     if (nic.vlan < 0 && !nic.trunk)
         ok = decide_no_vlan(t, how, out);
     else if (t->kind == FERRY_SWITCH_OTHER)
-        ok = unavailable(error, "NIC %s (%s): network %s is a %s switch (macvtap, hostdev, ...) that cannot put "
+        ok = ferry_error_set(error, FERRY_ERROR_NETWORK_UNAVAILABLE, "NIC %s (%s): network %s is a %s switch (macvtap, hostdev, ...) that cannot put "
                          "a port on a VLAN; name a standard or distributed switch for the restore", nic.mac,
                          nic.vlan_text, t->name, ferry_switch_kind_name(t->kind));
     else if (nic.trunk)
@@ -1211,7 +1200,7 @@ static gboolean unsaid_portgroup_vlan(const FerryNetmap *map, const FerryNicSour
     case FERRY_PEER_VLAN_KNOWN:
         return TRUE;
     case FERRY_PEER_VLAN_CONFLICT:
-        return unavailable(error, "NIC %s is on portgroup %s of network %s, its XML does not say which VLAN that "
+        return ferry_error_set(error, FERRY_ERROR_NETWORK_UNAVAILABLE, "NIC %s is on portgroup %s of network %s, its XML does not say which VLAN that "
                            "portgroup has, and the hosts disagree (%s); give the portgroup one VLAN on every host",
                            nic->mac, nic->portgroup, nic->network, conflict);
     case FERRY_PEER_VLAN_UNKNOWN:
@@ -1226,7 +1215,7 @@ static gboolean unsaid_portgroup_vlan(const FerryNetmap *map, const FerryNicSour
         *kind = same->kind;
         return TRUE;
     }
-    return unavailable(error, "NIC %s is on portgroup %s of network %s, which %s, and its XML does not say which "
+    return ferry_error_set(error, FERRY_ERROR_NETWORK_UNAVAILABLE, "NIC %s is on portgroup %s of network %s, which %s, and its XML does not say which "
                        "VLAN that portgroup has (libvirt leaves a network's VLANs out of the XML of saved and "
                        "migrating domains); create portgroup %s on network %s with the VLAN it has on the source "
                        "host", nic->mac, nic->portgroup, nic->network,
@@ -1271,7 +1260,7 @@ static gboolean without_creating(FerryNicMapping *out, const char *mac, GError *
         return TRUE;
     }
     g_autofree char *what = ferry_vlan_words(out->vlan, out->trunk);
-    unavailable(error, "NIC %s (%s): network %s is a standard switch (Linux bridge) where %s (B2 row %d); no "
+    ferry_error_set(error, FERRY_ERROR_NETWORK_UNAVAILABLE, "NIC %s (%s): network %s is a standard switch (Linux bridge) where %s (B2 row %d); no "
                 "portgroup is created from here (the hook never calls libvirt) and libvirt cannot tag a Linux-bridge "
                 "port; create portgroup %s on network %s and declare its VLAN (virt-ferry.conf(5))", mac, what,
                 out->network,

@@ -152,7 +152,9 @@ static void domain_def_free(DomainDef *d)
     g_free(d);
 }
 
-static GPtrArray *read_domains(virConnectPtr conn, GError **error)
+/* The domains' definitions; one that cannot be read or parsed is a row of @rows (its NICs
+ * cannot be checked), never silently left out of the comparison. */
+static GPtrArray *read_domains(virConnectPtr conn, GPtrArray *rows, GError **error)
 {
     virDomainPtr *doms = NULL;
     int n = virConnectListAllDomains(conn, &doms, 0);
@@ -162,13 +164,19 @@ static GPtrArray *read_domains(virConnectPtr conn, GError **error)
     }
     GPtrArray *defs = g_ptr_array_new_with_free_func((GDestroyNotify)domain_def_free);
     for (int i = 0; i < n; i++) {
+        const char *name = virDomainGetName(doms[i]);
+        g_autoptr(GError) parse_error = NULL;
         g_autofree char *xml = virDomainGetXMLDesc(doms[i], VIR_DOMAIN_XML_INACTIVE);
-        FerryDomainXml *def = xml ? ferry_domxml_parse(xml, NULL) : NULL;
+        FerryDomainXml *def = xml ? ferry_domxml_parse(xml, &parse_error) : NULL;
         if (def) {
             DomainDef *d = g_new0(DomainDef, 1);
-            d->name = g_strdup(virDomainGetName(doms[i]));
+            d->name = g_strdup(name);
             d->def = def;
             g_ptr_array_add(defs, d);
+        } else {
+            g_autofree char *why = g_strdup_printf("cannot read its definition, so its NICs are not checked: %s",
+                                                   parse_error ? parse_error->message : virGetLastErrorMessage());
+            add_problem(rows, name ? name : "", "", "", why);
         }
         virDomainFree(doms[i]);
     }
@@ -210,10 +218,10 @@ GVariant *ferry_networks_compare(const char *uri, const char *networks_dir, cons
     if (!conn)
         return NULL;
     g_autoptr(FerryNetmap) here = ferry_networks_read_map(conn, networks_dir, error);
-    g_autoptr(GPtrArray) defs = here ? read_domains(conn, error) : NULL;
+    g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
+    g_autoptr(GPtrArray) defs = here ? read_domains(conn, rows, error) : NULL;
     if (!defs)
         return NULL;
-    g_autoptr(GPtrArray) rows = g_ptr_array_new_with_free_func((GDestroyNotify)g_variant_unref);
     for (const char *const *p = peers; p && *p; p++)
         compare_with_peer(rows, defs, here, *p);
     return g_variant_ref_sink(g_variant_new_array(G_VARIANT_TYPE("(ssss)"), (GVariant **)rows->pdata, rows->len));

@@ -30,7 +30,8 @@ char *ferry_networks_map_path(const char *state_dir);
 
 /* a(ssss): domain, NIC MAC, peer, problem, for each NIC of a domain of this host whose
  * network, portgroup or VLAN is not alike on a peer; a peer that cannot be read gives one row
- * with empty domain and MAC. Blocking: call it in a thread. */
+ * with empty domain and MAC, a domain whose definition cannot be read one row with empty MAC
+ * and peer. Blocking: call it in a thread. */
 GVariant *ferry_networks_compare(const char *uri, const char *networks_dir, const char *const *peers, GError **error);
 
 /* A domain that arrived by migration or restore runs with the NICs the hook mapped onto this

@@ -475,58 +475,47 @@ static void place_exactly(Plan *plan)
 
 /* ------------------------------------------------------------------ input checks */
 
-static gboolean invalid(GError **error, const char *format, ...) G_GNUC_PRINTF(2, 3);
-static gboolean invalid(GError **error, const char *format, ...)
-{
-    va_list args;
-    va_start(args, format);
-    g_autofree char *message = g_strdup_vprintf(format, args);
-    va_end(args);
-    g_set_error_literal(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT, message);
-    return FALSE;
-}
-
 static gboolean check_names(const FerryPlaceInput *in, GHashTable *peers, GHashTable *domains, GError **error)
 {
     if (!in->source || !*in->source)
-        return invalid(error, "placement needs this host's name");
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "placement needs this host's name");
     for (guint p = 0; p < in->n_peers; p++) {
         const char *name = in->peers[p].name;
         if (!name || !*name)
-            return invalid(error, "peer %u has no name", p);
+            return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "peer %u has no name", p);
         if (!strcmp(name, in->source) || !g_hash_table_insert(peers, (gpointer) name, GUINT_TO_POINTER(p)))
-            return invalid(error, "host '%s' is named twice", name);
+            return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "host '%s' is named twice", name);
     }
     for (guint d = 0; d < in->n_domains; d++) {
         const char *name = in->domains[d].name;
         if (!name || !*name)
-            return invalid(error, "domain %u has no name", d);
+            return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "domain %u has no name", d);
         if (!g_hash_table_insert(domains, (gpointer) name, GUINT_TO_POINTER(d)))
-            return invalid(error, "domain '%s' is named twice", name);
+            return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "domain '%s' is named twice", name);
     }
     for (guint r = 0; r < in->n_residents; r++)
         if (!in->residents[r].name || !in->residents[r].peer ||
             !g_hash_table_contains(peers, in->residents[r].peer))
-            return invalid(error, "domain '%s' runs on '%s', which is not a peer",
+            return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "domain '%s' runs on '%s', which is not a peer",
                            in->residents[r].name ? in->residents[r].name : "(null)",
                            in->residents[r].peer ? in->residents[r].peer : "(null)");
     for (guint i = 0; in->exclude && in->exclude[i]; i++)
         if (!g_hash_table_contains(peers, in->exclude[i]))
-            return invalid(error, "cannot exclude '%s': it is not a peer of %s", in->exclude[i], in->source);
+            return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "cannot exclude '%s': it is not a peer of %s", in->exclude[i], in->source);
     return TRUE;
 }
 
 static gboolean check_limits(const FerryPlaceInput *in, GError **error)
 {
     if (in->n_methods == 0)
-        return invalid(error, "no migration method to place domains with");
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "no migration method to place domains with");
     for (guint m = 0; m < in->n_methods; m++)
         if (!ferry_method_name(in->methods[m]))
-            return invalid(error, "unknown migration method %d", (int) in->methods[m]);
+            return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "unknown migration method %d", (int) in->methods[m]);
     if (!(in->memory_ratio > 0 && isfinite(in->memory_ratio)))
-        return invalid(error, "the memory over-commit ratio must be positive, not %g", in->memory_ratio);
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "the memory over-commit ratio must be positive, not %g", in->memory_ratio);
     if (!(in->vcpu_ratio > 0 && isfinite(in->vcpu_ratio)))
-        return invalid(error, "the vCPU over-commit ratio must be positive, not %g", in->vcpu_ratio);
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "the vCPU over-commit ratio must be positive, not %g", in->vcpu_ratio);
     return TRUE;
 }
 
@@ -536,7 +525,7 @@ static gboolean check_pins(const FerryPlaceInput *in, GHashTable *peers, GError 
         const FerryPolicy *policy = policy_of(&in->domains[d]);
         for (guint i = 0; policy->pin[i]; i++)
             if (strcmp(policy->pin[i], in->source) && !g_hash_table_contains(peers, policy->pin[i]))
-                return invalid(error, "domain '%s' is pinned to '%s', which is neither %s nor one of its peers",
+                return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "domain '%s' is pinned to '%s', which is neither %s nor one of its peers",
                                in->domains[d].name, policy->pin[i], in->source);
     }
     return TRUE;
@@ -557,7 +546,7 @@ static gboolean check_groups(const FerryPlaceInput *in, GError **error)
         g_autofree char *key = g_strdup_printf("%s\x1f%s", policy->eq, policy->ne);
         const char *other = g_hash_table_lookup(seen, key);
         if (other)
-            return invalid(error, "domains '%s' and '%s' are both in eq group '%s' and ne group '%s': "
+            return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "domains '%s' and '%s' are both in eq group '%s' and ne group '%s': "
                            "they cannot be together and apart", other, in->domains[d].name, policy->eq, policy->ne);
         g_hash_table_insert(seen, g_steal_pointer(&key), (gpointer) in->domains[d].name);
     }
@@ -584,7 +573,7 @@ static gboolean find_cycle(const FerryPlaceInput *in, GHashTable *domains, guint
             for (guint k = start; k < path->len; k++)
                 g_string_append_printf(text, "%s -> ", in->domains[g_array_index(path, guint, k)].name);
             g_string_append(text, in->domains[e].name);
-            return invalid(error, "dependency cycle: %s", text->str);
+            return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "dependency cycle: %s", text->str);
         }
         if (color[e] == 0 && !find_cycle(in, domains, e, color, path, error))
             return FALSE;

@@ -29,22 +29,16 @@
 #define SWTPM_USER "tss"
 
 typedef struct {
-    char *uri, *library, *state_dir, *image_dir, *networks_dir;
+    FerryConfig *config;
     char *id, *dir;
-    GStrv peers;
     FerryRestoreOptions options;
 } RestoreCall;
 
 static void restore_call_free(RestoreCall *r)
 {
-    g_free(r->uri);
-    g_free(r->library);
-    g_free(r->state_dir);
-    g_free(r->image_dir);
-    g_free(r->networks_dir);
+    ferry_config_unref(r->config);
     g_free(r->id);
     g_free(r->dir);
-    g_strfreev(r->peers);
     g_free(r->options.name);
     g_free(r->options.network);
     g_free(r);
@@ -269,8 +263,8 @@ static gboolean choose_identity(Restore *r, GError **error)
 static gboolean restore_once(Restore *r, GError **error)
 {
     FerryRestoreOnceRequest req = {
-        .library = r->call->library, .archive_id = r->call->id, .domain_uuid = r->uuid, .domain_name = r->name,
-        .peers = (const char *const *)r->call->peers, .break_lock = r->call->options.break_lock,
+        .library = r->call->config->archive_library, .archive_id = r->call->id, .domain_uuid = r->uuid, .domain_name = r->name,
+        .peers = (const char *const *)r->call->config->peers, .break_lock = r->call->options.break_lock,
         .ignore_unreachable = r->call->options.ignore_unreachable,
     };
     g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func(g_free);
@@ -300,8 +294,8 @@ static void nic_plan_free(NicPlan *p)
  * map on disk (what a portgroup carries where the domain may come from). */
 static FerryNetmap *networks_here_and_peers(Restore *r, GError **error)
 {
-    FerryNetmap *map = ferry_networks_read_map(r->conn, r->call->networks_dir, error);
-    g_autofree char *path = map ? ferry_networks_map_path(r->call->state_dir) : NULL;
+    FerryNetmap *map = ferry_networks_read_map(r->conn, r->call->config->networks_dir, error);
+    g_autofree char *path = map ? ferry_networks_map_path(r->call->config->state_dir) : NULL;
     g_autoptr(GError) local = NULL;
     g_autoptr(FerryNetmap) kept = path ? ferry_netmap_load(path, &local) : NULL;
     if (kept) {
@@ -364,7 +358,7 @@ static gboolean add_portgroup(virNetworkPtr net, const NicPlan *plan, GError **e
 static gboolean declare_portgroup(Restore *r, const NicPlan *plan, GError **error)
 {
     const FerryNicMapping *m = &plan->mapping;
-    g_autofree char *path = ferry_networks_declarations_path(r->call->networks_dir, m->network);
+    g_autofree char *path = ferry_networks_declarations_path(r->call->config->networks_dir, m->network);
     g_autofree char *current = NULL;
     g_file_get_contents(path, &current, NULL, NULL);
     g_autofree char *key = g_strconcat("declarations ", m->network, NULL);
@@ -383,7 +377,7 @@ static gboolean declare_portgroup(Restore *r, const NicPlan *plan, GError **erro
         return FALSE;
     }
     g_autoptr(GError) local = NULL;
-    if (g_mkdir_with_parents(r->call->networks_dir, 0755) < 0 ||
+    if (g_mkdir_with_parents(r->call->config->networks_dir, 0755) < 0 ||
         !g_file_set_contents_full(path, updated, -1, G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
                                   0644, &local)) {
         g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot declare the VLAN of portgroup %s in %s: %s",
@@ -518,7 +512,7 @@ static void add_writable_dir(GPtrArray *dirs, const char *dir)
 static void find_writable_dirs(Restore *r, const char *nvram_dir)
 {
     r->writable_dirs = g_ptr_array_new_with_free_func(g_free);
-    add_writable_dir(r->writable_dirs, r->call->image_dir);
+    add_writable_dir(r->writable_dirs, r->call->config->image_dir);
     add_writable_dir(r->writable_dirs, nvram_dir);
     g_autoptr(GPtrArray) pools = ferry_dir_pool_paths(r->conn);
     for (guint i = 0; i < pools->len; i++)
@@ -584,7 +578,7 @@ static gboolean plan_placements(Restore *r, GError **error)
 {
     r->placements = g_ptr_array_new_with_free_func((GDestroyNotify)placement_free);
     g_autofree char *nvram_dir = g_build_filename(FERRY_LIBVIRT_STATE_DIR, "qemu", "nvram", NULL);
-    if (!make_dir(r->call->image_dir, "the image directory", error) ||
+    if (!make_dir(r->call->config->image_dir, "the image directory", error) ||
         (ferry_manifest_find(r->manifest, FERRY_FILE_NVRAM) && !make_dir(nvram_dir, "the NVRAM directory", error)))
         return FALSE;
     find_writable_dirs(r, nvram_dir);
@@ -593,7 +587,7 @@ static gboolean plan_placements(Restore *r, GError **error)
         Placement *p = NULL;
         if (f->role != FERRY_FILE_DISK && f->role != FERRY_FILE_NVRAM)
             continue;
-        if (!(p = place(r, f, f->role == FERRY_FILE_DISK ? r->call->image_dir : nvram_dir, error)))
+        if (!(p = place(r, f, f->role == FERRY_FILE_DISK ? r->call->config->image_dir : nvram_dir, error)))
             return FALSE;
         g_ptr_array_add(r->placements, p);
     }
@@ -904,12 +898,12 @@ static gboolean run_restore(Restore *r, GError **error)
 {
     if (!load_manifest(r, error) || cancelled(r, error))
         return FALSE;
-    if (!(r->conn = ferry_libvirt_open(r->call->uri, error)))
+    if (!(r->conn = ferry_libvirt_open(r->call->config->libvirt_uri, error)))
         return FALSE;
     if (!choose_identity(r, error) || (!r->copy && !restore_once(r, error)) || !plan_networks(r, error) || !check_capacity(r, error) ||
         !plan_placements(r, error))
         return FALSE;
-    if (!(r->journal = ferry_journal_create(r->call->state_dir, "restore", r->call->id, error)))
+    if (!(r->journal = ferry_journal_create(r->call->config->state_dir, "restore", r->call->id, error)))
         return FALSE;
     ferry_journal_set(r->journal, "archive", r->call->dir);
     if (!ferry_journal_record(r->journal, "phase", "copying", error) || !copy_and_verify(r, error) ||
@@ -936,7 +930,7 @@ static gboolean restore_job(FerryJob *job, gpointer data, GError **error)
     return ok;
 }
 
-FerryJob *ferry_restore_start(FerryJobs *jobs, const FerryConfig *config, const char *id,
+FerryJob *ferry_restore_start(FerryJobs *jobs, FerryConfig *config, const char *id,
                               const FerryRestoreOptions *options, GError **error)
 {
     g_autofree char *dir = ferry_library_archive_dir(config->archive_library, id, error);
@@ -948,14 +942,9 @@ FerryJob *ferry_restore_start(FerryJobs *jobs, const FerryConfig *config, const 
     if (options->name && !ferry_check_domain_name(options->name, "restore name", error))
         return NULL;
     RestoreCall *r = g_new0(RestoreCall, 1);
-    r->uri = g_strdup(config->libvirt_uri);
-    r->library = g_strdup(config->archive_library);
-    r->state_dir = g_strdup(config->state_dir);
-    r->image_dir = g_strdup(config->image_dir);
-    r->networks_dir = g_strdup(config->networks_dir);
+    r->config = ferry_config_ref(config);
     r->id = g_strdup(id);
     r->dir = g_steal_pointer(&dir);
-    r->peers = g_strdupv(config->peers);
     r->options = *options;
     r->options.name = g_strdup(options->name);
     r->options.network = g_strdup(options->network);

@@ -21,7 +21,7 @@ typedef struct {
 } FerryRestoreOptions;
 
 /* Restores the archive @id on this host. NotFound / InvalidArgument for the id at once. */
-FerryJob *ferry_restore_start(FerryJobs *jobs, const FerryConfig *config, const char *id,
+FerryJob *ferry_restore_start(FerryJobs *jobs, FerryConfig *config, const char *id,
                               const FerryRestoreOptions *options, GError **error);
 
 /* Finishes or rolls back the restore job of journal entry @journal. Blocking. */

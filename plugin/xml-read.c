@@ -45,13 +45,3 @@ xmlDocPtr ferry_xml_read(const char *xml, const char *what, const char *name, GE
     xmlFreeParserCtxt(ctxt);
     return doc;
 }
-
-gboolean ferry_xml_invalid(GError **error, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    g_autofree char *msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-    g_set_error_literal(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT, msg);
-    return FALSE;
-}

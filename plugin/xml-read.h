@@ -13,7 +13,4 @@ void ferry_xml_init(void);
  * domain XML"); @name is the document's name in libxml2's messages. */
 xmlDocPtr ferry_xml_read(const char *xml, const char *what, const char *name, GError **error);
 
-/* Sets an InvalidArgument error (what a parser says of bad input) and returns FALSE. */
-gboolean ferry_xml_invalid(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
 G_END_DECLS

@@ -320,6 +320,37 @@ int cli_verb_purge(CliContext *ctx, char **args)
     return CLI_EXIT_OK;
 }
 
+/* Removes an archive, damaged or not. ListArchives first: virt-ferryd may not have an
+ * object for an archive another host wrote, and it tells a missing one apart. */
+int cli_verb_archive_delete(CliContext *ctx, char **args)
+{
+    g_autoptr(GError) error = NULL;
+    if (!ferry_check_archive_id(args[0], &error) || !cli_connect(ctx, &error))
+        return fail(error);
+    g_autoptr(GVariant) archives = list_archives(ctx, &error);
+    if (!archives)
+        return fail(error);
+    if (!archive_listed(archives, args[0])) {
+        set_no_archive(&error, args[0]);
+        return fail(error);
+    }
+    g_autofree char *escaped = g_dbus_escape_object_path(args[0]);
+    g_autofree char *path = g_strconcat(FERRY_ARCHIVE_PATH "/", escaped, NULL);
+    g_autoptr(GVariant) deleted = cli_call(ctx, path, FERRY_ARCHIVE_INTERFACE, "Delete", NULL, G_VARIANT_TYPE_UNIT,
+                                           TRUE, &error);
+    if (!deleted)
+        return fail(error);
+    if (ctx->json) {
+        g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE_VARDICT);
+        g_variant_builder_add(&b, "{sv}", "Archive", g_variant_new_string(args[0]));
+        cli_json_print(g_variant_builder_end(&b));
+        return CLI_EXIT_OK;
+    }
+    g_autofree char *shown = cli_display(args[0]);
+    g_print("Deleted archive %s.\n", shown);
+    return CLI_EXIT_OK;
+}
+
 /* ------------------------------------------------------------------ jobs */
 
 static guint path_job_id(const char *path)

@@ -8,17 +8,6 @@
 
 #include <string.h>
 
-static gboolean invalid(GError **error, const char *format, ...) G_GNUC_PRINTF(2, 3);
-static gboolean invalid(GError **error, const char *format, ...)
-{
-    va_list args;
-    va_start(args, format);
-    g_autofree char *message = g_strdup_vprintf(format, args);
-    va_end(args);
-    g_set_error_literal(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT, message);
-    return FALSE;
-}
-
 /* "no-migrate" is accepted for "no_migrate", as the metadata element spells it. */
 static const FerryPolicyKey *find_key(const char *name, gsize len)
 {
@@ -38,7 +27,7 @@ static gboolean parse_bool(const char *key, const char *value, GVariant **out, G
             return TRUE;
         }
     }
-    return invalid(error, "policy key '%s': \"%s\" is not a boolean; use true, false, yes, no, 1 or 0",
+    return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "policy key '%s': \"%s\" is not a boolean; use true, false, yes, no, 1 or 0",
                    key, value);
 }
 
@@ -50,11 +39,11 @@ static gboolean parse_priority(const char *key, const char *value, GVariant **ou
         if (g_error_matches(local, G_NUMBER_PARSER_ERROR, G_NUMBER_PARSER_ERROR_OUT_OF_BOUNDS))
             number = G_MAXINT64;
         else
-            return invalid(error, "policy key '%s': \"%s\" is not an integer; use a whole number "
+            return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "policy key '%s': \"%s\" is not an integer; use a whole number "
                            "from %d to %d", key, value, FERRY_PRIORITY_MIN, FERRY_PRIORITY_MAX);
     }
     if (number < FERRY_PRIORITY_MIN || number > FERRY_PRIORITY_MAX)
-        return invalid(error, "policy key '%s': %s is out of range; use a whole number from %d to %d",
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "policy key '%s': %s is out of range; use a whole number from %d to %d",
                        key, value, FERRY_PRIORITY_MIN, FERRY_PRIORITY_MAX);
     *out = g_variant_new_int32((gint32)number);
     return TRUE;
@@ -98,18 +87,18 @@ static gboolean check_entries(const char *key, GPtrArray *items, GError **error)
     gboolean hosts = g_str_equal(key, "pin");
     g_autofree char *what = g_strdup_printf("policy key '%s': entry", key);
     if (items->len > FERRY_POLICY_LIST_MAX)
-        return invalid(error, "policy key '%s' lists %u entries, at most %d are allowed", key,
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "policy key '%s' lists %u entries, at most %d are allowed", key,
                        items->len, FERRY_POLICY_LIST_MAX);
     for (guint i = 0; i < items->len; i++) {
         const char *item = items->pdata[i];
         if (!*item)
-            return invalid(error, "policy key '%s': entry %u is empty; separate %s with single commas, "
+            return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "policy key '%s': entry %u is empty; separate %s with single commas, "
                            "or give %s= for none", key, i + 1, hosts ? "host names" : "domain names", key);
         if (!(hosts ? ferry_check_host_name : ferry_check_domain_name)(item, what, error))
             return FALSE;
         for (guint j = 0; j < i; j++)
             if (g_str_equal(item, items->pdata[j]))
-                return invalid(error, "policy key '%s' lists \"%s\" twice", key, item);
+                return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "policy key '%s' lists \"%s\" twice", key, item);
     }
     return TRUE;
 }
@@ -143,24 +132,24 @@ static gboolean parse_assignment(const char *arg, const FerryPolicyKey **key, GV
 {
     if (!g_utf8_validate(arg, -1, NULL)) {
         g_autofree char *shown = g_strescape(arg, NULL);
-        return invalid(error, "\"%s\" is not valid UTF-8", shown);
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "\"%s\" is not valid UTF-8", shown);
     }
     if (!*arg)
-        return invalid(error, "an empty argument is no policy assignment; give KEY=VALUE, "
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "an empty argument is no policy assignment; give KEY=VALUE, "
                        "for example hold=yes");
     const char *eq = strchr(arg, '=');
     if (!eq) {
         const FerryPolicyKey *known = find_key(arg, strlen(arg));
         if (known)
-            return invalid(error, "policy key '%s' needs a value: give %s=VALUE", known->name, arg);
-        return invalid(error, "\"%s\" is not a policy assignment; give KEY=VALUE, for example hold=yes",
+            return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "policy key '%s' needs a value: give %s=VALUE", known->name, arg);
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "\"%s\" is not a policy assignment; give KEY=VALUE, for example hold=yes",
                        arg);
     }
     if (eq == arg)
-        return invalid(error, "\"%s\" has no key before '='; the keys are %s", arg, ferry_policy_key_names());
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "\"%s\" has no key before '='; the keys are %s", arg, ferry_policy_key_names());
     *key = find_key(arg, (gsize)(eq - arg));
     if (!*key)
-        return invalid(error, "unknown policy key '%.*s'; the keys are %s", (int)(eq - arg), arg,
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "unknown policy key '%.*s'; the keys are %s", (int)(eq - arg), arg,
                        ferry_policy_key_names());
     return parse_value(*key, eq + 1, value, error);
 }
@@ -168,7 +157,7 @@ static gboolean parse_assignment(const char *arg, const FerryPolicyKey **key, GV
 GVariant *cli_policy_parse(const char *const *assignments, GError **error)
 {
     if (!assignments || !assignments[0]) {
-        invalid(error, "no policy assignment given; give KEY=VALUE, for example hold=yes");
+        ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "no policy assignment given; give KEY=VALUE, for example hold=yes");
         return NULL;
     }
     g_autoptr(GHashTable) seen = g_hash_table_new(g_str_hash, g_str_equal);
@@ -180,7 +169,7 @@ GVariant *cli_policy_parse(const char *const *assignments, GError **error)
             return NULL;
         if (!g_hash_table_add(seen, (gpointer)key->name)) {
             g_variant_unref(g_variant_ref_sink(value));
-            invalid(error, "policy key '%s' is given twice", key->name);
+            ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "policy key '%s' is given twice", key->name);
             return NULL;
         }
         g_variant_builder_add(&builder, "{sv}", key->name, value);

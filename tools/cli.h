@@ -144,6 +144,7 @@ int cli_verb_verify(CliContext *ctx, char **args);
 int cli_verb_archives(CliContext *ctx, char **args);
 int cli_verb_check_networks(CliContext *ctx, char **args);
 int cli_verb_purge(CliContext *ctx, char **args);
+int cli_verb_archive_delete(CliContext *ctx, char **args);
 int cli_verb_jobs(CliContext *ctx, char **args);
 int cli_verb_job(CliContext *ctx, char **args);
 int cli_verb_cancel(CliContext *ctx, char **args);

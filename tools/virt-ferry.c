@@ -114,6 +114,9 @@ static const Verb verbs[] = {
       cli_verb_archives, NULL, NULL, "list-archives" },
     { "purge", "DOMAIN", "Undefine a domain pending deletion and delete the disks its archive holds copies of.",
       "The archive is verified first: if it does not verify, nothing is deleted.", 1, 1, cli_verb_purge },
+    { "archive-delete", "ARCHIVE", "Remove an archive from the library, damaged or not.",
+      "A link inside the archive is removed as a link. A domain pending deletion from it can then\n"
+      "be neither restored from it nor purged.", 1, 1, cli_verb_archive_delete },
     { "migrate", "DOMAIN PEER", "Move a domain to a peer host, peer to peer, live unless the methods say otherwise.",
       "Methods, tried in this order (whatever order they are given in) until one succeeds:\n"
       "  migration          live; the disks stay on storage both hosts share\n"

@@ -271,6 +271,22 @@ tap_ok "virt-ferry archives shows it damaged" bash -c "'$LAB' exec beta virt-fer
 out=$(on beta gdbus call --system -d $BUS -o $ROOT -m $MANAGER.Restore -- "$sid-h3" '{}' 2>&1)
 tap_ok "Restore of it fails naming the missing manifest (not: no archive)" \
     bash -c "grep -q 'Ferry1.Error.Failed' <<< \"\$1\" && grep -q 'manifest is missing' <<< \"\$1\"" _ "$out"
+# A damaged archive can be removed (Archive.Delete), links inside it removed as links.
+mkdir -p "$LAB_DIR/outside-$$" && echo keep-me > "$LAB_DIR/outside-$$/passwd"
+ln -s "$LAB_DIR/outside-$$" "$LIBRARY/$sid-h3/etc"
+out=$(on beta runuser -u nobody -- busctl call $BUS "$ROOT/archive/$(escape "$sid-h3")" $BUS.Archive Delete 2>&1)
+tap_ok "Archive.Delete from uid 65534 is AccessDenied" grep -q "Access denied" <<< "$out"
+tap_ok "and the archive stays" test -d "$LIBRARY/$sid-h3"
+out=$(on beta virt-ferry archive-delete "$sid-h3" 2>&1)
+tap_is "virt-ferry archive-delete removes the damaged archive (no manifest)" "$out" "Deleted archive $sid-h3."
+tap_ok "its directory is gone" bash -c "! test -e '$LIBRARY/$sid-h3'"
+tap_ok "the link inside it was removed, not followed" grep -q keep-me "$LAB_DIR/outside-$$/passwd"
+out=$(on beta timeout 20 busctl call $BUS $ROOT $MANAGER ListArchives 2>&1)
+tap_ok "ListArchives no longer lists it" bash -c "! grep -q '\"$sid-h3\"' <<< \"\$1\"" _ "$out"
+tap_ok "its Archive object is gone" bash -c "! '$LAB' exec beta busctl --list tree $BUS | grep -qxF '$ROOT/archive/$(escape "$sid-h3")'"
+out=$(on beta virt-ferry archive-delete "$sid-h3" 2>&1); rc=$?
+tap_is "deleting it again: no such archive (exit 3)" "$rc" 3
+rm -rf "$LAB_DIR/outside-$$"
 rm -rf "$LIBRARY/$sid-h1" "$LIBRARY/$sid-h2" "$LIBRARY/$sid-h3" "$LIBRARY/$sid-h4"
 
 # TPM state: copied without following links, restored with swtpm's owner.

@@ -243,4 +243,44 @@ tap_ok "libvirt operations work with virt-ferryd stopped, within the hook's boun
 tap_ok "libvirt operations work with the system bus stopped, within the hook's bound" bounded "${base:-0}" "$busstopped"
 tap_is "virt-ferryd answers again once continued" "$(mprop alpha Hostname)" "'alpha'"
 
+# ------------------------------------------------------------------ Verify from anyone stays bounded
+# Archive.Verify needs no authorization: 50 at once from uid 65534 against a 64 MiB archive
+# must leave virt-ferryd's memory and threads bounded (before the caps: 493 MB and 46
+# threads with 150 calls), each call answered with a job or Busy; finished jobs leave.
+"$LAB" guest alpha v1 --mem 128 --disk 64 >&2 || tap_bail "guest v1 did not start on alpha"
+on alpha virsh -q destroy v1 > /dev/null 2>&1
+vjob=$(call_job alpha Archive 'sa{sv}' v1 0)
+tap_is "an archive to verify is made" "$(job_wait alpha "$vjob")" succeeded
+vid=$(jprop alpha "$vjob" Result)
+VIRT_FERRY_JOB_LINGER_SECONDS=3 "$LAB" ferryd alpha restart >&2
+ferryd_pid=$(host_pid alpha /run/virt-ferryd.pid)
+vpath=$ROOT/archive/$(escape "$vid")
+wait_for 10 has_object alpha "$vpath" || on alpha busctl call $BUS $ROOT $MANAGER ListArchives > /dev/null 2>&1
+status_of() { on alpha awk -v k="$1:" '$1 == k { print $2 }' /proc/"$ferryd_pid"/status; }
+flood=$LAB_DIR/verify-flood-$$
+mkdir -p "$flood"
+for i in $(seq 1 50); do
+    on alpha setpriv --reuid 65534 --regid 65534 --clear-groups \
+        busctl call $BUS "$vpath" $BUS.Archive Verify > "$flood/$i" 2>&1 &
+done
+max_threads=0
+for _ in $(seq 1 40); do
+    t=$(status_of Threads)
+    [ -n "$t" ] && [ "$t" -gt "$max_threads" ] && max_threads=$t
+    sleep 0.1
+done
+wait
+hwm_kb=$(status_of VmHWM)
+tap_diag "50 Verify calls from uid 65534: peak RSS $((hwm_kb / 1024)) MB, up to $max_threads threads"
+tap_ok "virt-ferryd's peak RSS stays under 100 MB" test "${hwm_kb:-999999}" -lt $((100 * 1024))
+tap_ok "virt-ferryd's threads stay at 24 or fewer" test "$max_threads" -le 24
+answered=$(cat "$flood"/* | grep -c '^o "/org/virtferry/Ferry1/job/[0-9]*"$\|Ferry1.Error.Busy')
+tap_is "every call got a job or Busy" "$answered" 50
+tap_diag "answered Busy: $(cat "$flood"/* | grep -c 'Ferry1.Error.Busy')"
+jobs_on_bus() { on alpha busctl --list tree $BUS 2> /dev/null | grep -c '^/org/virtferry/Ferry1/job/'; }
+no_jobs_on_bus() { [ "$(jobs_on_bus)" = 0 ]; }
+tap_ok "finished verify jobs leave the bus after the linger" wait_for 60 no_jobs_on_bus
+tap_is "virt-ferryd still answers" "$(mprop alpha Hostname)" "'alpha'"
+rm -rf "$flood"
+
 tap_done

@@ -970,6 +970,39 @@ static void test_perf(Fixture *f, gconstpointer data)
     ferry_remove_tree(dir);
 }
 
+/* Removing a tree (a partial or a deleted archive) never follows a link out of it: a link
+ * to a directory elsewhere, inside the tree or as the tree itself, goes as a link and what
+ * it points at stays. */
+static void test_remove_tree_links(Fixture *f, gconstpointer data)
+{
+    g_autofree char *victim = path_in(f, "victim");
+    g_autofree char *kept = path_in(f, "victim/keep");
+    g_autofree char *tree = path_in(f, "tree");
+    g_autofree char *sub = path_in(f, "tree/sub");
+    g_autofree char *deep = path_in(f, "tree/sub/deeper");
+    g_assert_cmpint(g_mkdir(victim, 0755), ==, 0);
+    g_assert_true(g_file_set_contents(kept, "precious", -1, NULL));
+    g_assert_cmpint(g_mkdir_with_parents(deep, 0755), ==, 0);
+    g_autofree char *file = path_in(f, "tree/sub/file");
+    g_assert_true(g_file_set_contents(file, "x", -1, NULL));
+    g_autofree char *link_dir = path_in(f, "tree/etc");
+    g_autofree char *link_deep = path_in(f, "tree/sub/deeper/etc");
+    g_autofree char *link_file = path_in(f, "tree/keep");
+    g_assert_cmpint(symlink(victim, link_dir), ==, 0);
+    g_assert_cmpint(symlink(victim, link_deep), ==, 0);
+    g_assert_cmpint(symlink(kept, link_file), ==, 0);
+    ferry_remove_tree(tree);
+    g_assert_false(g_file_test(tree, G_FILE_TEST_EXISTS));
+    g_assert_true(g_file_test(kept, G_FILE_TEST_IS_REGULAR));
+
+    g_autofree char *tree_link = path_in(f, "tree-link");
+    g_assert_cmpint(symlink(victim, tree_link), ==, 0);
+    ferry_remove_tree(tree_link);
+    GStatBuf st;
+    g_assert_cmpint(g_lstat(tree_link, &st), <, 0);
+    g_assert_true(g_file_test(kept, G_FILE_TEST_IS_REGULAR));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -998,6 +1031,7 @@ int main(int argc, char **argv)
     ADD("/copy/tree-owned", test_tree_owned);
     ADD("/copy/tree-refuses-dir-links", test_tree_refuses_dir_links);
     ADD("/copy/fsync-tree", test_fsync_tree);
+    ADD("/copy/remove-tree-links", test_remove_tree_links);
     ADD("/copy/write-new-file", test_write_new_file);
     if (g_test_perf())
         ADD("/copy/perf", test_perf);

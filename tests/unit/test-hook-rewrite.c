@@ -656,7 +656,9 @@ static void test_unjudgeable_refused(Fixture *f, gconstpointer unused)
     assert_refused_as(s, "virt-ferry: the start of domain w1 is refused", (const char *const[]){ "DOCTYPE", NULL });
 }
 
-/* The hook without its module (a partial installation): libvirt's XML as it was, and why. */
+/* The hook without its module (a partial installation): with a network map (virt-ferry set
+ * up here) the NICs cannot be judged and the operation is refused; without one, libvirt's XML
+ * as it was, and why. (This test asserted the pass-through with a map before.) */
 static void test_no_module(Fixture *f, gconstpointer unused)
 {
     g_autofree char *installed = g_build_filename(FERRY_HOOKSEXECDIR, "virt-ferry-hook-rewrite.so", NULL);
@@ -676,9 +678,21 @@ static void test_no_module(Fixture *f, gconstpointer unused)
 
     g_autofree char *xml = domain_xml(OVS_NIC_VLAN_300(MAC1));
     g_autoptr(Run) r = run(f, "restore", xml);
-    g_assert_cmpint(r->status, ==, 0);
-    g_assert_cmpmem(r->out, r->out_length, xml, strlen(xml));
+    g_assert_cmpint(r->status, ==, 1);
+    g_assert_cmpuint(r->out_length, ==, 0);
     g_assert_nonnull(strstr(r->err, "cannot load virt-ferry-hook-rewrite.so"));
+    g_assert_nonnull(strstr(r->err, "virt-ferry: the restore of domain w1 is refused"));
+    g_autoptr(Run) m = run(f, "migrate", xml);
+    g_assert_cmpint(m->status, ==, 1);
+    g_assert_cmpuint(m->out_length, ==, 0);
+
+    /* No map: virt-ferry is not set up here, the XML goes on as it was. */
+    g_autofree char *map = g_build_filename(f->state, "netmap", NULL);
+    g_assert_cmpint(g_unlink(map), ==, 0);
+    g_autoptr(Run) unset = run(f, "restore", xml);
+    g_assert_cmpint(unset->status, ==, 0);
+    g_assert_cmpmem(unset->out, unset->out_length, xml, strlen(xml));
+    g_assert_nonnull(strstr(unset->err, "cannot load virt-ferry-hook-rewrite.so"));
 }
 
 static void test_migrate_as_restore(Fixture *f, gconstpointer unused)

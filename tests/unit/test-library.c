@@ -190,6 +190,39 @@ static void test_missing_manifest(Fixture *f, gconstpointer data)
     g_assert_nonnull(strstr(listed->problem, "missing"));
 }
 
+/* A damaged archive (no manifest) can be deleted, and leaves the listing; a link inside it
+ * to a directory outside the library is removed as a link, and a link in an archive's place
+ * goes as a link too. */
+static void test_delete_damaged(Fixture *f, gconstpointer data)
+{
+    g_autoptr(FerryManifest) m = NULL;
+    g_autofree char *dir = make_archive(f, "y-1", &m);
+    g_autofree char *manifest = g_build_filename(dir, FERRY_MANIFEST_NAME, NULL);
+    g_assert_cmpint(g_unlink(manifest), ==, 0);
+    g_autofree char *outside = g_dir_make_tmp("ferry-outside-XXXXXX", NULL);
+    g_autofree char *kept = g_build_filename(outside, "passwd", NULL);
+    g_assert_true(g_file_set_contents(kept, "root:x:0:0", -1, NULL));
+    g_autofree char *link = g_build_filename(dir, "etc", NULL);
+    g_assert_cmpint(symlink(outside, link), ==, 0);
+    g_autofree char *link_archive = g_build_filename(f->dir, "z-2", NULL);
+    g_assert_cmpint(symlink(outside, link_archive), ==, 0);
+    g_autoptr(GError) error = NULL;
+    g_assert_true(ferry_library_delete(f->dir, "y-1", &error));
+    g_assert_no_error(error);
+    g_assert_true(ferry_library_delete(f->dir, "z-2", &error));
+    g_assert_no_error(error);
+    g_assert_true(g_file_test(kept, G_FILE_TEST_IS_REGULAR));
+    g_autoptr(GPtrArray) list = ferry_library_list(f->dir);
+    g_assert_cmpuint(list->len, ==, 0);
+    g_assert_false(g_file_test(dir, G_FILE_TEST_EXISTS));
+    g_assert_false(ferry_library_delete(f->dir, "y-1", &error));
+    g_assert_error(error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND);
+    g_clear_error(&error);
+    g_assert_false(ferry_library_delete(f->dir, "../y-1", &error));
+    g_assert_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT);
+    ferry_remove_tree(outside);
+}
+
 /* A FIFO named manifest must not block a listing (alarm() makes a hang a failure); a link is
  * not followed; a huge file is not read whole. */
 static void test_hostile_manifest(Fixture *f, gconstpointer data)
@@ -379,7 +412,8 @@ static void test_jobs(void)
     FerryJobs *jobs = ferry_jobs_new(observe, &w);
     g_autoptr(GError) error = NULL;
 
-    FerryJob *ok = ferry_jobs_start(jobs, FERRY_JOB_ARCHIVE, "d", "uuid-1", job_ok_with_note, NULL, NULL, &error);
+    /* ferry_jobs_start returns a reference of the caller's: the table drops a finished job. */
+    g_autoptr(FerryJob) ok = ferry_jobs_start(jobs, FERRY_JOB_ARCHIVE, "d", "uuid-1", job_ok_with_note, NULL, NULL, &error);
     g_assert_no_error(error);
     run_until_finished(&w, ok);
     g_auto(FerryJobState) s = { 0 };
@@ -389,10 +423,11 @@ static void test_jobs(void)
     g_assert_cmpstr(s.result, ==, "d-1");
     g_assert_cmpuint(g_strv_length(s.notes), ==, 1);
     g_assert_cmpuint(g_variant_n_children(s.steps), ==, 1);
-    /* The domain is free again once the job ended. */
+    /* The domain is free again once the job ended, and the table has forgotten the job. */
     g_assert_null(ferry_jobs_for_domain(jobs, "uuid-1"));
+    g_assert_cmpuint(ferry_jobs_count(jobs), ==, 0);
 
-    FerryJob *long_job = ferry_jobs_start(jobs, FERRY_JOB_ARCHIVE, "d", "uuid-1", job_waits_for_cancel, NULL, NULL, &error);
+    g_autoptr(FerryJob) long_job = ferry_jobs_start(jobs, FERRY_JOB_ARCHIVE, "d", "uuid-1", job_waits_for_cancel, NULL, NULL, &error);
     g_assert_no_error(error);
     g_assert_null(ferry_jobs_start(jobs, FERRY_JOB_RESTORE, "d", "uuid-1", job_ok_with_note, NULL, NULL, &error));
     g_assert_error(error, FERRY_ERROR, FERRY_ERROR_BUSY);
@@ -402,16 +437,22 @@ static void test_jobs(void)
     g_clear_error(&error);
     g_assert_cmpuint(ferry_jobs_count_running(jobs, FERRY_JOB_ARCHIVE), ==, 1);
     g_assert_cmpuint(ferry_jobs_count_running(jobs, FERRY_JOB_VERIFY), ==, 0);
+    /* Per-caller counts (Verify's cap per bus name). */
+    ferry_job_set_owner(long_job, ":1.5");
+    g_assert_cmpuint(ferry_jobs_count_running_for(jobs, FERRY_JOB_ARCHIVE, ":1.5"), ==, 1);
+    g_assert_cmpuint(ferry_jobs_count_running_for(jobs, FERRY_JOB_ARCHIVE, ":1.6"), ==, 0);
+    g_assert_cmpuint(ferry_jobs_count(jobs), ==, 1);
     ferry_job_cancel(long_job);
     run_until_finished(&w, long_job);
     g_assert_cmpuint(ferry_jobs_count_running(jobs, FERRY_JOB_ARCHIVE), ==, 0);
+    g_assert_cmpuint(ferry_jobs_count(jobs), ==, 0);
     g_auto(FerryJobState) c = { 0 };
     ferry_job_get_state(long_job, &c);
     g_assert_cmpint(c.status, ==, FERRY_JOB_CANCELLED);
     g_autoptr(GError) cancelled = ferry_job_dup_error(long_job);
     g_assert_error(cancelled, FERRY_ERROR, FERRY_ERROR_CANCELLED);
 
-    FerryJob *bad = ferry_jobs_start(jobs, FERRY_JOB_VERIFY, "x", NULL, job_fails_foreign, NULL, NULL, &error);
+    g_autoptr(FerryJob) bad = ferry_jobs_start(jobs, FERRY_JOB_VERIFY, "x", NULL, job_fails_foreign, NULL, NULL, &error);
     run_until_finished(&w, bad);
     g_autoptr(GError) failed = ferry_job_dup_error(bad);
     g_assert_error(failed, FERRY_ERROR, FERRY_ERROR_FAILED);
@@ -456,6 +497,7 @@ int main(int argc, char **argv)
     g_test_add("/library/manifest-round-trip", Fixture, NULL, set_up, test_manifest_round_trip, tear_down);
     g_test_add("/library/corruption", Fixture, NULL, set_up, test_corruption, tear_down);
     g_test_add("/library/missing-manifest", Fixture, NULL, set_up, test_missing_manifest, tear_down);
+    g_test_add("/library/delete-damaged", Fixture, NULL, set_up, test_delete_damaged, tear_down);
     g_test_add("/library/hostile-manifest", Fixture, NULL, set_up, test_hostile_manifest, tear_down);
     g_test_add("/library/unsafe-dirs", Fixture, NULL, set_up, test_unsafe_dirs, tear_down);
     g_test_add("/library/journal-fifo", Fixture, NULL, set_up, test_journal_fifo, tear_down);
