@@ -66,8 +66,9 @@ on alpha ip link set eth0 up
 kill_host_daemon alpha /run/virt-ferryd.pid
 kill_host_daemon alpha /run/libvirt/qemu/f1.pid
 kill_host_daemon alpha /run/libvirtd.pid
+kill_host_daemon alpha /run/libvirt/qemu/f2.pid
 kill_host_daemon alpha /run/virtlockd.pid
-gone() { ! on alpha sh -c "kill -0 $1" 2> /dev/null; }
+gone() { local st; st=$(on alpha awk '{ print $3 }' "/proc/$1/stat" 2> /dev/null); [ -z "$st" ] || [ "$st" = Z ]; }
 for p in /run/virt-ferryd.pid /run/libvirt/qemu/f1.pid /run/libvirt/qemu/f2.pid /run/libvirtd.pid /run/virtlockd.pid; do
     pid=$(host_pid alpha $p)
     [ -z "$pid" ] || wait_for 10 gone "$pid" || tap_bail "alpha's $p ($pid) did not die"
