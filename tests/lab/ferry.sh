@@ -34,9 +34,10 @@ since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
 host_pid() { on "$1" cat "$2" 2> /dev/null; }
 
 # A call through gdbus (which prints the error's name): "ok", or the D-Bus error name.
+# AS_USER=U makes the call as user U.
 call_error() { # HOST OBJECT INTERFACE.METHOD gdbus-args...
     local h=$1 o=$2 m=$3 out; shift 3
-    out=$(on "$h" gdbus call --system -d $BUS -o "$o" -m "$m" -- "$@" 2>&1) && { echo ok; return 0; }
+    out=$(on "$h" ${AS_USER:+runuser -u "$AS_USER" --} gdbus call --system -d $BUS -o "$o" -m "$m" -- "$@" 2>&1) && { echo ok; return 0; }
     sed -n 's/.*GDBus\.Error:\([A-Za-z0-9_.]*\):.*/\1/p' <<< "$out" | head -n 1 | grep . || echo "no error name: $out"
 }
 merr() { local h=$1 m=$2; shift 2; call_error "$h" $ROOT "$MANAGER.$m" "$@"; }
