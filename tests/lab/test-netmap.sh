@@ -92,6 +92,11 @@ digest=$(archive_digest "$id")
 out=$(on alpha busctl call $BUS $ROOT $MANAGER CheckNetworks)
 tap_ok "CheckNetworks finds the portgroup beta lacks" grep -q '"v1" "[0-9a-f:]*" "qemu+tcp://beta/system" "portgroup blue300 of network ovsnet does not exist there"' <<< "$out"
 tap_diag "$out"
+cli alpha check-networks; rc=$?
+tap_diag "$CLI_OUT"
+tap_is "virt-ferry check-networks exits 0 with problems listed" "$rc" 0
+tap_ok "it shows v1's NIC, the peer and the problem in one row" \
+    grep -qE "^v1 +[0-9a-f:]{17} +qemu\+tcp://beta/system +portgroup blue300 of network ovsnet does not exist there$" <<< "$CLI_OUT"
 
 # The network map virt-ferryd keeps on disk for the hook (its rewrite by table B2 is tested in
 # tests/unit/test-hook-rewrite; plain virsh through the hook at the end).
