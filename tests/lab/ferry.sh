@@ -69,10 +69,11 @@ job_wait() { # HOST PATH [SECONDS]
 # The test guest's console, and its per-boot id: it prints "alive name=N boot=ID" every
 # second while it runs, so the same id printing on after a move proves it did not reboot.
 console() { echo "$LAB_DIR/hosts/$1/var-log-libvirt/qemu/$2.console"; }
-# An empty id would make every "did not reboot" check pass on a reboot: bail out instead.
+# From the boot line or, on a host the guest moved to, its alive lines. An empty id would make
+# every "did not reboot" check pass on a reboot: bail out instead.
 boot_id() {
     local id
-    id=$(grep -a 'booted name=' "$(console "$1" "$2")" 2> /dev/null | tail -n 1 | sed -n 's/.*boot=\([0-9a-f]*\).*/\1/p')
+    id=$(grep -a "\(booted\|alive\) name=$2 boot=" "$(console "$1" "$2")" 2> /dev/null | tail -n 1 | sed -n 's/.*boot=\([0-9a-f]*\).*/\1/p')
     [ -n "$id" ] || tap_bail "no boot id on $2's console on $1"
     echo "$id"
 }
