@@ -33,6 +33,21 @@ now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
 host_pid() { on "$1" cat "$2" 2> /dev/null; }
 
+# A call through gdbus (which prints the error's name): "ok", or the D-Bus error name.
+# AS_USER=U makes the call as user U.
+call_error() { # HOST OBJECT INTERFACE.METHOD gdbus-args...
+    local h=$1 o=$2 m=$3 out; shift 3
+    out=$(on "$h" ${AS_USER:+runuser -u "$AS_USER" --} gdbus call --system -d $BUS -o "$o" -m "$m" -- "$@" 2>&1) && { echo ok; return 0; }
+    sed -n 's/.*GDBus\.Error:\([A-Za-z0-9_.]*\):.*/\1/p' <<< "$out" | head -n 1 | grep . || echo "no error name: $out"
+}
+merr() { local h=$1 m=$2; shift 2; call_error "$h" $ROOT "$MANAGER.$m" "$@"; }
+FERR=org.virtferry.Ferry1.Error
+# The CLI's exit status, its output kept in CLI_OUT.
+cli() { # HOST ARGS...
+    local h=$1; shift
+    CLI_OUT=$(on "$h" virt-ferry "$@" 2>&1)
+}
+
 # Jobs: a method returning a job path; prints the path, or the error.
 call_job() { # HOST METHOD SIGNATURE ARGS...
     local h=$1 m=$2; shift 2
@@ -54,7 +69,14 @@ job_wait() { # HOST PATH [SECONDS]
 # The test guest's console, and its per-boot id: it prints "alive name=N boot=ID" every
 # second while it runs, so the same id printing on after a move proves it did not reboot.
 console() { echo "$LAB_DIR/hosts/$1/var-log-libvirt/qemu/$2.console"; }
-boot_id() { grep -a 'booted name=' "$(console "$1" "$2")" | tail -n 1 | sed -n 's/.*boot=\([0-9a-f]*\).*/\1/p'; }
+# From the boot line or, on a host the guest moved to, its alive lines. An empty id would make
+# every "did not reboot" check pass on a reboot: bail out instead.
+boot_id() {
+    local id
+    id=$(grep -a "\(booted\|alive\) name=$2 boot=" "$(console "$1" "$2")" 2> /dev/null | tail -n 1 | sed -n 's/.*boot=\([0-9a-f]*\).*/\1/p')
+    [ -n "$id" ] || tap_bail "no boot id on $2's console on $1"
+    echo "$id"
+}
 alive_count() { local n; n=$(grep -ac "alive name=$2 boot=$3" "$(console "$1" "$2")" 2> /dev/null); echo "${n:-0}"; }
 alive_since() { # HOST NAME BOOT_ID LINES_BEFORE
     [ "$(alive_count "$@")" -gt "$4" ]
@@ -73,3 +95,6 @@ polkit_rules() { # [RULES-JS]
     on alpha sh -c 'nohup /usr/lib/polkit-1/polkitd --no-debug --replace >> /var/log/libvirt/polkitd.log 2>&1 < /dev/null &'
     sleep 1
 }
+
+# The job a CLI run started, from its output (the CLI prints the job's path first).
+cli_job_path() { grep -o '/org/virtferry/Ferry1/job/[0-9]*' <<< "$CLI_OUT" | head -n 1; }

@@ -14,7 +14,10 @@ tap_is() { # DESCRIPTION GOT WANT
 }
 tap_diag() { printf '# %s\n' "$@"; }
 tap_skip_all() { echo "1..0 # SKIP $*"; exit 0; }
-tap_bail() { echo "Bail out! $*"; exit 1; }
+# Also from inside $(...): the message goes to the TAP stream (fd 3), and the test itself ends.
+exec 3>&1
+trap 'exit 1' USR1
+tap_bail() { echo "Bail out! $*" >&3; [ "$BASHPID" = "$$" ] || kill -USR1 $$; exit 1; }
 tap_done() { echo "1..$TAP_N"; [ "$TAP_FAILED" = 0 ]; }
 # Wait up to SECONDS for CMD to succeed.
 wait_for() { local s=$1 i; shift; for ((i = 0; i < s * 10; i++)); do "$@" && return 0; sleep 0.1; done; return 1; }

@@ -56,7 +56,8 @@ tap_ok "the root serves the ObjectManager" \
     bash -c "'$LAB' exec alpha busctl call $BUS $ROOT org.freedesktop.DBus.ObjectManager GetManagedObjects > /dev/null"
 
 on alpha sh -c 'echo $$ > /run/test-monitor.pid; exec gdbus monitor --system --dest org.virtferry.Ferry1' > "$MONITOR_LOG" 2>&1 &
-sleep 0.5
+# gdbus monitor says whose the name is once it watches it.
+wait_for 10 grep -q "is owned by" "$MONITOR_LOG" || tap_bail "gdbus monitor did not start: $(cat "$MONITOR_LOG")"
 
 # ------------------------------------------------------------------ lifecycle
 "$LAB" guest alpha g1 --mem 128 >&2 || tap_bail "guest g1 did not start on alpha"
@@ -72,9 +73,8 @@ tap_ok "destroy: State stop within 1 s" within_1s alpha g1 State "'stop'"
 tap_is "destroy: Reason shutoff:destroyed" "$(dprop alpha g1 Reason)" "'shutoff:destroyed'"
 on alpha virsh -q start g1 > /dev/null
 tap_ok "start: State normal within 1 s" within_1s alpha g1 State "'normal'"
-sleep 0.3
 tap_ok "DomainStateChanged signals were seen on the bus (paused, unpaused, destroyed)" \
-    bash -c "grep -qF \"DomainStateChanged ('g1', 'normal', 'paused:user')\" '$MONITOR_LOG' &&
+    wait_for 2 bash -c "grep -qF \"DomainStateChanged ('g1', 'normal', 'paused:user')\" '$MONITOR_LOG' &&
              grep -qF \"DomainStateChanged ('g1', 'normal', 'running:unpaused')\" '$MONITOR_LOG' &&
              grep -qF \"DomainStateChanged ('g1', 'stop', 'shutoff:destroyed')\" '$MONITOR_LOG'"
 
@@ -92,18 +92,15 @@ done
 tap_is "g_dbus_escape_object_path's documented example: db 1 -> db_201" "$(domain_path 'db 1')" "$ROOT/domain/db_201"
 uuid=$(on alpha virsh domuuid "db 1" | tr -d '\n')
 tap_is "GetDomain(UUID) finds the same object" "$(get_domain alpha "$uuid")" "$(domain_path 'db 1')"
-tap_ok "GetDomain of an unknown domain is NotFound" \
-    bash -c "'$LAB' exec alpha gdbus call --system -d $BUS -o $ROOT -m $MANAGER.GetDomain nosuch 2>&1 | grep -q 'Ferry1.Error.NotFound'"
-tap_ok "GetDomain with a control character is InvalidArgument" \
-    bash -c "'$LAB' exec alpha gdbus call --system -d $BUS -o $ROOT -m $MANAGER.GetDomain \"\$(printf 'a\tb')\" 2>&1 | grep -q 'Ferry1.Error.InvalidArgument'"
+tap_is "GetDomain of an unknown domain is NotFound" "$(merr alpha GetDomain nosuch)" $FERR.NotFound
+tap_is "GetDomain with a control character is InvalidArgument" "$(merr alpha GetDomain "$(printf 'a\tb')")" $FERR.InvalidArgument
 on alpha virsh -q domrename "db 1" "db 2" > /dev/null
 tap_ok "a renamed domain moves to its new path" wait_for 1 has_object alpha "$(domain_path 'db 2')"
 tap_ok "and leaves its old one" bash -c "! '$LAB' exec alpha busctl --list tree $BUS | grep -qxF '$(domain_path 'db 1')'"
 on alpha virsh -q undefine "データベース" > /dev/null
 tap_ok "an undefined domain's object goes away" \
     wait_for 1 bash -c "! '$LAB' exec alpha busctl --list tree $BUS | grep -qxF '$(domain_path 'データベース')'"
-sleep 0.2
-tap_ok "and DomainStateChanged says undefined" monitor_saw "DomainStateChanged ('データベース', 'stop', 'undefined')"
+tap_ok "and DomainStateChanged says undefined" wait_for 2 monitor_saw "DomainStateChanged ('データベース', 'stop', 'undefined')"
 
 # ------------------------------------------------------------------ policy and polkit
 set_policy() { # HOST USER ARGS...
@@ -117,14 +114,15 @@ tap_ok "the policy is in the domain's metadata, live" bash -c "'$LAB' exec alpha
 tap_ok "and persistent" bash -c "'$LAB' exec alpha virsh metadata g1 $POLICY_NS --config | grep -q 'priority value=\"10\"'"
 tap_ok "the Policy property shows it" wait_for 1 bash -c "'$LAB' exec alpha busctl get-property $BUS $(domain_path g1) $BUS.Domain Policy | grep -q '\"priority\" i 10'"
 before=$(metadata g1)
-out=$(set_policy alpha nobody g1 1 hold b false)
-tap_ok "an unprivileged caller gets AccessDenied" grep -q "Access denied" <<< "$out"
+tap_is "an unprivileged caller gets AccessDenied" "$(AS_USER=nobody merr alpha SetDomainPolicy g1 "{'hold': <false>}")" \
+    org.freedesktop.DBus.Error.AccessDenied
 tap_is "and the metadata is unchanged" "$(metadata g1)" "$before"
 tap_ok "an unprivileged caller may read" bash -c "'$LAB' exec alpha runuser -u nobody -- busctl get-property $BUS $(domain_path g1) $BUS.Domain Policy | grep -q hold"
-out=$(on alpha runuser -u nobody -- busctl call $BUS $ROOT $BUS.Hook Report ssss qemu g1 start begin 2>&1)
-tap_ok "only root may send hook reports (bus policy)" grep -q "Access denied" <<< "$out"
+tap_is "only root may send hook reports (bus policy)" \
+    "$(AS_USER=nobody call_error alpha $ROOT $BUS.Hook.Report qemu g1 start begin)" org.freedesktop.DBus.Error.AccessDenied
+tap_is "a bad value is InvalidArgument" "$(merr alpha SetDomainPolicy g1 "{'hold': <false>, 'priority': <5000>}")" $FERR.InvalidArgument
 out=$(set_policy alpha root g1 2 hold b false priority i 5000)
-tap_ok "a bad value is InvalidArgument, naming it" grep -q "priority" <<< "$out"
+tap_ok "naming it" grep -q "priority" <<< "$out"
 tap_is "and nothing of that call was written" "$(metadata g1)" "$before"
 
 fuzz=$(on alpha "$BUILD/tests/lab/ferry-fuzz" --count 2000 --domain g1 2>&1)
@@ -172,12 +170,14 @@ tap_ok "the inventory resyncs: a guest that died meanwhile is error" within_1s a
 tap_ok "with libvirt's reason shutoff:crashed" within_1s alpha g2 Reason "'shutoff:crashed'"
 tap_ok "the running guest is still normal" within_1s alpha g1 State "'normal'"
 tap_ok "the policy survived the restart" bash -c "'$LAB' exec alpha busctl get-property $BUS $(domain_path g1) $BUS.Domain Policy | grep -q '\"priority\" i 10'"
-sleep 0.3
 tap_ok "HostEvent libvirt-disconnected and libvirt-connected were signalled" \
-    bash -c "grep -q \"HostEvent ('libvirt-disconnected'\" '$MONITOR_LOG' && grep -q \"HostEvent ('libvirt-connected'\" '$MONITOR_LOG'"
+    wait_for 2 bash -c "grep -q \"HostEvent ('libvirt-disconnected'\" '$MONITOR_LOG' && grep -q \"HostEvent ('libvirt-connected'\" '$MONITOR_LOG'"
 if [ -x "$BUILD/hooks/virt-ferry-hook" ]; then
     tap_ok "the daemon hook reported libvirtd's start (HostEvent daemon-start)" monitor_saw "HostEvent ('daemon-start'"
     tap_ok "the qemu hook reported g1's operations (HostEvent domain-hook)" monitor_saw "HostEvent ('domain-hook', 'g1 started begin"
+else
+    tap_ok "the daemon hook reported libvirtd's start # SKIP virt-ferry-hook is not built in $BUILD/hooks" true
+    tap_ok "the qemu hook reported g1's operations # SKIP virt-ferry-hook is not built in $BUILD/hooks" true
 fi
 policy_before=$(on alpha busctl get-property $BUS "$(domain_path g1)" $BUS.Domain Policy)
 "$LAB" ferryd alpha restart >&2

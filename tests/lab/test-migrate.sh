@@ -47,6 +47,31 @@ moved_without_reboot() { # FROM TO DOMAIN BOOT
     return 1
 }
 
+# While a migration of DOMAIN runs on HOST: libvirt's job statistics of it (QEMU's own
+# counters), polled until they hold PATTERN or the job ends. Prints the last read.
+jobinfo_during() { # HOST DOMAIN JOB PATTERN
+    local out=
+    for ((i = 0; i < 300; i++)); do
+        out=$(on "$1" virsh domjobinfo "$2" 2> /dev/null)
+        grep -q "$4" <<< "$out" && break
+        [ "$(jprop "$1" "$3" Status)" = running ] || break
+        sleep 0.1
+    done
+    echo "$out"
+}
+# The TCP connections HOST's QEMU holds open to a migration port (49152-49215) of the peer
+# at its highest while the job runs (1 main, and one per parallel channel).
+migration_connections() { # HOST JOB
+    local n max=0
+    for ((i = 0; i < 300; i++)); do
+        n=$(on "$1" ss -Htn state established '( dport >= :49152 and dport <= :49215 )' 2> /dev/null | wc -l)
+        [ "$n" -gt "$max" ] && max=$n
+        [ "$(jprop "$1" "$2" Status)" = running ] || break
+        sleep 0.1
+    done
+    echo "$max"
+}
+
 "$LAB" down > /dev/null 2>&1
 trap '"$LAB" down > /dev/null 2>&1' EXIT
 "$LAB" up 3 >&2 || tap_bail "lab up 3 failed"
@@ -109,12 +134,12 @@ tap_ok "the guest booted afresh on alpha and found its disk data" \
     wait_for 60 grep -aq "found data" "$(console alpha m2)"
 
 # ------------------------------------------------------------------ checks and bad input
-err() { on "$1" busctl call $BUS $ROOT $MANAGER Migrate 'ssasa{sv}' "${@:2}" 2>&1; }
-tap_ok "an unknown peer is NotFound" grep -q "is not a peer" <<< "$(err beta m1 delta 0 0)"
-tap_ok "an unknown method is InvalidArgument" grep -qi "teleport" <<< "$(err beta m1 alpha 1 teleport 0)"
-tap_ok "failover alone is Unsupported for a live host" grep -q "failover applies when the domain's host is dead" <<< "$(err beta m1 alpha 1 failover 0)"
-tap_ok "an unknown option is InvalidArgument" grep -q "unknown option 'speed'" <<< "$(err beta m1 alpha 0 1 speed u 5)"
-tap_ok "an unknown domain is NotFound" grep -qi "no domain\|not found" <<< "$(err beta nosuch alpha 0 0)"
+err() { merr "$1" Migrate "${@:2}"; }
+tap_is "an unknown peer is NotFound" "$(err beta m1 delta '@as []' '@a{sv} {}')" $FERR.NotFound
+tap_is "an unknown method is InvalidArgument" "$(err beta m1 alpha "['teleport']" '@a{sv} {}')" $FERR.InvalidArgument
+tap_is "failover alone is Unsupported for a live host" "$(err beta m1 alpha "['failover']" '@a{sv} {}')" $FERR.Unsupported
+tap_is "an unknown option is InvalidArgument" "$(err beta m1 alpha '@as []' "{'speed': <uint32 5>}")" $FERR.InvalidArgument
+tap_is "an unknown domain is NotFound" "$(err beta nosuch alpha '@as []' '@a{sv} {}')" $FERR.NotFound
 on beta busctl call $BUS $ROOT $MANAGER SetDomainPolicy 'sa{sv}' m1 1 no_migrate b true > /dev/null
 job=$(migrate beta m1 alpha migration)
 tap_is "the no-migrate policy fails the job" "$(job_wait beta "$job")" failed
@@ -126,15 +151,25 @@ on beta busctl call $BUS $ROOT $MANAGER SetDomainPolicy 'sa{sv}' m1 1 no_migrate
 # ------------------------------------------------------------------ options reach libvirt and QEMU
 boot=$(boot_id beta m1)
 job=$(migrate beta m1 alpha migration -- compress b true bandwidth t 200)
+info=$(jobinfo_during beta m1 "$job" 'Compression cache')
 finish beta "$job"
+tap_diag "$(grep -i 'compress\|bandwidth' <<< "$info" | tr '\n' '|')"
+tap_ok "QEMU on beta migrated with XBZRLE compression (its statistics show a compression cache)" grep -q 'Compression cache' <<< "$info"
 tap_is "migration with compress and bandwidth succeeds" "$FINISHED" succeeded
 tap_ok "the guest did not reboot" moved_without_reboot beta alpha m1 "$boot"
-gone_from beta m1
+tap_is "m1 landed on alpha, running" "$(state alpha m1)" running
+[ "$(state alpha m1)" = running ] || tap_diag "console of m1 on alpha: $(tail -n 3 "$(console alpha m1)" | tr '\n' '|')"
+tap_ok "and left beta" gone_from beta m1
 job=$(migrate alpha m1 beta migration -- parallel u 4)
+conns=$(migration_connections alpha "$job")
 finish alpha "$job"
 tap_is "migration over 4 parallel connections succeeds" "$FINISHED" succeeded
-tap_ok "compress with parallel is InvalidArgument" \
-    grep -q "compress and parallel cannot go together" <<< "$(err beta m1 alpha 0 2 compress b true parallel u 2)"
+tap_is "QEMU on alpha opened 5 migration connections to beta (1 main, 4 parallel)" "$conns" 5
+tap_is "m1 landed on beta, running" "$(state beta m1)" running
+[ "$(state beta m1)" = running ] || tap_diag "console of m1 on beta: $(tail -n 3 "$(console beta m1)" | tr '\n' '|')"
+tap_ok "and left alpha" gone_from alpha m1
+tap_is "compress with parallel is InvalidArgument" "$(err beta m1 alpha '@as []' "{'compress': <true>, 'parallel': <uint32 2>}")" $FERR.InvalidArgument
+tap_ok "saying so" bash -c "'$LAB' exec beta gdbus call --system -d $BUS -o $ROOT -m $MANAGER.Migrate -- m1 alpha '@as []' \"{'compress': <true>, 'parallel': <uint32 2>}\" 2>&1 | grep -q 'compress and parallel cannot go together'"
 # A guest that dirties faster than the bandwidth allows never converges: aborted after the
 # progress timeout, still running here.
 "$LAB" guest alpha m5 --mem 256 --dirty 64 >&2 || tap_bail "guest m5"
@@ -170,11 +205,12 @@ tap_ok "and the guest did not reboot" wait_for 10 alive_since alpha m4 "$boot" "
 
 # ------------------------------------------------------------------ the lab link cut mid-migration
 job=$(migrate alpha m4 beta migration -- bandwidth t 40)
-wait_progress alpha "$job" 0.20 60
+tap_ok "the second migration of m4 reaches 20%" wait_progress alpha "$job" 0.20 60
 on alpha ip link set eth0 down
 t0=$(now)
 tap_is "a cut link fails the migration" "$(job_wait alpha "$job" 120)" failed
 tap_diag "failed after $(since "$t0") s: $(jprop alpha "$job" Message)"
+tap_ok "because the peer stopped answering" grep -q "peer qemu+tcp://beta/system stopped answering" <<< "$(jprop alpha "$job" Message)"
 on alpha ip link set eth0 up
 tap_is "m4 runs on alpha" "$(state alpha m4)" running
 tap_ok "beta has nothing of m4" wait_for 60 bash -c "[ \$('$LAB' exec beta virsh list --all --name | grep -cx m4) = 0 ]"
@@ -183,10 +219,12 @@ tap_ok "and the guest did not reboot" wait_for 10 alive_since alpha m4 "$boot" "
 
 # ------------------------------------------------------------------ the target's libvirtd killed
 job=$(migrate alpha m4 beta migration -- bandwidth t 40)
-wait_progress alpha "$job" 0.20 60
+tap_ok "the third migration of m4 reaches 20%" wait_progress alpha "$job" 0.20 60
 on beta kill -9 "$(host_pid beta /run/libvirtd.pid)"
 tap_is "a killed target libvirtd fails the migration" "$(job_wait alpha "$job" 120)" failed
 tap_diag "$(jprop alpha "$job" Message)"
+tap_ok "because the peer's libvirtd went away (its connection closed, or it stopped answering)" \
+    grep -qE "peer qemu\+tcp://beta/system stopped answering|migration to qemu\+tcp://beta/system failed: .*client socket is closed" <<< "$(jprop alpha "$job" Message)"
 on beta libvirtd --daemon --listen --pid-file=/run/libvirtd.pid
 tap_is "m4 runs on alpha" "$(state alpha m4)" running
 tap_ok "beta has nothing of m4 once its libvirtd is back" \

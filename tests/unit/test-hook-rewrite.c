@@ -578,8 +578,10 @@ static void test_no_map(Fixture *f, gconstpointer unused)
     /* Nor with a configuration file that does not exist, whose defaults name no map here
      * (as long as this machine runs no virt-ferryd with the default state directory). */
     g_autofree char *default_map = g_build_filename(FERRY_DEFAULT_STATE_DIR, FERRY_NETMAP_FILE, NULL);
-    if (g_file_test(default_map, G_FILE_TEST_EXISTS))
+    if (g_file_test(default_map, G_FILE_TEST_EXISTS)) {
+        g_test_skip("a virt-ferryd on this machine wrote a map at the default state directory");
         return;
+    }
     g_free(f->config);
     f->config = g_build_filename(f->dir, "no-such.conf", NULL);
     g_autoptr(Run) defaults = run(f, "migrate", xml);

@@ -9,7 +9,9 @@
 #include <gio/gunixoutputstream.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 /* The hook's contract is 250 ms; this is the bound the tests hold it to, with slack for
@@ -331,8 +333,35 @@ static void test_no_bus(Fixture *f, gconstpointer unused)
     assert_quiet_success(garbage);
 }
 
+/* This process's children as /proc lists them, zombies included, over all its threads. */
+static GHashTable *children_now(void)
+{
+    GHashTable *set = g_hash_table_new(g_direct_hash, g_direct_equal);
+    g_autoptr(GDir) tasks = g_dir_open("/proc/self/task", 0, NULL);
+    for (const char *t = tasks ? g_dir_read_name(tasks) : NULL; t; t = g_dir_read_name(tasks)) {
+        g_autofree char *path = g_strdup_printf("/proc/self/task/%s/children", t);
+        g_autofree char *text = NULL;
+        if (!g_file_get_contents(path, &text, NULL, NULL))
+            continue;
+        g_auto(GStrv) pids = g_strsplit(g_strstrip(text), " ", -1);
+        for (guint i = 0; pids[i]; i++)
+            if (*pids[i])
+                g_hash_table_add(set, GINT_TO_POINTER(atoi(pids[i])));
+    }
+    return set;
+}
+
 static void test_no_spawning_transport(Fixture *f, gconstpointer unused)
 {
+    g_autofree char *children_file = g_strdup_printf("/proc/self/task/%d/children", (int)getpid());
+    if (!g_file_test(children_file, G_FILE_TEST_EXISTS)) {
+        g_test_skip("the kernel does not list a process's children (/proc/PID/task/TID/children)");
+        return;
+    }
+    /* As a subreaper, whatever the hook forked is this process's child once the hook has
+     * exited, alive or a zombie: checked at once, no waiting for an absence. */
+    g_assert_cmpint(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), ==, 0);
+    g_autoptr(GHashTable) before = children_now();
     /* libdbus can exec a program to reach a bus (unixexec:, autolaunch:); the hook never
      * forks, so it must refuse such addresses. If it did not, the marker would appear. */
     g_autofree char *marker = g_build_filename(f->dir, "spawned", NULL);
@@ -340,7 +369,14 @@ static void test_no_spawning_transport(Fixture *f, gconstpointer unused)
     f->address = g_strdup_printf("unixexec:path=/bin/sh,argv0=sh,argv1=-c,argv2=touch%%20%s", marker);
     g_autoptr(HookRun) run = run_hook(f, "qemu", "db 1", "started", "begin", NULL);
     assert_quiet_success(run);
-    g_usleep(200 * 1000);
+    g_autoptr(GHashTable) after = children_now();
+    g_assert_cmpint(prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0), ==, 0);
+    GHashTableIter iter;
+    gpointer pid;
+    g_hash_table_iter_init(&iter, after);
+    while (g_hash_table_iter_next(&iter, &pid, NULL))
+        if (!g_hash_table_contains(before, pid))
+            g_error("the hook left a process behind (pid %d): it spawned a transport", GPOINTER_TO_INT(pid));
     g_assert_false(g_file_test(marker, G_FILE_TEST_EXISTS));
 }
 

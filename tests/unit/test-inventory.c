@@ -149,6 +149,12 @@ static void test_set_policy(Fixture *f, gconstpointer data)
         g_main_context_iteration(NULL, TRUE);
     g_assert_true(g_str_has_prefix(f->log->pdata[f->log->len - 1], want));
     g_assert_cmpint(ferry_inventory_lookup(f->inv, "test", NULL)->policy->priority, ==, 7);
+    /* And in libvirt, not only in the cache. */
+    meta = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, FERRY_POLICY_NS, 0);
+    g_assert_nonnull(meta);
+    g_assert_nonnull(strstr(meta, "value=\"7\""));
+    g_assert_null(strstr(meta, "5000"));
+    free(meta);
 
     changes = g_variant_parse(G_VARIANT_TYPE_VARDICT, "{'hold': <false>}", NULL, NULL, NULL);
     ferry_inventory_set_policy_async(f->inv, "missing", changes, NULL, policy_done, f);
