@@ -150,6 +150,17 @@ void ferry_jobs_release(FerryJobs *jobs, const char *domain_uuid)
         g_hash_table_remove(jobs->held, domain_uuid);
 }
 
+GStrv ferry_jobs_held(FerryJobs *jobs)
+{
+    g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, jobs->held);
+    while (g_hash_table_iter_next(&it, &key, NULL))
+        g_strv_builder_add(b, key);
+    return g_strv_builder_end(b);
+}
+
 FerryJob *ferry_jobs_for_domain(FerryJobs *jobs, const char *domain_uuid)
 {
     gpointer holder = g_hash_table_lookup(jobs->held, domain_uuid);

@@ -41,6 +41,8 @@ FerryJob *ferry_jobs_start(FerryJobs *jobs, const char *kind, const char *target
  * one does. Release with ferry_jobs_release. */
 gboolean ferry_jobs_hold(FerryJobs *jobs, const char *domain_uuid, GError **error);
 void ferry_jobs_release(FerryJobs *jobs, const char *domain_uuid);
+/* The UUIDs of every domain a job or a hold has now (main context). */
+GStrv ferry_jobs_held(FerryJobs *jobs);
 /* The running job on @domain_uuid, or NULL. */
 FerryJob *ferry_jobs_for_domain(FerryJobs *jobs, const char *domain_uuid);
 
