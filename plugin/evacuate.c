@@ -134,6 +134,25 @@ gboolean ferry_evacuate_options_parse(const FerryConfig *config, const char *con
 
 /* ------------------------------------------------------------------ the plan */
 
+/* Placement says "beta: unreachable"; the snapshot knows why. */
+static void explain_unreachable(const FerrySnapshot *snapshot, FerryPlacement *row)
+{
+    if (!row->reason || !*row->reason)
+        return;
+    g_auto(GStrv) parts = g_strsplit(row->reason, "; ", -1);
+    for (char **part = parts; *part; part++)
+        for (guint p = 0; p < snapshot->input.n_peers; p++) {
+            const char *why = g_ptr_array_index(snapshot->peer_reasons, p);
+            g_autofree char *plain = g_strdup_printf("%s: unreachable", snapshot->input.peers[p].name);
+            if (why && g_str_equal(*part, plain)) {
+                g_free(*part);
+                *part = g_strdup_printf("%s (%s)", plain, why);
+            }
+        }
+    g_free(row->reason);
+    row->reason = g_strjoinv("; ", parts);
+}
+
 GPtrArray *ferry_evacuation_plan(const FerryConfig *config, const FerrySnapshot *snapshot,
                                  const FerryEvacuateOptions *o, GError **error)
 {
@@ -159,6 +178,7 @@ GPtrArray *ferry_evacuation_plan(const FerryConfig *config, const FerrySnapshot 
         return NULL;
     for (guint i = 0; i < plan->len; i++) {
         FerryPlacement *row = g_ptr_array_index(plan, i);
+        explain_unreachable(snapshot, row);
         for (guint d = 0; d < in.n_domains; d++)
             if (row->verdict == FERRY_VERDICT_MOVE && g_str_equal(in.domains[d].name, row->domain) &&
                 !in.domains[d].running)

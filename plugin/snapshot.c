@@ -79,7 +79,7 @@ static DomainFacts *read_domain(virDomainPtr dom, const char *const *busy_uuids)
 typedef struct {
     gatomicrefcount ref;
     /* input, owned */
-    char *src_uri, *uri, *networks_dir;
+    char *src_uri, *uri, *networks_dir, *source_name;
     GPtrArray *domains;          /* DomainFacts (shared read-only with the caller: refs below) */
     gboolean all;
     /* output, written by the thread before it sets done */
@@ -109,6 +109,7 @@ static void peer_read_unref(PeerRead *p)
     g_free(p->src_uri);
     g_free(p->uri);
     g_free(p->networks_dir);
+    g_free(p->source_name);
     g_ptr_array_unref(p->domains);
     g_mutex_clear(&p->lock);
     g_cond_clear(&p->cond);
@@ -271,14 +272,21 @@ static gpointer peer_thread(gpointer data)
         ferry_error_from_libvirt(&error, "its libvirtd at %s does not answer", p->uri);
     } else {
         char *name = virConnectGetHostname(dst);
-        if (name) {
-            g_free(p->name);
-            p->name = name;
-        }
         virResetLastError();
-        p->maintenance = ferry_snapshot_peer_in_maintenance(dst);
-        if (read_node(p, dst, &error) && read_residents(p, dst, &error))
-            read_access(p, dst, &error);
+        if (name && g_strcmp0(name, p->source_name) == 0) {
+            /* [peers] names this host itself: its name stays the URI, so that it is no target. */
+            g_set_error(&error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                        "its libvirtd answers as %s, this host: remove it from [peers] uris=", name);
+            g_free(name);
+        } else {
+            if (name) {
+                g_free(p->name);
+                p->name = name;
+            }
+            p->maintenance = ferry_snapshot_peer_in_maintenance(dst);
+            if (read_node(p, dst, &error) && read_residents(p, dst, &error))
+                read_access(p, dst, &error);
+        }
     }
     g_mutex_lock(&p->lock);
     if (error)
@@ -289,9 +297,11 @@ static gpointer peer_thread(gpointer data)
     return NULL;
 }
 
-static PeerRead *peer_read_start(const FerrySnapshotRequest *request, const char *uri, GPtrArray *domains)
+static PeerRead *peer_read_start(const FerrySnapshotRequest *request, const char *source, const char *uri,
+                                 GPtrArray *domains)
 {
     PeerRead *p = g_new0(PeerRead, 1);
+    p->source_name = g_strdup(source);
     g_atomic_ref_count_init(&p->ref);
     p->src_uri = g_strdup(request->config->libvirt_uri);
     p->uri = g_strdup(uri);
@@ -450,7 +460,7 @@ FerrySnapshot *ferry_snapshot_read(const FerrySnapshotRequest *request, GError *
     g_autoptr(GPtrArray) reads = g_ptr_array_new_with_free_func((GDestroyNotify)peer_read_unref);
     for (char **u = config->peers; u && *u; u++)
         if (!request->skip_uris || !g_strv_contains(request->skip_uris, *u))
-            g_ptr_array_add(reads, peer_read_start(request, *u, domains));
+            g_ptr_array_add(reads, peer_read_start(request, s->input.source, *u, domains));
     /* Every peer at once, one deadline for all: a dead one costs the timeout once. */
     gint64 deadline = g_get_monotonic_time() + (gint64)timeout * G_USEC_PER_SEC;
     guint n_peers = reads->len, n_domains = domains->len;
