@@ -5,6 +5,7 @@
 
 #include "authz.h"
 #include "config.h"
+#include "evacuate.h"
 #include "ferry-generated.h"
 #include "ferry-names.h"
 #include "health.h"
@@ -22,6 +23,7 @@ typedef struct {
     FerryHook *hook;              /* skeleton at FERRY_ROOT_PATH */
     GHashTable *domain_objects;   /* uuid -> FerryObjectSkeleton */
     FerryJobs *jobs;
+    FerryEvacuations *evacuations;
     GHashTable *job_objects;      /* job id -> JobEntry (jobs.c) */
     GHashTable *archive_objects;  /* archive id -> FerryObjectSkeleton */
     guint archive_timer;
@@ -55,6 +57,8 @@ void ferry_daemon_reply_job(FerryDaemon *daemon, GDBusMethodInvocation *invocati
 
 /* migrations.c: Manager.Migrate. */
 void ferry_daemon_migrations_setup(FerryDaemon *daemon);
+/* evacuations.c: Manager.PlanEvacuation and Manager.Evacuate. */
+void ferry_daemon_evacuations_setup(FerryDaemon *daemon);
 /* disks.c: Manager.MoveDisk. */
 void ferry_daemon_disks_setup(FerryDaemon *daemon);
 

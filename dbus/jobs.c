@@ -35,6 +35,8 @@ static const char *action_for_kind(const char *kind)
         return FERRY_ACTION_RESTORE;
     if (g_str_equal(kind, "migrate"))
         return FERRY_ACTION_MIGRATE;
+    if (g_str_equal(kind, "evacuate"))
+        return FERRY_ACTION_EVACUATE;
     return FERRY_ACTION_ARCHIVE;
 }
 

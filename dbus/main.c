@@ -85,6 +85,8 @@ static void daemon_clear(FerryDaemon *daemon)
 {
     ferry_daemon_networks_clear(daemon);
     ferry_daemon_archives_clear(daemon);
+    /* Waits for a plan being read (bounded by [evacuation] peer-timeout=). */
+    g_clear_pointer(&daemon->evacuations, ferry_evacuations_free);
     ferry_daemon_jobs_clear(daemon);
     ferry_inventory_free(daemon->inventory);
     ferry_health_free(daemon->health);
@@ -140,6 +142,7 @@ int main(int argc, char **argv)
     ferry_manager_setup(daemon);
     ferry_daemon_archives_setup(daemon);
     ferry_daemon_migrations_setup(daemon);
+    ferry_daemon_evacuations_setup(daemon);
     ferry_daemon_disks_setup(daemon);
     ferry_daemon_networks_setup(daemon);
     ferry_hook_setup(daemon);
