@@ -41,7 +41,7 @@ for key in $policy_keys; do
     tap_ok "org.virtferry.Ferry1(5) documents policy key $key" documents org.virtferry.Ferry1.5 "$key"
     tap_ok "virt-ferry(1) documents policy key $key" documents virt-ferry.1 "$key"
 done
-for verb in status list show policy monitor archive restore archives purge verify migrate move-disk failover jobs job cancel check-networks; do
+for verb in status list show policy monitor archive restore archives purge verify migrate move-disk failover plan evacuate jobs job cancel check-networks; do
     tap_ok "virt-ferry(1) documents the verb $verb" documents virt-ferry.1 "$verb"
 done
 for key in $(sed -n 's/.*g_key_file_get_[a-z_]*(kf, "\([a-z]*\)", "\([a-z_]*\)".*/\1.\2/p; s/.*string_or(kf, "\([a-z]*\)", "\([a-z_-]*\)".*/\1.\2/p' "$SRC/plugin/config.c"); do
