@@ -665,6 +665,7 @@ static gboolean evacuate_job(FerryJob *job, gpointer data, GError **error)
     release_later(r);
     switch (status) {
     case FERRY_JOB_CANCELLED:
+        ferry_job_set_cancel_message(job, message);
         g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_CANCELLED, message);
         return FALSE;
     case FERRY_JOB_FAILED:

@@ -20,6 +20,7 @@ struct _FerryJob {
     double progress;          /* < 0: follow the data */
     guint64 total, remaining;
     char *message, *result;
+    char *cancel_message;     /* what a cancel means for this job, or NULL: "rolled back" */
     GError *error;
     GPtrArray *steps;         /* GVariant (ssss), floating refs sunk */
     GPtrArray *notes;
@@ -64,6 +65,7 @@ void ferry_job_unref(FerryJob *job)
     g_mutex_clear(&job->lock);
     g_free(job->message);
     g_free(job->result);
+    g_free(job->cancel_message);
     g_clear_error(&job->error);
     g_ptr_array_unref(job->steps);
     g_ptr_array_unref(job->notes);
@@ -204,7 +206,9 @@ static void finish(FerryJob *job, gboolean ok, GError *error)
         }
         job->status = cancelled ? FERRY_JOB_CANCELLED : FERRY_JOB_FAILED;
         g_free(job->message);
-        job->message = g_strdup(cancelled ? "cancelled; everything was rolled back" : error->message);
+        job->message = g_strdup(!cancelled ? error->message
+                                : job->cancel_message ? job->cancel_message
+                                                      : "cancelled; everything was rolled back");
         job->error = cancelled ? g_error_new_literal(FERRY_ERROR, FERRY_ERROR_CANCELLED, job->message) : error;
         if (cancelled)
             g_error_free(error);
@@ -366,6 +370,14 @@ void ferry_job_add_note(FerryJob *job, const char *note)
 {
     g_mutex_lock(&job->lock);
     g_ptr_array_add(job->notes, g_strdup(note));
+    g_mutex_unlock(&job->lock);
+}
+
+void ferry_job_set_cancel_message(FerryJob *job, const char *message)
+{
+    g_mutex_lock(&job->lock);
+    g_free(job->cancel_message);
+    job->cancel_message = g_strdup(message);
     g_mutex_unlock(&job->lock);
 }
 

@@ -83,5 +83,9 @@ void ferry_job_add_step(FerryJob *job, const char *domain, const char *method, c
 /* Something the user must know although the job succeeds: the job ends as "warning". */
 void ferry_job_add_note(FerryJob *job, const char *note);
 void ferry_job_set_result(FerryJob *job, const char *result);
+/* The message of the job when it ends cancelled, for a job whose cancel does not roll
+ * everything back (an evacuation keeps what moved); by default "cancelled; everything was
+ * rolled back". */
+void ferry_job_set_cancel_message(FerryJob *job, const char *message);
 
 G_END_DECLS
