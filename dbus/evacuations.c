@@ -50,8 +50,21 @@ static void planned(GObject *source, GAsyncResult *result, gpointer data)
     request_free(r);
 }
 
+/* The option keys are checked here, as every Manager method's are; the values in the plugin. */
+static gboolean options_known(EvacuationRequest *r, GDBusMethodInvocation *invocation, const char *const *keys)
+{
+    GError *error = NULL;
+    if (ferry_daemon_check_options(r->options, keys, &error))
+        return TRUE;
+    g_dbus_method_invocation_return_gerror(invocation, error);
+    g_error_free(error);
+    return FALSE;
+}
+
 static void plan_authorized(GDBusMethodInvocation *invocation, gpointer data)
 {
+    if (!options_known(data, invocation, ferry_plan_option_keys))
+        return;
     EvacuationRequest *r = request_take(data, invocation);
     ferry_evacuations_plan_async(r->daemon->evacuations, (const char *const *)r->methods, r->options, NULL,
                                  planned, r);
@@ -77,6 +90,8 @@ static void started(GObject *source, GAsyncResult *result, gpointer data)
 
 static void evacuate_authorized(GDBusMethodInvocation *invocation, gpointer data)
 {
+    if (!options_known(data, invocation, ferry_evacuate_option_keys))
+        return;
     EvacuationRequest *r = request_take(data, invocation);
     ferry_evacuations_start_async(r->daemon->evacuations, (const char *const *)r->methods, r->options, NULL,
                                   started, r);

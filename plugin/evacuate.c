@@ -29,33 +29,6 @@ static gboolean bad(GError **error, const char *format, ...)
     return FALSE;
 }
 
-/* Every key of @options is one of @keys ("name:type"), of that type. */
-static gboolean check_keys(GVariant *options, const char *const *keys, GError **error)
-{
-    GVariantIter it;
-    const char *key;
-    GVariant *value;
-    g_variant_iter_init(&it, options);
-    while (g_variant_iter_next(&it, "{&sv}", &key, &value)) {
-        g_autoptr(GVariant) v = value;
-        const char *type = NULL;
-        for (const char *const *k = keys; *k; k++) {
-            const char *colon = strchr(*k, ':');
-            if (strlen(key) == (gsize)(colon - *k) && strncmp(*k, key, (gsize)(colon - *k)) == 0)
-                type = colon + 1;
-        }
-        if (!type) {
-            g_autoptr(GString) known = g_string_new(NULL);
-            for (const char *const *k = keys; *k; k++)
-                g_string_append_printf(known, "%s%.*s", known->len ? ", " : "", (int)(strchr(*k, ':') - *k), *k);
-            return bad(error, "unknown option \"%s\"; the options are %s", key, known->str);
-        }
-        if (!g_str_equal(g_variant_get_type_string(v), type))
-            return bad(error, "option %s must be of type %s, not %s", key, type, g_variant_get_type_string(v));
-    }
-    return TRUE;
-}
-
 static gboolean count_option(GVariant *options, const char *key, guint fallback, gboolean zero_ok, guint *out,
                              GError **error)
 {
@@ -90,18 +63,18 @@ static gboolean parse_methods(const FerryConfig *config, const char *const *name
     return TRUE;
 }
 
+const char *const ferry_plan_option_keys[] = { "all:b", "exclude:as", "batch:u", NULL };
+const char *const ferry_evacuate_option_keys[] = { "all:b", "exclude:as", "batch:u", "storage_per_source:u",
+                                                   "per_target:u", "reboot_dependents:b", NULL };
+
 gboolean ferry_evacuate_options_parse(const FerryConfig *config, const char *const *methods, GVariant *options,
-                                      gboolean evacuate, FerryEvacuateOptions *out, GError **error)
+                                      FerryEvacuateOptions *out, GError **error)
 {
-    static const char *const plan_keys[] = { "all:b", "exclude:as", "batch:u", NULL };
-    static const char *const evacuate_keys[] = { "all:b", "exclude:as", "batch:u", "storage_per_source:u",
-                                                 "per_target:u", "reboot_dependents:b", NULL };
     g_autoptr(GVariant) empty = NULL;
     if (!options)
         options = empty = g_variant_ref_sink(g_variant_new("a{sv}", NULL));
     memset(out, 0, sizeof(*out));
-    if (!check_keys(options, evacuate ? evacuate_keys : plan_keys, error) ||
-        !count_option(options, "batch", config->evacuation_batch, FALSE, &out->batch, error) ||
+    if (!count_option(options, "batch", config->evacuation_batch, FALSE, &out->batch, error) ||
         !count_option(options, "storage_per_source", config->evacuation_storage_per_source, FALSE,
                       &out->storage_per_source, error) ||
         !count_option(options, "per_target", 0, TRUE, &out->per_target, error))
@@ -257,7 +230,8 @@ FerryJobStatus ferry_evacuation_status(const FerryEvacuationResult *results, gui
     if (cancelled)
         g_string_append(m, "; cancelled");
     if (n_failed)
-        g_string_append_printf(m, "; %u did not move and should have: %s", n_failed, failed->str);
+        g_string_append_printf(m, cancelled ? "; %u stay here: %s" : "; %u did not move and should have: %s",
+                               n_failed, failed->str);
     if (n_warned)
         g_string_append_printf(m, "; %u left here under maintenance: %s", n_warned, warned->str);
     *message = g_string_free(g_steal_pointer(&m), FALSE);
@@ -326,7 +300,7 @@ static void plan_thread(GTask *task, gpointer source, gpointer data, GCancellabl
         g_task_return_error(task, error);
 }
 
-static GTask *plan_task(FerryEvacuations *ev, const char *const *methods, GVariant *options, gboolean evacuate,
+static GTask *plan_task(FerryEvacuations *ev, const char *const *methods, GVariant *options,
                         GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
     GTask *task = g_task_new(NULL, cancellable, callback, user_data);
@@ -334,7 +308,7 @@ static GTask *plan_task(FerryEvacuations *ev, const char *const *methods, GVaria
     c->ev = ev;
     g_task_set_task_data(task, c, (GDestroyNotify)plan_call_free);
     GError *error = NULL;
-    if (!ferry_evacuate_options_parse(ev->config, methods, options, evacuate, &c->options, &error)) {
+    if (!ferry_evacuate_options_parse(ev->config, methods, options, &c->options, &error)) {
         g_task_return_error(task, error);
         return task;
     }
@@ -346,7 +320,7 @@ static GTask *plan_task(FerryEvacuations *ev, const char *const *methods, GVaria
 void ferry_evacuations_plan_async(FerryEvacuations *ev, const char *const *methods, GVariant *options,
                                   GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
-    g_object_unref(plan_task(ev, methods, options, FALSE, cancellable, callback, user_data));
+    g_object_unref(plan_task(ev, methods, options, cancellable, callback, user_data));
 }
 
 GVariant *ferry_evacuations_plan_finish(FerryEvacuations *ev, GAsyncResult *result, GError **error)
@@ -736,7 +710,7 @@ void ferry_evacuations_start_async(FerryEvacuations *ev, const char *const *meth
     }
     ev->busy = TRUE;
     ev->generation++;
-    g_object_unref(plan_task(ev, methods, options, TRUE, cancellable, start_planned, outer));
+    g_object_unref(plan_task(ev, methods, options, cancellable, start_planned, outer));
 }
 
 FerryJob *ferry_evacuations_start_finish(FerryEvacuations *ev, GAsyncResult *result, GError **error)

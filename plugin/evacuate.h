@@ -24,14 +24,18 @@ typedef struct {
 void ferry_evacuate_options_clear(FerryEvacuateOptions *o);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FerryEvacuateOptions, ferry_evacuate_options_clear)
 
+/* The option keys ("name:type") of PlanEvacuation and of Evacuate: the caller checks an
+ * a{sv} against them (dbus/ does, with its options check) before ferry_evacuate_options_parse. */
+extern const char *const ferry_plan_option_keys[];
+extern const char *const ferry_evacuate_option_keys[];
+
 /* @methods (NULL or empty: [evacuation] methods=, else C7's default) and @options, a{sv} (NULL:
- * none): PlanEvacuation's (`all` b, `exclude` as, `batch` u) or, with @evacuate, also
- * Evacuate's (`storage_per_source` u, `per_target` u, `reboot_dependents` b). InvalidArgument
- * naming an unknown method, option or peer, a wrong type, or a count of 0; Unsupported when
- * only failover is left (it applies to a dead host) or for reboot_dependents (not carried out
- * yet). */
+ * none) of the keys above, already checked: `all` b, `exclude` as, `batch` u,
+ * `storage_per_source` u, `per_target` u, `reboot_dependents` b. InvalidArgument naming an
+ * unknown method or peer, or a count of 0; Unsupported when only failover is left (it
+ * applies to a dead host) or for reboot_dependents (not carried out yet). */
 gboolean ferry_evacuate_options_parse(const FerryConfig *config, const char *const *methods, GVariant *options,
-                                      gboolean evacuate, FerryEvacuateOptions *out, GError **error);
+                                      FerryEvacuateOptions *out, GError **error);
 
 /* The plan (FerryPlacement rows, placement's order) over @snapshot; a stopped domain that
  * moves does so by `move` (defined on the target, not started), whatever the method list.

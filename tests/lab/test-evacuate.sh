@@ -75,6 +75,10 @@ tap_is "PlanEvacuation with batch 0 is InvalidArgument" \
     "$(plan alpha "{'batch': <uint32 0>}" | error_name)" org.virtferry.Ferry1.Error.InvalidArgument
 tap_is "an unknown option is InvalidArgument" \
     "$(plan alpha "{'bogus': <true>}" | error_name)" org.virtferry.Ferry1.Error.InvalidArgument
+tap_is "Evacuate's per_target is no PlanEvacuation option: InvalidArgument" \
+    "$(plan alpha "{'per_target': <uint32 1>}" | error_name)" org.virtferry.Ferry1.Error.InvalidArgument
+tap_is "an option of the wrong type is InvalidArgument" \
+    "$(evacuate alpha "{'batch': <int32 2>}" | error_name)" org.virtferry.Ferry1.Error.InvalidArgument
 tap_is "excluding a host that is no peer is InvalidArgument" \
     "$(plan alpha "{'exclude': <['nowhere']>}" | error_name)" org.virtferry.Ferry1.Error.InvalidArgument
 out=$(on alpha gdbus call --system -d $BUS -o $ROOT -m $MANAGER.Evacuate "['teleport']" "@a{sv} {}" 2>&1)
@@ -154,7 +158,8 @@ status=$(job_wait beta "$job" 600)
 message=$(jprop beta "$job" Message)
 tap_diag "cancelled evacuation: $status: $message"
 tap_is "the cancelled evacuation ends cancelled" "$status" cancelled
-tap_ok "its message counts what moved and says it was cancelled" grep -qE '^[0-9]+ domains? moved; cancelled' <<< "$message"
+tap_ok "its message counts what moved, says it was cancelled and what stays" \
+    grep -qE '^[0-9]+ domains? moved; cancelled; [0-9]+ stay here: ' <<< "$message"
 tap_ok "a queued domain was not started" grep -q "cancelled: not started" <<< "$(prop beta "$job" $BUS.Job Steps)"
 tap_ok "every guest runs on exactly one host" running_once hold1 ne1 ne2 pin1 big c1 c2
 
