@@ -394,8 +394,7 @@ static void add_domains(FerrySnapshot *s, GPtrArray *domains)
         FerryPlaceDomain pd = {
             .name = copy(s, d->name), .uuid = copy(s, d->uuid), .running = d->running,
             .memory_kib = d->memory_kib, .vcpus = d->vcpus, .policy = policy,
-            /* The domain's own maintenance mark is not part of the policy metadata yet. */
-            .maintenance = FALSE, .busy = d->busy,
+            .maintenance = d->policy->maintenance, .busy = d->busy,
         };
         g_array_append_val(s->domains, pd);
         guint64 bytes = d->running ? d->memory_kib * 1024 : 0;

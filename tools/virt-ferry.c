@@ -114,6 +114,7 @@ static const Verb verbs[] = {
       "  priority=N           -1000..1000, higher moves and starts first\n"
       "  depends=DOMAIN,...   started after these domains (empty: none)\n"
       "  unmanaged=BOOL       virt-ferry leaves the domain alone\n"
+      "  maintenance=BOOL     the domain itself is under maintenance: evacuation leaves it (a warning)\n"
       "BOOL is true, false, yes, no, 1 or 0. In lists, \\, is a comma and \\\\ a backslash.",
       1, G_MAXUINT, cli_verb_policy },
     { "monitor", "", "Follow domain states, host events and virt-ferryd itself, one line each.", NULL, 0, 0, cli_verb_monitor },

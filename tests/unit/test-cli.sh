@@ -146,7 +146,7 @@ tap_is "show test exits 0" "$rc" 0
 tap_ok "show prints the UUID" has_line "$out" "^UUID: +$TEST_UUID\$"
 tap_ok "show prints the state and reason" has_lines "$out" '^State: +normal$' '^Reason: +running:'
 tap_ok "show prints the object path" has_line "$out" '^Object path: +/org/virtferry/Ferry1/domain/test$'
-tap_ok "show prints every policy key" has_line "$out" '^  unmanaged: +no$'
+tap_ok "show prints every policy key" has_lines "$out" '^  unmanaged: +no$' '^  maintenance: +no$'
 run "$CLI" show "$TEST_UUID"
 tap_ok "show finds a domain by UUID" has_line "$out" '^Name: +test$'
 run "$CLI" show --json test
@@ -174,7 +174,7 @@ tap_is "--no-ask-password: exits 4 too" "$rc" 4
 run "$CLI" policy test colour=red
 tap_is "an unknown key is refused before anything is sent (exit 2)" "$rc" 2
 tap_is "naming the key and the keys there are" "$err" \
-    "virt-ferry: unknown policy key 'colour'; the keys are hold, no_migrate, eq, ne, pin, priority, depends, unmanaged"
+    "virt-ferry: unknown policy key 'colour'; the keys are hold, no_migrate, eq, ne, pin, priority, depends, unmanaged, maintenance"
 run "$CLI" policy test priority=high
 tap_is "a bad value exits 2" "$rc" 2
 tap_ok "naming its key" is_error "$err" "policy key 'priority': \"high\" is not an integer"

@@ -29,6 +29,8 @@ static const char *const DOMAINS =
     "<domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'><name>off</name>"
     "<memory unit='MiB'>32</memory><vcpu>1</vcpu><os><type>hvm</type></os>"
     "<test:runstate>5</test:runstate></domain>\n"
+    "<domain type='test'><name>fix</name><memory unit='MiB'>32</memory><vcpu>1</vcpu><os><type>hvm</type></os>"
+    "<metadata><ferry:policy " POLICY_NS "><ferry:maintenance/></ferry:policy></metadata></domain>\n"
     "<domain type='test'><name>free</name><memory unit='MiB'>32</memory><vcpu>1</vcpu><os><type>hvm</type></os>"
     "<metadata><ferry:policy " POLICY_NS "><ferry:unmanaged/></ferry:policy></metadata></domain>\n";
 
@@ -198,7 +200,7 @@ static void test_snapshot(Fixture *f, gconstpointer data)
 {
     g_autoptr(FerrySnapshot) s = NULL;
     g_autoptr(GPtrArray) plan = plan_for(f, "@a{sv} {}", &s);
-    g_assert_cmpuint(s->input.n_domains, ==, 4);
+    g_assert_cmpuint(s->input.n_domains, ==, 5);
     g_assert_cmpuint(s->input.n_peers, ==, 2);
     /* Neither peer can take anything, and each says why. */
     for (guint p = 0; p < 2; p++) {
@@ -212,6 +214,8 @@ static void test_snapshot(Fixture *f, gconstpointer data)
     g_assert_nonnull(strstr(db->reason, "missing.xml: unreachable ("));
     g_assert_cmpint(row_of(plan, "web")->verdict, ==, FERRY_VERDICT_HOLD);
     g_assert_cmpint(row_of(plan, "free")->verdict, ==, FERRY_VERDICT_UNMANAGED);
+    /* Its own maintenance mark (policy metadata), not the host's mode. */
+    g_assert_cmpint(row_of(plan, "fix")->verdict, ==, FERRY_VERDICT_MAINTENANCE);
     g_assert_cmpint(row_of(plan, "off")->verdict, ==, FERRY_VERDICT_STOPPED);
     /* The memory a move of db would carry, for Progress. */
     for (guint d = 0; d < s->input.n_domains; d++)
@@ -276,6 +280,7 @@ static void test_evacuate_job(Fixture *f, gconstpointer data)
     ferry_job_get_state(job, &state);
     g_assert_cmpint(state.status, ==, FERRY_JOB_FAILED);
     g_assert_nonnull(strstr(state.message, "db (no-target"));
+    g_assert_nonnull(strstr(state.message, "left here under maintenance: fix"));
     g_assert_null(strstr(state.message, "web"));
     /* Over: a new evacuation may start. */
     GAsyncResult *third = NULL;
