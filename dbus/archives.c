@@ -42,6 +42,7 @@ static void fill_archive(FerryArchive *iface, const FerryManifest *m)
     ferry_archive_set_created(iface, m->created);
     ferry_archive_set_size(iface, m->allocated);
     ferry_archive_set_has_memory_state(iface, ferry_manifest_has_memory(m));
+    ferry_archive_set_problem(iface, m->problem ? m->problem : "");
 }
 
 static void sync_archive_objects(FerryDaemon *daemon, GPtrArray *manifests)
@@ -182,7 +183,8 @@ static gboolean handle_archive(FerryManager *manager, GDBusMethodInvocation *inv
 static void restore_authorized(GDBusMethodInvocation *invocation, gpointer data)
 {
     Call *c = data;
-    static const char *const keys[] = { "name:s", "start:b", "network:s", NULL };
+    static const char *const keys[] = { "name:s", "start:b", "network:s", "copy:b", "break_lock:b",
+                                        "ignore_unreachable:b", NULL };
     g_autoptr(GError) error = NULL;
     FerryRestoreOptions options = { .start = -1 };
     gboolean start = FALSE;
@@ -192,6 +194,9 @@ static void restore_authorized(GDBusMethodInvocation *invocation, gpointer data)
         if (g_variant_lookup(c->options, "start", "b", &start))
             options.start = start;
         g_variant_lookup(c->options, "network", "&s", &options.network);
+        g_variant_lookup(c->options, "copy", "b", &options.copy);
+        g_variant_lookup(c->options, "break_lock", "b", &options.break_lock);
+        g_variant_lookup(c->options, "ignore_unreachable", "b", &options.ignore_unreachable);
         job = ferry_restore_start(c->daemon->jobs, c->daemon->config, c->target, &options, &error);
     }
     ferry_daemon_reply_job(c->daemon, invocation, job, error, ferry_manager_complete_restore);
@@ -276,6 +281,7 @@ static gboolean handle_purge(FerryManager *manager, GDBusMethodInvocation *invoc
 static void recover_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
     ferry_archive_recover(data);
+    ferry_restore_locks_sweep(data);
     g_task_return_boolean(task, TRUE);
 }
 

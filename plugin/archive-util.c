@@ -38,8 +38,8 @@ gboolean ferry_copy_from_archive(const char *archive_dir, const FerryManifestFil
 {
     g_autofree char *src = g_build_filename(archive_dir, file->path, NULL);
     FerryFileDigest digest;
-    if (!ferry_copy_file(src, dst, 0600, ferry_job_cancellable(bytes->job), ferry_job_bytes_progress, bytes,
-                         &digest, error))
+    if (!ferry_copy_file_nofollow(src, dst, 0600, ferry_job_cancellable(bytes->job), ferry_job_bytes_progress,
+                                  bytes, &digest, error))
         return FALSE;
     if (digest.size != file->size || !g_str_equal(digest.checksum, file->digest)) {
         g_unlink(dst);

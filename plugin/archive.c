@@ -19,6 +19,7 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <libvirt/virterror.h>
 
@@ -263,17 +264,20 @@ static gboolean make_partial_dir(Archive *a, GError **error)
 {
     if (g_mkdir_with_parents(a->call->library, 0750) < 0) {
         int err = errno;
-        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot create the archive library %s: %s",
+        g_set_error(error, FERRY_ERROR, ferry_error_code_for_errno(err), "cannot create the archive library %s: %s",
                     a->call->library, g_strerror(err));
         return FALSE;
     }
-    const char *subdirs[] = { "", "disks", "nvram", "tpm" };
+    if (!ferry_library_check_dir(a->call->library, "the archive library", error))
+        return FALSE;
+    /* tpm/ is made by the copy of the TPM state, when there is one. */
+    const char *subdirs[] = { "", "disks", "nvram" };
     for (gsize i = 0; i < G_N_ELEMENTS(subdirs); i++) {
         g_autofree char *dir = g_build_filename(a->partial, subdirs[i], NULL);
         if (g_mkdir(dir, 0750) < 0) {
             int err = errno;
-            g_set_error(error, FERRY_ERROR, err == ENOSPC ? FERRY_ERROR_NO_CAPACITY : FERRY_ERROR_FAILED,
-                        "cannot create %s: %s", dir, g_strerror(err));
+            g_set_error(error, FERRY_ERROR, ferry_error_code_for_errno(err), "cannot create %s: %s", dir,
+                        g_strerror(err));
             return FALSE;
         }
     }
@@ -469,33 +473,19 @@ static gboolean copy_disks(Archive *a, GError **error)
     return TRUE;
 }
 
-static gboolean copy_tree(Archive *a, const char *src_dir, const char *rel_dir, GError **error)
+/* swtpm's directory belongs to swtpm's user: copied without following any link in it. */
+static gboolean copy_tpm_state(Archive *a, const char *state_dir, GError **error)
 {
-    g_autoptr(GError) local = NULL;
-    g_autoptr(GDir) d = g_dir_open(src_dir, 0, &local);
-    if (!d) {
-        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot read %s: %s", src_dir, local->message);
+    g_autofree char *dst = g_build_filename(a->partial, "tpm", NULL);
+    /* Owned by root in the archive: swtpm's user must not be able to change what a restore reads. */
+    g_autoptr(GPtrArray) files = ferry_copy_tree_owned(state_dir, dst, 0, 0, ferry_job_cancellable(a->job), error);
+    if (!files)
         return FALSE;
-    }
-    const char *name;
-    while ((name = g_dir_read_name(d))) {
-        g_autofree char *src = g_build_filename(src_dir, name, NULL);
-        g_autofree char *rel = g_build_filename(rel_dir, name, NULL);
-        if (g_file_test(src, G_FILE_TEST_IS_DIR) && !g_file_test(src, G_FILE_TEST_IS_SYMLINK)) {
-            g_autofree char *dst = g_build_filename(a->partial, rel, NULL);
-            if (g_mkdir(dst, 0750) < 0) {
-                int err = errno;
-                g_set_error(error, FERRY_ERROR, err == ENOSPC ? FERRY_ERROR_NO_CAPACITY : FERRY_ERROR_FAILED,
-                            "cannot create %s: %s", dst, g_strerror(err));
-                return FALSE;
-            }
-            if (!copy_tree(a, src, rel, error))
-                return FALSE;
-        } else if (g_file_test(src, G_FILE_TEST_IS_REGULAR)) {
-            FerryManifestFile *f = NULL;
-            if (!copy_into_archive(a, src, rel, FERRY_FILE_TPM, &f, error))
-                return FALSE;
-        }
+    for (guint i = 0; i < files->len; i++) {
+        FerryTreeFile *file = g_ptr_array_index(files, i);
+        g_autofree char *rel = g_build_filename("tpm", file->path, NULL);
+        FerryManifestFile *f = ferry_manifest_add_file(a->manifest, rel, FERRY_FILE_TPM, &file->digest);
+        f->source = g_build_filename(state_dir, file->path, NULL);
     }
     return TRUE;
 }
@@ -511,7 +501,7 @@ static gboolean copy_firmware_state(Archive *a, GError **error)
     }
     if (ferry_domxml_has_tpm_emulator(a->live)) {
         g_autofree char *state = g_build_filename(FERRY_LIBVIRT_STATE_DIR, "swtpm", a->call->uuid, NULL);
-        if (g_file_test(state, G_FILE_TEST_IS_DIR) && !copy_tree(a, state, "tpm", error))
+        if (g_file_test(state, G_FILE_TEST_IS_DIR) && !copy_tpm_state(a, state, error))
             return FALSE;
     }
     return TRUE;
@@ -520,13 +510,8 @@ static gboolean copy_firmware_state(Archive *a, GError **error)
 static gboolean write_definition(Archive *a, GError **error)
 {
     g_autofree char *path = g_build_filename(a->partial, "domain.xml", NULL);
-    g_autoptr(GError) local = NULL;
-    if (!g_file_set_contents_full(path, a->config_xml, -1, G_FILE_SET_CONTENTS_DURABLE, 0640, &local)) {
-        g_set_error(error, FERRY_ERROR, g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOSPC)
-                                            ? FERRY_ERROR_NO_CAPACITY : FERRY_ERROR_FAILED,
-                    "cannot write %s: %s", path, local->message);
+    if (!ferry_write_new_file(path, a->config_xml, strlen(a->config_xml), 0640, error))
         return FALSE;
-    }
     FerryFileDigest digest;
     if (!ferry_digest_file(path, NULL, NULL, NULL, &digest, error))
         return FALSE;
@@ -534,10 +519,12 @@ static gboolean write_definition(Archive *a, GError **error)
     return TRUE;
 }
 
-/* The archive appears complete or not at all. */
+/* The archive appears complete or not at all: every file and directory in it is on the disk
+ * before the rename publishes it (libvirt wrote the save image with O_DIRECT, which makes
+ * neither its size nor its directory entry durable), and the library after. */
 static gboolean publish(Archive *a, GError **error)
 {
-    if (!ferry_manifest_save(a->manifest, a->partial, error) || !ferry_fsync_dir(a->partial, error))
+    if (!ferry_manifest_save(a->manifest, a->partial, error) || !ferry_fsync_tree(a->partial, error))
         return FALSE;
     if (g_rename(a->partial, a->final) < 0) {
         int err = errno;
@@ -589,6 +576,17 @@ static void roll_back(Archive *a)
 
 /* ------------------------------------------------------------------ the job */
 
+/* libvirt reports a full file system as a generic system error (its I/O helper's strerror):
+ * it is NoCapacity, as it is for the disk copies. */
+static int save_error_code(Archive *a, virErrorPtr e)
+{
+    const char *message = e && e->message ? e->message : "";
+    struct statvfs fs;
+    gboolean full = strstr(message, g_strerror(ENOSPC)) || strstr(message, g_strerror(EDQUOT)) ||
+                    (statvfs(a->partial, &fs) == 0 && (guint64)fs.f_bavail * fs.f_frsize < FERRY_COPY_CHUNK);
+    return full ? FERRY_ERROR_NO_CAPACITY : ferry_error_code_for_libvirt(e ? e->code : 0);
+}
+
 static gboolean save_and_copy(Archive *a, GError **error)
 {
     SaveRun s = { .dom = a->dom };
@@ -628,7 +626,7 @@ static gboolean save_and_copy(Archive *a, GError **error)
     gboolean ok = FALSE;
     if (rc < 0) {
         if (!copy_error && !cancelled(a, error))
-            g_set_error(error, FERRY_ERROR, ferry_error_code_for_libvirt(save_error ? save_error->code : 0),
+            g_set_error(error, FERRY_ERROR, save_error_code(a, save_error),
                         "cannot save the memory state of %s: %s", a->call->name,
                         save_error && save_error->message ? save_error->message : "unknown libvirt error");
     } else {

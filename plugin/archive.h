@@ -19,6 +19,9 @@ typedef struct {
     char *name;        /* NULL: the archived name */
     char *network;     /* NULL: each NIC's own network, else one of its switch kind */
     int start;         /* -1: as archived; 0: paused (memory state) or defined only; 1: running */
+    gboolean copy;     /* a copy under @name: new UUID and MACs, booted from its disks */
+    gboolean break_lock;          /* take over another host's restore lock (restore-lock.h) */
+    gboolean ignore_unreachable;  /* restore although a peer cannot be asked whether it runs there */
 } FerryRestoreOptions;
 
 /* Restores the archive @id on this host. NotFound / InvalidArgument for the id at once. */
@@ -35,5 +38,8 @@ gboolean ferry_purge(const FerryConfig *config, const char *domain_uuid, GError 
 /* Finishes or rolls back the jobs a previous virt-ferryd left in the journal. Blocking:
  * call it in a thread at start. */
 void ferry_archive_recover(const FerryConfig *config);
+/* Removes the restore locks this host's earlier virt-ferryd left in the library (after
+ * ferry_archive_recover rolled their restores back). Blocking. */
+void ferry_restore_locks_sweep(const FerryConfig *config);
 
 G_END_DECLS

@@ -5,6 +5,7 @@
 
 #include "ferry-error.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -42,15 +43,16 @@ gboolean ferry_digest_checksum_is_valid(const char *checksum)
 
 /* ------------------------------------------------------------------ errors */
 
-static gboolean fail_errno(GError **error, int err, const char *what, const char *path)
-{
-    g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot %s %s: %s", what, path, g_strerror(err));
-    return FALSE;
-}
-
 static gboolean is_out_of_space(int err)
 {
     return err == ENOSPC || err == EDQUOT;
+}
+
+static gboolean fail_errno(GError **error, int err, const char *what, const char *path)
+{
+    g_set_error(error, FERRY_ERROR, is_out_of_space(err) ? FERRY_ERROR_NO_CAPACITY : FERRY_ERROR_FAILED,
+                "cannot %s %s: %s", what, path, g_strerror(err));
+    return FALSE;
 }
 
 /* ------------------------------------------------------------------ one pass over a file */
@@ -455,9 +457,17 @@ static gboolean pass_run(Pass *p, GError **error)
     return report_progress(p, error);
 }
 
-static int open_source(const char *path, guint64 *size, GError **error)
+/* O_NONBLOCK: a FIFO put where a file is expected must not hang the thread; fstat then
+ * refuses it. @nofollow for files of an archive or of swtpm's directory, where a link is
+ * never legitimate (a disk's own path may well be one). */
+static int open_source_at(int dirfd, const char *name, const char *path, gboolean nofollow, guint64 *size,
+                          GError **error)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK | (nofollow ? O_NOFOLLOW : 0));
+    if (fd < 0 && nofollow && errno == ELOOP) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED, "%s is a symbolic link, not a regular file", path);
+        return -1;
+    }
     if (fd < 0) {
         fail_errno(error, errno, "open", path);
         return -1;
@@ -477,13 +487,18 @@ static int open_source(const char *path, guint64 *size, GError **error)
     return fd;
 }
 
+static int open_source(const char *path, gboolean nofollow, guint64 *size, GError **error)
+{
+    return open_source_at(AT_FDCWD, path, path, nofollow, size, error);
+}
+
 /* ------------------------------------------------------------------ the public calls */
 
 gboolean ferry_digest_file(const char *path, GCancellable *cancellable, FerryCopyProgress progress,
                            gpointer user_data, FerryFileDigest *digest, GError **error)
 {
     guint64 size;
-    int fd = open_source(path, &size, error);
+    int fd = open_source(path, TRUE, &size, error);
     if (fd < 0)
         return FALSE;
     Pass p;
@@ -510,17 +525,17 @@ static gboolean finish_destination(Pass *p, GError **error)
     return TRUE;
 }
 
-gboolean ferry_copy_file(const char *src, const char *dst, guint mode, GCancellable *cancellable,
-                         FerryCopyProgress progress, gpointer user_data, FerryFileDigest *digest,
-                         GError **error)
+/* Copies the open @src_fd to @dst_name, created in @dst_dirfd; closes @src_fd. */
+static gboolean copy_opened(int src_fd, guint64 size, const char *src, int dst_dirfd, const char *dst_name,
+                            const char *dst, guint mode, GCancellable *cancellable, FerryCopyProgress progress,
+                            gpointer user_data, FerryFileDigest *digest, GError **error)
 {
-    guint64 size;
-    int src_fd = open_source(src, &size, error);
-    if (src_fd < 0)
-        return FALSE;
-    int dst_fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, 0600);
+    /* O_EXCL|O_NOFOLLOW: neither an existing file nor a link planted at @dst is written through. */
+    int dst_fd = openat(dst_dirfd, dst_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
     if (dst_fd < 0) {
-        fail_errno(error, errno, "create", dst);
+        int err = errno;
+        g_set_error(error, FERRY_ERROR, is_out_of_space(err) ? FERRY_ERROR_NO_CAPACITY : FERRY_ERROR_FAILED,
+                    "cannot create %s: %s", dst, g_strerror(err));
         close(src_fd);
         return FALSE;
     }
@@ -539,7 +554,7 @@ gboolean ferry_copy_file(const char *src, const char *dst, guint mode, GCancella
     if (!ok) {
         if (p.dst_fd >= 0)
             close(p.dst_fd);
-        if (unlink(dst) < 0 && errno != ENOENT)
+        if (unlinkat(dst_dirfd, dst_name, 0) < 0 && errno != ENOENT)
             g_warning("cannot remove the incomplete copy %s: %s", dst, g_strerror(errno));
     }
     pass_clear(&p);
@@ -547,10 +562,34 @@ gboolean ferry_copy_file(const char *src, const char *dst, guint mode, GCancella
     return ok;
 }
 
+static gboolean copy_file(const char *src, gboolean nofollow, const char *dst, guint mode, GCancellable *cancellable,
+                          FerryCopyProgress progress, gpointer user_data, FerryFileDigest *digest, GError **error)
+{
+    guint64 size;
+    int src_fd = open_source(src, nofollow, &size, error);
+    if (src_fd < 0)
+        return FALSE;
+    return copy_opened(src_fd, size, src, AT_FDCWD, dst, dst, mode, cancellable, progress, user_data, digest, error);
+}
+
+gboolean ferry_copy_file(const char *src, const char *dst, guint mode, GCancellable *cancellable,
+                         FerryCopyProgress progress, gpointer user_data, FerryFileDigest *digest,
+                         GError **error)
+{
+    return copy_file(src, FALSE, dst, mode, cancellable, progress, user_data, digest, error);
+}
+
+gboolean ferry_copy_file_nofollow(const char *src, const char *dst, guint mode, GCancellable *cancellable,
+                                  FerryCopyProgress progress, gpointer user_data, FerryFileDigest *digest,
+                                  GError **error)
+{
+    return copy_file(src, TRUE, dst, mode, cancellable, progress, user_data, digest, error);
+}
+
 gboolean ferry_file_data_size(const char *path, guint64 *data_bytes, guint64 *logical_size, GError **error)
 {
     guint64 size;
-    int fd = open_source(path, &size, error);
+    int fd = open_source(path, FALSE, &size, error);
     if (fd < 0)
         return FALSE;
     Pass p;
@@ -612,12 +651,45 @@ void ferry_remove_tree(const char *path)
     }
 }
 
-/* Mode and, as root, owner of @path as @st says (chown first: it clears set-id bits). */
-static gboolean copy_attributes(const char *path, const struct stat *st, GError **error)
+/* ------------------------------------------------------------------ directory trees, link-safe
+ *
+ * The tree is walked through directory descriptors, every step opened with O_NOFOLLOW: the
+ * owner of the source tree (swtpm's user for TPM state) can swap a file or directory for a
+ * link at any moment, and must never get virt-ferryd (root) to read or write through it. */
+
+typedef struct {
+    GCancellable *cancellable;
+    GPtrArray *files;          /* FerryTreeFile */
+    gboolean set_owner;        /* as root: files and directories get an owner */
+    gboolean keep_owner;       /* ... the source's (else uid, gid) */
+    uid_t uid;
+    gid_t gid;
+} TreeCopy;
+
+static gboolean refuse_link(GError **error, const char *path)
 {
-    if (geteuid() == 0 && lchown(path, st->st_uid, st->st_gid) < 0)
+    g_set_error(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED,
+                "%s is neither a regular file nor a directory (a symbolic link, a socket or a device): it is not "
+                "copied", path);
+    return FALSE;
+}
+
+static int open_dir_at(int dirfd, const char *name, const char *path, GError **error)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && (errno == ELOOP || errno == ENOTDIR))
+        refuse_link(error, path);
+    else if (fd < 0)
+        fail_errno(error, errno, "open the directory", path);
+    return fd;
+}
+
+/* Owner (chown first: it clears set-id bits), then mode, of the open @fd as @st says. */
+static gboolean set_attributes(TreeCopy *t, int fd, const struct stat *st, const char *path, GError **error)
+{
+    if (t->set_owner && fchown(fd, t->keep_owner ? st->st_uid : t->uid, t->keep_owner ? st->st_gid : t->gid) < 0)
         return fail_errno(error, errno, "set the owner of", path);
-    if (chmod(path, st->st_mode & 07777) < 0)
+    if (fchmod(fd, st->st_mode & 07777) < 0)
         return fail_errno(error, errno, "set the mode of", path);
     return TRUE;
 }
@@ -627,65 +699,79 @@ static gint compare_names(gconstpointer a, gconstpointer b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static GPtrArray *sorted_names(const char *dir_path, GError **error)
+static GPtrArray *sorted_names(int dirfd, const char *dir_path, GError **error)
 {
-    GError *local = NULL;
-    g_autoptr(GDir) dir = g_dir_open(dir_path, 0, &local);
+    int fd = dup(dirfd);
+    DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
     if (!dir) {
-        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot read the directory %s: %s", dir_path,
-                    local->message);
-        g_error_free(local);
+        fail_errno(error, errno, "read the directory", dir_path);
+        if (fd >= 0)
+            close(fd);
         return NULL;
     }
+    rewinddir(dir);
     GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
-    const char *name;
-    while ((name = g_dir_read_name(dir)))
-        g_ptr_array_add(names, g_strdup(name));
+    struct dirent *e;
+    while ((e = readdir(dir)))
+        if (!g_str_equal(e->d_name, ".") && !g_str_equal(e->d_name, ".."))
+            g_ptr_array_add(names, g_strdup(e->d_name));
+    closedir(dir);
     g_ptr_array_sort(names, compare_names);
     return names;
 }
 
-static gboolean copy_tree_contents(const char *src, const char *dst, const char *rel, const struct stat *st,
-                                   GCancellable *cancellable, GPtrArray *files, GError **error);
+static gboolean copy_dir(TreeCopy *t, int src_fd, int dst_fd, const char *src, const char *dst, const char *rel,
+                         GError **error);
 
-/* Directories are created private and get their own mode once complete. */
-static gboolean make_private_dir(const char *path, GError **error)
+static gboolean copy_subdir(TreeCopy *t, int src_dir, int dst_dir, const char *name, const char *src,
+                            const char *dst, const char *rel, GError **error)
 {
-    if (mkdir(path, 0700) < 0)
-        return fail_errno(error, errno, "create the directory", path);
-    return TRUE;
+    /* Created private; it gets its own mode once complete. */
+    if (mkdirat(dst_dir, name, 0700) < 0)
+        return fail_errno(error, errno, "create the directory", dst);
+    int src_fd = open_dir_at(src_dir, name, src, error);
+    int dst_fd = src_fd >= 0 ? open_dir_at(dst_dir, name, dst, error) : -1;
+    gboolean ok = src_fd >= 0 && dst_fd >= 0 && copy_dir(t, src_fd, dst_fd, src, dst, rel, error);
+    if (src_fd >= 0)
+        close(src_fd);
+    if (dst_fd >= 0)
+        close(dst_fd);
+    return ok;
 }
 
-static gboolean copy_tree_entry(const char *src, const char *dst, const char *rel, GCancellable *cancellable,
-                                GPtrArray *files, GError **error)
+static gboolean copy_regular(TreeCopy *t, int src_dir, int dst_dir, const char *name, const char *src,
+                             const char *dst, const char *rel, GError **error)
 {
-    struct stat st;
-    if (lstat(src, &st) < 0)
-        return fail_errno(error, errno, "read", src);
-    if (S_ISDIR(st.st_mode))
-        return make_private_dir(dst, error) && copy_tree_contents(src, dst, rel, &st, cancellable, files, error);
-    if (!S_ISREG(st.st_mode)) {
-        g_set_error(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED,
-                    "%s is neither a regular file nor a directory: it cannot be archived", src);
+    guint64 size;
+    int fd = open_source_at(src_dir, name, src, TRUE, &size, error);
+    if (fd < 0)
         return FALSE;
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        close(fd);
+        return fail_errno(error, errno, "read", src);
     }
     g_autoptr(FerryTreeFile) file = g_new0(FerryTreeFile, 1);
     file->path = g_strdup(rel);
     file->mode = st.st_mode & 07777;
-    if (!ferry_copy_file(src, dst, file->mode, cancellable, NULL, NULL, &file->digest, error))
+    if (!copy_opened(fd, size, src, dst_dir, name, dst, file->mode, t->cancellable, NULL, NULL, &file->digest, error))
         return FALSE;
-    if (geteuid() == 0 && !copy_attributes(dst, &st, error))
-        return FALSE;
-    g_ptr_array_add(files, g_steal_pointer(&file));
-    return TRUE;
+    int out = openat(dst_dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (out < 0)
+        return fail_errno(error, errno, "open", dst);
+    gboolean ok = set_attributes(t, out, &st, dst, error);
+    close(out);
+    if (ok)
+        g_ptr_array_add(t->files, g_steal_pointer(&file));
+    return ok;
 }
 
-/* Copies the entries of @src into the new directory @dst, then gives @dst the mode and owner
- * in @st and syncs it. */
-static gboolean copy_tree_contents(const char *src, const char *dst, const char *rel, const struct stat *st,
-                                   GCancellable *cancellable, GPtrArray *files, GError **error)
+/* Copies the entries of the directory @src_fd into the new directory @dst_fd, then gives it
+ * @src_fd's mode (and owner) and syncs it. */
+static gboolean copy_dir(TreeCopy *t, int src_fd, int dst_fd, const char *src, const char *dst, const char *rel,
+                         GError **error)
 {
-    g_autoptr(GPtrArray) names = sorted_names(src, error);
+    g_autoptr(GPtrArray) names = sorted_names(src_fd, src, error);
     if (!names)
         return FALSE;
     for (guint i = 0; i < names->len; i++) {
@@ -693,30 +779,183 @@ static gboolean copy_tree_contents(const char *src, const char *dst, const char 
         g_autofree char *child_src = g_build_filename(src, name, NULL);
         g_autofree char *child_dst = g_build_filename(dst, name, NULL);
         g_autofree char *child_rel = *rel ? g_strconcat(rel, "/", name, NULL) : g_strdup(name);
-        if (!copy_tree_entry(child_src, child_dst, child_rel, cancellable, files, error))
+        struct stat st;
+        if (g_cancellable_set_error_if_cancelled(t->cancellable, error))
+            return FALSE;
+        if (fstatat(src_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            return fail_errno(error, errno, "read", child_src);
+        gboolean ok = S_ISDIR(st.st_mode)   ? copy_subdir(t, src_fd, dst_fd, name, child_src, child_dst, child_rel, error)
+                      : S_ISREG(st.st_mode) ? copy_regular(t, src_fd, dst_fd, name, child_src, child_dst, child_rel, error)
+                                            : refuse_link(error, child_src);
+        if (!ok)
             return FALSE;
     }
-    return copy_attributes(dst, st, error) && ferry_fsync_dir(dst, error);
+    struct stat st;
+    if (fstat(src_fd, &st) < 0)
+        return fail_errno(error, errno, "read", src);
+    if (!set_attributes(t, dst_fd, &st, dst, error))
+        return FALSE;
+    if (fsync(dst_fd) < 0)
+        return fail_errno(error, errno, "sync the directory", dst);
+    return TRUE;
 }
 
-GPtrArray *ferry_copy_tree(const char *src, const char *dst, GCancellable *cancellable, GError **error)
+static GPtrArray *copy_tree(TreeCopy *t, const char *src, const char *dst, GError **error)
 {
-    struct stat st;
-    if (lstat(src, &st) < 0) {
-        fail_errno(error, errno, "read", src);
+    int src_fd = open_dir_at(AT_FDCWD, src, src, error);
+    if (src_fd < 0)
         return NULL;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        g_set_error(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED, "%s is not a directory", src);
-        return NULL;
-    }
     /* An existing @dst fails here (EEXIST) and is left alone. */
-    if (!make_private_dir(dst, error))
+    if (mkdir(dst, 0700) < 0) {
+        fail_errno(error, errno, "create the directory", dst);
+        close(src_fd);
         return NULL;
-    g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func((GDestroyNotify)ferry_tree_file_free);
-    if (!copy_tree_contents(src, dst, "", &st, cancellable, files, error)) {
+    }
+    g_autoptr(GPtrArray) files = t->files = g_ptr_array_new_with_free_func((GDestroyNotify)ferry_tree_file_free);
+    int dst_fd = open_dir_at(AT_FDCWD, dst, dst, error);
+    gboolean ok = dst_fd >= 0 && copy_dir(t, src_fd, dst_fd, src, dst, "", error);
+    close(src_fd);
+    if (dst_fd >= 0)
+        close(dst_fd);
+    if (!ok) {
         ferry_remove_tree(dst);
         return NULL;
     }
     return g_steal_pointer(&files);
+}
+
+GPtrArray *ferry_copy_tree(const char *src, const char *dst, GCancellable *cancellable, GError **error)
+{
+    TreeCopy t = { .cancellable = cancellable, .set_owner = geteuid() == 0, .keep_owner = TRUE };
+    return copy_tree(&t, src, dst, error);
+}
+
+GPtrArray *ferry_copy_tree_owned(const char *src, const char *dst, uid_t uid, gid_t gid, GCancellable *cancellable,
+                                 GError **error)
+{
+    TreeCopy t = { .cancellable = cancellable, .set_owner = TRUE, .uid = uid, .gid = gid };
+    return copy_tree(&t, src, dst, error);
+}
+
+/* ------------------------------------------------------------------ durability */
+
+static gboolean fsync_tree_at(int dirfd, const char *path, GError **error)
+{
+    g_autoptr(GPtrArray) names = sorted_names(dirfd, path, error);
+    if (!names)
+        return FALSE;
+    for (guint i = 0; i < names->len; i++) {
+        const char *name = g_ptr_array_index(names, i);
+        g_autofree char *child = g_build_filename(path, name, NULL);
+        int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+            return errno == ELOOP ? refuse_link(error, child) : fail_errno(error, errno, "open", child);
+        struct stat st;
+        gboolean ok = fstat(fd, &st) == 0 || fail_errno(error, errno, "read", child);
+        if (ok && S_ISDIR(st.st_mode))
+            ok = fsync_tree_at(fd, child, error);
+        else if (ok && S_ISREG(st.st_mode) && fsync(fd) < 0)
+            ok = fail_errno(error, errno, "sync", child);
+        else if (ok && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+            ok = refuse_link(error, child);
+        close(fd);
+        if (!ok)
+            return FALSE;
+    }
+    if (fsync(dirfd) < 0)
+        return fail_errno(error, errno, "sync the directory", path);
+    return TRUE;
+}
+
+gboolean ferry_fsync_tree(const char *path, GError **error)
+{
+    int fd = open_dir_at(AT_FDCWD, path, path, error);
+    if (fd < 0)
+        return FALSE;
+    gboolean ok = fsync_tree_at(fd, path, error);
+    close(fd);
+    return ok;
+}
+
+int ferry_error_code_for_errno(int err)
+{
+    return is_out_of_space(err) ? FERRY_ERROR_NO_CAPACITY : FERRY_ERROR_FAILED;
+}
+
+gboolean ferry_write_new_file(const char *path, const char *data, gsize len, guint mode, GError **error)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+    int err = 0;
+    if (fd < 0)
+        err = errno;
+    for (gsize done = 0; !err && done < len;) {
+        ssize_t n = write(fd, data + done, len - done);
+        if (n < 0 && errno != EINTR)
+            err = errno;
+        else if (n > 0)
+            done += (gsize)n;
+    }
+    if (!err && (fchmod(fd, mode & 07777) < 0 || fsync(fd) < 0))
+        err = errno;
+    if (fd >= 0 && close(fd) < 0 && !err)
+        err = errno;
+    if (!err)
+        return TRUE;
+    if (fd >= 0)
+        unlink(path);
+    g_set_error(error, FERRY_ERROR, ferry_error_code_for_errno(err), "cannot write %s: %s", path, g_strerror(err));
+    return FALSE;
+}
+
+/* ------------------------------------------------------------------ reading untrusted files */
+
+gboolean ferry_read_untrusted_file(const char *path, gsize max_size, char **contents, gsize *length, GError **error)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        int err = errno;
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "%s %s", path,
+                    err == ENOENT ? "is missing"
+                    : err == ELOOP ? "is a symbolic link, not a regular file"
+                                   : g_strerror(err));
+        return FALSE;
+    }
+    struct stat st;
+    const char *problem = fstat(fd, &st) < 0       ? g_strerror(errno)
+                          : !S_ISREG(st.st_mode)     ? "is not a regular file"
+                          : (guint64)st.st_size > max_size ? "is too large"
+                                                     : NULL;
+    if (problem) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "%s %s (at most %" G_GSIZE_FORMAT " bytes)", path, problem,
+                    max_size);
+        close(fd);
+        return FALSE;
+    }
+    /* Read at most @max_size + 1 bytes: a file that grows meanwhile is still bounded. */
+    g_autofree char *buf = g_malloc((gsize)st.st_size + 2);
+    gsize len = 0, cap = MIN(max_size + 1, (gsize)st.st_size + 1);
+    while (len < cap) {
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int err = errno;
+            close(fd);
+            return fail_errno(error, err, "read", path);
+        }
+        if (n == 0)
+            break;
+        len += (gsize)n;
+    }
+    close(fd);
+    if (len > max_size) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "%s is too large (at most %" G_GSIZE_FORMAT " bytes)",
+                    path, max_size);
+        return FALSE;
+    }
+    buf[len] = '\0';
+    *contents = g_steal_pointer(&buf);
+    if (length)
+        *length = len;
+    return TRUE;
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <sys/types.h>
 
 G_BEGIN_DECLS
 
@@ -77,7 +78,14 @@ gboolean ferry_copy_file(const char *src, const char *dst, guint mode, GCancella
                          FerryCopyProgress progress, gpointer user_data, FerryFileDigest *digest,
                          GError **error);
 
-/* The digest of a regular file, reading only its data extents. */
+/* The same, but a symbolic link at @src is refused (FERRY_ERROR_UNSUPPORTED), never followed:
+ * for the files of an archive. */
+gboolean ferry_copy_file_nofollow(const char *src, const char *dst, guint mode, GCancellable *cancellable,
+                                  FerryCopyProgress progress, gpointer user_data, FerryFileDigest *digest,
+                                  GError **error);
+
+/* The digest of a regular file, reading only its data extents. A symbolic link is refused,
+ * not followed (digests are of archive files). */
 gboolean ferry_digest_file(const char *path, GCancellable *cancellable, FerryCopyProgress progress,
                            gpointer user_data, FerryFileDigest *digest, GError **error);
 
@@ -88,6 +96,25 @@ gboolean ferry_file_data_size(const char *path, guint64 *data_bytes, guint64 *lo
 
 /* fsync()s a directory, so entries created or renamed in it survive a crash. */
 gboolean ferry_fsync_dir(const char *path, GError **error);
+
+/* fsync()s every regular file and directory under @path (children first), then @path: what
+ * must be on the disk before a rename publishes the tree. Anything else (a link) is
+ * FERRY_ERROR_UNSUPPORTED. */
+gboolean ferry_fsync_tree(const char *path, GError **error);
+
+/* FERRY_ERROR_NO_CAPACITY for ENOSPC and EDQUOT, FERRY_ERROR_FAILED for anything else: lack
+ * of space has one answer wherever it is met. */
+int ferry_error_code_for_errno(int err);
+
+/* Creates @path (never an existing file or through a link) with exactly @mode, writes @data
+ * and fsyncs it. NoCapacity when the file system is full, else Failed; nothing left behind. */
+gboolean ferry_write_new_file(const char *path, const char *data, gsize len, guint mode, GError **error);
+
+/* Reads a small file that someone else may have put there (a library shared with other
+ * hosts): opened without following a link and without blocking (a FIFO), regular files only,
+ * at most @max_size bytes, NUL-terminated. Failed naming the file and what is wrong with it
+ * ("is missing", "is not a regular file", "is too large"). */
+gboolean ferry_read_untrusted_file(const char *path, gsize max_size, char **contents, gsize *length, GError **error);
 
 /* One regular file of a copied tree. */
 typedef struct {
@@ -101,11 +128,16 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FerryTreeFile, ferry_tree_file_free)
 
 /* Copies the directory tree @src (small files: swtpm state) to @dst, which must not exist,
  * keeping permission bits and, when running as root, owners. Directories and regular files
- * only: anything else (symlinks, sockets, devices) is FERRY_ERROR_UNSUPPORTED, so a restore
- * never follows a link out of the tree. Every file and directory is synced. Returns the
+ * only: anything else (symlinks, sockets, devices) is FERRY_ERROR_UNSUPPORTED, so neither an
+ * archive nor a restore follows a link out of the tree. The walk goes through directory
+ * descriptors opened with O_NOFOLLOW, so a link swapped in during the copy (the tree's owner
+ * may be swtpm's user) is refused too. Every file and directory is synced. Returns the
  * regular files (FerryTreeFile) in depth-first, name-sorted order, or NULL with @error set
  * and nothing of @dst left behind. */
 GPtrArray *ferry_copy_tree(const char *src, const char *dst, GCancellable *cancellable, GError **error);
+/* The same, every file and directory owned by @uid:@gid (restoring swtpm state). */
+GPtrArray *ferry_copy_tree_owned(const char *src, const char *dst, uid_t uid, gid_t gid, GCancellable *cancellable,
+                                 GError **error);
 
 /* For tests: pretend that file systems cannot report holes, so every byte is read. */
 void ferry_copy_set_hole_detection(gboolean enabled);

@@ -838,6 +838,14 @@ void ferry_domxml_eject_removable(FerryDomainXml *d)
     changed(d);
 }
 
+void ferry_domxml_forget_nic_macs(FerryDomainXml *d)
+{
+    for (xmlNodePtr c = devices(d) ? devices(d)->children : NULL; c; c = c->next)
+        if (is_elem(c, "interface"))
+            remove_children(c, "mac");
+    changed(d);
+}
+
 static xmlNodePtr find_nic(FerryDomainXml *d, const char *mac, GError **error)
 {
     for (xmlNodePtr c = devices(d) ? devices(d)->children : NULL; c; c = c->next) {

@@ -124,6 +124,9 @@ void ferry_domxml_set_nvram(FerryDomainXml *d, const char *path);
 /* Empties every CD-ROM and floppy drive: removes <source> and <backingStore>, and makes
  * the drive type='file' (an empty drive of another type does not define). */
 void ferry_domxml_eject_removable(FerryDomainXml *d);
+/* Removes every network interface's <mac>: libvirt generates a new one at define (a copy of
+ * a domain must not share its MACs with the original). */
+void ferry_domxml_forget_nic_macs(FerryDomainXml *d);
 
 /* Connects the NIC with @mac (compared case-insensitively) to libvirt network @network,
  * portgroup @portgroup (NULL or "": no portgroup): type='network' and a new <source>.

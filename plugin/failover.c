@@ -8,12 +8,155 @@
 #include "migrate.h"
 #include "names.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <libvirt/virterror.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define PROBE_SECONDS 5 /* a host whose libvirtd does not answer within this is taken for dead */
+
+/* ------------------------------------------------------------------ the shared directory */
+
+/* Every host trusts what the others publish (it defines it as root) and the XML holds the
+ * domain's secrets (VIR_DOMAIN_XML_SECURE): only root may change or read the directories. */
+static gboolean check_private_dir(int fd, const char *path, GError **error)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot check %s: %s", path, g_strerror(errno));
+        return FALSE;
+    }
+    if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED,
+                    "%s is %s (owner uid %u, mode %04o): failover publishes domain definitions, secrets included, "
+                    "and defines them as root, so only root may write there (chown root; chmod go-w)",
+                    path, st.st_uid != 0 ? "not owned by root" : "writable by others than root",
+                    (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* <dir>/<host>, opened without following a link at <host>, once both directories passed
+ * check_private_dir; -1 with @error else (NotFound when it does not exist). */
+static int open_publication_dir(const char *dir, const char *host, GError **error)
+{
+    int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir_fd < 0) {
+        g_set_error(error, FERRY_ERROR, errno == ENOENT ? FERRY_ERROR_NOT_FOUND : FERRY_ERROR_FAILED,
+                    "cannot open the failover directory %s: %s", dir, g_strerror(errno));
+        return -1;
+    }
+    g_autofree char *host_dir = g_build_filename(dir, host, NULL);
+    int host_fd = -1;
+    if (check_private_dir(dir_fd, dir, error)) {
+        host_fd = openat(dir_fd, host, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (host_fd < 0)
+            g_set_error(error, FERRY_ERROR, errno == ENOENT ? FERRY_ERROR_NOT_FOUND : FERRY_ERROR_FAILED,
+                        "cannot open %s: %s", host_dir,
+                        errno == ENOTDIR || errno == ELOOP ? "not a directory (or a symbolic link)" : g_strerror(errno));
+        else if (!check_private_dir(host_fd, host_dir, error)) {
+            close(host_fd);
+            host_fd = -1;
+        }
+    }
+    close(dir_fd);
+    return host_fd;
+}
+
+/* The UUID's 32 hex digits, lower case: libvirt takes them with or without dashes. */
+static char *uuid_digits(const char *uuid)
+{
+    GString *s = g_string_new(NULL);
+    for (const char *p = uuid; p && *p; p++)
+        if (*p != '-')
+            g_string_append_c(s, g_ascii_tolower(*p));
+    return g_string_free(s, FALSE);
+}
+
+/* Reads <uuid>.xml in the publication directory @host_fd: a regular file (not a link, a FIFO
+ * or a device), at most FERRY_FAILOVER_XML_MAX bytes, a domain XML whose <uuid> is the one
+ * its name says. NotFound when it is gone (withdrawn meanwhile). */
+static char *read_published_at(int host_fd, const char *host, const char *uuid, FerryDomainXml **def_out,
+                               GError **error)
+{
+    if (!g_uuid_string_is_valid(uuid)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "%s published %s.xml: its name is not a domain UUID", host, uuid);
+        return NULL;
+    }
+    g_autofree char *name = g_strconcat(uuid, ".xml", NULL);
+    int fd = openat(host_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        g_set_error(error, FERRY_ERROR, errno == ENOENT ? FERRY_ERROR_NOT_FOUND : FERRY_ERROR_FAILED,
+                    "cannot read %s's %s: %s", host, name,
+                    errno == ELOOP ? "it is a symbolic link" : g_strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    g_autoptr(GString) xml = g_string_new(NULL);
+    gboolean ok = fstat(fd, &st) == 0;
+    if (!ok)
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot check %s's %s: %s", host, name, g_strerror(errno));
+    else if (!S_ISREG(st.st_mode) || st.st_size > FERRY_FAILOVER_XML_MAX) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "%s's %s is %s", host, name,
+                    S_ISREG(st.st_mode) ? "too large for a domain definition" : "not a regular file");
+        ok = FALSE;
+    }
+    while (ok) {
+        char buf[65536];
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || xml->len + n > FERRY_FAILOVER_XML_MAX) {
+            g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot read %s's %s: %s", host, name,
+                        n < 0 ? g_strerror(errno) : "it grew too large for a domain definition");
+            ok = FALSE;
+        } else if (n == 0) {
+            break;
+        } else {
+            g_string_append_len(xml, buf, n);
+        }
+    }
+    close(fd);
+    if (!ok)
+        return NULL;
+    if (strlen(xml->str) != xml->len) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT, "%s's %s holds a NUL byte", host, name);
+        return NULL;
+    }
+    g_autoptr(GError) parse_error = NULL;
+    g_autoptr(FerryDomainXml) def = ferry_domxml_parse(xml->str, &parse_error);
+    if (!def) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT, "%s's %s: %s", host, name, parse_error->message);
+        return NULL;
+    }
+    g_autofree char *want = uuid_digits(uuid);
+    g_autofree char *got = uuid_digits(ferry_domxml_uuid(def));
+    if (g_strcmp0(want, got) != 0) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "%s's %s defines domain UUID %s, not the one its name says", host, name,
+                    ferry_domxml_uuid(def) ? ferry_domxml_uuid(def) : "(none)");
+        return NULL;
+    }
+    if (def_out)
+        *def_out = g_steal_pointer(&def);
+    return g_string_free(g_steal_pointer(&xml), FALSE);
+}
+
+char *ferry_failover_read_published(const char *dir, const char *host, const char *uuid, GError **error)
+{
+    int host_fd = open_publication_dir(dir, host, error);
+    if (host_fd < 0)
+        return NULL;
+    char *xml = read_published_at(host_fd, host, uuid, NULL, error);
+    close(host_fd);
+    return xml;
+}
 
 /* ------------------------------------------------------------------ publication */
 
@@ -48,13 +191,23 @@ void ferry_failover_publish(const char *dir, const char *host, virDomainPtr dom,
         virResetLastError();
         return;
     }
-    if (g_mkdir_with_parents(host_dir, 0700) < 0 ||
-        !g_file_set_contents_full(path, xml, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error)) {
-        g_warning("cannot publish domain %s in %s: %s", uuid, host_dir, error ? error->message : g_strerror(errno));
+    if (g_mkdir_with_parents(host_dir, 0700) < 0) {
+        g_warning("cannot publish domain %s in %s: %s", uuid, host_dir, g_strerror(errno));
+        return;
+    }
+    /* Not where others could read the secrets or plant a definition. */
+    int host_fd = open_publication_dir(dir, host, &error);
+    if (host_fd < 0) {
+        g_warning("not publishing domain %s: %s", uuid, error->message);
+        return;
+    }
+    close(host_fd);
+    if (!g_file_set_contents_full(path, xml, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0600, &error)) {
+        g_warning("cannot publish domain %s in %s: %s", uuid, host_dir, error->message);
         return;
     }
     if (virDomainIsActive(dom) == 1)
-        g_file_set_contents(running, "", 0, NULL);
+        g_file_set_contents_full(running, "", 0, G_FILE_SET_CONTENTS_CONSISTENT, 0600, NULL);
     else
         g_unlink(running);
     virResetLastError();
@@ -150,6 +303,7 @@ typedef struct {
     FerryJob *job;
     FailoverCall *call;
     virConnectPtr conn;
+    int host_fd; /* the checked publication directory */
     guint started, defined_only, refused;
 } Takeover;
 
@@ -169,14 +323,18 @@ static void refused(Takeover *t, const char *name, const char *why)
 
 static void take_over(Takeover *t, const char *uuid)
 {
-    g_autofree char *path = published(t->call->dir, t->call->host, uuid, ".xml");
-    g_autofree char *running = published(t->call->dir, t->call->host, uuid, ".running");
-    g_autofree char *xml = NULL;
-    if (!g_file_get_contents(path, &xml, NULL, NULL))
-        return; /* withdrawn meanwhile */
-    g_autoptr(FerryDomainXml) def = ferry_domxml_parse(xml, NULL);
-    if (!wanted(t->call, uuid, def ? ferry_domxml_name(def) : NULL))
+    g_autofree char *running = g_strconcat(uuid, ".running", NULL);
+    g_autoptr(FerryDomainXml) def = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *xml = read_published_at(t->host_fd, t->call->host, uuid, &def, &error);
+    if (!xml) {
+        if (!g_error_matches(error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND)) /* else withdrawn meanwhile */
+            refused(t, uuid, error->message);
         return;
+    }
+    if (!wanted(t->call, uuid, ferry_domxml_name(def)))
+        return;
+    struct stat st;
     g_autoptr(virDomain) existing = virDomainLookupByUUIDString(t->conn, uuid);
     virResetLastError();
     gboolean was_defined = existing != NULL;
@@ -195,7 +353,7 @@ static void take_over(Takeover *t, const char *uuid)
         return;
     }
     const char *name = virDomainGetName(dom);
-    if (!t->call->start || !g_file_test(running, G_FILE_TEST_EXISTS)) {
+    if (!t->call->start || fstatat(t->host_fd, running, &st, AT_SYMLINK_NOFOLLOW) < 0) {
         ferry_job_add_step(t->job, name, "failover", t->call->host, "defined here (it did not run there)");
         t->defined_only++;
     } else if (virDomainCreate(dom) < 0) {
@@ -218,14 +376,22 @@ static void take_over(Takeover *t, const char *uuid)
     virResetLastError();
 }
 
-static GPtrArray *published_uuids(const char *dir, const char *host)
+/* The UUIDs (as the file names say) published in the directory @host_fd. */
+static GPtrArray *published_uuids(int host_fd)
 {
-    g_autofree char *host_dir = g_build_filename(dir, host, NULL);
-    g_autoptr(GDir) d = g_dir_open(host_dir, 0, NULL);
     GPtrArray *uuids = g_ptr_array_new_with_free_func(g_free);
-    for (const char *f = d ? g_dir_read_name(d) : NULL; f; f = g_dir_read_name(d))
-        if (g_str_has_suffix(f, ".xml"))
-            g_ptr_array_add(uuids, g_strndup(f, strlen(f) - 4));
+    int fd = dup(host_fd);
+    DIR *d = fd < 0 ? NULL : fdopendir(fd);
+    if (!d) {
+        if (fd >= 0)
+            close(fd);
+        return uuids;
+    }
+    rewinddir(d);
+    for (struct dirent *e = readdir(d); e; e = readdir(d))
+        if (g_str_has_suffix(e->d_name, ".xml"))
+            g_ptr_array_add(uuids, g_strndup(e->d_name, strlen(e->d_name) - 4));
+    closedir(d);
     return uuids;
 }
 
@@ -242,13 +408,19 @@ static gboolean failover_job(FerryJob *job, gpointer data, GError **error)
     if (!conn)
         return ferry_error_from_libvirt(error, "cannot connect to libvirtd at %s", c->uri);
     Takeover t = { .job = job, .call = c, .conn = conn };
-    g_autoptr(GPtrArray) uuids = published_uuids(c->dir, c->host);
+    t.host_fd = open_publication_dir(c->dir, c->host, error);
+    if (t.host_fd < 0)
+        return FALSE;
+    g_autoptr(GPtrArray) uuids = published_uuids(t.host_fd);
     for (guint i = 0; i < uuids->len; i++) {
-        if (g_cancellable_set_error_if_cancelled(ferry_job_cancellable(job), error))
+        if (g_cancellable_set_error_if_cancelled(ferry_job_cancellable(job), error)) {
+            close(t.host_fd);
             return FALSE;
+        }
         ferry_job_set_progress(job, (double)i / uuids->len);
         take_over(&t, g_ptr_array_index(uuids, i));
     }
+    close(t.host_fd);
     ferry_job_set_message(job, "%u started, %u defined only, %u refused", t.started, t.defined_only, t.refused);
     if (t.refused && !t.started && !t.defined_only) {
         g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED,
@@ -271,7 +443,15 @@ FerryJob *ferry_failover_start(FerryJobs *jobs, const FerryConfig *config, const
     }
     if (!ferry_check_host_name(host, "host", error))
         return NULL;
-    g_autoptr(GPtrArray) uuids = published_uuids(config->failover_dir, host);
+    g_autoptr(GError) dir_error = NULL;
+    int host_fd = open_publication_dir(config->failover_dir, host, &dir_error);
+    if (host_fd < 0 && !g_error_matches(dir_error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND)) {
+        g_propagate_error(error, g_steal_pointer(&dir_error));
+        return NULL;
+    }
+    g_autoptr(GPtrArray) uuids = host_fd < 0 ? g_ptr_array_new() : published_uuids(host_fd);
+    if (host_fd >= 0)
+        close(host_fd);
     if (uuids->len == 0) {
         g_set_error(error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND,
                     "host %s published no domains in %s; is that its host name, and did its virt-ferryd run with "

@@ -1,5 +1,6 @@
 #include "journal.h"
 
+#include "copy.h"
 #include "ferry-error.h"
 
 #include <errno.h>
@@ -8,6 +9,9 @@
 #include <unistd.h>
 
 #define GROUP "entry"
+/* A journal holds a few paths and at most a domain's definition (libvirt bounds those to
+ * 10 MiB): a bigger file is not a journal. */
+#define JOURNAL_MAX_BYTES (16 * 1024 * 1024)
 
 struct _FerryJournal {
     char *path;
@@ -48,7 +52,9 @@ gboolean ferry_journal_commit(FerryJournal *j, GError **error)
     g_autoptr(GError) local = NULL;
     if (!g_file_set_contents_full(j->path, data, len,
                                   G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0600, &local)) {
-        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED,
+        g_set_error(error, FERRY_ERROR,
+                    g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOSPC) ? FERRY_ERROR_NO_CAPACITY
+                                                                             : FERRY_ERROR_FAILED,
                     "cannot write the job journal %s: %s; check the space and permissions of [state] dir=",
                     j->path, local->message);
         return FALSE;
@@ -86,7 +92,10 @@ static FerryJournal *load_one(const char *path)
     j->path = g_strdup(path);
     j->kf = g_key_file_new();
     g_autoptr(GError) error = NULL;
-    if (!g_key_file_load_from_file(j->kf, path, G_KEY_FILE_NONE, &error) ||
+    g_autofree char *data = NULL;
+    gsize len = 0;
+    if (!ferry_read_untrusted_file(path, JOURNAL_MAX_BYTES, &data, &len, &error) ||
+        !g_key_file_load_from_data(j->kf, data, len, G_KEY_FILE_NONE, &error) ||
         !(j->kind = g_key_file_get_string(j->kf, GROUP, "kind", NULL)) ||
         !(j->id = g_key_file_get_string(j->kf, GROUP, "id", NULL))) {
         g_warning("job journal %s is unreadable (%s); removing it", path, error ? error->message : "no kind or id");

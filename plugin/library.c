@@ -7,10 +7,16 @@
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define ARCHIVE_GROUP "archive"
 #define FILE_PREFIX "file "
 #define NIC_PREFIX "nic "
+
+/* Bounds on what is read from the library: a manifest lists a few dozen files; its digest is
+ * one line. Anything bigger is not a manifest, and must not exhaust virt-ferryd. */
+#define MANIFEST_MAX_BYTES (1024 * 1024)
+#define DIGEST_MAX_BYTES 256
 
 static const char *const role_names[] = {
     [FERRY_FILE_MEMORY] = "memory", [FERRY_FILE_DOMAIN_XML] = "domain-xml", [FERRY_FILE_DISK] = "disk",
@@ -59,6 +65,7 @@ void ferry_manifest_free(FerryManifest *m)
     g_free(m->qemu_version);
     g_free(m->cpu_model);
     g_free(m->domain_type);
+    g_free(m->problem);
     g_strfreev(m->notes);
     g_ptr_array_unref(m->files);
     g_ptr_array_unref(m->nics);
@@ -159,16 +166,10 @@ static char *digest_of_bytes(const char *data, gsize len)
     return g_strconcat("sha256:", hex, NULL);
 }
 
+/* The manifest is written once, into the partial directory, before it is published. */
 static gboolean write_durably(const char *path, const char *data, gsize len, GError **error)
 {
-    g_autoptr(GError) local = NULL;
-    if (g_file_set_contents_full(path, data, len, G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
-                                 0640, &local))
-        return TRUE;
-    g_set_error(error, FERRY_ERROR, g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOSPC)
-                                        ? FERRY_ERROR_NO_CAPACITY : FERRY_ERROR_FAILED,
-                "cannot write %s: %s", path, local->message);
-    return FALSE;
+    return ferry_write_new_file(path, data, len, 0640, error);
 }
 
 gboolean ferry_manifest_save(const FerryManifest *m, const char *dir, GError **error)
@@ -271,9 +272,9 @@ FerryManifest *ferry_manifest_load(const char *dir, GError **error)
     g_autofree char *data = NULL, *recorded = NULL;
     gsize len = 0;
     g_autoptr(GError) local = NULL;
-    if (!g_file_get_contents(path, &data, &len, &local) ||
-        !g_file_get_contents(digest_path, &recorded, NULL, &local)) {
-        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "archive %s is incomplete: %s", dir, local->message);
+    if (!ferry_read_untrusted_file(path, MANIFEST_MAX_BYTES, &data, &len, &local) ||
+        !ferry_read_untrusted_file(digest_path, DIGEST_MAX_BYTES, &recorded, NULL, &local)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "archive %s is damaged: %s", dir, local->message);
         return NULL;
     }
     g_autofree char *digest = digest_of_bytes(data, len);
@@ -343,12 +344,18 @@ static char *file_safe_name(const char *name)
     return g_string_free(safe, FALSE);
 }
 
+static gboolean exists(const char *path)
+{
+    GStatBuf st;
+    return g_lstat(path, &st) == 0;
+}
+
 static gboolean id_taken(const char *library, const char *id)
 {
     g_autofree char *dir = g_build_filename(library, id, NULL);
     g_autofree char *partial_name = g_strconcat(FERRY_PARTIAL_PREFIX, id, NULL);
     g_autofree char *partial = g_build_filename(library, partial_name, NULL);
-    return g_file_test(dir, G_FILE_TEST_EXISTS) || g_file_test(partial, G_FILE_TEST_EXISTS);
+    return exists(dir) || exists(partial);
 }
 
 char *ferry_archive_id_make(const char *library, const char *domain_name, gint64 created)
@@ -366,17 +373,48 @@ char *ferry_archive_id_make(const char *library, const char *domain_name, gint64
 
 /* ------------------------------------------------------------------ library */
 
+gboolean ferry_library_check_dir(const char *path, const char *what, GError **error)
+{
+    GStatBuf st;
+    if (g_lstat(path, &st) < 0) {
+        int err = errno;
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot read %s %s: %s", what, path, g_strerror(err));
+        return FALSE;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "%s %s is not a directory (a symbolic link?); make it a directory owned by root", what, path);
+        return FALSE;
+    }
+    if (st.st_uid != 0 && st.st_uid != geteuid()) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "%s %s is owned by uid %u: anyone but root who owns it can plant files that virt-ferryd would "
+                    "read and restore; chown root: %s", what, path, (unsigned)st.st_uid, path);
+        return FALSE;
+    }
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "%s %s is writable by its group or by others (mode %04o): they could plant files that "
+                    "virt-ferryd would read and restore; chmod go-w %s", what, path, (unsigned)(st.st_mode & 07777),
+                    path);
+        return FALSE;
+    }
+    return TRUE;
+}
+
 char *ferry_library_archive_dir(const char *library, const char *id, GError **error)
 {
     if (!ferry_check_archive_id(id, error))
         return NULL;
     g_autofree char *dir = g_build_filename(library, id, NULL);
-    g_autofree char *manifest = g_build_filename(dir, FERRY_MANIFEST_NAME, NULL);
-    if (!g_file_test(manifest, G_FILE_TEST_IS_REGULAR)) {
+    if (!exists(dir)) {
         g_set_error(error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND,
                     "no archive \"%s\" in the library %s (virt-ferry archives lists them)", id, library);
         return NULL;
     }
+    if (!ferry_library_check_dir(library, "the archive library", error) ||
+        !ferry_library_check_dir(dir, "the archive directory", error))
+        return NULL;
     return g_steal_pointer(&dir);
 }
 
@@ -386,28 +424,60 @@ static gint by_created(gconstpointer a, gconstpointer b)
     return x->created != y->created ? (x->created > y->created) - (x->created < y->created) : g_strcmp0(x->id, y->id);
 }
 
+/* An archive that cannot be used, listed so that it is seen (and removed), not silently
+ * dropped: its id, the problem, and empty strings for what the manifest would have said. */
+static FerryManifest *damaged_entry(const char *id, const char *dir, char *problem)
+{
+    FerryManifest *m = ferry_manifest_new();
+    m->id = g_strdup(id);
+    m->domain = g_strdup("");
+    m->uuid = g_strdup("");
+    m->source_host = g_strdup("");
+    m->state = g_strdup("");
+    m->problem = problem;
+    GStatBuf st;
+    if (g_lstat(dir, &st) == 0)
+        m->created = (gint64)st.st_mtime * G_USEC_PER_SEC;
+    return m;
+}
+
+static FerryManifest *list_entry(const char *library, const char *name)
+{
+    g_autofree char *dir = g_build_filename(library, name, NULL);
+    g_autoptr(GError) error = NULL;
+    if (!ferry_library_check_dir(dir, "the archive directory", &error))
+        return damaged_entry(name, dir, g_strdup(error->message));
+    FerryManifest *m = ferry_manifest_load(dir, &error);
+    if (!m)
+        return damaged_entry(name, dir, g_strdup(error->message));
+    if (!g_str_equal(m->id, name)) {
+        char *problem = g_strdup_printf("archive %s is damaged: its manifest names it %s", dir, m->id);
+        ferry_manifest_free(m);
+        return damaged_entry(name, dir, problem);
+    }
+    return m;
+}
+
 GPtrArray *ferry_library_list(const char *library)
 {
     GPtrArray *list = g_ptr_array_new_with_free_func((GDestroyNotify)ferry_manifest_free);
+    g_autoptr(GError) error = NULL;
+    if (exists(library) && !ferry_library_check_dir(library, "the archive library", &error)) {
+        g_warning("not listing the archives: %s", error->message);
+        return list;
+    }
     g_autoptr(GDir) d = g_dir_open(library, 0, NULL);
     const char *name;
     while (d && (name = g_dir_read_name(d))) {
-        if (name[0] == '.')
-            continue; /* partial archives */
-        g_autofree char *dir = g_build_filename(library, name, NULL);
-        if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
-            continue;
-        g_autoptr(GError) error = NULL;
-        FerryManifest *m = ferry_manifest_load(dir, &error);
-        if (!m) {
-            g_warning("skipping %s: %s", dir, error->message);
-            continue;
-        }
-        if (!g_str_equal(m->id, name)) {
-            g_warning("skipping %s: its manifest names it %s", dir, m->id);
-            ferry_manifest_free(m);
-            continue;
-        }
+        if (name[0] == '.' || !ferry_check_archive_id(name, NULL))
+            continue; /* partial archives, and what no archive is ever named */
+        g_autofree char *path = g_build_filename(library, name, NULL);
+        GStatBuf st;
+        if (g_lstat(path, &st) < 0 || !(S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode)))
+            continue; /* files beside the archives are not archives; a link in their place is damage */
+        FerryManifest *m = list_entry(library, name);
+        if (m->problem)
+            g_warning("%s", m->problem);
         g_ptr_array_add(list, m);
     }
     g_ptr_array_sort(list, by_created);

@@ -56,6 +56,7 @@ typedef struct {
     GPtrArray *files;       /* FerryManifestFile */
     GPtrArray *nics;        /* FerryManifestNic */
     guint64 allocated;      /* bytes the archive occupies (filled by ferry_library_*) */
+    char *problem;          /* ferry_library_list: why the archive cannot be used, else NULL */
 } FerryManifest;
 
 FerryManifest *ferry_manifest_new(void);
@@ -68,16 +69,27 @@ const FerryManifestFile *ferry_manifest_find(const FerryManifest *m, FerryFileRo
 
 /* Writes the manifest and its own digest into @dir, synced. */
 gboolean ferry_manifest_save(const FerryManifest *m, const char *dir, GError **error);
-/* Reads it back, checking its digest (a changed manifest is reported as corrupted). */
+/* Reads it back, checking its digest (a changed manifest is reported as corrupted). The
+ * manifest and its digest are read without following links or blocking (a FIFO), and only
+ * when they are regular files of bounded size: Failed naming the file otherwise. */
 FerryManifest *ferry_manifest_load(const char *dir, GError **error);
 
 /* A new id for @domain_name at @created: the name made safe for a file name, then the UTC
  * time (db_201-20261123T101500Z), unique in @library. */
 char *ferry_archive_id_make(const char *library, const char *domain_name, gint64 created);
 
-/* The archive's directory; NotFound when there is none. */
+/* InvalidArgument (saying what to chmod or chown) unless @path is a directory, not a link,
+ * owned by root (or this process's user) and writable by nobody else: virt-ferryd restores
+ * what it finds there as root. @what names it in the message ("the archive library"). */
+gboolean ferry_library_check_dir(const char *path, const char *what, GError **error);
+
+/* The archive's directory; NotFound when there is none; InvalidArgument when the library or
+ * the archive directory fails ferry_library_check_dir. A directory without a (readable)
+ * manifest is returned: ferry_manifest_load names what is missing. */
 char *ferry_library_archive_dir(const char *library, const char *id, GError **error);
-/* Every complete archive, oldest first; unreadable ones are skipped with a warning. */
+/* Every archive, oldest first. One that cannot be used (no manifest, a damaged one, an
+ * unsafe directory) is listed too, with only its id and @problem set (and a warning), so it
+ * is seen and can be removed. Nothing when the library itself is unsafe (a warning). */
 GPtrArray *ferry_library_list(const char *library);
 /* Reads every file (but those whose role is in @skip_roles, a mask of 1 << FerryFileRole)
  * and compares size and digest with the manifest; Failed naming the first file that

@@ -33,9 +33,9 @@ static gboolean same_dir(const char *a, const char *b)
     return g_str_equal(ca, cb);
 }
 
-/* Whether @pool is a file-system pool whose directory is @dir. Only these pools are
+/* The directory of @pool when it is a file-system pool, else NULL. Only these pools are
  * directories of image files; the others' target paths are device directories (/dev/...). */
-static gboolean pool_is_dir(virStoragePoolPtr pool, const char *dir)
+static char *pool_dir_path(virStoragePoolPtr pool)
 {
     g_autofree char *xml = virStoragePoolGetXMLDesc(pool, 0);
     xmlDocPtr doc = xml ? xmlReadMemory(xml, (int)strlen(xml), "pool.xml", NULL,
@@ -43,13 +43,37 @@ static gboolean pool_is_dir(virStoragePoolPtr pool, const char *dir)
                         : NULL;
     virResetLastError();
     if (!doc)
-        return FALSE;
+        return NULL;
     g_autofree char *type = xpath_string(doc, "string(/pool/@type)");
     g_autofree char *path = xpath_string(doc, "string(/pool/target/path)");
     xmlFreeDoc(doc);
-    return path && g_path_is_absolute(path) &&
-           (g_strcmp0(type, "dir") == 0 || g_strcmp0(type, "fs") == 0 || g_strcmp0(type, "netfs") == 0) &&
-           same_dir(path, dir);
+    if (!path || !g_path_is_absolute(path) ||
+        !(g_strcmp0(type, "dir") == 0 || g_strcmp0(type, "fs") == 0 || g_strcmp0(type, "netfs") == 0))
+        return NULL;
+    return g_steal_pointer(&path);
+}
+
+/* Whether @pool is a file-system pool whose directory is @dir. */
+static gboolean pool_is_dir(virStoragePoolPtr pool, const char *dir)
+{
+    g_autofree char *path = pool_dir_path(pool);
+    return path && same_dir(path, dir);
+}
+
+GPtrArray *ferry_dir_pool_paths(virConnectPtr conn)
+{
+    GPtrArray *paths = g_ptr_array_new_with_free_func(g_free);
+    virStoragePoolPtr *pools = NULL;
+    int n = virConnectListAllStoragePools(conn, &pools, 0);
+    virResetLastError();
+    for (int i = 0; i < n; i++) {
+        char *path = pool_dir_path(pools[i]);
+        if (path)
+            g_ptr_array_add(paths, path);
+        virStoragePoolFree(pools[i]);
+    }
+    g_free(pools);
+    return paths;
 }
 
 static gboolean find_dir_pool(virConnectPtr conn, const char *dir, FerryDirPool *out, GError **error)

@@ -21,6 +21,10 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FerryDirPool, ferry_dir_pool_clear)
  * the question if inactive), else a transient dir pool. Errors name the directory. */
 gboolean ferry_dir_pool_open(virConnectPtr conn, const char *dir, FerryDirPool *out, GError **error);
 
+/* The directories of @conn's host's dir, fs and netfs storage pools (none when they cannot
+ * be listed). */
+GPtrArray *ferry_dir_pool_paths(virConnectPtr conn);
+
 /* Creates the image @path (@format "qcow2" or "raw", @capacity bytes) on @conn's host.
  * Busy when a file is there already (it is never overwritten). */
 gboolean ferry_peer_create_volume(virConnectPtr conn, const char *path, guint64 capacity, const char *format,

@@ -10,18 +10,30 @@
 #include "journal.h"
 #include "names.h"
 #include "networks.h"
+#include "peer-storage.h"
 #include "policy.h"
+#include "restore-once.h"
 
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <libvirt/virterror.h>
+#include <pwd.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The most a domain definition from an archive may weigh (libvirt's own bound on XML it reads). */
+#define DOMAIN_XML_MAX_BYTES (10 * 1024 * 1024)
+/* libvirt's default owner of swtpm's state (qemu.conf swtpm_user, swtpm_group). */
+#define SWTPM_USER "tss"
 
 void ferry_restore_recover(const FerryConfig *config, virConnectPtr conn, FerryJournal *journal);
 
 typedef struct {
     char *uri, *library, *state_dir, *image_dir, *networks_dir;
     char *id, *dir;
+    GStrv peers;
     FerryRestoreOptions options;
 } RestoreCall;
 
@@ -34,6 +46,7 @@ static void restore_call_free(RestoreCall *r)
     g_free(r->networks_dir);
     g_free(r->id);
     g_free(r->dir);
+    g_strfreev(r->peers);
     g_free(r->options.name);
     g_free(r->options.network);
     g_free(r);
@@ -65,9 +78,14 @@ typedef struct {
     char *replaced_policy;   /* its policy element, carried over */
     char *name, *uuid;       /* of the restored domain */
     GPtrArray *placements;
+    GPtrArray *writable_dirs;/* where this host lets a restore create files (canonical paths) */
+    char *tpm_dir;           /* swtpm's state directory of the restored domain, when it has one */
+    char *tpm_staging;       /* where it is copied first when that directory exists */
     GPtrArray *nic_plans;    /* NicPlan: where each archived NIC goes */
     FerryJobBytes bytes;
     virDomainPtr dom;        /* the restored domain once defined */
+    gboolean copy;           /* a copy: new UUID, new MACs, booted from its disks */
+    FerryRestoreLock *lock;  /* no other host restores this UUID meanwhile */
 } Restore;
 
 static void restore_clear(Restore *r)
@@ -85,7 +103,11 @@ static void restore_clear(Restore *r)
     g_free(r->name);
     g_free(r->uuid);
     g_clear_pointer(&r->placements, g_ptr_array_unref);
+    g_clear_pointer(&r->writable_dirs, g_ptr_array_unref);
+    g_free(r->tpm_dir);
+    g_free(r->tpm_staging);
     g_clear_pointer(&r->nic_plans, g_ptr_array_unref);
+    g_clear_pointer(&r->lock, ferry_restore_lock_release);
 }
 
 static gboolean cancelled(Restore *r, GError **error)
@@ -161,15 +183,43 @@ static gboolean is_pending_with(virDomainPtr dom)
            state == VIR_DOMAIN_SHUTOFF;
 }
 
+/* A copy asked for: its own name, a new UUID and new MACs, so that it runs next to the
+ * original. libvirt restores a saved memory state only under its UUID and MACs: a copy boots
+ * from its disk copies. */
+static gboolean choose_copy_identity(Restore *r, GError **error)
+{
+    const char *name = r->call->options.name;
+    if (!name || g_str_equal(name, r->manifest->domain)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "a copy of %s needs a name of its own (name option, virt-ferry restore --copy --name)",
+                    r->manifest->domain);
+        return FALSE;
+    }
+    g_autoptr(virDomain) by_name = virDomainLookupByName(r->conn, name);
+    virResetLastError();
+    if (by_name) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "a domain named %s exists on this host; give the copy another name", name);
+        return FALSE;
+    }
+    r->name = g_strdup(name);
+    r->uuid = g_uuid_string_random();
+    r->copy = TRUE;
+    ferry_job_add_step(r->job, r->name, "identity", r->uuid, "copy: new UUID and new MACs");
+    return TRUE;
+}
+
 /* Decides the name and UUID, and whether a domain pending deletion here gives way. */
 static gboolean choose_identity(Restore *r, GError **error)
 {
     FerryManifest *m = r->manifest;
+    if (r->call->options.copy)
+        return choose_copy_identity(r, error);
     if (r->call->options.name && !g_str_equal(r->call->options.name, m->domain) && ferry_manifest_has_memory(m)) {
         g_set_error(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED,
                     "%s was archived running: libvirt restores a saved domain only under its own name; restore "
                     "it as %s on a host where that name is free (and rename it when it is shut off: virsh "
-                    "domrename)", m->domain, m->domain);
+                    "domrename), or restore a copy booted from its disks (copy option)", m->domain, m->domain);
         return FALSE;
     }
     r->name = g_strdup(r->call->options.name ? r->call->options.name : m->domain);
@@ -188,6 +238,13 @@ static gboolean choose_identity(Restore *r, GError **error)
         ferry_job_add_step(r->job, r->name, "identity", m->uuid, "takes the place of the domain pending deletion");
         return TRUE;
     }
+    if (by_uuid && !(r->call->options.name && !by_name) && virDomainIsActive(by_uuid) == 1) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_BUSY,
+                    "domain %s (UUID %s) runs on this host: restoring its archive would run it twice; stop it first, "
+                    "or restore a copy with a new UUID and new MACs (copy option, with a name)",
+                    virDomainGetName(by_uuid), m->uuid);
+        return FALSE;
+    }
     if (by_name) {
         g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
                     "a domain named %s exists on this host and is not this archive's domain pending deletion; "
@@ -203,8 +260,27 @@ static gboolean choose_identity(Restore *r, GError **error)
         }
         g_free(r->uuid);
         r->uuid = g_uuid_string_random();
-        ferry_job_add_step(r->job, r->name, "identity", r->uuid, "new UUID: the archived one is in use here");
+        r->copy = TRUE;
+        ferry_job_add_step(r->job, r->name, "identity", r->uuid,
+                           "copy: new UUID and new MACs (the archived UUID is in use here)");
     }
+    return TRUE;
+}
+
+/* The archived UUID comes back: nowhere else may it run, now or while this restore runs. */
+static gboolean restore_once(Restore *r, GError **error)
+{
+    FerryRestoreOnceRequest req = {
+        .library = r->call->library, .archive_id = r->call->id, .domain_uuid = r->uuid, .domain_name = r->name,
+        .peers = (const char *const *)r->call->peers, .break_lock = r->call->options.break_lock,
+        .ignore_unreachable = r->call->options.ignore_unreachable,
+    };
+    g_autoptr(GPtrArray) notes = g_ptr_array_new_with_free_func(g_free);
+    ferry_job_set_message(r->job, "asking this host and its peers whether %s runs", r->name);
+    if (!(r->lock = ferry_restore_once_begin(r->conn, &req, notes, error)))
+        return FALSE;
+    for (guint i = 0; i < notes->len; i++)
+        ferry_job_add_note(r->job, g_ptr_array_index(notes, i));
     return TRUE;
 }
 
@@ -361,10 +437,16 @@ static gboolean check_capacity(Restore *r, GError **error)
 
 /* ------------------------------------------------------------------ disks */
 
+static gboolean exists(const char *path)
+{
+    GStatBuf st;
+    return g_lstat(path, &st) == 0;
+}
+
 static char *free_path_in(const char *dir, const char *base)
 {
     g_autofree char *path = g_build_filename(dir, base, NULL);
-    for (guint n = 2; g_file_test(path, G_FILE_TEST_EXISTS); n++) {
+    for (guint n = 2; exists(path); n++) {
         g_free(path);
         g_autofree char *numbered = g_strdup_printf("%u-%s", n, base);
         path = g_build_filename(dir, numbered, NULL);
@@ -387,11 +469,75 @@ static gboolean owned_by_replaced(Restore *r, const char *path)
     return g_strcmp0(ferry_domxml_nvram(def), path) == 0;
 }
 
-static Placement *place(Restore *r, const FerryManifestFile *f, const char *fallback_dir)
+/* An absolute path without ".", ".." or empty components, control characters or a trailing
+ * slash: what the archive job records. Anything else in a manifest was put there by hand. */
+static gboolean plain_absolute_path(const char *path)
 {
+    if (!g_path_is_absolute(path) || g_str_has_suffix(path, "/"))
+        return FALSE;
+    for (const char *c = path; *c; c++)
+        if (g_ascii_iscntrl(*c))
+            return FALSE;
+    g_auto(GStrv) parts = g_strsplit(path + 1, "/", -1);
+    for (char **p = parts; *p; p++)
+        if (!**p || g_str_equal(*p, ".") || g_str_equal(*p, ".."))
+            return FALSE;
+    return TRUE;
+}
+
+static void add_writable_dir(GPtrArray *dirs, const char *dir)
+{
+    char *real = realpath(dir, NULL);
+    if (real) {
+        g_ptr_array_add(dirs, g_strdup(real));
+        free(real);
+    }
+}
+
+/* Where this host lets a restore create a file at the path the manifest names: the image
+ * directory, libvirt's NVRAM directory, the directories of its storage pools, and below them
+ * (virt-ferry.conf(5)). */
+static void find_writable_dirs(Restore *r, const char *nvram_dir)
+{
+    r->writable_dirs = g_ptr_array_new_with_free_func(g_free);
+    add_writable_dir(r->writable_dirs, r->call->image_dir);
+    add_writable_dir(r->writable_dirs, nvram_dir);
+    g_autoptr(GPtrArray) pools = ferry_dir_pool_paths(r->conn);
+    for (guint i = 0; i < pools->len; i++)
+        add_writable_dir(r->writable_dirs, g_ptr_array_index(pools, i));
+}
+
+/* Whether @path's directory (links resolved) is one of the writable directories or below one. */
+static gboolean in_writable_dir(Restore *r, const char *path)
+{
+    g_autofree char *parent = g_path_get_dirname(path);
+    char *real = realpath(parent, NULL);
+    if (!real)
+        return FALSE;
+    gboolean inside = FALSE;
+    for (guint i = 0; !inside && i < r->writable_dirs->len; i++) {
+        const char *dir = g_ptr_array_index(r->writable_dirs, i);
+        inside = g_str_equal(real, dir) ||
+                 (g_str_has_prefix(real, dir) && (real[strlen(dir)] == '/' || g_str_equal(dir, "/")));
+    }
+    free(real);
+    return inside;
+}
+
+/* A file goes to the path the manifest names when it is free and in a writable directory;
+ * over the replaced domain's own file (staged); else into @fallback_dir. A path the archive
+ * job never writes is refused: the manifest was tampered with. */
+static Placement *place(Restore *r, const FerryManifestFile *f, const char *fallback_dir, GError **error)
+{
+    if (f->source && !plain_absolute_path(f->source)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "archive %s: file %s names the path \"%s\", which no archive records (not a plain absolute "
+                    "path): the manifest was altered; nothing is restored", r->call->id, f->path, f->source);
+        return NULL;
+    }
     Placement *p = g_new0(Placement, 1);
     p->file = f;
-    if (f->source && g_path_is_absolute(f->source) && !g_file_test(f->source, G_FILE_TEST_EXISTS)) {
+    if (f->source && !exists(f->source) && in_writable_dir(r, f->source)) {
         p->path = g_strdup(f->source);
     } else if (f->source && owned_by_replaced(r, f->source)) {
         p->path = g_strdup(f->source);
@@ -403,24 +549,37 @@ static Placement *place(Restore *r, const FerryManifestFile *f, const char *fall
     return p;
 }
 
+static gboolean make_dir(const char *dir, const char *what, GError **error)
+{
+    if (g_mkdir_with_parents(dir, 0755) < 0) {
+        int err = errno;
+        g_set_error(error, FERRY_ERROR, ferry_error_code_for_errno(err), "cannot create %s %s: %s", what, dir,
+                    g_strerror(err));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean plan_tpm_state(Restore *r, GError **error);
+
 static gboolean plan_placements(Restore *r, GError **error)
 {
     r->placements = g_ptr_array_new_with_free_func((GDestroyNotify)placement_free);
     g_autofree char *nvram_dir = g_build_filename(FERRY_LIBVIRT_STATE_DIR, "qemu", "nvram", NULL);
+    if (!make_dir(r->call->image_dir, "the image directory", error) ||
+        (ferry_manifest_find(r->manifest, FERRY_FILE_NVRAM) && !make_dir(nvram_dir, "the NVRAM directory", error)))
+        return FALSE;
+    find_writable_dirs(r, nvram_dir);
     for (guint i = 0; i < r->manifest->files->len; i++) {
         FerryManifestFile *f = g_ptr_array_index(r->manifest->files, i);
-        if (f->role == FERRY_FILE_DISK)
-            g_ptr_array_add(r->placements, place(r, f, r->call->image_dir));
-        else if (f->role == FERRY_FILE_NVRAM)
-            g_ptr_array_add(r->placements, place(r, f, nvram_dir));
+        Placement *p = NULL;
+        if (f->role != FERRY_FILE_DISK && f->role != FERRY_FILE_NVRAM)
+            continue;
+        if (!(p = place(r, f, f->role == FERRY_FILE_DISK ? r->call->image_dir : nvram_dir, error)))
+            return FALSE;
+        g_ptr_array_add(r->placements, p);
     }
-    if (g_mkdir_with_parents(r->call->image_dir, 0755) < 0) {
-        int err = errno;
-        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot create the image directory %s: %s",
-                    r->call->image_dir, g_strerror(err));
-        return FALSE;
-    }
-    return TRUE;
+    return plan_tpm_state(r, error);
 }
 
 static gboolean copy_placements(Restore *r, GError **error)
@@ -428,8 +587,6 @@ static gboolean copy_placements(Restore *r, GError **error)
     for (guint i = 0; i < r->placements->len; i++) {
         Placement *p = g_ptr_array_index(r->placements, i);
         const char *dst = p->staging ? p->staging : p->path;
-        g_autofree char *dir = g_path_get_dirname(dst);
-        g_mkdir_with_parents(dir, 0755);
         /* Journalled before it exists: a rollback deletes it whatever happens next. */
         ferry_journal_append(r->journal, "created", dst);
         if (!ferry_journal_commit(r->journal, error))
@@ -442,6 +599,90 @@ static gboolean copy_placements(Restore *r, GError **error)
     return TRUE;
 }
 
+/* ------------------------------------------------------------------ TPM state */
+
+/* swtpm's state of the restored domain goes to libvirt's directory for its UUID. When that
+ * exists (the replaced domain's, or one left behind) the copy is staged and swapped in. */
+static gboolean plan_tpm_state(Restore *r, GError **error)
+{
+    if (!ferry_manifest_find(r->manifest, FERRY_FILE_TPM))
+        return TRUE;
+    r->tpm_dir = g_build_filename(FERRY_LIBVIRT_STATE_DIR, "swtpm", r->uuid, NULL);
+    if (exists(r->tpm_dir))
+        r->tpm_staging = g_strconcat(r->tpm_dir, ".virt-ferry-restore", NULL);
+    g_autofree char *parent = g_path_get_dirname(r->tpm_dir);
+    return make_dir(parent, "the TPM state directory", error);
+}
+
+/* swtpm's user: the owner of the existing state (qemu.conf may name another), else libvirt's
+ * default, else root (as libvirt falls back). */
+static void swtpm_owner(Restore *r, uid_t *uid, gid_t *gid)
+{
+    GStatBuf st;
+    struct passwd pw, *found = NULL;
+    char buf[1024];
+    *uid = 0;
+    *gid = 0;
+    if (g_lstat(r->tpm_dir, &st) == 0 && S_ISDIR(st.st_mode)) {
+        *uid = st.st_uid;
+        *gid = st.st_gid;
+    } else if (getpwnam_r(SWTPM_USER, &pw, buf, sizeof buf, &found) == 0 && found) {
+        *uid = found->pw_uid;
+        *gid = found->pw_gid;
+    }
+}
+
+/* Each copied file must be the one the manifest lists, with its digest; and every TPM file of
+ * the manifest must have been copied. */
+static gboolean check_tpm_copy(Restore *r, GPtrArray *copied, GError **error)
+{
+    guint listed = 0;
+    for (guint i = 0; i < r->manifest->files->len; i++)
+        listed += ((FerryManifestFile *)g_ptr_array_index(r->manifest->files, i))->role == FERRY_FILE_TPM;
+    for (guint i = 0; i < copied->len; i++) {
+        FerryTreeFile *t = g_ptr_array_index(copied, i);
+        g_autofree char *rel = g_strconcat("tpm/", t->path, NULL);
+        const FerryManifestFile *f = NULL;
+        for (guint j = 0; !f && j < r->manifest->files->len; j++) {
+            FerryManifestFile *c = g_ptr_array_index(r->manifest->files, j);
+            if (c->role == FERRY_FILE_TPM && g_str_equal(c->path, rel))
+                f = c;
+        }
+        if (!f || t->digest.size != f->size || !g_str_equal(t->digest.checksum, f->digest)) {
+            g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED,
+                        "archive %s: file %s %s: the archive is corrupted", r->call->id, rel,
+                        f ? "does not match its manifest" : "is not in its manifest");
+            return FALSE;
+        }
+    }
+    if (copied->len != listed) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "archive %s: TPM state files listed in the manifest are "
+                    "missing from tpm/: the archive is corrupted", r->call->id);
+        return FALSE;
+    }
+    return TRUE;
+}
+
+static gboolean restore_tpm_state(Restore *r, GError **error)
+{
+    if (!r->tpm_dir)
+        return TRUE;
+    const char *dst = r->tpm_staging ? r->tpm_staging : r->tpm_dir;
+    g_autofree char *src = g_build_filename(r->call->dir, "tpm", NULL);
+    uid_t uid;
+    gid_t gid;
+    swtpm_owner(r, &uid, &gid);
+    ferry_journal_append(r->journal, "created-trees", dst);
+    if (!ferry_journal_commit(r->journal, error))
+        return FALSE;
+    ferry_job_set_message(r->job, "copying the TPM state to %s", r->tpm_dir);
+    g_autoptr(GPtrArray) copied = ferry_copy_tree_owned(src, dst, uid, gid, ferry_job_cancellable(r->job), error);
+    if (!copied || !check_tpm_copy(r, copied, error))
+        return FALSE;
+    ferry_job_add_step(r->job, r->name, "copy-tpm", "tpm", r->tpm_dir);
+    return TRUE;
+}
+
 /* Staged copies replace the replaced domain's files only once everything else is ready. */
 static gboolean commit_staged(Restore *r, GError **error)
 {
@@ -451,6 +692,16 @@ static gboolean commit_staged(Restore *r, GError **error)
             int err = errno;
             g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot move %s over %s: %s", p->staging, p->path,
                         g_strerror(err));
+            return FALSE;
+        }
+    }
+    if (r->tpm_staging) {
+        /* The state there is the replaced domain's (the archive holds the same) or left behind. */
+        ferry_remove_tree(r->tpm_dir);
+        if (g_rename(r->tpm_staging, r->tpm_dir) < 0) {
+            int err = errno;
+            g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot move %s to %s: %s", r->tpm_staging,
+                        r->tpm_dir, g_strerror(err));
             return FALSE;
         }
     }
@@ -471,7 +722,11 @@ static gboolean rewrite(Restore *r, FerryDomainXml *def, GError **error)
         if (p->file->role == FERRY_FILE_NVRAM)
             ferry_domxml_set_nvram(def, p->path);
     }
-    return remap_nics(r, def, error);
+    if (!remap_nics(r, def, error))
+        return FALSE;
+    if (r->copy)
+        ferry_domxml_forget_nic_macs(def); /* libvirt gives each NIC a new one */
+    return TRUE;
 }
 
 static char *rewritten_xml(Restore *r, const char *xml, gboolean live, GError **error)
@@ -489,8 +744,9 @@ static gboolean define_domain(Restore *r, GError **error)
     g_autofree char *path = g_build_filename(r->call->dir, "domain.xml", NULL);
     g_autofree char *xml = NULL;
     g_autoptr(GError) local = NULL;
-    if (!g_file_get_contents(path, &xml, NULL, &local)) {
-        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot read %s: %s", path, local->message);
+    if (!ferry_read_untrusted_file(path, DOMAIN_XML_MAX_BYTES, &xml, NULL, &local)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "archive %s is damaged: %s", r->call->id,
+                    local->message);
         return FALSE;
     }
     g_autofree char *def = rewritten_xml(r, xml, FALSE, error);
@@ -537,13 +793,17 @@ static gboolean restore_memory(Restore *r, GError **error)
 
 static gboolean start_defined(Restore *r, GError **error)
 {
-    if (r->call->options.start != 1) {
+    /* A copy of a domain archived running boots unless told to stay defined only. */
+    gboolean boot_copy = r->copy && ferry_manifest_has_memory(r->manifest) && r->call->options.start == -1;
+    if (r->call->options.start != 1 && !boot_copy) {
         ferry_job_add_step(r->job, r->name, "define", r->uuid, "defined, shut off as archived");
         return TRUE;
     }
     if (virDomainCreate(r->dom) < 0)
         return ferry_error_from_libvirt(error, "cannot start %s", r->name);
-    ferry_job_add_step(r->job, r->name, "start", r->uuid, "running (booted: the archive had no memory state)");
+    ferry_job_add_step(r->job, r->name, "start", r->uuid,
+                       boot_copy ? "running (booted from its disks: a copy does not use the memory state)"
+                                 : "running (booted: the archive had no memory state)");
     return TRUE;
 }
 
@@ -571,6 +831,7 @@ static void undo(virConnectPtr conn, FerryJournal *j)
     g_autofree char *uuid = ferry_journal_get(j, "defined");
     g_autofree char *replaced_xml = ferry_journal_get(j, "replaced-xml");
     g_auto(GStrv) created = ferry_journal_get_list(j, "created");
+    g_auto(GStrv) created_trees = ferry_journal_get_list(j, "created-trees");
     g_auto(GStrv) portgroups = ferry_journal_get_list(j, "portgroups");
     g_autoptr(virDomain) dom = uuid ? virDomainLookupByUUIDString(conn, uuid) : NULL;
     if (dom) {
@@ -590,6 +851,8 @@ static void undo(virConnectPtr conn, FerryJournal *j)
     for (char **p = created; p && *p; p++)
         if (g_unlink(*p) < 0 && errno != ENOENT)
             g_warning("cannot delete %s: %s", *p, g_strerror(errno));
+    for (char **p = created_trees; p && *p; p++)
+        ferry_remove_tree(*p);
     remove_portgroups(conn, portgroups);
     restore_declarations(j);
 }
@@ -625,18 +888,19 @@ static gboolean run_restore(Restore *r, GError **error)
         return FALSE;
     if (!(r->conn = ferry_job_connect(r->call->uri, error)))
         return FALSE;
-    if (!choose_identity(r, error) || !plan_networks(r, error) || !check_capacity(r, error) ||
+    if (!choose_identity(r, error) || (!r->copy && !restore_once(r, error)) || !plan_networks(r, error) || !check_capacity(r, error) ||
         !plan_placements(r, error))
         return FALSE;
     if (!(r->journal = ferry_journal_create(r->call->state_dir, "restore", r->call->id, error)))
         return FALSE;
     ferry_journal_set(r->journal, "archive", r->call->dir);
     if (!ferry_journal_record(r->journal, "phase", "copying", error) || !copy_and_verify(r, error) ||
-        cancelled(r, error) || !create_portgroups(r, error))
+        !restore_tpm_state(r, error) || cancelled(r, error) || !create_portgroups(r, error))
         return FALSE;
-    if (!define_domain(r, error) || !commit_staged(r, error) || cancelled(r, error))
+    if ((r->lock && !ferry_restore_lock_check(r->lock, error)) || !define_domain(r, error) ||
+        !commit_staged(r, error) || cancelled(r, error))
         return FALSE;
-    if (ferry_manifest_has_memory(r->manifest) ? !restore_memory(r, error) : !start_defined(r, error))
+    if (ferry_manifest_has_memory(r->manifest) && !r->copy ? !restore_memory(r, error) : !start_defined(r, error))
         return FALSE;
     ferry_journal_record(r->journal, "phase", "done", NULL);
     ferry_journal_remove(r->journal);
@@ -673,9 +937,10 @@ FerryJob *ferry_restore_start(FerryJobs *jobs, const FerryConfig *config, const 
     r->networks_dir = g_strdup(config->networks_dir);
     r->id = g_strdup(id);
     r->dir = g_steal_pointer(&dir);
+    r->peers = g_strdupv(config->peers);
+    r->options = *options;
     r->options.name = g_strdup(options->name);
     r->options.network = g_strdup(options->network);
-    r->options.start = options->start;
     /* The archived domain is held: no archive or second restore of it meanwhile. */
     return ferry_jobs_start(jobs, "restore", id, options->name ? NULL : m->uuid, restore_job, r,
                             (GDestroyNotify)restore_call_free, error);

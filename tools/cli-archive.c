@@ -84,6 +84,8 @@ int cli_verb_restore(CliContext *ctx, char **args)
     g_autoptr(GError) error = NULL;
     if (ctx->paused && ctx->start)
         return usage("--paused and --start exclude each other");
+    if (ctx->copy && !ctx->name)
+        return usage("--copy needs --name: a copy has a name of its own");
     if (!ferry_check_archive_id(args[0], &error) ||
         (ctx->name && !ferry_check_domain_name(ctx->name, "restore name", &error)))
         return fail(error);
@@ -92,6 +94,12 @@ int cli_verb_restore(CliContext *ctx, char **args)
         g_variant_builder_add(&options, "{sv}", "name", g_variant_new_string(ctx->name));
     if (ctx->paused || ctx->start)
         g_variant_builder_add(&options, "{sv}", "start", g_variant_new_boolean(ctx->start));
+    if (ctx->copy)
+        g_variant_builder_add(&options, "{sv}", "copy", g_variant_new_boolean(TRUE));
+    if (ctx->break_lock)
+        g_variant_builder_add(&options, "{sv}", "break_lock", g_variant_new_boolean(TRUE));
+    if (ctx->ignore_unreachable)
+        g_variant_builder_add(&options, "{sv}", "ignore_unreachable", g_variant_new_boolean(TRUE));
     if (!cli_connect(ctx, &error))
         return fail(error);
     int status = cli_start_job(ctx, FERRY_ROOT_PATH, FERRY_MANAGER_INTERFACE, "Restore",
@@ -188,8 +196,9 @@ static GStrv archive_row(const char *id, const char *domain, const char *host, g
                          const CliObject *object)
 {
     char **cells = g_new0(char *, 7);
+    const char *problem = object ? cli_object_string(object, "Problem") : NULL;
     cells[0] = cli_display(id);
-    cells[1] = cli_display(domain);
+    cells[1] = problem && *problem ? g_strdup("(damaged)") : cli_display(domain);
     cells[2] = cli_display(*host ? host : NULL);
     cells[3] = local_time(created);
     guint64 size = 0;
@@ -227,10 +236,20 @@ int cli_verb_archives(CliContext *ctx, char **args)
         else
             g_ptr_array_add(rows, archive_row(id, domain, host, created, object));
     }
-    if (ctx->json)
+    if (ctx->json) {
         cli_json_print(g_variant_builder_end(&json));
-    else
-        cli_print_table(headers, G_N_ELEMENTS(headers), rows);
+        return CLI_EXIT_OK;
+    }
+    cli_print_table(headers, G_N_ELEMENTS(headers), rows);
+    /* What is wrong with each damaged archive, under the table. */
+    for (guint i = 0; i < objects->len; i++) {
+        const char *problem = cli_object_string(objects->pdata[i], "Problem");
+        if (!problem || !*problem)
+            continue;
+        g_autofree char *id_shown = cli_display(cli_object_string(objects->pdata[i], "Id"));
+        g_autofree char *problem_shown = cli_display(problem);
+        g_print("%s: damaged: %s\n", id_shown, problem_shown);
+    }
     return CLI_EXIT_OK;
 }
 

@@ -66,6 +66,7 @@ typedef struct {
     gboolean verbose;         /* --verbose: archive, restore, verify */
     char *name;               /* --name: restore */
     gboolean paused, start;   /* --paused, --start: restore */
+    gboolean copy, break_lock, ignore_unreachable; /* --copy, --break-lock, --ignore-unreachable: restore */
     CliMigrateArgs migrate;   /* migrate */
     CliMoveDiskArgs move_disk; /* move-disk */
     CliFailoverArgs failover; /* failover */

@@ -30,9 +30,12 @@ static const GOptionEntry wait_entries[] = {
 };
 
 static const GOptionEntry restore_entries[] = {
-    { "name", 0, 0, G_OPTION_ARG_STRING, &ctx.name, "Restore the domain under NAME (it gets a new UUID if the archived one is in use)", "NAME" },
+    { "name", 0, 0, G_OPTION_ARG_STRING, &ctx.name, "Restore the domain under NAME (a copy with a new UUID and new MACs if the archived UUID is defined here)", "NAME" },
     { "paused", 0, 0, G_OPTION_ARG_NONE, &ctx.paused, "Leave a domain restored from its memory state paused", NULL },
     { "start", 0, 0, G_OPTION_ARG_NONE, &ctx.start, "Start a domain archived shut off once it is defined", NULL },
+    { "copy", 0, 0, G_OPTION_ARG_NONE, &ctx.copy, "Restore a copy under --name: new UUID and new MACs, booted from its disks", NULL },
+    { "break-lock", 0, 0, G_OPTION_ARG_NONE, &ctx.break_lock, "Take over the restore lock another host left (only when that host is down for good)", NULL },
+    { "ignore-unreachable", 0, 0, G_OPTION_ARG_NONE, &ctx.ignore_unreachable, "Restore although a peer cannot be asked whether the domain runs there", NULL },
     { "no-wait", 0, 0, G_OPTION_ARG_NONE, &ctx.no_wait, "Print the job's object path and leave; do not follow the job", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &ctx.verbose, "At the end, show every step the job took", NULL },
     { NULL }

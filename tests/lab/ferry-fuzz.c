@@ -1,20 +1,32 @@
 /* ferry-fuzz: throws malformed calls at virt-ferryd and checks every one gets a proper error.
  *
- * Usage: ferry-fuzz [--count N] [--seed S] [--domain NAME]
+ * Usage: ferry-fuzz [--count N] [--seed S] [--domain NAME] [--unprivileged]
  *
  * Each call is built to be refused: random names for GetDomain, policies that always hold
  * at least one bad entry (so that a wrongly accepted one would change the domain, which the
  * lab test checks), wrong signatures, unknown methods, objects and properties. Every reply
  * must be one of the errors the API documents; a catch-all Failed, a timeout or a lost
- * connection fails the run. Prints a count per error name and exits 1 on any surprise. */
+ * connection fails the run. Prints a count per error name and exits 1 on any surprise.
+ *
+ * --unprivileged is for a caller without authorization (uid 65534): it refuses to run as
+ * root, takes AccessDenied as a proper answer too, and mixes in well-formed calls of every
+ * method that changes something (SetDomainPolicy, Archive, Purge, Migrate, MoveDisk on
+ * --domain, Restore, Failover, the Hook's Report), each of which must be answered
+ * AccessDenied and nothing else (Restore and Failover, which name no existing archive or
+ * dead host here, NotFound too). */
 #include <gio/gio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define BUS_NAME "org.virtferry.Ferry1"
 #define ROOT "/org/virtferry/Ferry1"
 #define MANAGER BUS_NAME ".Manager"
 #define IN_FLIGHT 32
 #define CALL_TIMEOUT_MS 10000
+#define ACCESS_DENIED "org.freedesktop.DBus.Error.AccessDenied"
+
+static const char *const only_denied[] = { ACCESS_DENIED, NULL };
+static const char *const denied_or_not_found[] = { ACCESS_DENIED, "org.virtferry.Ferry1.Error.NotFound", NULL };
 
 static const char *const expected_errors[] = {
     "org.virtferry.Ferry1.Error.NotFound",
@@ -27,6 +39,19 @@ static const char *const expected_errors[] = {
     "org.freedesktop.DBus.Error.PropertyReadOnly",
     NULL,
 };
+/* The same, and AccessDenied: for an unprivileged caller. */
+static const char *const expected_errors_unprivileged[] = {
+    "org.virtferry.Ferry1.Error.NotFound",
+    "org.virtferry.Ferry1.Error.InvalidArgument",
+    "org.freedesktop.DBus.Error.InvalidArgs",
+    "org.freedesktop.DBus.Error.UnknownMethod",
+    "org.freedesktop.DBus.Error.UnknownObject",
+    "org.freedesktop.DBus.Error.UnknownInterface",
+    "org.freedesktop.DBus.Error.UnknownProperty",
+    "org.freedesktop.DBus.Error.PropertyReadOnly",
+    ACCESS_DENIED,
+    NULL,
+};
 
 static const char *const policy_keys[] = { "hold", "no_migrate", "eq", "ne", "pin",
                                            "priority", "depends", "unmanaged" };
@@ -35,6 +60,7 @@ typedef struct {
     GDBusConnection *bus;
     GRand *rand;
     const char *domain;
+    gboolean unprivileged;
     guint to_send, in_flight;
     GHashTable *outcomes;   /* reply kind -> count */
     guint surprises;
@@ -111,10 +137,39 @@ static GVariant *bad_policy(Fuzz *f)
 typedef struct {
     const char *path, *iface, *method;
     GVariant *params;
+    const char *const *must; /* the only proper answers (error names); NULL: any documented error */
 } Call;
+
+typedef struct {
+    Fuzz *fuzz;
+    const char *method;
+    const char *const *must;
+} Sent;
+
+/* A well-formed call that would change something, were the caller allowed to. */
+static Call mutating_call(Fuzz *f)
+{
+    const char *d = f->domain;
+    switch (g_rand_int_range(f->rand, 0, 8)) {
+    case 0: return (Call){ ROOT, MANAGER, "SetDomainPolicy", g_variant_new_parsed("(%s, {'hold': <true>})", d), only_denied };
+    case 1: return (Call){ ROOT, MANAGER, "Archive", g_variant_new_parsed("(%s, @a{sv} {})", d), only_denied };
+    case 2: return (Call){ ROOT, MANAGER, "Purge", g_variant_new("(s)", d), only_denied };
+    case 3: return (Call){ ROOT, MANAGER, "Migrate",
+                           g_variant_new_parsed("(%s, 'qemu+tcp://beta/system', ['live'], @a{sv} {})", d), only_denied };
+    case 4: return (Call){ ROOT, MANAGER, "MoveDisk",
+                           g_variant_new_parsed("(%s, 'vda', '/var/tmp/ferry-fuzz.qcow2', @a{sv} {})", d), only_denied };
+    case 5: return (Call){ ROOT, MANAGER, "Restore", g_variant_new_parsed("('fuzz-20261203T000000Z', @a{sv} {})"),
+                           denied_or_not_found };
+    case 6: return (Call){ ROOT, MANAGER, "Failover", g_variant_new_parsed("('beta', @a{sv} {})"), denied_or_not_found };
+    default: return (Call){ ROOT, BUS_NAME ".Hook", "Report", g_variant_new("(ssss)", "qemu", d, "start", "begin"),
+                            only_denied };
+    }
+}
 
 static Call random_call(Fuzz *f)
 {
+    if (f->unprivileged && g_rand_boolean(f->rand))
+        return mutating_call(f);
     g_autofree char *s = random_string(f);
     switch (g_rand_int_range(f->rand, 0, 8)) {
     case 0: return (Call){ ROOT, MANAGER, "GetDomain", g_variant_new("(s)", s) };
@@ -141,19 +196,27 @@ static void count(Fuzz *f, const char *kind)
 
 static void replied(GObject *source, GAsyncResult *res, gpointer data)
 {
-    Fuzz *f = data;
+    g_autofree Sent *sent = data;
+    Fuzz *f = sent->fuzz;
     g_autoptr(GError) error = NULL;
     g_autoptr(GVariant) reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, &error);
+    const char *const *expected = f->unprivileged ? expected_errors_unprivileged : expected_errors;
     f->in_flight--;
     if (reply) {
-        count(f, "(success)");
+        g_autofree char *kind = g_strdup_printf("(success of %s)", sent->method);
+        count(f, kind);
         f->surprises++;
     } else {
         g_autofree char *name = g_dbus_error_get_remote_error(error);
-        if (name && g_strv_contains(expected_errors, name)) {
+        if (sent->must && name && g_strv_contains(sent->must, name)) {
+            g_autofree char *kind = g_strdup_printf("%s (%s)", name, sent->method);
+            count(f, kind);
+        } else if (!sent->must && name && g_strv_contains(expected, name)) {
             count(f, name);
         } else {
-            g_autofree char *kind = g_strdup_printf("%s: %s", name ? name : "(local)", error->message);
+            g_autofree char *kind = g_strdup_printf("%s%s%s: %s", sent->must ? sent->method : "",
+                                                    sent->must ? " answered " : "", name ? name : "(local)",
+                                                    error->message);
             if (g_hash_table_size(f->outcomes) < 40)
                 count(f, kind);
             f->surprises++;
@@ -166,10 +229,12 @@ static void send_more(Fuzz *f)
 {
     while (f->to_send > 0 && f->in_flight < IN_FLIGHT) {
         Call c = random_call(f);
+        Sent *sent = g_new0(Sent, 1);
+        *sent = (Sent){ f, c.method, c.must };
         f->to_send--;
         f->in_flight++;
         g_dbus_connection_call(f->bus, BUS_NAME, c.path, c.iface, c.method, c.params, NULL,
-                               G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS, NULL, replied, f);
+                               G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MS, NULL, replied, sent);
     }
     if (f->to_send == 0 && f->in_flight == 0)
         g_main_loop_quit(f->loop);
@@ -178,11 +243,14 @@ static void send_more(Fuzz *f)
 int main(int argc, char **argv)
 {
     gint count_arg = 2000, seed = 1;
+    gboolean unprivileged = FALSE;
     g_autofree char *domain = NULL;
     GOptionEntry entries[] = {
         { "count", 'n', 0, G_OPTION_ARG_INT, &count_arg, "Calls to make", "N" },
         { "seed", 's', 0, G_OPTION_ARG_INT, &seed, "Random seed", "S" },
         { "domain", 'd', 0, G_OPTION_ARG_STRING, &domain, "An existing domain to aim policies at", "NAME" },
+        { "unprivileged", 'u', 0, G_OPTION_ARG_NONE, &unprivileged,
+          "Run as a caller without authorization: every change must be AccessDenied", NULL },
         { NULL }
     };
     g_autoptr(GOptionContext) context = g_option_context_new("- malformed calls to virt-ferryd");
@@ -192,7 +260,12 @@ int main(int argc, char **argv)
         g_printerr("ferry-fuzz: %s\n", error->message);
         return 2;
     }
+    if (unprivileged && geteuid() == 0) {
+        g_printerr("ferry-fuzz: --unprivileged is for a caller without authorization; this is root\n");
+        return 2;
+    }
     Fuzz f = { 0 };
+    f.unprivileged = unprivileged;
     f.bus = g_bus_get_sync(G_BUS_TYPE_SYSTEM, NULL, &error);
     if (!f.bus) {
         g_printerr("ferry-fuzz: %s\n", error->message);

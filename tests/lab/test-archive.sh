@@ -173,6 +173,9 @@ expect_error "Restore with a mistyped option is InvalidArgument" Ferry1.Error.In
 
 # One flipped byte in any file of an archive: restore refused naming the file, archive unchanged.
 # (Onto alpha, where a1 was purged: a saved domain restores only under its own name.)
+# a1 still runs on beta, from this archive: shut off there, or each restore is Busy before
+# it reads a file (tests/lab/test-restore-once.sh).
+on beta virsh -q destroy a1 > /dev/null
 before=$(library_digest)
 for f in $(cd "$LIBRARY/$id" && find . -type f | sed 's|^\./||' | sort); do
     flip_byte "$LIBRARY/$id/$f"
@@ -192,6 +195,90 @@ tap_is "and no disk" "$(ls "$LAB_DIR/hosts/alpha/var-lib-libvirt/images" | grep 
 job=$(restore beta "$id" a1copy)
 tap_is "a saved domain under another name is refused" "$(job_wait beta "$job")" failed
 tap_is "with Unsupported" "$(jprop beta "$job" Error)" org.virtferry.Ferry1.Error.Unsupported
+
+# ------------------------------------------------------------------ hostile archives
+# Whoever writes the library writes what a restore reads. A copy of s1's archive whose
+# manifest (with its digest recomputed, as a forger would) points the disk elsewhere.
+forge() { # SOURCE-ID NEW-ID SED-EXPRESSION: a copy of an archive with its manifest edited
+    cp -a "$LIBRARY/$1" "$LIBRARY/$2"
+    sed -i -e "s|^id=.*|id=$2|" -e "$3" "$LIBRARY/$2/manifest"
+    echo "sha256:$(sha256sum < "$LIBRARY/$2/manifest" | cut -d' ' -f1)" > "$LIBRARY/$2/manifest.digest"
+}
+outside=/etc/virt-ferry-lab-hostile-$$
+on beta virsh -q undefine s1 > /dev/null 2>&1
+images_before=$(ls "$LAB_DIR/hosts/beta/var-lib-libvirt/images" | sort | tr '\n' ' ')
+forge "$sid" "$sid-h1" "s|^source=/var/lib/libvirt/images/s1.qcow2|source=$outside/s1.qcow2|"
+tap_ok "the forged manifest names $outside" grep -q "^source=$outside/s1.qcow2" "$LIBRARY/$sid-h1/manifest"
+job=$(restore beta "$sid-h1")
+tap_is "a disk path outside this host's writable directories: the restore goes on" "$(job_wait beta "$job")" succeeded
+tap_ok "but writes nothing there" bash -c "! '$LAB' exec beta test -e '$outside' && ! test -e '$outside'"
+tap_is "the disk went to the image directory instead" \
+    "$(on beta virsh domblklist s1 | awk '$1 == "vda" { print $2 }')" /var/lib/libvirt/images/s1.qcow2
+on beta virsh -q undefine s1 > /dev/null 2>&1
+on beta rm -f /var/lib/libvirt/images/s1.qcow2
+
+forge "$sid" "$sid-h2" "s|^source=/var/lib/libvirt/images/s1.qcow2|source=/var/lib/libvirt/images/../../../..$outside/s1.qcow2|"
+job=$(restore beta "$sid-h2")
+tap_is "a manifest path with .. components: the restore fails" "$(job_wait beta "$job")" failed
+tap_is "with InvalidArgument" "$(jprop beta "$job" Error)" org.virtferry.Ferry1.Error.InvalidArgument
+tap_ok "writing nothing there" bash -c "! '$LAB' exec beta test -e '$outside' && ! test -e '$outside'"
+tap_is "nor in the image directory" "$(ls "$LAB_DIR/hosts/beta/var-lib-libvirt/images" | sort | tr '\n' ' ')" "$images_before"
+tap_is "and defining nothing" "$(on beta virsh list --all --name | grep -cx s1)" 0
+
+# A library others can write is refused, saying what to chmod.
+mode=$(stat -c %a "$LIBRARY")
+chmod o+w "$LIBRARY"
+expect_error "Restore from a world-writable library is InvalidArgument" Ferry1.Error.InvalidArgument beta Restore "$sid" '{}'
+tap_ok "the error says what to chmod" bash -c "'$LAB' exec beta gdbus call --system -d $BUS -o $ROOT -m $MANAGER.Restore -- '$sid' '{}' 2>&1 | grep -q 'chmod go-w'"
+chmod "$mode" "$LIBRARY"
+
+# Damaged archives are listed as damaged, naming the file; a FIFO manifest blocks nothing.
+forge "$sid" "$sid-h3" ""
+rm "$LIBRARY/$sid-h3/manifest"
+forge "$sid" "$sid-h4" ""
+rm "$LIBRARY/$sid-h4/manifest" && mkfifo "$LIBRARY/$sid-h4/manifest"
+out=$(on beta timeout 20 busctl call $BUS $ROOT $MANAGER ListArchives 2>&1)
+tap_ok "ListArchives answers with a FIFO for a manifest" grep -q "\"$sid\"" <<< "$out"
+tap_ok "and lists the archive without a manifest" grep -q "\"$sid-h3\" \"\" \"\"" <<< "$out"
+tap_ok "and the one with a FIFO" grep -q "\"$sid-h4\" \"\" \"\"" <<< "$out"
+problem=$(prop beta "$ROOT/archive/$(escape "$sid-h3")" $BUS.Archive Problem)
+tap_ok "its Problem names the missing manifest" grep -q "manifest is missing" <<< "$problem"
+tap_ok "the FIFO's Problem says it is not a regular file" \
+    bash -c "'$LAB' exec beta busctl get-property $BUS $ROOT/archive/$(escape "$sid-h4") $BUS.Archive Problem | grep -q 'not a regular file'"
+tap_ok "virt-ferry archives shows it damaged" bash -c "'$LAB' exec beta virt-ferry archives | grep -q '^$sid-h3: damaged: .*manifest is missing'"
+out=$(on beta gdbus call --system -d $BUS -o $ROOT -m $MANAGER.Restore -- "$sid-h3" '{}' 2>&1)
+tap_ok "Restore of it fails naming the missing manifest (not: no archive)" \
+    bash -c "grep -q 'Ferry1.Error.Failed' <<< \"\$1\" && grep -q 'manifest is missing' <<< \"\$1\"" _ "$out"
+rm -rf "$LIBRARY/$sid-h1" "$LIBRARY/$sid-h2" "$LIBRARY/$sid-h3" "$LIBRARY/$sid-h4"
+
+# TPM state: copied without following links, restored with swtpm's owner.
+# A shut-off domain: neither archive nor restore starts swtpm, so the lab needs none.
+define_xml alpha "$(stub t1 "<tpm model='tpm-crb'><backend type='emulator' version='2.0'/></tpm>")"
+if ! on alpha virsh dumpxml t1 2> /dev/null | grep -q "backend type='emulator'"; then
+    tap_ok "TPM state archive and restore # SKIP libvirt defines no emulated TPM without swtpm, which the lab lacks (test-copy covers the link-safe tree copy)" true
+else
+    t1uuid=$(on alpha virsh domuuid t1 | tr -d '\n')
+    tdir=$LAB_DIR/hosts/alpha/var-lib-libvirt/swtpm/$t1uuid/tpm2
+    mkdir -p "$tdir"
+    echo secret-of-the-host > "$LAB_DIR/host-secret-$$"
+    ln -s "$LAB_DIR/host-secret-$$" "$tdir/tpm2-00.permall"
+    job=$(archive alpha t1)
+    tap_is "TPM state with a link in it: the archive fails" "$(job_wait alpha "$job")" failed
+    tap_is "with Unsupported" "$(jprop alpha "$job" Error)" org.virtferry.Ferry1.Error.Unsupported
+    tap_ok "and copies nothing of the link's target" bash -c "! grep -rqs secret-of-the-host '$LIBRARY'"
+    rm -f "$tdir/tpm2-00.permall" "$LAB_DIR/host-secret-$$"
+    head -c 9000 /dev/urandom > "$tdir/tpm2-00.permall"
+    chmod 600 "$tdir/tpm2-00.permall"
+    job=$(archive alpha t1)
+    tap_is "with a regular state file it archives" "$(job_wait alpha "$job")" succeeded
+    tid=$(jprop alpha "$job" Result)
+    job=$(restore beta "$tid")
+    tap_is "and restores on beta" "$(job_wait beta "$job")" succeeded
+    back=$LAB_DIR/hosts/beta/var-lib-libvirt/swtpm/$t1uuid/tpm2/tpm2-00.permall
+    tap_ok "with its TPM state" cmp "$tdir/tpm2-00.permall" "$back"
+    tap_is "owned by swtpm's user, mode 600" "$(on beta stat -c '%U %a' /var/lib/libvirt/swtpm/$t1uuid/tpm2/tpm2-00.permall)" \
+        "$(on beta bash -c 'id -un tss 2> /dev/null || echo root') 600"
+fi
 
 # ------------------------------------------------------------------ cancel
 "$LAB" guest alpha c1 --mem 1536 --dirty 8 >&2 || tap_bail "guest c1 did not start"
@@ -256,7 +343,7 @@ tap_is "c1 is not pending deletion" "$(on alpha virsh metadata c1 http://virtfer
 # Mounted inside alpha's mount namespace: the machine's own mounts stay as they are.
 small=$LAB_DIR/hosts/alpha/small-library
 mkdir -p "$small"
-on alpha mount -t tmpfs -o size=48m tmpfs "$small"
+on alpha mount -t tmpfs -o size=48m,mode=0755 tmpfs "$small"  # root-only, as a library must be
 conf=$LAB_DIR/hosts/alpha/virt-ferry.conf
 cp "$conf" "$conf.orig"
 sed -i "s|^library=.*|library=$small|" "$conf"
@@ -264,6 +351,7 @@ sed -i "s|^library=.*|library=$small|" "$conf"
 job=$(archive alpha c1)
 st=$(job_wait alpha "$job")
 tap_is "archiving into a full library fails" "$st" failed
+tap_is "with NoCapacity" "$(jprop alpha "$job" Error)" org.virtferry.Ferry1.Error.NoCapacity
 tap_diag "full library: $(jprop alpha "$job" Message)"
 tap_is "the domain runs again" "$(state alpha c1)" running
 tap_is "and nothing is left in the library" "$(on alpha ls -A "$small" | wc -l)" 0

@@ -30,6 +30,8 @@ uuid=$(on alpha virsh domuuid f1 | head -n 1)
 boot=$(boot_id alpha f1)
 tap_ok "alpha publishes f1's definition on the shared storage" wait_for 5 test -s "$PUBLISHED/alpha/$uuid.xml"
 tap_ok "and that it runs" test -e "$PUBLISHED/alpha/$uuid.running"
+tap_is "the definition (secrets included) is root's alone" "$(stat -c '%U %a' "$PUBLISHED/alpha/$uuid.xml")" "root 600"
+tap_is "in a directory root's alone" "$(stat -c '%U %a' "$PUBLISHED/alpha")" "root 700"
 tap_ok "libvirt holds f1's disk lease in the shared lockspace" bash -c "ls '$LAB_DIR/shared/lockspace' | grep -q ."
 
 # ---- alpha answers: not dead
@@ -67,6 +69,37 @@ tap_is "with the same UUID" "$(on beta virsh domuuid f1 | head -n 1)" "$uuid"
 tap_ok "it booted from the shared disk and found its data" wait_for 60 grep -aq "found data" "$(console beta f1)"
 tap_ok "beta now publishes f1" wait_for 5 test -s "$PUBLISHED/beta/$uuid.xml"
 tap_ok "and alpha's publication of it is withdrawn" test ! -e "$PUBLISHED/alpha/$uuid.xml"
+
+# ---- what another host left in the shared directory is not trusted
+# "gamma" is no peer (no probe): the job reads its directory at once.
+gamma=$PUBLISHED/gamma
+mkdir -m 0700 "$gamma"
+fifo_uuid=0f0f0f0f-0000-4000-8000-000000000001
+named_uuid=0f0f0f0f-0000-4000-8000-000000000002
+mkfifo "$gamma/$fifo_uuid.xml"
+# A definition filed under another domain's UUID.
+printf "<domain type='qemu'><name>impostor</name><uuid>0f0f0f0f-0000-4000-8000-0000000000ff</uuid><memory unit='MiB'>64</memory><os><type arch='x86_64' machine='pc'>hvm</type></os></domain>\n" \
+    > "$gamma/$named_uuid.xml"
+ln -s "$PUBLISHED/beta/$uuid.xml" "$gamma/$uuid.xml"
+job=$(failover beta gamma)
+tap_is "a takeover of a FIFO, a link and a misnamed definition ends (nothing blocks)" "$(job_wait beta "$job" 30)" failed
+s=$(steps beta "$job")
+tap_diag "$s"
+tap_ok "the FIFO is refused: not a regular file" grep -q "$fifo_uuid.xml is not a regular file" <<< "$s"
+tap_ok "the link is refused" grep -q "$uuid.xml: it is a symbolic link" <<< "$s"
+tap_ok "the misnamed definition is refused" grep -q "not the one its name says" <<< "$s"
+tap_is "and beta defined no impostor" "$(defined_on beta impostor)" 0
+rm -f "$gamma/$fifo_uuid.xml" "$gamma/$uuid.xml"
+chmod 0777 "$gamma"
+out=$(on beta gdbus call --system -d $BUS -o $ROOT -m $MANAGER.Failover gamma '@a{sv} {}' 2>&1)
+tap_diag "$out"
+tap_ok "a directory others can write is refused: Failed, naming it" \
+    grep -q "Ferry1.Error.Failed: .*gamma is writable by others than root" <<< "$out"
+chmod 0755 "$gamma"
+chown 65534 "$gamma"
+out=$(on beta gdbus call --system -d $BUS -o $ROOT -m $MANAGER.Failover gamma '@a{sv} {}' 2>&1)
+tap_ok "so is one another user owns" grep -q "Ferry1.Error.Failed: .*gamma is not owned by root" <<< "$out"
+rm -rf "$gamma"
 
 # ---- bad input
 tap_ok "a host that published nothing is NotFound" \

@@ -1,7 +1,8 @@
 #!/bin/bash
 # virt-ferryd on real lab hosts: its objects and signals follow libvirt, odd domain names
 # map to the documented paths, it survives libvirtd restarts, polkit guards its changes,
-# malformed calls get proper errors, and the hook never holds libvirtd up.
+# malformed calls get proper errors (from root and from an unprivileged caller, whose
+# changes are all AccessDenied), and the hook never holds libvirtd up.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/tap.sh"
@@ -133,6 +134,27 @@ tap_is "2000 malformed calls all get documented errors" "$rc" 0
 [ $rc = 0 ] || tap_diag "$fuzz"
 tap_is "the fuzzed domain's metadata is unchanged" "$(metadata g1)" "$before"
 tap_is "virt-ferryd still answers" "$(mprop alpha Hostname)" "'alpha'"
+
+# The same from a caller without authorization: malformed calls, and well-formed calls of
+# every method that changes something, which must all be AccessDenied.
+tap_is "the unprivileged caller is uid 65534" "$(on alpha runuser -u nobody -- id -u)" 65534
+fuzz=$(on alpha runuser -u nobody -- "$BUILD/tests/lab/ferry-fuzz" --unprivileged --count 1000 --seed 2 --domain g1 2>&1)
+rc=$?
+tap_diag "$(tail -n 1 <<< "$fuzz")"
+tap_is "1000 calls from uid 65534 all get AccessDenied or documented errors" "$rc" 0
+[ $rc = 0 ] || tap_diag "$fuzz"
+for m in SetDomainPolicy Archive Purge Migrate MoveDisk Report; do
+    tap_ok "uid 65534's well-formed $m calls on g1 were each AccessDenied" \
+        grep -qF "org.freedesktop.DBus.Error.AccessDenied ($m)" <<< "$fuzz"
+done
+# No archive or dead host of these names exists: NotFound tells nothing either.
+for m in Restore Failover; do
+    tap_ok "uid 65534's $m calls were each AccessDenied (or NotFound)" \
+        grep -qE "(org.freedesktop.DBus.Error.AccessDenied|Ferry1.Error.NotFound) \($m\)" <<< "$fuzz"
+done
+tap_is "g1 is still defined and running" "$(on alpha virsh domstate g1 2> /dev/null | head -n 1)" running
+tap_is "and its metadata is unchanged" "$(metadata g1)" "$before"
+tap_is "virt-ferryd survived and still answers" "$(mprop alpha Hostname)" "'alpha'"
 
 # ------------------------------------------------------------------ libvirtd restarts
 "$LAB" guest alpha g2 --mem 128 >&2 || tap_bail "guest g2 did not start on alpha"

@@ -535,7 +535,7 @@ if [ -x "$JOBD" ]; then
         '^lonely-20260102T000000Z +lonely +beta +2026-01-02T00:00:00 +- +-$'
     run "$CLI" archives --json
     tap_ok "archives --json: property names as keys" has_line "$out" \
-        '^\[\{"Created":1767225600000000,"Domain":"web1","HasMemoryState":true,"Id":"web1-20260101T000000Z","Size":314572800,"SourceHost":"alpha","UUID":"[-0-9a-f]+","ObjectPath":"/org/virtferry/Ferry1/archive/web1_2d20260101T000000Z"\},\{"Created":1767312000000000,"Domain":"lonely","Id":"lonely-20260102T000000Z","SourceHost":"beta"\}\]$'
+        '^\[\{"Created":1767225600000000,"Domain":"web1","HasMemoryState":true,"Id":"web1-20260101T000000Z","Problem":"","Size":314572800,"SourceHost":"alpha","UUID":"[-0-9a-f]+","ObjectPath":"/org/virtferry/Ferry1/archive/web1_2d20260101T000000Z"\},\{"Created":1767312000000000,"Domain":"lonely","Id":"lonely-20260102T000000Z","SourceHost":"beta"\}\]$'
     run "$CLI" purge web1
     tap_is "purge: exit 0" "$rc" 0
     tap_ok "says what was purged and which archive keeps it" \

@@ -708,6 +708,156 @@ static void test_fsync_dir(Fixture *f, gconstpointer data)
     g_assert_nonnull(strstr(error->message, missing));
 }
 
+/* What someone else may have put where a file is read: a FIFO would block the thread for
+ * ever (alarm() turns that into a failure), a link would be followed to any file of the host. */
+static void test_untrusted_sources(Fixture *f, gconstpointer data)
+{
+    g_autofree char *fifo = path_in(f, "fifo"), *link_path = path_in(f, "link"), *real = path_in(f, "real");
+    g_autofree char *dst = path_in(f, "dst");
+    g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+    write_random_at(real, 0, 100 * KiB, 21);
+    g_assert_cmpint(symlink(real, link_path), ==, 0);
+    alarm(20);
+    g_autoptr(GError) error = NULL;
+    FerryFileDigest d;
+    g_assert_false(ferry_digest_file(fifo, NULL, NULL, NULL, &d, &error));
+    g_assert_error(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED);
+    g_clear_error(&error);
+    g_assert_false(ferry_copy_file(fifo, dst, 0600, NULL, NULL, NULL, NULL, &error));
+    g_assert_error(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED);
+    g_clear_error(&error);
+    g_assert_false(ferry_digest_file(link_path, NULL, NULL, NULL, &d, &error));
+    g_assert_error(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED);
+    g_assert_nonnull(strstr(error->message, link_path));
+    g_clear_error(&error);
+    g_assert_false(ferry_copy_file_nofollow(link_path, dst, 0600, NULL, NULL, NULL, NULL, &error));
+    g_assert_error(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED);
+    g_assert_false(g_file_test(dst, G_FILE_TEST_EXISTS));
+    /* A disk's own path may be a link: the plain copy follows it. */
+    g_assert_true(ferry_copy_file(link_path, dst, 0600, NULL, NULL, NULL, NULL, NULL));
+    alarm(0);
+}
+
+static void test_read_untrusted(Fixture *f, gconstpointer data)
+{
+    g_autofree char *small = path_in(f, "small"), *big = path_in(f, "big"), *fifo = path_in(f, "fifo");
+    g_autofree char *link_path = path_in(f, "link"), *missing = path_in(f, "missing");
+    g_assert_true(g_file_set_contents(small, "abc", 3, NULL));
+    g_assert_true(g_file_set_contents(big, "", 0, NULL));
+    g_assert_cmpint(truncate(big, 2 * MiB), ==, 0);
+    g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+    g_assert_cmpint(symlink(small, link_path), ==, 0);
+    alarm(20);
+    g_autofree char *data_read = NULL;
+    gsize len = 0;
+    g_assert_true(ferry_read_untrusted_file(small, 3, &data_read, &len, NULL));
+    g_assert_cmpstr(data_read, ==, "abc");
+    g_assert_cmpuint(len, ==, 3);
+    const struct { const char *path, *problem; } bad[] = {
+        { small, "too large" }, /* bound 2 below */
+        { big, "too large" },
+        { fifo, "not a regular file" },
+        { link_path, "symbolic link" },
+        { missing, "missing" },
+    };
+    for (gsize i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autoptr(GError) error = NULL;
+        g_autofree char *out = NULL;
+        g_assert_false(ferry_read_untrusted_file(bad[i].path, i == 0 ? 2 : MiB, &out, NULL, &error));
+        g_assert_error(error, FERRY_ERROR, FERRY_ERROR_FAILED);
+        g_assert_nonnull(strstr(error->message, bad[i].path));
+        g_assert_nonnull(strstr(error->message, bad[i].problem));
+        g_assert_null(out);
+    }
+    alarm(0);
+}
+
+static void test_tree_owned(Fixture *f, gconstpointer data)
+{
+    if (geteuid() != 0) {
+        g_test_skip("giving files an owner needs root");
+        return;
+    }
+    g_autofree char *src = path_in(f, "state"), *dst = path_in(f, "copy");
+    make_tree(f, src);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) files = ferry_copy_tree_owned(src, dst, 65534, 65533, NULL, &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(files->len, ==, 3);
+    const char *paths[] = { "", "tpm2", "tpm2/empty-dir", "top", "tpm2/.lock", "tpm2/tpm2-00.permall" };
+    for (gsize i = 0; i < G_N_ELEMENTS(paths); i++) {
+        g_autofree char *in_dst = g_build_filename(dst, paths[i], NULL);
+        g_autofree char *in_src = g_build_filename(src, paths[i], NULL);
+        struct stat st, orig;
+        g_assert_cmpint(lstat(in_dst, &st), ==, 0);
+        g_assert_cmpint(lstat(in_src, &orig), ==, 0);
+        g_assert_cmpuint(st.st_uid, ==, 65534);
+        g_assert_cmpuint(st.st_gid, ==, 65533);
+        g_assert_cmpuint(st.st_mode & 07777, ==, orig.st_mode & 07777);
+    }
+}
+
+/* A link in place of the tree's root or of a directory in it is refused, not walked into. */
+static void test_tree_refuses_dir_links(Fixture *f, gconstpointer data)
+{
+    g_autofree char *src = path_in(f, "state"), *dst = path_in(f, "copy"), *root_link = path_in(f, "root-link");
+    make_tree(f, src);
+    g_assert_cmpint(symlink(src, root_link), ==, 0);
+    g_autoptr(GError) error = NULL;
+    g_assert_null(ferry_copy_tree(root_link, dst, NULL, &error));
+    g_assert_error(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED);
+    g_clear_error(&error);
+    g_autofree char *sub_link = g_build_filename(src, "etc", NULL);
+    g_assert_cmpint(symlink("/etc", sub_link), ==, 0);
+    g_assert_null(ferry_copy_tree(src, dst, NULL, &error));
+    g_assert_error(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED);
+    g_assert_false(g_file_test(dst, G_FILE_TEST_EXISTS));
+}
+
+static void test_fsync_tree(Fixture *f, gconstpointer data)
+{
+    g_autofree char *tree = path_in(f, "state");
+    make_tree(f, tree);
+    g_autoptr(GError) error = NULL;
+    g_assert_true(ferry_fsync_tree(tree, &error));
+    g_assert_no_error(error);
+    g_autofree char *link_path = g_build_filename(tree, "tpm2", "link", NULL);
+    g_assert_cmpint(symlink("/etc/passwd", link_path), ==, 0);
+    g_assert_false(ferry_fsync_tree(tree, &error));
+    g_assert_error(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED);
+    g_assert_nonnull(strstr(error->message, link_path));
+}
+
+/* Lack of space is NoCapacity for a written file as for a copy; an existing file is never
+ * replaced. */
+static void test_write_new_file(Fixture *f, gconstpointer data)
+{
+    g_autofree char *mnt = path_in(f, "small"), *why = NULL, *existing = path_in(f, "existing");
+    g_assert_true(g_file_set_contents(existing, "old", -1, NULL));
+    g_autoptr(GError) error = NULL;
+    g_assert_false(ferry_write_new_file(existing, "new", 3, 0640, &error));
+    g_assert_error(error, FERRY_ERROR, FERRY_ERROR_FAILED);
+    g_clear_error(&error);
+    g_autofree char *fresh = path_in(f, "fresh");
+    g_assert_true(ferry_write_new_file(fresh, "new", 3, 0640, &error));
+    assert_mode(fresh, 0640);
+    g_assert_cmpint(g_mkdir(mnt, 0700), ==, 0);
+    if (!mount_small_tmpfs(mnt, &why)) {
+        g_test_skip(why);
+        return;
+    }
+    g_autofree char *big = g_build_filename(mnt, "big", NULL);
+    gsize size = 9 * MiB;
+    g_autofree char *payload = g_malloc(size);
+    memset(payload, 'x', size);
+    g_assert_false(ferry_write_new_file(big, payload, size, 0640, &error));
+    g_assert_error(error, FERRY_ERROR, FERRY_ERROR_NO_CAPACITY);
+    g_assert_nonnull(strstr(error->message, big));
+    g_assert_false(g_file_test(big, G_FILE_TEST_EXISTS));
+    g_assert_cmpint(ferry_error_code_for_errno(EDQUOT), ==, FERRY_ERROR_NO_CAPACITY);
+    g_assert_cmpint(umount(mnt), ==, 0);
+}
+
 /* ------------------------------------------------------------------ timing (-m perf) */
 
 static double now(void)
@@ -843,6 +993,12 @@ int main(int argc, char **argv)
     ADD("/copy/tree-refuses-links", test_tree_refuses_links);
     ADD("/copy/fsync-dir", test_fsync_dir);
     ADD("/copy/no-space", test_no_space);
+    ADD("/copy/untrusted-sources", test_untrusted_sources);
+    ADD("/copy/read-untrusted", test_read_untrusted);
+    ADD("/copy/tree-owned", test_tree_owned);
+    ADD("/copy/tree-refuses-dir-links", test_tree_refuses_dir_links);
+    ADD("/copy/fsync-tree", test_fsync_tree);
+    ADD("/copy/write-new-file", test_write_new_file);
     if (g_test_perf())
         ADD("/copy/perf", test_perf);
 #undef ADD

@@ -6,6 +6,8 @@
 #include "library.h"
 
 #include <glib/gstdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct {
     char *dir;
@@ -152,11 +154,131 @@ static void test_corruption(Fixture *f, gconstpointer data)
     g_assert_error(error, FERRY_ERROR, FERRY_ERROR_FAILED);
     g_assert_nonnull(strstr(error->message, FERRY_MANIFEST_NAME));
     g_clear_error(&error);
-    /* A damaged manifest hides the archive from listings, with a warning. */
-    g_test_expect_message("virt-ferry", G_LOG_LEVEL_WARNING, "skipping*corrupted*");
+    /* A damaged manifest lists the archive as damaged, with a warning: never as nothing. */
+    g_test_expect_message("virt-ferry", G_LOG_LEVEL_WARNING, "*x-1*corrupted*");
     g_autoptr(GPtrArray) list = ferry_library_list(f->dir);
     g_test_assert_expected_messages();
-    g_assert_cmpuint(list->len, ==, 0);
+    g_assert_cmpuint(list->len, ==, 1);
+    FerryManifest *listed = g_ptr_array_index(list, 0);
+    g_assert_cmpstr(listed->id, ==, "x-1");
+    g_assert_nonnull(listed->problem);
+    g_assert_nonnull(strstr(listed->problem, FERRY_MANIFEST_NAME));
+}
+
+/* An archive without its manifest is named damaged, naming the missing file; it is listed. */
+static void test_missing_manifest(Fixture *f, gconstpointer data)
+{
+    g_autoptr(FerryManifest) m = NULL;
+    g_autofree char *dir = make_archive(f, "y-1", &m);
+    g_autofree char *manifest = g_build_filename(dir, FERRY_MANIFEST_NAME, NULL);
+    g_assert_cmpint(g_unlink(manifest), ==, 0);
+    g_autoptr(GError) error = NULL;
+    g_autofree char *found = ferry_library_archive_dir(f->dir, "y-1", &error);
+    g_assert_no_error(error);
+    g_assert_cmpstr(found, ==, dir);
+    g_assert_null(ferry_manifest_load(found, &error));
+    g_assert_error(error, FERRY_ERROR, FERRY_ERROR_FAILED);
+    g_assert_nonnull(strstr(error->message, manifest));
+    g_assert_nonnull(strstr(error->message, "missing"));
+    g_test_expect_message("virt-ferry", G_LOG_LEVEL_WARNING, "*manifest is missing*");
+    g_autoptr(GPtrArray) list = ferry_library_list(f->dir);
+    g_test_assert_expected_messages();
+    g_assert_cmpuint(list->len, ==, 1);
+    FerryManifest *listed = g_ptr_array_index(list, 0);
+    g_assert_cmpstr(listed->id, ==, "y-1");
+    g_assert_cmpstr(listed->domain, ==, "");
+    g_assert_nonnull(strstr(listed->problem, "missing"));
+}
+
+/* A FIFO named manifest must not block a listing (alarm() makes a hang a failure); a link is
+ * not followed; a huge file is not read whole. */
+static void test_hostile_manifest(Fixture *f, gconstpointer data)
+{
+    g_autoptr(FerryManifest) m = NULL;
+    g_autofree char *dir = make_archive(f, "z-1", &m);
+    g_autofree char *manifest = g_build_filename(dir, FERRY_MANIFEST_NAME, NULL);
+    g_autofree char *elsewhere = g_build_filename(f->dir, "elsewhere", NULL);
+    g_assert_cmpint(g_rename(manifest, elsewhere), ==, 0);
+    const char *problems[] = { "not a regular file", "symbolic link", "too large" };
+    alarm(20);
+    for (gsize i = 0; i < G_N_ELEMENTS(problems); i++) {
+        g_unlink(manifest);
+        if (i == 0)
+            g_assert_cmpint(mkfifo(manifest, 0600), ==, 0);
+        else if (i == 1)
+            g_assert_cmpint(symlink(elsewhere, manifest), ==, 0);
+        else {
+            g_assert_true(g_file_set_contents(manifest, "", 0, NULL));
+            g_assert_cmpint(truncate(manifest, (off_t)1 << 30), ==, 0);
+        }
+        g_autoptr(GError) error = NULL;
+        g_assert_null(ferry_manifest_load(dir, &error));
+        g_assert_error(error, FERRY_ERROR, FERRY_ERROR_FAILED);
+        g_assert_nonnull(strstr(error->message, manifest));
+        g_assert_nonnull(strstr(error->message, problems[i]));
+        g_test_expect_message("virt-ferry", G_LOG_LEVEL_WARNING, "*z-1*");
+        g_autoptr(GPtrArray) list = ferry_library_list(f->dir);
+        g_test_assert_expected_messages();
+        g_assert_cmpuint(list->len, ==, 1);
+        g_assert_nonnull(strstr(((FerryManifest *)g_ptr_array_index(list, 0))->problem, problems[i]));
+    }
+    alarm(0);
+}
+
+/* Whoever can write the library can make virt-ferryd (root) restore anything: a library or
+ * archive directory writable by others, or owned by another user, is refused. */
+static void test_unsafe_dirs(Fixture *f, gconstpointer data)
+{
+    g_autoptr(FerryManifest) m = NULL;
+    g_autofree char *dir = make_archive(f, "w-1", &m);
+    g_autoptr(GError) error = NULL;
+    g_assert_cmpint(chmod(f->dir, 0777), ==, 0);
+    g_assert_null(ferry_library_archive_dir(f->dir, "w-1", &error));
+    g_assert_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT);
+    g_assert_nonnull(strstr(error->message, "chmod go-w"));
+    g_clear_error(&error);
+    g_test_expect_message("virt-ferry", G_LOG_LEVEL_WARNING, "*chmod go-w*");
+    g_autoptr(GPtrArray) none = ferry_library_list(f->dir);
+    g_test_assert_expected_messages();
+    g_assert_cmpuint(none->len, ==, 0);
+    g_assert_cmpint(chmod(f->dir, 0755), ==, 0);
+
+    g_assert_cmpint(chmod(dir, 0770), ==, 0);
+    g_assert_null(ferry_library_archive_dir(f->dir, "w-1", &error));
+    g_assert_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT);
+    g_clear_error(&error);
+    g_test_expect_message("virt-ferry", G_LOG_LEVEL_WARNING, "*w-1*chmod go-w*");
+    g_autoptr(GPtrArray) damaged = ferry_library_list(f->dir);
+    g_test_assert_expected_messages();
+    g_assert_cmpuint(damaged->len, ==, 1);
+    g_assert_nonnull(((FerryManifest *)g_ptr_array_index(damaged, 0))->problem);
+    g_assert_cmpint(chmod(dir, 0750), ==, 0);
+
+    if (geteuid() == 0) {
+        g_assert_cmpint(chown(f->dir, 65534, 65534), ==, 0);
+        g_assert_null(ferry_library_archive_dir(f->dir, "w-1", &error));
+        g_assert_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT);
+        g_assert_nonnull(strstr(error->message, "chown root"));
+        g_clear_error(&error);
+        g_assert_cmpint(chown(f->dir, 0, 0), ==, 0);
+    }
+    g_autofree char *ok = ferry_library_archive_dir(f->dir, "w-1", &error);
+    g_assert_no_error(error);
+}
+
+/* A journal is read bounded and without blocking too. */
+static void test_journal_fifo(Fixture *f, gconstpointer data)
+{
+    g_autofree char *jdir = g_build_filename(f->dir, "journal", NULL);
+    g_autofree char *fifo = g_build_filename(jdir, "archive-x-1.journal", NULL);
+    g_assert_cmpint(g_mkdir(jdir, 0700), ==, 0);
+    g_assert_cmpint(mkfifo(fifo, 0600), ==, 0);
+    alarm(20);
+    g_test_expect_message("virt-ferry", G_LOG_LEVEL_WARNING, "*not a regular file*");
+    g_autoptr(GPtrArray) entries = ferry_journal_load_all(f->dir);
+    g_test_assert_expected_messages();
+    alarm(0);
+    g_assert_cmpuint(entries->len, ==, 0);
 }
 
 static void test_partial_hidden(Fixture *f, gconstpointer data)
@@ -308,6 +430,10 @@ int main(int argc, char **argv)
     g_test_add("/library/id-make", Fixture, NULL, set_up, test_id_make, tear_down);
     g_test_add("/library/manifest-round-trip", Fixture, NULL, set_up, test_manifest_round_trip, tear_down);
     g_test_add("/library/corruption", Fixture, NULL, set_up, test_corruption, tear_down);
+    g_test_add("/library/missing-manifest", Fixture, NULL, set_up, test_missing_manifest, tear_down);
+    g_test_add("/library/hostile-manifest", Fixture, NULL, set_up, test_hostile_manifest, tear_down);
+    g_test_add("/library/unsafe-dirs", Fixture, NULL, set_up, test_unsafe_dirs, tear_down);
+    g_test_add("/library/journal-fifo", Fixture, NULL, set_up, test_journal_fifo, tear_down);
     g_test_add("/library/partial-hidden", Fixture, NULL, set_up, test_partial_hidden, tear_down);
     g_test_add("/library/journal", Fixture, NULL, set_up, test_journal, tear_down);
     g_test_add_func("/library/jobs", test_jobs);
