@@ -1,31 +1,31 @@
-#include "authz.h"
+/* One authorization helper for every method: polkit is asked with canonical details, and
+ * the method goes on, with its invocation, once polkit said yes. */
+#include "daemon.h"
 
 #include "errors.h"
 
 #include <polkit/polkit.h>
 
-struct _FerryAuthz {
+struct _FerrydAuthz {
     PolkitAuthority *authority; /* NULL until the first check got it */
     GCancellable *cancellable;
 };
 
 typedef struct {
-    FerryAuthz *authz;
-    GDBusMethodInvocation *invocation;
+    FerrydDaemon *daemon;
+    GDBusMethodInvocation *invocation; /* its parameters are the method's arguments */
     char *action_id;
+    char *uuid;
     PolkitDetails *details;
-    FerryAuthorizedFunc authorized;
-    gpointer user_data;
-    GDestroyNotify destroy;
+    FerrydAuthorizedFunc authorized;
 } Check;
 
 static void check_free(Check *c)
 {
     g_object_unref(c->invocation);
     g_free(c->action_id);
+    g_free(c->uuid);
     g_object_unref(c->details);
-    if (c->destroy)
-        c->destroy(c->user_data);
     g_free(c);
 }
 
@@ -48,7 +48,7 @@ static void check_done(GObject *source, GAsyncResult *res, gpointer data)
         g_autofree char *why = g_strdup_printf("polkit failed: %s", error->message);
         deny(c->invocation, c->action_id, why);
     } else if (polkit_authorization_result_get_is_authorized(result)) {
-        c->authorized(c->invocation, c->user_data);
+        c->authorized(c->daemon, c->invocation, c->uuid);
     } else {
         deny(c->invocation, c->action_id,
              polkit_authorization_result_get_is_challenge(result)
@@ -66,8 +66,8 @@ static void start_check(Check *c)
     if (g_dbus_message_get_flags(g_dbus_method_invocation_get_message(c->invocation)) &
         G_DBUS_MESSAGE_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION)
         flags |= POLKIT_CHECK_AUTHORIZATION_FLAGS_ALLOW_USER_INTERACTION;
-    polkit_authority_check_authorization(c->authz->authority, subject, c->action_id, c->details,
-                                         flags, c->authz->cancellable, check_done, c);
+    polkit_authority_check_authorization(c->daemon->authz->authority, subject, c->action_id, c->details,
+                                         flags, c->daemon->authz->cancellable, check_done, c);
 }
 
 /* The first check of the daemon's life waits for the authority proxy, asynchronously too. */
@@ -83,43 +83,56 @@ static void authority_ready(GObject *source, GAsyncResult *res, gpointer data)
         check_free(c);
         return;
     }
-    if (!c->authz->authority)
-        c->authz->authority = g_object_ref(authority);
+    if (!c->daemon->authz->authority)
+        c->daemon->authz->authority = g_object_ref(authority);
     g_object_unref(authority);
     start_check(c);
 }
 
-void ferry_authorize(FerryAuthz *authz, GDBusMethodInvocation *invocation, const char *action_id,
-                     const char *domain, const char *verb, FerryAuthorizedFunc authorized,
-                     gpointer user_data, GDestroyNotify destroy)
+void ferryd_authorize(FerrydDaemon *daemon, GDBusMethodInvocation *invocation, const char *action_id,
+                      const char *target, const char *uuid, const char *verb, FerrydAuthorizedFunc authorized)
 {
     Check *c = g_new0(Check, 1);
-    c->authz = authz;
+    c->daemon = daemon;
     c->invocation = g_object_ref(invocation);
     c->action_id = g_strdup(action_id);
+    c->uuid = g_strdup(uuid);
     c->authorized = authorized;
-    c->user_data = user_data;
-    c->destroy = destroy;
     c->details = polkit_details_new();
-    if (domain)
-        polkit_details_insert(c->details, "domain", domain);
+    if (target)
+        polkit_details_insert(c->details, "domain", target);
+    if (uuid)
+        polkit_details_insert(c->details, "uuid", uuid);
     if (verb)
         polkit_details_insert(c->details, "verb", verb);
 
-    if (authz->authority)
+    if (daemon->authz->authority)
         start_check(c);
     else
-        polkit_authority_get_async(authz->cancellable, authority_ready, c);
+        polkit_authority_get_async(daemon->authz->cancellable, authority_ready, c);
 }
 
-FerryAuthz *ferry_authz_new(void)
+void ferryd_authorize_domain(FerrydDaemon *daemon, GDBusMethodInvocation *invocation, const char *action_id,
+                             const char *name_or_uuid, const char *verb, FerrydAuthorizedFunc authorized)
 {
-    FerryAuthz *authz = g_new0(FerryAuthz, 1);
+    /* A rule keyed on a domain's name must hold whichever of its names the caller used. */
+    g_autoptr(GError) error = NULL;
+    const FerryDomainInfo *info = ferry_inventory_lookup(daemon->inventory, name_or_uuid, &error);
+    if (!info) {
+        g_dbus_method_invocation_return_gerror(invocation, error);
+        return;
+    }
+    ferryd_authorize(daemon, invocation, action_id, info->name, info->uuid, verb, authorized);
+}
+
+FerrydAuthz *ferryd_authz_new(void)
+{
+    FerrydAuthz *authz = g_new0(FerrydAuthz, 1);
     authz->cancellable = g_cancellable_new();
     return authz;
 }
 
-void ferry_authz_free(FerryAuthz *authz)
+void ferryd_authz_free(FerrydAuthz *authz)
 {
     if (!authz)
         return;

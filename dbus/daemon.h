@@ -1,79 +1,97 @@
-/* virt-ferryd: the pieces the D-Bus side shares. */
+/* virt-ferryd: the D-Bus adaptor of the host engine (plugin/host.h). It exports the
+ * engine's objects, asks polkit, and turns method calls into engine calls and engine
+ * callbacks into properties and signals; it holds no state of its own beyond the bus
+ * objects. Everything here runs in the main thread. */
 #pragma once
 
 #include <gio/gio.h>
 
-#include "authz.h"
-#include "config.h"
-#include "evacuate.h"
 #include "ferry-generated.h"
 #include "ferry-names.h"
-#include "health.h"
-#include "inventory.h"
-#include "job.h"
+#include "host.h"
+
+typedef struct _FerrydAuthz FerrydAuthz;
 
 typedef struct {
-    FerryConfig *config;
-    FerryInventory *inventory;
-    FerryHealth *health;
-    FerryAuthz *authz;
+    FerryHost *host;              /* the engine */
+    FerryConfig *config;          /* the engine's, borrowed */
+    FerryInventory *inventory;    /* the engine's, borrowed */
+    FerryJobs *jobs;              /* the engine's, borrowed */
+    FerrydAuthz *authz;
     GDBusConnection *bus;
     GDBusObjectManagerServer *objects;
-    FerryManager *manager;        /* skeleton at FERRY_ROOT_PATH */
-    FerryHook *hook;              /* skeleton at FERRY_ROOT_PATH */
-    GHashTable *domain_objects;   /* uuid -> FerryObjectSkeleton */
-    FerryJobs *jobs;
-    FerryEvacuations *evacuations;
+    FerryBusManager *manager;     /* skeleton at FERRY_ROOT_PATH */
+    FerryBusHook *hook;           /* skeleton at FERRY_ROOT_PATH */
+    GHashTable *domain_objects;   /* uuid -> FerryBusObjectSkeleton */
     GHashTable *job_objects;      /* job id -> JobEntry (jobs.c) */
-    GHashTable *archive_objects;  /* archive id -> FerryObjectSkeleton */
-    guint archive_timer;
-    gboolean recovery_done;
-    guint netmap_timer;
-    GFileMonitor *networks_monitor;
-    gboolean netmap_writing, netmap_again;
-    GPtrArray *peer_maps;         /* FerryPeerNetmap: the peers' networks, last read */
-    gboolean peers_reading;
-} FerryDaemon;
+    GHashTable *archive_objects;  /* archive id -> FerryBusObjectSkeleton */
+} FerrydDaemon;
+
+/* A method call waiting for an engine function's answer (main.c). */
+typedef struct {
+    FerrydDaemon *daemon;
+    GDBusMethodInvocation *invocation;
+} FerrydCall;
+
+FerrydCall *ferryd_call_new(FerrydDaemon *daemon, GDBusMethodInvocation *invocation);
+void ferryd_call_free(FerrydCall *call);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FerrydCall, ferryd_call_free)
+
+/* authz.c: polkit, asynchronously (no thread waits while polkit or the user at an agent
+ * decides), as systemd's bus_verify_polkit_async. */
+FerrydAuthz *ferryd_authz_new(void);
+void ferryd_authz_free(FerrydAuthz *authz);
+
+/* The rest of a method handler once polkit said yes: it reads its arguments from
+ * @invocation's parameters. @uuid is the domain the caller was authorized for (canonical,
+ * looked up before asking), or NULL when the method's target is not a domain of this host. */
+typedef void (*FerrydAuthorizedFunc)(FerrydDaemon *daemon, GDBusMethodInvocation *invocation, const char *uuid);
+
+/* Asks polkit whether @invocation's caller may perform @action_id on the domain
+ * @name_or_uuid, resolved through the inventory first so that the details carry its
+ * canonical name ("domain") and UUID ("uuid"), with "verb". Answers NotFound itself when
+ * there is no such domain, AccessDenied when polkit says no; calls @authorized otherwise. */
+void ferryd_authorize_domain(FerrydDaemon *daemon, GDBusMethodInvocation *invocation, const char *action_id,
+                             const char *name_or_uuid, const char *verb, FerrydAuthorizedFunc authorized);
+/* The same for a target that is not a domain of this host (an archive id, a host): the
+ * details carry it as "domain" (and @uuid as "uuid" when not NULL), with "verb". */
+void ferryd_authorize(FerrydDaemon *daemon, GDBusMethodInvocation *invocation, const char *action_id,
+                      const char *target, const char *uuid, const char *verb, FerrydAuthorizedFunc authorized);
 
 /* domains.c: one org.virtferry.Ferry1.Domain object per inventory entry. */
-extern const FerryInventoryCallbacks ferry_daemon_inventory_callbacks;
-char *ferry_domain_object_path(const char *name);
+char *ferryd_domain_object_path(const char *name);
+void ferryd_domain_added(const FerryDomainInfo *info, gpointer daemon);
+void ferryd_domain_changed(const FerryDomainInfo *old, const FerryDomainInfo *info, gpointer daemon);
+void ferryd_domain_removed(const FerryDomainInfo *info, gpointer daemon);
 
 /* manager.c */
-void ferry_manager_setup(FerryDaemon *daemon);
-void ferry_manager_update_connection(FerryDaemon *daemon);
-void ferry_manager_update_health(GVariant *health, gpointer daemon);
+void ferryd_manager_setup(FerrydDaemon *daemon);
+void ferryd_connection_changed(gboolean connected, const char *detail, gpointer daemon);
+void ferryd_health_changed(GVariant *health, gpointer daemon);
 
 /* jobs.c: org.virtferry.Ferry1.Job objects. */
-void ferry_daemon_jobs_setup(FerryDaemon *daemon);
-void ferry_daemon_jobs_clear(FerryDaemon *daemon);
-/* Exports @job (just started for @invocation's caller) and returns its object path. */
-char *ferry_daemon_export_job(FerryDaemon *daemon, FerryJob *job, GDBusMethodInvocation *invocation);
+void ferryd_jobs_setup(FerrydDaemon *daemon);
+void ferryd_jobs_clear(FerrydDaemon *daemon);
+void ferryd_job_changed(FerryJob *job, gpointer daemon);
 /* Every key of @options is one of @keys ("name:type" pairs, NULL-terminated) with that type. */
-gboolean ferry_daemon_check_options(GVariant *options, const char *const *keys, GError **error);
+gboolean ferryd_check_options(GVariant *options, const char *const *keys, GError **error);
 /* Answers a method that starts a job: the job's path (exported), or @error. */
-void ferry_daemon_reply_job(FerryDaemon *daemon, GDBusMethodInvocation *invocation, FerryJob *job, GError *error,
-                            void (*complete)(FerryManager *, GDBusMethodInvocation *, const char *));
+void ferryd_reply_job(FerrydDaemon *daemon, GDBusMethodInvocation *invocation, FerryJob *job, GError *error);
 
-/* migrations.c: Manager.Migrate. */
-void ferry_daemon_migrations_setup(FerryDaemon *daemon);
-/* evacuations.c: Manager.PlanEvacuation and Manager.Evacuate. */
-void ferry_daemon_evacuations_setup(FerryDaemon *daemon);
+/* migrations.c: Manager.Migrate, Manager.Failover. */
+void ferryd_migrations_setup(FerrydDaemon *daemon);
+/* evacuations.c: Manager.PlanEvacuation, Manager.Evacuate. */
+void ferryd_evacuations_setup(FerrydDaemon *daemon);
 /* disks.c: Manager.MoveDisk. */
-void ferry_daemon_disks_setup(FerryDaemon *daemon);
+void ferryd_disks_setup(FerrydDaemon *daemon);
 
 /* archives.c: org.virtferry.Ferry1.Archive objects and the Manager's archive methods. */
-void ferry_daemon_archives_setup(FerryDaemon *daemon);
-void ferry_daemon_archives_clear(FerryDaemon *daemon);
-void ferry_daemon_archives_refresh(FerryDaemon *daemon);
-/* Finishes or rolls back the jobs a killed virt-ferryd left (once, when libvirtd is first
- * reachable). */
-void ferry_daemon_archives_recover(FerryDaemon *daemon);
+void ferryd_archives_setup(FerrydDaemon *daemon);
+void ferryd_archives_clear(FerrydDaemon *daemon);
+void ferryd_archives_changed(GPtrArray *manifests, gpointer daemon);
 
-/* networks.c: the network map on disk for the hook, and Manager.CheckNetworks. */
-void ferry_daemon_networks_setup(FerryDaemon *daemon);
-void ferry_daemon_networks_clear(FerryDaemon *daemon);
-void ferry_daemon_networks_changed(gpointer daemon);
+/* networks.c: Manager.CheckNetworks. */
+void ferryd_networks_setup(FerrydDaemon *daemon);
 
 /* hook.c */
-void ferry_hook_setup(FerryDaemon *daemon);
+void ferryd_hook_setup(FerrydDaemon *daemon);

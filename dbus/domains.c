@@ -1,39 +1,39 @@
 /* Domain objects on the bus, following the inventory. */
 #include "daemon.h"
 
-char *ferry_domain_object_path(const char *name)
+char *ferryd_domain_object_path(const char *name)
 {
     g_autofree char *escaped = g_dbus_escape_object_path(name);
     return g_strconcat(FERRY_DOMAIN_PATH "/", escaped, NULL);
 }
 
-static void fill_domain(FerryDaemon *daemon, FerryDomain *iface, const FerryDomainInfo *info)
+static void fill_domain(FerrydDaemon *daemon, FerryBusDomain *iface, const FerryDomainInfo *info)
 {
-    ferry_domain_set_name(iface, info->name);
-    ferry_domain_set_uuid(iface, info->uuid);
-    ferry_domain_set_state(iface, ferry_state_name(info->state));
-    ferry_domain_set_reason(iface, info->reason);
-    ferry_domain_set_pending_deletion(iface, info->pending_deletion);
-    ferry_domain_set_host(iface, ferry_inventory_hostname(daemon->inventory));
-    ferry_domain_set_policy(iface, ferry_policy_to_variant(info->policy));
+    ferry_bus_domain_set_name(iface, info->name);
+    ferry_bus_domain_set_uuid(iface, info->uuid);
+    ferry_bus_domain_set_state(iface, ferry_state_name(info->state));
+    ferry_bus_domain_set_reason(iface, info->reason);
+    ferry_bus_domain_set_pending_deletion(iface, info->pending_deletion);
+    ferry_bus_domain_set_host(iface, ferry_inventory_hostname(daemon->inventory));
+    ferry_bus_domain_set_policy(iface, ferry_policy_to_variant(info->policy));
 }
 
-static void export_domain(FerryDaemon *daemon, const FerryDomainInfo *info)
+static void export_domain(FerrydDaemon *daemon, const FerryDomainInfo *info)
 {
-    g_autofree char *path = ferry_domain_object_path(info->name);
-    g_autoptr(FerryObjectSkeleton) object = ferry_object_skeleton_new(path);
-    g_autoptr(FerryDomain) iface = ferry_domain_skeleton_new();
+    g_autofree char *path = ferryd_domain_object_path(info->name);
+    g_autoptr(FerryBusObjectSkeleton) object = ferry_bus_object_skeleton_new(path);
+    g_autoptr(FerryBusDomain) iface = ferry_bus_domain_skeleton_new();
     fill_domain(daemon, iface, info);
-    ferry_object_skeleton_set_domain(object, iface);
+    ferry_bus_object_skeleton_set_domain(object, iface);
     g_dbus_object_manager_server_export(daemon->objects, G_DBUS_OBJECT_SKELETON(object));
     g_hash_table_insert(daemon->domain_objects, g_strdup(info->uuid), g_steal_pointer(&object));
     if (info->policy_problem)
         g_warning("domain %s: %s; its policy reads as empty until fixed", info->name, info->policy_problem);
 }
 
-static void unexport_domain(FerryDaemon *daemon, const char *uuid)
+static void unexport_domain(FerrydDaemon *daemon, const char *uuid)
 {
-    FerryObjectSkeleton *object = g_hash_table_lookup(daemon->domain_objects, uuid);
+    FerryBusObjectSkeleton *object = g_hash_table_lookup(daemon->domain_objects, uuid);
     if (!object)
         return;
     g_dbus_object_manager_server_unexport(daemon->objects,
@@ -41,31 +41,31 @@ static void unexport_domain(FerryDaemon *daemon, const char *uuid)
     g_hash_table_remove(daemon->domain_objects, uuid);
 }
 
-static void emit_state(FerryDaemon *daemon, const FerryDomainInfo *info, const char *reason)
+static void emit_state(FerrydDaemon *daemon, const FerryDomainInfo *info, const char *reason)
 {
-    ferry_manager_emit_domain_state_changed(daemon->manager, info->name, ferry_state_name(info->state),
+    ferry_bus_manager_emit_domain_state_changed(daemon->manager, info->name, ferry_state_name(info->state),
                                             reason ? reason : info->reason);
     g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE", "domain %s is %s (%s)", info->name,
                      ferry_state_name(info->state), reason ? reason : info->reason,
                      "VIRT_FERRY_DOMAIN", "%s", info->name, "VIRT_FERRY_UUID", "%s", info->uuid);
 }
 
-static void on_added(const FerryDomainInfo *info, gpointer data)
+void ferryd_domain_added(const FerryDomainInfo *info, gpointer data)
 {
     export_domain(data, info);
     emit_state(data, info, NULL);
 }
 
-static void on_changed(const FerryDomainInfo *old, const FerryDomainInfo *info, gpointer data)
+void ferryd_domain_changed(const FerryDomainInfo *old, const FerryDomainInfo *info, gpointer data)
 {
-    FerryDaemon *daemon = data;
+    FerrydDaemon *daemon = data;
     if (!g_str_equal(old->name, info->name)) {
         /* A rename moves the object to its new path. */
         unexport_domain(daemon, old->uuid);
         export_domain(daemon, info);
     } else {
-        FerryObjectSkeleton *object = g_hash_table_lookup(daemon->domain_objects, info->uuid);
-        g_autoptr(FerryDomain) iface = object ? ferry_object_get_domain(FERRY_OBJECT(object)) : NULL;
+        FerryBusObjectSkeleton *object = g_hash_table_lookup(daemon->domain_objects, info->uuid);
+        g_autoptr(FerryBusDomain) iface = object ? ferry_bus_object_get_domain(FERRY_BUS_OBJECT(object)) : NULL;
         if (iface)
             fill_domain(daemon, iface, info);
     }
@@ -73,29 +73,8 @@ static void on_changed(const FerryDomainInfo *old, const FerryDomainInfo *info, 
         emit_state(daemon, info, NULL);
 }
 
-static void on_removed(const FerryDomainInfo *info, gpointer data)
+void ferryd_domain_removed(const FerryDomainInfo *info, gpointer data)
 {
     unexport_domain(data, info->uuid);
     emit_state(data, info, "undefined");
 }
-
-static void on_connection(gboolean connected, const char *detail, gpointer data)
-{
-    FerryDaemon *daemon = data;
-    ferry_manager_update_connection(daemon);
-    ferry_manager_emit_host_event(daemon->manager, connected ? "libvirt-connected" : "libvirt-disconnected",
-                                  detail);
-    if (connected) {
-        ferry_health_poll(daemon->health);
-        ferry_daemon_archives_recover(daemon);
-        ferry_daemon_networks_changed(daemon);
-    }
-}
-
-const FerryInventoryCallbacks ferry_daemon_inventory_callbacks = {
-    .domain_added = on_added,
-    .domain_changed = on_changed,
-    .domain_removed = on_removed,
-    .connection_changed = on_connection,
-    .networks_changed = ferry_daemon_networks_changed,
-};

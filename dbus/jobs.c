@@ -9,10 +9,21 @@
 
 #define JOB_LINGER_SECONDS (10 * 60)
 
+/* How long a finished job stays on the bus. The lab shortens it
+ * (VIRT_FERRY_JOB_LINGER_SECONDS) to see a job leave while a call on it waits for polkit. */
+static guint linger_seconds(void)
+{
+    const char *value = g_getenv("VIRT_FERRY_JOB_LINGER_SECONDS");
+    guint64 seconds = 0;
+    if (value && g_ascii_string_to_unsigned(value, 10, 1, JOB_LINGER_SECONDS, &seconds, NULL))
+        return seconds;
+    return JOB_LINGER_SECONDS;
+}
+
 typedef struct {
-    FerryDaemon *daemon;
+    FerrydDaemon *daemon;
     FerryJob *job;
-    FerryObjectSkeleton *object;
+    FerryBusObjectSkeleton *object;
     char *starter;          /* unique bus name of the caller who started it */
     gboolean announced;     /* Finished was emitted */
     guint linger;
@@ -29,17 +40,6 @@ static void job_entry_free(JobEntry *e)
     g_free(e);
 }
 
-static const char *action_for_kind(const char *kind)
-{
-    if (g_str_equal(kind, "restore"))
-        return FERRY_ACTION_RESTORE;
-    if (g_str_equal(kind, "migrate"))
-        return FERRY_ACTION_MIGRATE;
-    if (g_str_equal(kind, "evacuate"))
-        return FERRY_ACTION_EVACUATE;
-    return FERRY_ACTION_ARCHIVE;
-}
-
 static gboolean drop_entry(gpointer data)
 {
     JobEntry *e = data;
@@ -50,7 +50,7 @@ static gboolean drop_entry(gpointer data)
 
 static void publish(JobEntry *e)
 {
-    g_autoptr(FerryBusJob) iface = ferry_object_get_bus_job(FERRY_OBJECT(e->object));
+    g_autoptr(FerryBusJob) iface = ferry_bus_object_get_job(FERRY_BUS_OBJECT(e->object));
     g_auto(FerryJobState) state = { 0 };
     ferry_job_get_state(e->job, &state);
     ferry_bus_job_set_status(iface, ferry_job_status_name(state.status));
@@ -72,76 +72,95 @@ static void publish(JobEntry *e)
         g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(iface));
         ferry_bus_job_emit_finished(iface, ferry_job_status_name(state.status), state.message);
         g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE", "job %u (%s %s) %s: %s", ferry_job_id(e->job),
-                         ferry_job_kind(e->job), ferry_job_target(e->job), ferry_job_status_name(state.status),
+                         ferry_job_kind_name(ferry_job_kind(e->job)), ferry_job_target(e->job), ferry_job_status_name(state.status),
                          state.message, "VIRT_FERRY_JOB", "%u", ferry_job_id(e->job));
-        e->linger = g_timeout_add_seconds(JOB_LINGER_SECONDS, drop_entry, e);
-        ferry_daemon_archives_refresh(e->daemon);
+        e->linger = g_timeout_add_seconds(linger_seconds(), drop_entry, e);
     }
 }
 
-static void on_job_changed(FerryJob *job, gpointer data)
+void ferryd_job_changed(FerryJob *job, gpointer data)
 {
-    FerryDaemon *daemon = data;
+    FerrydDaemon *daemon = data;
     JobEntry *e = g_hash_table_lookup(daemon->job_objects, GUINT_TO_POINTER(ferry_job_id(job)));
     if (e)
         publish(e);
 }
 
-static void cancel_authorized(GDBusMethodInvocation *invocation, gpointer data)
+/* The entry of the job object @invocation was sent to, or NULL (with the call answered)
+ * when the job has left the bus meanwhile: by id, never by a pointer kept across a wait. */
+static JobEntry *entry_for_call(FerrydDaemon *daemon, GDBusMethodInvocation *invocation)
 {
-    JobEntry *e = data;
+    const char *path = g_dbus_method_invocation_get_object_path(invocation);
+    guint64 id = 0;
+    JobEntry *e = NULL;
+    if (g_str_has_prefix(path, FERRY_JOB_PATH "/") &&
+        g_ascii_string_to_unsigned(path + strlen(FERRY_JOB_PATH "/"), 10, 0, G_MAXUINT, &id, NULL))
+        e = g_hash_table_lookup(daemon->job_objects, GUINT_TO_POINTER((guint)id));
+    if (!e)
+        g_dbus_method_invocation_return_error(invocation, FERRY_ERROR, FERRY_ERROR_NOT_FOUND,
+                                              "job %s has ended and left the bus", path);
+    return e;
+}
+
+static void cancel_authorized(FerrydDaemon *daemon, GDBusMethodInvocation *invocation, const char *uuid)
+{
+    JobEntry *e = entry_for_call(daemon, invocation);
+    if (!e)
+        return;
     ferry_job_cancel(e->job);
-    g_autoptr(FerryBusJob) iface = ferry_object_get_bus_job(FERRY_OBJECT(e->object));
+    g_autoptr(FerryBusJob) iface = ferry_bus_object_get_job(FERRY_BUS_OBJECT(e->object));
     ferry_bus_job_complete_cancel(iface, invocation);
 }
 
-static gboolean handle_cancel(FerryBusJob *iface, GDBusMethodInvocation *invocation, JobEntry *e)
+static gboolean handle_cancel(FerryBusJob *iface, GDBusMethodInvocation *invocation, FerrydDaemon *daemon)
 {
+    JobEntry *e = entry_for_call(daemon, invocation);
+    if (!e)
+        return TRUE;
     if (g_strcmp0(g_dbus_method_invocation_get_sender(invocation), e->starter) == 0) {
-        cancel_authorized(invocation, e);
+        cancel_authorized(daemon, invocation, NULL);
         return TRUE;
     }
-    ferry_authorize(e->daemon->authz, invocation, action_for_kind(ferry_job_kind(e->job)), ferry_job_target(e->job),
-                    "cancel", cancel_authorized, e, NULL);
+    /* Another caller's job: the action its kind is started with. */
+    ferryd_authorize(daemon, invocation, ferry_job_kind_action(ferry_job_kind(e->job)), ferry_job_target(e->job),
+                     ferry_job_domain_uuid(e->job), "cancel", cancel_authorized);
     return TRUE;
 }
 
-char *ferry_daemon_export_job(FerryDaemon *daemon, FerryJob *job, GDBusMethodInvocation *invocation)
+static char *export_job(FerrydDaemon *daemon, FerryJob *job, GDBusMethodInvocation *invocation)
 {
     JobEntry *e = g_new0(JobEntry, 1);
     e->daemon = daemon;
     e->job = ferry_job_ref(job);
     e->starter = g_strdup(g_dbus_method_invocation_get_sender(invocation));
     g_autofree char *path = g_strdup_printf(FERRY_JOB_PATH "/%u", ferry_job_id(job));
-    e->object = ferry_object_skeleton_new(path);
+    e->object = ferry_bus_object_skeleton_new(path);
     g_autoptr(FerryBusJob) iface = ferry_bus_job_skeleton_new();
-    ferry_bus_job_set_kind(iface, ferry_job_kind(job));
+    ferry_bus_job_set_kind(iface, ferry_job_kind_name(ferry_job_kind(job)));
     ferry_bus_job_set_target(iface, ferry_job_target(job));
     ferry_bus_job_set_error(iface, "");
-    g_signal_connect(iface, "handle-cancel", G_CALLBACK(handle_cancel), e);
-    ferry_object_skeleton_set_bus_job(e->object, iface);
+    g_signal_connect(iface, "handle-cancel", G_CALLBACK(handle_cancel), daemon);
+    ferry_bus_object_skeleton_set_job(e->object, iface);
     g_hash_table_insert(daemon->job_objects, GUINT_TO_POINTER(ferry_job_id(job)), e);
     publish(e);
     g_dbus_object_manager_server_export(daemon->objects, G_DBUS_OBJECT_SKELETON(e->object));
     return g_steal_pointer(&path);
 }
 
-void ferry_daemon_jobs_setup(FerryDaemon *daemon)
+void ferryd_jobs_setup(FerrydDaemon *daemon)
 {
-    daemon->jobs = ferry_jobs_new(on_job_changed, daemon);
     daemon->job_objects = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, (GDestroyNotify)job_entry_free);
 }
 
-void ferry_daemon_jobs_clear(FerryDaemon *daemon)
+void ferryd_jobs_clear(FerrydDaemon *daemon)
 {
     g_clear_pointer(&daemon->job_objects, g_hash_table_unref);
-    g_clear_pointer(&daemon->jobs, ferry_jobs_free);
 }
 
 /* ------------------------------------------------------------------ for the methods that start jobs */
 
 /* Every option key is known and of the right type; @keys is "name:type" pairs. */
-gboolean ferry_daemon_check_options(GVariant *options, const char *const *keys, GError **error)
+gboolean ferryd_check_options(GVariant *options, const char *const *keys, GError **error)
 {
     GVariantIter iter;
     const char *key;
@@ -172,14 +191,12 @@ gboolean ferry_daemon_check_options(GVariant *options, const char *const *keys, 
     return TRUE;
 }
 
-void ferry_daemon_reply_job(FerryDaemon *daemon, GDBusMethodInvocation *invocation, FerryJob *job, GError *error,
-                      void (*complete)(FerryManager *, GDBusMethodInvocation *, const char *))
+void ferryd_reply_job(FerrydDaemon *daemon, GDBusMethodInvocation *invocation, FerryJob *job, GError *error)
 {
     if (!job) {
         g_dbus_method_invocation_return_gerror(invocation, error);
         return;
     }
-    g_autofree char *path = ferry_daemon_export_job(daemon, job, invocation);
-    complete(daemon->manager, invocation, path);
+    g_autofree char *path = export_job(daemon, job, invocation);
+    g_dbus_method_invocation_return_value(invocation, g_variant_new("(o)", path));
 }
-

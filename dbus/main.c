@@ -8,17 +8,15 @@
 #include <stdlib.h>
 #include <systemd/sd-daemon.h>
 
-#define HEALTH_INTERVAL_SECONDS 5
-
 typedef struct {
-    FerryDaemon daemon;
+    FerrydDaemon daemon;
     GMainLoop *loop;
     int exit_status;
     guint watchdog;
     gboolean inventory_started;
 } Service;
 
-static void export_root(FerryDaemon *daemon)
+static void export_root(FerrydDaemon *daemon)
 {
     g_autoptr(GError) error = NULL;
     if (!g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(daemon->manager), daemon->bus,
@@ -39,10 +37,11 @@ static void on_bus_acquired(GDBusConnection *bus, const char *name, gpointer dat
 static void on_name_acquired(GDBusConnection *bus, const char *name, gpointer data)
 {
     Service *service = data;
-    /* Only now: a client following the name must not miss the first signals. */
+    /* Only now: a client following the name must not miss the first signals (and the
+     * engine's first reports find the objects exported). */
     if (!service->inventory_started) {
         service->inventory_started = TRUE;
-        ferry_inventory_start(service->daemon.inventory);
+        ferry_host_start(service->daemon.host);
     }
     g_message("virt-ferryd %s owns %s", PACKAGE_VERSION, name);
     sd_notifyf(0, "READY=1\nSTATUS=serving %s", name);
@@ -81,22 +80,45 @@ static void start_watchdog(Service *service)
         service->watchdog = g_timeout_add(MAX(usec / 2000, 1), pet_watchdog, service);
 }
 
-static void daemon_clear(FerryDaemon *daemon)
+/* ------------------------------------------------------------------ calls waiting for the engine */
+
+FerrydCall *ferryd_call_new(FerrydDaemon *daemon, GDBusMethodInvocation *invocation)
 {
-    ferry_daemon_networks_clear(daemon);
-    ferry_daemon_archives_clear(daemon);
-    /* Waits for a plan being read (bounded by [evacuation] peer-timeout=). */
-    g_clear_pointer(&daemon->evacuations, ferry_evacuations_free);
-    ferry_daemon_jobs_clear(daemon);
-    ferry_inventory_free(daemon->inventory);
-    ferry_health_free(daemon->health);
-    ferry_authz_free(daemon->authz);
+    FerrydCall *call = g_new0(FerrydCall, 1);
+    call->daemon = daemon;
+    call->invocation = g_object_ref(invocation);
+    return call;
+}
+
+void ferryd_call_free(FerrydCall *call)
+{
+    g_object_unref(call->invocation);
+    g_free(call);
+}
+
+/* What the engine reports, to the pieces of the adaptor that show it. */
+static const FerryHostCallbacks host_callbacks = {
+    .domain_added = ferryd_domain_added,
+    .domain_changed = ferryd_domain_changed,
+    .domain_removed = ferryd_domain_removed,
+    .connection_changed = ferryd_connection_changed,
+    .health_changed = ferryd_health_changed,
+    .job_changed = ferryd_job_changed,
+    .archives_changed = ferryd_archives_changed,
+};
+
+static void daemon_clear(FerrydDaemon *daemon)
+{
+    /* The engine first: its jobs' last reports still find the objects. */
+    g_clear_pointer(&daemon->host, ferry_host_free);
+    ferryd_archives_clear(daemon);
+    ferryd_jobs_clear(daemon);
+    ferryd_authz_free(daemon->authz);
     g_clear_pointer(&daemon->domain_objects, g_hash_table_unref);
     g_clear_object(&daemon->objects);
     g_clear_object(&daemon->manager);
     g_clear_object(&daemon->hook);
     g_clear_object(&daemon->bus);
-    ferry_config_free(daemon->config);
 }
 
 int main(int argc, char **argv)
@@ -124,29 +146,28 @@ int main(int argc, char **argv)
     }
 
     Service service = { 0 };
-    FerryDaemon *daemon = &service.daemon;
-    daemon->config = ferry_config_load(config_path, &error);
-    if (!daemon->config) {
+    FerrydDaemon *daemon = &service.daemon;
+    g_autoptr(FerryConfig) config = ferry_config_load(config_path, &error);
+    if (!config) {
         g_printerr("virt-ferryd: %s\n", error->message);
         return 1;
     }
     service.loop = g_main_loop_new(NULL, FALSE);
-    daemon->authz = ferry_authz_new();
+    daemon->host = ferry_host_new(config, &host_callbacks, daemon);
+    daemon->config = ferry_host_config(daemon->host);
+    daemon->inventory = ferry_host_inventory(daemon->host);
+    daemon->jobs = ferry_host_jobs(daemon->host);
+    daemon->authz = ferryd_authz_new();
     daemon->objects = g_dbus_object_manager_server_new(FERRY_ROOT_PATH);
     daemon->domain_objects = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
-    daemon->inventory = ferry_inventory_new(daemon->config->libvirt_uri, &ferry_daemon_inventory_callbacks, daemon);
-    if (daemon->config->failover_dir)
-        ferry_inventory_publish_to(daemon->inventory, daemon->config->failover_dir);
-    ferry_inventory_tag_hotplugged_nics(daemon->inventory, daemon->config->networks_dir);
-    ferry_daemon_jobs_setup(daemon);
-    ferry_manager_setup(daemon);
-    ferry_daemon_archives_setup(daemon);
-    ferry_daemon_migrations_setup(daemon);
-    ferry_daemon_evacuations_setup(daemon);
-    ferry_daemon_disks_setup(daemon);
-    ferry_daemon_networks_setup(daemon);
-    ferry_hook_setup(daemon);
-    daemon->health = ferry_health_new(NULL, HEALTH_INTERVAL_SECONDS, ferry_manager_update_health, daemon);
+    ferryd_jobs_setup(daemon);
+    ferryd_manager_setup(daemon);
+    ferryd_archives_setup(daemon);
+    ferryd_migrations_setup(daemon);
+    ferryd_evacuations_setup(daemon);
+    ferryd_disks_setup(daemon);
+    ferryd_networks_setup(daemon);
+    ferryd_hook_setup(daemon);
 
     g_unix_signal_add(SIGTERM, on_terminate, &service);
     g_unix_signal_add(SIGINT, on_terminate, &service);

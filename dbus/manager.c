@@ -4,22 +4,31 @@
 #include "errors.h"
 #include "ferry-error.h"
 
-void ferry_manager_update_connection(FerryDaemon *daemon)
+
+static void update_connection(FerrydDaemon *daemon)
 {
-    ferry_manager_set_hostname(daemon->manager, ferry_inventory_hostname(daemon->inventory));
-    ferry_manager_set_libvirt_connected(daemon->manager, ferry_inventory_is_connected(daemon->inventory));
+    ferry_bus_manager_set_hostname(daemon->manager, ferry_inventory_hostname(daemon->inventory));
+    ferry_bus_manager_set_libvirt_connected(daemon->manager, ferry_inventory_is_connected(daemon->inventory));
 }
 
-void ferry_manager_update_health(GVariant *health, gpointer data)
+void ferryd_connection_changed(gboolean connected, const char *detail, gpointer data)
 {
-    FerryDaemon *daemon = data;
-    GVariant *old = ferry_manager_get_libvirt_health(daemon->manager);
+    FerrydDaemon *daemon = data;
+    update_connection(daemon);
+    ferry_bus_manager_emit_host_event(daemon->manager, connected ? "libvirt-connected" : "libvirt-disconnected",
+                                      detail);
+}
+
+void ferryd_health_changed(GVariant *health, gpointer data)
+{
+    FerrydDaemon *daemon = data;
+    GVariant *old = ferry_bus_manager_get_libvirt_health(daemon->manager);
     if (!old || !g_variant_equal(old, health))
-        ferry_manager_set_libvirt_health(daemon->manager, health);
+        ferry_bus_manager_set_libvirt_health(daemon->manager, health);
 }
 
-static gboolean handle_get_domain(FerryManager *manager, GDBusMethodInvocation *invocation,
-                                  const char *name_or_uuid, FerryDaemon *daemon)
+static gboolean handle_get_domain(FerryBusManager *manager, GDBusMethodInvocation *invocation,
+                                  const char *name_or_uuid, FerrydDaemon *daemon)
 {
     g_autoptr(GError) error = NULL;
     const FerryDomainInfo *info = ferry_inventory_lookup(daemon->inventory, name_or_uuid, &error);
@@ -27,72 +36,57 @@ static gboolean handle_get_domain(FerryManager *manager, GDBusMethodInvocation *
         g_dbus_method_invocation_return_gerror(invocation, error);
         return TRUE;
     }
-    g_autofree char *path = ferry_domain_object_path(info->name);
-    ferry_manager_complete_get_domain(manager, invocation, path);
+    g_autofree char *path = ferryd_domain_object_path(info->name);
+    ferry_bus_manager_complete_get_domain(manager, invocation, path);
     return TRUE;
-}
-
-typedef struct {
-    FerryDaemon *daemon;
-    char *domain;
-    GVariant *policy;
-} PolicyCall;
-
-static void policy_call_free(gpointer data)
-{
-    PolicyCall *call = data;
-    g_free(call->domain);
-    g_variant_unref(call->policy);
-    g_free(call);
 }
 
 static void policy_written(GObject *source, GAsyncResult *res, gpointer data)
 {
-    GDBusMethodInvocation *invocation = data;
-    FerryDaemon *daemon = g_object_get_data(G_OBJECT(invocation), "ferry-daemon");
+    g_autoptr(FerrydCall) call = data;
     g_autoptr(GError) error = NULL;
-    if (!ferry_inventory_set_policy_finish(daemon->inventory, res, &error))
-        g_dbus_method_invocation_return_gerror(invocation, error);
+    if (!ferry_inventory_set_policy_finish(call->daemon->inventory, res, &error))
+        g_dbus_method_invocation_return_gerror(call->invocation, error);
     else
-        ferry_manager_complete_set_domain_policy(daemon->manager, invocation);
+        ferry_bus_manager_complete_set_domain_policy(call->daemon->manager, call->invocation);
 }
 
-static void set_policy_authorized(GDBusMethodInvocation *invocation, gpointer data)
+static void set_policy_authorized(FerrydDaemon *daemon, GDBusMethodInvocation *invocation, const char *uuid)
 {
-    PolicyCall *call = data;
-    g_object_set_data(G_OBJECT(invocation), "ferry-daemon", call->daemon);
+    g_autoptr(GVariant) policy = NULL;
+    g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(&s@a{sv})", NULL, &policy);
+    const FerryDomainInfo *info = ferry_inventory_lookup(daemon->inventory, uuid, NULL);
+    const char *name = info ? info->name : uuid;
     g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE", "%s sets the policy of %s",
-                     g_dbus_method_invocation_get_sender(invocation), call->domain,
-                     "VIRT_FERRY_DOMAIN", "%s", call->domain);
-    ferry_inventory_set_policy_async(call->daemon->inventory, call->domain, call->policy, NULL,
-                                     policy_written, invocation);
+                     g_dbus_method_invocation_get_sender(invocation), name, "VIRT_FERRY_DOMAIN", "%s", name,
+                     "VIRT_FERRY_UUID", "%s", uuid);
+    ferry_inventory_set_policy_async(daemon->inventory, uuid, policy, NULL, policy_written,
+                                     ferryd_call_new(daemon, invocation));
 }
 
-static gboolean handle_set_domain_policy(FerryManager *manager, GDBusMethodInvocation *invocation,
-                                         const char *domain, GVariant *policy, FerryDaemon *daemon)
+static gboolean handle_set_domain_policy(FerryBusManager *manager, GDBusMethodInvocation *invocation,
+                                         const char *domain, GVariant *policy, FerrydDaemon *daemon)
 {
-    PolicyCall *call = g_new0(PolicyCall, 1);
-    call->daemon = daemon;
-    call->domain = g_strdup(domain);
-    call->policy = g_variant_ref(policy);
-    ferry_authorize(daemon->authz, invocation, FERRY_ACTION_POLICY, domain, "policy", set_policy_authorized,
-                    call, policy_call_free);
+    ferryd_authorize_domain(daemon, invocation, FERRY_ACTION_POLICY, domain, "policy", set_policy_authorized);
     return TRUE;
 }
 
-void ferry_manager_setup(FerryDaemon *daemon)
+void ferryd_manager_setup(FerrydDaemon *daemon)
 {
-    FerryManager *m = daemon->manager = ferry_manager_skeleton_new();
-    ferry_manager_set_version(m, PACKAGE_VERSION);
-    ferry_manager_set_peers(m, (const char *const *)daemon->config->peers);
-    ferry_manager_set_maintenance(m, FALSE);
-    ferry_manager_set_cluster_reserve(m, 0);
-    ferry_manager_set_overcommitted(m, FALSE);
+    FerryBusManager *m = daemon->manager = ferry_bus_manager_skeleton_new();
+    ferry_bus_manager_set_version(m, PACKAGE_VERSION);
+    ferry_bus_manager_set_peers(m, (const char *const *)daemon->config->peers);
+    /* Constants until evacuation and maintenance mode exist: no host is ever in maintenance,
+     * reserves nothing for the cluster, or is found overcommitted (org.virtferry.Ferry1(5)
+     * says so). */
+    ferry_bus_manager_set_maintenance(m, FALSE);
+    ferry_bus_manager_set_cluster_reserve(m, 0);
+    ferry_bus_manager_set_overcommitted(m, FALSE);
     GVariantBuilder b;
     g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
     g_variant_builder_add(&b, "{sv}", "reachable", g_variant_new_boolean(FALSE));
-    ferry_manager_set_libvirt_health(m, g_variant_builder_end(&b));
-    ferry_manager_update_connection(daemon);
+    ferry_bus_manager_set_libvirt_health(m, g_variant_builder_end(&b));
+    update_connection(daemon);
     g_signal_connect(m, "handle-get-domain", G_CALLBACK(handle_get_domain), daemon);
     g_signal_connect(m, "handle-set-domain-policy", G_CALLBACK(handle_set_domain_policy), daemon);
 }

@@ -6,28 +6,12 @@
 #include "ferry-error.h"
 #include "migrate.h"
 
-typedef struct {
-    FerryDaemon *daemon;
-    char *domain, *peer;
-    GStrv methods;
-    GVariant *options;
-} MigrateRequest;
-
-static void request_free(MigrateRequest *r)
-{
-    g_free(r->domain);
-    g_free(r->peer);
-    g_strfreev(r->methods);
-    g_variant_unref(r->options);
-    g_free(r);
-}
-
 static gboolean read_options(GVariant *v, FerryMigrateOptions *o, GError **error)
 {
     static const char *const keys[] = { "bandwidth:t", "compress:b", "auto_converge:b", "parallel:u",
                                         "postcopy:b", "progress_timeout:u", "completion_timeout:u",
                                         "shutdown_timeout:u", NULL };
-    if (!ferry_daemon_check_options(v, keys, error))
+    if (!ferryd_check_options(v, keys, error))
         return FALSE;
     g_variant_lookup(v, "bandwidth", "t", &o->bandwidth_mib);
     g_variant_lookup(v, "compress", "b", &o->compress);
@@ -40,79 +24,63 @@ static gboolean read_options(GVariant *v, FerryMigrateOptions *o, GError **error
     return TRUE;
 }
 
-static void migrate_authorized(GDBusMethodInvocation *invocation, gpointer data)
+static void migrate_authorized(FerrydDaemon *daemon, GDBusMethodInvocation *invocation, const char *uuid)
 {
-    MigrateRequest *r = data;
-    FerryDaemon *daemon = r->daemon;
+    const char *peer;
+    g_autofree const char **methods = NULL;
+    g_autoptr(GVariant) given = NULL;
+    g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(&s&s^a&s@a{sv})", NULL, &peer, &methods,
+                  &given);
     g_autoptr(GError) error = NULL;
     FerryMigrateOptions options = { 0 };
     FerryJob *job = NULL;
-    const FerryDomainInfo *info = read_options(r->options, &options, &error)
-                                      ? ferry_inventory_lookup(daemon->inventory, r->domain, &error)
+    const FerryDomainInfo *info = read_options(given, &options, &error)
+                                      ? ferry_inventory_lookup(daemon->inventory, uuid, &error)
                                       : NULL;
-    g_autofree char *peer_uri = info ? ferry_peer_uri(daemon->config, r->peer, &error) : NULL;
+    g_autofree char *peer_uri = info ? ferry_peer_uri(daemon->config, peer, &error) : NULL;
     if (peer_uri)
-        job = ferry_migrate_start(daemon->jobs, daemon->config, info->uuid, info->name, peer_uri,
-                                  (const char *const *)r->methods, &options, &error);
-    ferry_daemon_reply_job(daemon, invocation, job, error, ferry_manager_complete_migrate);
+        job = ferry_migrate_start(daemon->jobs, daemon->config, info->uuid, info->name, peer_uri, methods, &options,
+                                  &error);
+    ferryd_reply_job(daemon, invocation, job, error);
 }
 
-static gboolean handle_migrate(FerryManager *manager, GDBusMethodInvocation *invocation, const char *domain,
-                               const char *peer, const char *const *methods, GVariant *options, FerryDaemon *daemon)
+static gboolean handle_migrate(FerryBusManager *manager, GDBusMethodInvocation *invocation, const char *domain,
+                               const char *peer, const char *const *methods, GVariant *options,
+                               FerrydDaemon *daemon)
 {
-    MigrateRequest *r = g_new0(MigrateRequest, 1);
-    r->daemon = daemon;
-    r->domain = g_strdup(domain);
-    r->peer = g_strdup(peer);
-    r->methods = g_strdupv((char **)methods);
-    r->options = g_variant_ref(options);
-    ferry_authorize(daemon->authz, invocation, FERRY_ACTION_MIGRATE, domain, "migrate", migrate_authorized, r,
-                    (GDestroyNotify)request_free);
+    ferryd_authorize_domain(daemon, invocation, ferry_job_kind_action(FERRY_JOB_MIGRATE), domain, "migrate",
+                            migrate_authorized);
     return TRUE;
 }
 
-typedef struct {
-    FerryDaemon *daemon;
-    char *host;
-    GVariant *options;
-} FailoverRequest;
-
-static void failover_request_free(FailoverRequest *r)
+static void failover_authorized(FerrydDaemon *daemon, GDBusMethodInvocation *invocation, const char *uuid)
 {
-    g_free(r->host);
-    g_variant_unref(r->options);
-    g_free(r);
-}
-
-static void failover_authorized(GDBusMethodInvocation *invocation, gpointer data)
-{
-    FailoverRequest *r = data;
     static const char *const keys[] = { "domains:as", "start:b", NULL };
+    const char *host;
+    g_autoptr(GVariant) given = NULL;
+    g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(&s@a{sv})", &host, &given);
     g_autoptr(GError) error = NULL;
     g_autofree const char **domains = NULL;
     gboolean start = TRUE;
     FerryJob *job = NULL;
-    if (ferry_daemon_check_options(r->options, keys, &error)) {
-        g_variant_lookup(r->options, "domains", "^a&s", &domains);
-        g_variant_lookup(r->options, "start", "b", &start);
-        job = ferry_failover_start(r->daemon->jobs, r->daemon->config, r->host, domains, start, &error);
+    if (ferryd_check_options(given, keys, &error)) {
+        g_variant_lookup(given, "domains", "^a&s", &domains);
+        g_variant_lookup(given, "start", "b", &start);
+        job = ferry_failover_start(daemon->jobs, daemon->config, host, domains, start, &error);
     }
-    ferry_daemon_reply_job(r->daemon, invocation, job, error, ferry_manager_complete_failover);
+    ferryd_reply_job(daemon, invocation, job, error);
 }
 
-static gboolean handle_failover(FerryManager *manager, GDBusMethodInvocation *invocation, const char *host,
-                                GVariant *options, FerryDaemon *daemon)
+/* Failover defines domains from shared storage: an action of its own, never kept. */
+static gboolean handle_failover(FerryBusManager *manager, GDBusMethodInvocation *invocation, const char *host,
+                                GVariant *options, FerrydDaemon *daemon)
 {
-    FailoverRequest *r = g_new0(FailoverRequest, 1);
-    r->daemon = daemon;
-    r->host = g_strdup(host);
-    r->options = g_variant_ref(options);
-    ferry_authorize(daemon->authz, invocation, FERRY_ACTION_MIGRATE, host, "failover", failover_authorized, r,
-                    (GDestroyNotify)failover_request_free);
+    ferryd_authorize(daemon, invocation, ferry_job_kind_action(FERRY_JOB_FAILOVER), host, NULL, "failover",
+                     failover_authorized);
     return TRUE;
 }
 
-void ferry_daemon_migrations_setup(FerryDaemon *daemon)
+void ferryd_migrations_setup(FerrydDaemon *daemon)
 {
     g_signal_connect(daemon->manager, "handle-migrate", G_CALLBACK(handle_migrate), daemon);
     g_signal_connect(daemon->manager, "handle-failover", G_CALLBACK(handle_failover), daemon);

@@ -8,25 +8,8 @@
 #include "copy.h"
 #include "job.h"
 #include "library.h"
+#include "libvirt-open.h"
 
-/* A libvirt connection of the job's own: jobs run in their own threads and must not wait
- * behind the inventory's serial worker. */
-virConnectPtr ferry_job_connect(const char *uri, GError **error);
-
-/* Byte accounting for a job that moves several files: total known up front, each copy
- * reports into it. */
-typedef struct {
-    FerryJob *job;
-    guint64 total;
-    guint64 done_before;   /* bytes of files finished */
-    guint64 extra;         /* bytes moved elsewhere (the memory save) */
-    gsize side;            /* bytes moved by a second thread (atomic) */
-} FerryJobBytes;
-
-gboolean ferry_job_bytes_progress(guint64 done, gpointer data);
-/* For a second thread working for the same job: @done is its own running total. */
-gboolean ferry_job_bytes_side_progress(guint64 done, gpointer data);
-void ferry_job_bytes_file_done(FerryJobBytes *bytes, guint64 size);
 
 /* The archive's file copied to @dst (created, never overwriting), digest checked against
  * the manifest as it is copied. */

@@ -110,7 +110,7 @@ static gboolean cancelled(Archive *a, GError **error)
 
 static gboolean lookup_domain(Archive *a, GError **error)
 {
-    if (!(a->conn = ferry_job_connect(a->call->uri, error)))
+    if (!(a->conn = ferry_libvirt_open(a->call->uri, error)))
         return FALSE;
     if (!(a->dom = virDomainLookupByUUIDString(a->conn, a->call->uuid)))
         return ferry_error_from_libvirt(error, "domain %s", a->call->name);
@@ -194,7 +194,7 @@ typedef struct HostFacts {
 static gpointer host_facts_thread(gpointer data)
 {
     HostFacts *f = data;
-    virConnectPtr conn = virConnectOpen(f->uri);
+    virConnectPtr conn = ferry_libvirt_open(f->uri, NULL);
     if (conn) {
         virConnectGetLibVersion(conn, &f->libvirt_version);
         virConnectGetVersion(conn, &f->hv_version);
@@ -732,7 +732,7 @@ FerryJob *ferry_archive_start(FerryJobs *jobs, const FerryConfig *config, const 
     a->state_dir = g_strdup(config->state_dir);
     a->uuid = g_strdup(domain_uuid);
     a->name = g_strdup(domain_name);
-    return ferry_jobs_start(jobs, "archive", domain_name, domain_uuid, archive_job, a,
+    return ferry_jobs_start(jobs, FERRY_JOB_ARCHIVE, domain_name, domain_uuid, archive_job, a,
                             (GDestroyNotify)archive_call_free, error);
 }
 
@@ -773,7 +773,7 @@ FerryJob *ferry_verify_start(FerryJobs *jobs, const FerryConfig *config, const c
     VerifyCall *v = g_new0(VerifyCall, 1);
     v->library = g_strdup(config->archive_library);
     v->id = g_strdup(id);
-    return ferry_jobs_start(jobs, "verify", id, NULL, verify_job, v, (GDestroyNotify)verify_call_free, error);
+    return ferry_jobs_start(jobs, FERRY_JOB_VERIFY, id, NULL, verify_job, v, (GDestroyNotify)verify_call_free, error);
 }
 
 /* ------------------------------------------------------------------ purge */
@@ -798,7 +798,7 @@ static GPtrArray *archived_disk_files(FerryDomainXml *def, const FerryManifest *
 
 gboolean ferry_purge(const FerryConfig *config, const char *domain_uuid, GError **error)
 {
-    g_autoptr(virConnect) conn = ferry_job_connect(config->libvirt_uri, error);
+    g_autoptr(virConnect) conn = ferry_libvirt_open(config->libvirt_uri, error);
     if (!conn)
         return FALSE;
     g_autoptr(virDomain) dom = virDomainLookupByUUIDString(conn, domain_uuid);
@@ -861,7 +861,7 @@ static void wait_for_domain_job(virDomainPtr dom)
     virResetLastError();
 }
 
-static void recover_archive(const FerryConfig *config, virConnectPtr conn, FerryJournal *j)
+void ferry_archive_recover_journal(const FerryConfig *config, virConnectPtr conn, FerryJournal *j)
 {
     g_autofree char *phase = ferry_journal_get(j, "phase");
     g_autofree char *uuid = ferry_journal_get(j, "domain");
@@ -901,28 +901,4 @@ static void recover_archive(const FerryConfig *config, virConnectPtr conn, Ferry
     if (partial && g_str_has_prefix(partial, config->archive_library))
         ferry_remove_tree(partial);
     ferry_journal_remove(j);
-}
-
-void ferry_restore_recover(const FerryConfig *config, virConnectPtr conn, FerryJournal *journal);
-
-void ferry_archive_recover(const FerryConfig *config)
-{
-    g_autoptr(GPtrArray) entries = ferry_journal_load_all(config->state_dir);
-    if (entries->len == 0)
-        return;
-    g_autoptr(GError) error = NULL;
-    g_autoptr(virConnect) conn = ferry_job_connect(config->libvirt_uri, &error);
-    if (!conn) {
-        g_warning("%u interrupted jobs wait for libvirtd: %s", entries->len, error->message);
-        return;
-    }
-    for (guint i = 0; i < entries->len; i++) {
-        FerryJournal *j = g_ptr_array_index(entries, i);
-        if (g_str_equal(ferry_journal_kind(j), "archive"))
-            recover_archive(config, conn, j);
-        else if (g_str_equal(ferry_journal_kind(j), "restore"))
-            ferry_restore_recover(config, conn, j);
-        else
-            g_warning("unknown job journal kind %s (id %s) left alone", ferry_journal_kind(j), ferry_journal_id(j));
-    }
 }

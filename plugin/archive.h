@@ -1,12 +1,14 @@
-/* Save-image archiving (MISSION A1-A4) and restore (B1, B4), as jobs, crash-safe: each
- * job journals its steps, and ferry_archive_recover() finishes or rolls back whatever a
- * killed virt-ferryd left half done. */
+/* Save-image archiving (MISSION A1-A4), verify and purge, as jobs, crash-safe: each job
+ * journals its steps, and ferry_archive_recover_journal() finishes or rolls back what a
+ * killed virt-ferryd left half done (recover.c calls it). Restore is restore.h. */
 #pragma once
 
 #include <gio/gio.h>
+#include <libvirt/libvirt.h>
 
 #include "config.h"
 #include "job.h"
+#include "journal.h"
 
 G_BEGIN_DECLS
 
@@ -15,19 +17,6 @@ G_BEGIN_DECLS
 FerryJob *ferry_archive_start(FerryJobs *jobs, const FerryConfig *config, const char *domain_uuid,
                               const char *domain_name, GError **error);
 
-typedef struct {
-    char *name;        /* NULL: the archived name */
-    char *network;     /* NULL: each NIC's own network, else one of its switch kind */
-    int start;         /* -1: as archived; 0: paused (memory state) or defined only; 1: running */
-    gboolean copy;     /* a copy under @name: new UUID and MACs, booted from its disks */
-    gboolean break_lock;          /* take over another host's restore lock (restore-lock.h) */
-    gboolean ignore_unreachable;  /* restore although a peer cannot be asked whether it runs there */
-} FerryRestoreOptions;
-
-/* Restores the archive @id on this host. NotFound / InvalidArgument for the id at once. */
-FerryJob *ferry_restore_start(FerryJobs *jobs, const FerryConfig *config, const char *id,
-                              const FerryRestoreOptions *options, GError **error);
-
 /* Reads every file of the archive against its manifest. */
 FerryJob *ferry_verify_start(FerryJobs *jobs, const FerryConfig *config, const char *id, GError **error);
 
@@ -35,11 +24,7 @@ FerryJob *ferry_verify_start(FerryJobs *jobs, const FerryConfig *config, const c
  * archive holds copies of. Blocking: call it in a thread (the caller holds the domain). */
 gboolean ferry_purge(const FerryConfig *config, const char *domain_uuid, GError **error);
 
-/* Finishes or rolls back the jobs a previous virt-ferryd left in the journal. Blocking:
- * call it in a thread at start. */
-void ferry_archive_recover(const FerryConfig *config);
-/* Removes the restore locks this host's earlier virt-ferryd left in the library (after
- * ferry_archive_recover rolled their restores back). Blocking. */
-void ferry_restore_locks_sweep(const FerryConfig *config);
+/* Finishes or rolls back the archive job of journal entry @journal. Blocking. */
+void ferry_archive_recover_journal(const FerryConfig *config, virConnectPtr conn, FerryJournal *journal);
 
 G_END_DECLS

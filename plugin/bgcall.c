@@ -1,5 +1,6 @@
 /* Blocking libvirt calls in a thread (see bgcall.h). */
 #include "bgcall.h"
+#include "libvirt-open.h"
 
 #include <libvirt/virterror.h>
 
@@ -56,7 +57,7 @@ virDomainPtr ferry_side_domain(FerrySide *side, const char *uri, const char *uui
 {
     if (!side->dom) {
         if (!side->conn)
-            side->conn = virConnectOpen(uri);
+            side->conn = ferry_libvirt_open(uri, NULL);
         side->dom = side->conn ? virDomainLookupByUUIDString(side->conn, uuid) : NULL;
         virResetLastError();
     }

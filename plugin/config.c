@@ -2,9 +2,15 @@
 
 #include "ferry-error.h"
 
-void ferry_config_free(FerryConfig *config)
+FerryConfig *ferry_config_ref(FerryConfig *config)
 {
-    if (!config)
+    g_atomic_ref_count_inc(&config->ref);
+    return config;
+}
+
+void ferry_config_unref(FerryConfig *config)
+{
+    if (!config || !g_atomic_ref_count_dec(&config->ref))
         return;
     g_free(config->path);
     g_free(config->libvirt_uri);
@@ -105,6 +111,7 @@ static gboolean load_evacuation(FerryConfig *config, GKeyFile *kf, GError **erro
 FerryConfig *ferry_config_load(const char *path, GError **error)
 {
     g_autoptr(FerryConfig) config = g_new0(FerryConfig, 1);
+    g_atomic_ref_count_init(&config->ref);
     g_autoptr(GKeyFile) kf = g_key_file_new();
     g_autoptr(GError) local = NULL;
 

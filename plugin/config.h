@@ -12,7 +12,10 @@ G_BEGIN_DECLS
 #define FERRY_LIBVIRT_STATE_DIR "/var/lib/libvirt"
 #define FERRY_DEFAULT_IMAGE_DIR FERRY_LIBVIRT_STATE_DIR "/images"
 
+/* Read-only once loaded, and shared: the daemon and every job it starts hold a reference,
+ * so a job never copies strings out of it. */
 typedef struct {
+    gatomicrefcount ref;
     char *path;             /* where it was read from */
     char *libvirt_uri;      /* [libvirt] uri= */
     GStrv peers;            /* [peers] uris=, never NULL */
@@ -38,7 +41,8 @@ typedef struct {
 /* Reads @path (NULL: the default path). A missing file gives the defaults; a file that
  * exists but does not parse, or holds a wrong value, is an error naming the line or key. */
 FerryConfig *ferry_config_load(const char *path, GError **error);
-void ferry_config_free(FerryConfig *config);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC(FerryConfig, ferry_config_free)
+FerryConfig *ferry_config_ref(FerryConfig *config);
+void ferry_config_unref(FerryConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(FerryConfig, ferry_config_unref)
 
 G_END_DECLS

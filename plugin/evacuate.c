@@ -244,17 +244,17 @@ FerryJobStatus ferry_evacuation_status(const FerryEvacuationResult *results, gui
 
 struct _FerryEvacuations {
     FerryJobs *jobs;
-    const FerryConfig *config;
+    FerryConfig *config;      /* a reference */
     FerryWorker *worker;
     gboolean busy;        /* an evacuation is being planned or runs */
     guint generation;     /* tells a finished job's release from a later evacuation's */
 };
 
-FerryEvacuations *ferry_evacuations_new(FerryJobs *jobs, const FerryConfig *config)
+FerryEvacuations *ferry_evacuations_new(FerryJobs *jobs, FerryConfig *config)
 {
     FerryEvacuations *ev = g_new0(FerryEvacuations, 1);
     ev->jobs = jobs;
-    ev->config = config;
+    ev->config = ferry_config_ref(config);
     ev->worker = ferry_worker_new();
     return ev;
 }
@@ -264,11 +264,13 @@ void ferry_evacuations_free(FerryEvacuations *ev)
     if (!ev)
         return;
     ferry_worker_free(ev->worker);
+    ferry_config_unref(ev->config);
     g_free(ev);
 }
 
 typedef struct {
-    FerryEvacuations *ev;
+    FerryEvacuations *ev;       /* main context only */
+    FerryConfig *config;        /* a reference: the threads read it */
     FerryEvacuateOptions options;
     GStrv busy_uuids;
     FerrySnapshot *snapshot;
@@ -277,6 +279,8 @@ typedef struct {
 
 static void plan_call_free(PlanCall *c)
 {
+    if (c->config)
+        ferry_config_unref(c->config);
     ferry_evacuate_options_clear(&c->options);
     g_strfreev(c->busy_uuids);
     ferry_snapshot_free(c->snapshot);
@@ -290,10 +294,10 @@ static void plan_thread(GTask *task, gpointer source, gpointer data, GCancellabl
     PlanCall *c = data;
     GError *error = NULL;
     FerrySnapshotRequest request = {
-        .config = c->ev->config, .busy_uuids = (const char *const *)c->busy_uuids, .all = c->options.all,
+        .config = c->config, .busy_uuids = (const char *const *)c->busy_uuids, .all = c->options.all,
     };
     c->snapshot = ferry_snapshot_read(&request, &error);
-    c->plan = c->snapshot ? ferry_evacuation_plan(c->ev->config, c->snapshot, &c->options, &error) : NULL;
+    c->plan = c->snapshot ? ferry_evacuation_plan(c->config, c->snapshot, &c->options, &error) : NULL;
     if (c->plan)
         g_task_return_boolean(task, TRUE);
     else
@@ -306,6 +310,7 @@ static GTask *plan_task(FerryEvacuations *ev, const char *const *methods, GVaria
     GTask *task = g_task_new(NULL, cancellable, callback, user_data);
     PlanCall *c = g_new0(PlanCall, 1);
     c->ev = ev;
+    c->config = ferry_config_ref(ev->config);
     g_task_set_task_data(task, c, (GDestroyNotify)plan_call_free);
     GError *error = NULL;
     if (!ferry_evacuate_options_parse(ev->config, methods, options, &c->options, &error)) {
@@ -352,7 +357,7 @@ typedef struct {
 struct _Run {
     FerryEvacuations *ev;       /* main context only */
     guint generation;
-    const FerryConfig *config;
+    FerryConfig *config;        /* the plan's (a reference it holds) */
     FerryJobs *jobs;
     PlanCall *call;             /* snapshot, plan, options */
     GPtrArray *moves;           /* Move *, plan order */
@@ -668,11 +673,11 @@ static void start_planned(GObject *source, GAsyncResult *result, gpointer data)
     Run *r = g_new0(Run, 1);
     r->ev = ev;
     r->generation = ev->generation;
-    r->config = ev->config;
     r->jobs = ev->jobs;
     r->call = g_new0(PlanCall, 1);
     *r->call = *call;       /* the job takes the plan over */
     memset(call, 0, sizeof(*call));
+    r->config = r->call->config;
     r->moves = g_ptr_array_new_with_free_func((GDestroyNotify)move_free);
     g_mutex_init(&r->lock);
     g_cond_init(&r->changed);
@@ -686,7 +691,7 @@ static void start_planned(GObject *source, GAsyncResult *result, gpointer data)
         g_ptr_array_add(r->moves, m);
     }
     link_dependencies(r);
-    FerryJob *job = ferry_jobs_start(ev->jobs, "evacuate", r->call->snapshot->input.source, NULL, evacuate_job, r,
+    FerryJob *job = ferry_jobs_start(ev->jobs, FERRY_JOB_EVACUATE, r->call->snapshot->input.source, NULL, evacuate_job, r,
                                      (GDestroyNotify)run_free, &error);
     if (!job) {
         ev->busy = FALSE;

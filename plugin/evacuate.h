@@ -76,8 +76,8 @@ FerryJobStatus ferry_evacuation_status(const FerryEvacuationResult *results, gui
 
 typedef struct _FerryEvacuations FerryEvacuations;
 
-/* @jobs and @config outlive it. */
-FerryEvacuations *ferry_evacuations_new(FerryJobs *jobs, const FerryConfig *config);
+/* @jobs outlives it; it takes a reference on @config. */
+FerryEvacuations *ferry_evacuations_new(FerryJobs *jobs, FerryConfig *config);
 void ferry_evacuations_free(FerryEvacuations *ev);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(FerryEvacuations, ferry_evacuations_free)
 

@@ -1,6 +1,7 @@
 /* Failover (see failover.h): publication of each host's domains on shared storage, and the
  * job that takes a dead host's domains over. */
 #include "failover.h"
+#include "libvirt-open.h"
 
 #include "domxml.h"
 #include "libvirt-error.h"
@@ -242,15 +243,15 @@ void ferry_failover_publish_all(const char *dir, const char *host, virConnectPtr
 /* ------------------------------------------------------------------ the takeover */
 
 typedef struct {
-    char *uri, *dir, *host, *peer_uri;
+    FerryConfig *config;
+    char *host, *peer_uri;
     GStrv domains;
     gboolean start;
 } FailoverCall;
 
 static void failover_call_free(FailoverCall *c)
 {
-    g_free(c->uri);
-    g_free(c->dir);
+    ferry_config_unref(c->config);
     g_free(c->host);
     g_free(c->peer_uri);
     g_strfreev(c->domains);
@@ -274,7 +275,7 @@ static void probe_unref(Probe *p)
 static gpointer probe_thread(gpointer data)
 {
     Probe *p = data;
-    virConnectPtr conn = virConnectOpen(p->uri);
+    virConnectPtr conn = ferry_libvirt_open(p->uri, NULL);
     g_atomic_int_set(&p->alive, conn && virConnectIsAlive(conn) == 1);
     g_atomic_int_set(&p->done, 1);
     if (conn)
@@ -342,7 +343,7 @@ static void take_over(Takeover *t, const char *uuid)
         /* Taken over before (or moved here): the dead host's publication is stale. */
         ferry_job_add_step(t->job, virDomainGetName(existing), "failover", t->call->host, "runs here already");
         t->started++;
-        unpublish(t->call->dir, t->call->host, uuid);
+        unpublish(t->call->config->failover_dir, t->call->host, uuid);
         return;
     }
     g_autoptr(virDomain) dom = existing ? g_steal_pointer(&existing) : virDomainDefineXML(t->conn, xml);
@@ -372,7 +373,7 @@ static void take_over(Takeover *t, const char *uuid)
         t->started++;
     }
     /* It is this host's now: its publication moves here with the next event. */
-    unpublish(t->call->dir, t->call->host, uuid);
+    unpublish(t->call->config->failover_dir, t->call->host, uuid);
     virResetLastError();
 }
 
@@ -404,11 +405,11 @@ static gboolean failover_job(FerryJob *job, gpointer data, GError **error)
                     c->peer_uri);
         return FALSE;
     }
-    g_autoptr(virConnect) conn = virConnectOpen(c->uri);
+    g_autoptr(virConnect) conn = ferry_libvirt_open(c->config->libvirt_uri, error);
     if (!conn)
-        return ferry_error_from_libvirt(error, "cannot connect to libvirtd at %s", c->uri);
+        return FALSE;
     Takeover t = { .job = job, .call = c, .conn = conn };
-    t.host_fd = open_publication_dir(c->dir, c->host, error);
+    t.host_fd = open_publication_dir(c->config->failover_dir, c->host, error);
     if (t.host_fd < 0)
         return FALSE;
     g_autoptr(GPtrArray) uuids = published_uuids(t.host_fd);
@@ -432,7 +433,7 @@ static gboolean failover_job(FerryJob *job, gpointer data, GError **error)
     return TRUE;
 }
 
-FerryJob *ferry_failover_start(FerryJobs *jobs, const FerryConfig *config, const char *host,
+FerryJob *ferry_failover_start(FerryJobs *jobs, FerryConfig *config, const char *host,
                                const char *const *domains, gboolean start, GError **error)
 {
     if (!config->failover_dir) {
@@ -459,12 +460,11 @@ FerryJob *ferry_failover_start(FerryJobs *jobs, const FerryConfig *config, const
         return NULL;
     }
     FailoverCall *c = g_new0(FailoverCall, 1);
-    c->uri = g_strdup(config->libvirt_uri);
-    c->dir = g_strdup(config->failover_dir);
+    c->config = ferry_config_ref(config);
     c->host = g_strdup(host);
     c->peer_uri = ferry_peer_uri(config, host, NULL);
     c->domains = g_strdupv((char **)domains);
     c->start = start;
-    return ferry_jobs_start(jobs, "failover", host, NULL, failover_job, c, (GDestroyNotify)failover_call_free,
+    return ferry_jobs_start(jobs, FERRY_JOB_FAILOVER, host, NULL, failover_job, c, (GDestroyNotify)failover_call_free,
                             error);
 }

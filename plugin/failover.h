@@ -35,7 +35,7 @@ char *ferry_failover_read_published(const char *dir, const char *host, const cha
  * when @host published nothing, Failed when the directories are not root's alone; the job
  * fails Busy while @host's libvirtd answers, and refuses (a step) a file that is not a
  * regular file, is too large or holds another domain than its name says. */
-FerryJob *ferry_failover_start(FerryJobs *jobs, const FerryConfig *config, const char *host,
+FerryJob *ferry_failover_start(FerryJobs *jobs, FerryConfig *config, const char *host,
                                const char *const *domains, gboolean start, GError **error);
 
 G_END_DECLS

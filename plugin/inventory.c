@@ -1,4 +1,5 @@
 #include "inventory.h"
+#include "libvirt-open.h"
 
 #include "domxml.h"
 #include "libvirt-error.h"
@@ -229,12 +230,6 @@ static void queue_refresh(FerryInventory *inv, const char *key, const char *uuid
     ferry_worker_run(inv->worker, task, refresh_in_worker);
 }
 
-void ferry_inventory_refresh(FerryInventory *inv, const char *name_or_uuid)
-{
-    const FerryDomainInfo *known = ferry_inventory_lookup(inv, name_or_uuid, NULL);
-    queue_refresh(inv, name_or_uuid, known ? known->uuid : NULL);
-}
-
 /* ------------------------------------------------------------------ libvirt events (main thread) */
 
 static void domain_free(gpointer dom)
@@ -247,7 +242,7 @@ static void arrived_in_worker(GTask *task, gpointer source, gpointer data, GCanc
     virDomainPtr dom = data;
     g_autoptr(GError) error = NULL;
     gboolean changed = FALSE;
-    if (!ferry_persist_live_nics(dom, &changed, &error))
+    if (!ferry_networks_persist_live_nics(dom, &changed, &error))
         g_warning("%s", error->message);
     else if (changed)
         g_message("domain %s arrived with its NICs mapped onto this host's networks; its persistent definition "
@@ -410,9 +405,8 @@ static void connect_in_worker(GTask *task, gpointer source, gpointer data, GCanc
     g_autoptr(GError) error = NULL;
     virDomainPtr *doms = NULL;
 
-    d->conn = virConnectOpen(d->uri);
+    d->conn = ferry_libvirt_open(d->uri, &error);
     if (!d->conn) {
-        ferry_error_from_libvirt(&error, "cannot connect to %s", d->uri);
         g_task_return_error(task, g_steal_pointer(&error));
         return;
     }
@@ -620,11 +614,6 @@ const char *ferry_inventory_hostname(FerryInventory *inv)
     return inv->hostname ? inv->hostname : g_get_host_name();
 }
 
-const char *ferry_inventory_uri(FerryInventory *inv)
-{
-    return inv->uri;
-}
-
 const FerryDomainInfo *ferry_inventory_lookup(FerryInventory *inv, const char *name_or_uuid, GError **error)
 {
     if (!ferry_check_domain_name(name_or_uuid, "domain", error))
@@ -641,24 +630,6 @@ const FerryDomainInfo *ferry_inventory_lookup(FerryInventory *inv, const char *n
                 "no domain named \"%s\" on %s (virt-ferry list shows the domains)", name_or_uuid,
                 ferry_inventory_hostname(inv));
     return NULL;
-}
-
-static int compare_by_name(gconstpointer a, gconstpointer b)
-{
-    const FerryDomainInfo *x = *(FerryDomainInfo *const *)a, *y = *(FerryDomainInfo *const *)b;
-    return g_strcmp0(x->name, y->name);
-}
-
-GPtrArray *ferry_inventory_list(FerryInventory *inv)
-{
-    GPtrArray *list = g_ptr_array_sized_new(g_hash_table_size(inv->domains));
-    GHashTableIter iter;
-    gpointer info;
-    g_hash_table_iter_init(&iter, inv->domains);
-    while (g_hash_table_iter_next(&iter, NULL, &info))
-        g_ptr_array_add(list, info);
-    g_ptr_array_sort(list, compare_by_name);
-    return list;
 }
 
 /* ------------------------------------------------------------------ policy */

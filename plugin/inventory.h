@@ -58,19 +58,14 @@ void ferry_inventory_publish_to(FerryInventory *inventory, const char *dir);
 void ferry_inventory_tag_hotplugged_nics(FerryInventory *inventory, const char *networks_dir);
 /* Tries to connect at once instead of waiting for the next retry (libvirtd just started). */
 void ferry_inventory_reconnect_now(FerryInventory *inventory);
-/* Re-reads one domain (by name or UUID): a hook reported an operation on it. */
-void ferry_inventory_refresh(FerryInventory *inventory, const char *name_or_uuid);
 
 gboolean ferry_inventory_is_connected(FerryInventory *inventory);
 /* libvirtd's host name, or the local one while never connected. */
 const char *ferry_inventory_hostname(FerryInventory *inventory);
-const char *ferry_inventory_uri(FerryInventory *inventory);
 
 /* By name or UUID; NULL with a NotFound or InvalidArgument error. */
 const FerryDomainInfo *ferry_inventory_lookup(FerryInventory *inventory, const char *name_or_uuid,
                                               GError **error);
-/* Every domain, sorted by name; the array does not own them. */
-GPtrArray *ferry_inventory_list(FerryInventory *inventory);
 
 /* Merges @changes (a{sv}, see ferry_policy_update) into the domain's policy metadata,
  * through libvirt, live and persistent as the domain has them. */

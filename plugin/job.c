@@ -1,6 +1,7 @@
 #include "job.h"
 
 #include "ferry-error.h"
+#include "ferry-names.h"
 
 #include <stdarg.h>
 
@@ -8,7 +9,8 @@ struct _FerryJob {
     gatomicrefcount ref;
     FerryJobs *jobs;          /* NULL once the registry is gone */
     guint id;
-    char *kind, *target, *domain_uuid;
+    FerryJobKind kind;
+    char *target, *domain_uuid;
     FerryJobFunc func;
     gpointer data;
     GDestroyNotify destroy;
@@ -45,6 +47,34 @@ const char *ferry_job_status_name(FerryJobStatus status)
     return status < G_N_ELEMENTS(names) ? names[status] : "failed";
 }
 
+/* Cancelling another caller's job needs what starting one of its kind needs. Verify needs
+ * nothing to start; stopping someone else's reading of the library is for whoever may
+ * restore from it. */
+static const struct {
+    const char *name;
+    const char *action;
+} job_kinds[FERRY_JOB_N_KINDS] = {
+    [FERRY_JOB_ARCHIVE] = { "archive", FERRY_ACTION_ARCHIVE },
+    [FERRY_JOB_RESTORE] = { "restore", FERRY_ACTION_RESTORE },
+    [FERRY_JOB_VERIFY] = { "verify", FERRY_ACTION_RESTORE },
+    [FERRY_JOB_MIGRATE] = { "migrate", FERRY_ACTION_MIGRATE },
+    [FERRY_JOB_MOVE_DISK] = { "move-disk", FERRY_ACTION_MIGRATE },
+    [FERRY_JOB_FAILOVER] = { "failover", FERRY_ACTION_FAILOVER },
+    [FERRY_JOB_EVACUATE] = { "evacuate", FERRY_ACTION_EVACUATE },
+};
+
+const char *ferry_job_kind_name(FerryJobKind kind)
+{
+    g_return_val_if_fail(kind < FERRY_JOB_N_KINDS, "unknown");
+    return job_kinds[kind].name;
+}
+
+const char *ferry_job_kind_action(FerryJobKind kind)
+{
+    g_return_val_if_fail(kind < FERRY_JOB_N_KINDS, NULL);
+    return job_kinds[kind].action;
+}
+
 FerryJob *ferry_job_ref(FerryJob *job)
 {
     g_atomic_ref_count_inc(&job->ref);
@@ -57,7 +87,6 @@ void ferry_job_unref(FerryJob *job)
         return;
     if (job->destroy && job->data)
         job->destroy(job->data);
-    g_free(job->kind);
     g_free(job->target);
     g_free(job->domain_uuid);
     g_object_unref(job->cancellable);
@@ -134,7 +163,7 @@ static gboolean busy_error(FerryJobs *jobs, const char *domain_uuid, GError **er
     else
         g_set_error(error, FERRY_ERROR, FERRY_ERROR_BUSY,
                     "domain %s already has a running job (%s, job %u); wait for it or cancel it",
-                    domain_uuid, ((FerryJob *)holder)->kind, ((FerryJob *)holder)->id);
+                    domain_uuid, ferry_job_kind_name(((FerryJob *)holder)->kind), ((FerryJob *)holder)->id);
     return TRUE;
 }
 
@@ -167,6 +196,17 @@ FerryJob *ferry_jobs_for_domain(FerryJobs *jobs, const char *domain_uuid)
 {
     gpointer holder = g_hash_table_lookup(jobs->held, domain_uuid);
     return holder == HOLD_MARKER ? NULL : holder;
+}
+
+guint ferry_jobs_count_running(FerryJobs *jobs, FerryJobKind kind)
+{
+    guint n = 0;
+    for (guint i = 0; i < jobs->jobs->len; i++) {
+        FerryJob *job = g_ptr_array_index(jobs->jobs, i);
+        if (job->kind == kind && !ferry_job_is_finished(job))
+            n++;
+    }
+    return n;
 }
 
 static gboolean job_ended(gpointer data)
@@ -232,7 +272,7 @@ static gpointer job_thread(gpointer data)
     return NULL;
 }
 
-FerryJob *ferry_jobs_start(FerryJobs *jobs, const char *kind, const char *target, const char *domain_uuid,
+FerryJob *ferry_jobs_start(FerryJobs *jobs, FerryJobKind kind, const char *target, const char *domain_uuid,
                            FerryJobFunc func, gpointer data, GDestroyNotify destroy, GError **error)
 {
     if (domain_uuid && busy_error(jobs, domain_uuid, error)) {
@@ -244,7 +284,7 @@ FerryJob *ferry_jobs_start(FerryJobs *jobs, const char *kind, const char *target
     g_atomic_ref_count_init(&job->ref);
     job->jobs = jobs;
     job->id = jobs->next_id++;
-    job->kind = g_strdup(kind);
+    job->kind = kind;
     job->target = g_strdup(target);
     job->domain_uuid = g_strdup(domain_uuid);
     job->func = func;
@@ -268,8 +308,9 @@ FerryJob *ferry_jobs_start(FerryJobs *jobs, const char *kind, const char *target
 /* ------------------------------------------------------------------ readers */
 
 guint ferry_job_id(FerryJob *job) { return job->id; }
-const char *ferry_job_kind(FerryJob *job) { return job->kind; }
+FerryJobKind ferry_job_kind(FerryJob *job) { return job->kind; }
 const char *ferry_job_target(FerryJob *job) { return job->target; }
+const char *ferry_job_domain_uuid(FerryJob *job) { return job->domain_uuid; }
 
 gboolean ferry_job_is_finished(FerryJob *job)
 {
@@ -387,4 +428,27 @@ void ferry_job_set_result(FerryJob *job, const char *result)
     g_free(job->result);
     job->result = g_strdup(result);
     g_mutex_unlock(&job->lock);
+}
+
+/* ------------------------------------------------------------------ byte accounting */
+
+gboolean ferry_job_bytes_progress(guint64 done, gpointer data)
+{
+    FerryJobBytes *b = data;
+    guint64 moved = MIN(b->done_before + b->extra + done + (gsize)g_atomic_pointer_get(&b->side), b->total);
+    ferry_job_set_data(b->job, b->total, b->total - moved);
+    return !g_cancellable_is_cancelled(ferry_job_cancellable(b->job));
+}
+
+gboolean ferry_job_bytes_side_progress(guint64 done, gpointer data)
+{
+    FerryJobBytes *b = data;
+    g_atomic_pointer_set(&b->side, (gsize)done);
+    return ferry_job_bytes_progress(0, b);
+}
+
+void ferry_job_bytes_file_done(FerryJobBytes *b, guint64 size)
+{
+    b->done_before += size;
+    ferry_job_bytes_progress(0, b);
 }

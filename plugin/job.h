@@ -17,6 +17,25 @@ typedef enum {
 
 const char *ferry_job_status_name(FerryJobStatus status);
 
+/* What a job does. Each kind has one row in job.c's table: its name (the D-Bus Job.Kind
+ * string and the word in logs) and the polkit action that starting it, or cancelling it
+ * for another caller, needs. */
+typedef enum {
+    FERRY_JOB_ARCHIVE,
+    FERRY_JOB_RESTORE,
+    FERRY_JOB_VERIFY,
+    FERRY_JOB_MIGRATE,
+    FERRY_JOB_MOVE_DISK,
+    FERRY_JOB_FAILOVER,
+    FERRY_JOB_EVACUATE,
+    FERRY_JOB_N_KINDS
+} FerryJobKind;
+
+/* "archive", "move-disk"...: the Job.Kind property. */
+const char *ferry_job_kind_name(FerryJobKind kind);
+/* The polkit action id that governs jobs of @kind. */
+const char *ferry_job_kind_action(FerryJobKind kind);
+
 typedef struct _FerryJob FerryJob;
 typedef struct _FerryJobs FerryJobs;
 
@@ -35,7 +54,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FerryJobs, ferry_jobs_free)
 /* Starts @func in a new thread. @domain_uuid (may be NULL) is held for the job's lifetime:
  * a second job on it fails here with Busy. @data is freed with @destroy after the job. The
  * returned job is owned by @jobs; ref it to keep it. */
-FerryJob *ferry_jobs_start(FerryJobs *jobs, const char *kind, const char *target, const char *domain_uuid,
+FerryJob *ferry_jobs_start(FerryJobs *jobs, FerryJobKind kind, const char *target, const char *domain_uuid,
                            FerryJobFunc func, gpointer data, GDestroyNotify destroy, GError **error);
 /* Holds @domain_uuid for work that is not a job (Purge) as if a job ran on it: Busy when
  * one does. Release with ferry_jobs_release. */
@@ -45,6 +64,8 @@ void ferry_jobs_release(FerryJobs *jobs, const char *domain_uuid);
 GStrv ferry_jobs_held(FerryJobs *jobs);
 /* The running job on @domain_uuid, or NULL. */
 FerryJob *ferry_jobs_for_domain(FerryJobs *jobs, const char *domain_uuid);
+/* How many jobs of @kind have not finished. */
+guint ferry_jobs_count_running(FerryJobs *jobs, FerryJobKind kind);
 
 FerryJob *ferry_job_ref(FerryJob *job);
 void ferry_job_unref(FerryJob *job);
@@ -52,8 +73,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FerryJob, ferry_job_unref)
 
 /* ---- read anywhere (thread-safe) */
 guint ferry_job_id(FerryJob *job);
-const char *ferry_job_kind(FerryJob *job);
+FerryJobKind ferry_job_kind(FerryJob *job);
 const char *ferry_job_target(FerryJob *job);
+/* The domain the job holds, or NULL. */
+const char *ferry_job_domain_uuid(FerryJob *job);
 gboolean ferry_job_is_finished(FerryJob *job);
 typedef struct {
     FerryJobStatus status;
@@ -87,5 +110,20 @@ void ferry_job_set_result(FerryJob *job, const char *result);
  * everything back (an evacuation keeps what moved); by default "cancelled; everything was
  * rolled back". */
 void ferry_job_set_cancel_message(FerryJob *job, const char *message);
+
+/* Byte accounting for a job that moves several files: total known up front, each copy
+ * reports into it. */
+typedef struct {
+    FerryJob *job;
+    guint64 total;
+    guint64 done_before;   /* bytes of files finished */
+    guint64 extra;         /* bytes moved elsewhere (the memory save) */
+    gsize side;            /* bytes moved by a second thread (atomic) */
+} FerryJobBytes;
+
+gboolean ferry_job_bytes_progress(guint64 done, gpointer data);
+/* For a second thread working for the same job: @done is its own running total. */
+gboolean ferry_job_bytes_side_progress(guint64 done, gpointer data);
+void ferry_job_bytes_file_done(FerryJobBytes *bytes, guint64 size);
 
 G_END_DECLS

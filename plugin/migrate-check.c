@@ -188,7 +188,7 @@ char *ferry_version_string(gulong version)
     return g_strdup_printf("%lu.%lu.%lu", version / 1000000, version / 1000 % 1000, version % 1000);
 }
 
-gboolean ferry_check_version_pair(const char *what, const char *src_host, gulong src_version,
+gboolean ferry_migrate_check_version_pair(const char *what, const char *src_host, gulong src_version,
                                   const char *dst_host, gulong dst_version, GError **error)
 {
     if (src_version == 0 || dst_version == 0 || dst_version >= src_version)
@@ -232,7 +232,7 @@ static gboolean read_versions(virConnectPtr conn, Versions *v, GError **error)
     return TRUE;
 }
 
-gboolean ferry_check_versions(virConnectPtr src, virConnectPtr dst, GError **error)
+gboolean ferry_migrate_check_versions(virConnectPtr src, virConnectPtr dst, GError **error)
 {
     g_auto(Versions) s = { 0 };
     g_auto(Versions) d = { 0 };
@@ -245,8 +245,8 @@ gboolean ferry_check_versions(virConnectPtr src, virConnectPtr dst, GError **err
                     s.host, s.hv_type, d.host, d.hv_type, s.hv_type);
         return FALSE;
     }
-    return ferry_check_version_pair("libvirt", s.host, s.lib, d.host, d.lib, error) &&
-           ferry_check_version_pair(s.hv_type, s.host, s.hv, d.host, d.hv, error);
+    return ferry_migrate_check_version_pair("libvirt", s.host, s.lib, d.host, d.lib, error) &&
+           ferry_migrate_check_version_pair(s.hv_type, s.host, s.hv, d.host, d.hv, error);
 }
 
 /* ------------------------------------------------------------------ CPU */
@@ -309,7 +309,7 @@ static char *describe_cpu(const HostCpu *c)
                            c->model ? c->model : "CPU", ", ", c->arch);
 }
 
-gboolean ferry_check_host_cpus(const char *src_caps, const char *src_host, const char *dst_caps,
+gboolean ferry_migrate_check_host_cpus(const char *src_caps, const char *src_host, const char *dst_caps,
                                const char *dst_host, FerryCpuMatch match, GError **error)
 {
     g_auto(HostCpu) s = { 0 };
@@ -364,7 +364,7 @@ static gboolean check_hosts_cpu(virConnectPtr src, virConnectPtr dst, FerryCpuMa
     g_autofree char *dc = virConnectGetCapabilities(dst);
     if (!dc)
         return ferry_error_from_libvirt(error, "cannot read the capabilities of %s", dh);
-    return ferry_check_host_cpus(sc, sh, dc, dh, match, error);
+    return ferry_migrate_check_host_cpus(sc, sh, dc, dh, match, error);
 }
 
 /* Asks the target's libvirt whether it can give the domain this <cpu>:
@@ -423,7 +423,7 @@ static gboolean read_cpu_xml(const char *xml, char **cpu_xml, char **arch, GErro
  * - host-model, started afresh: the target expands it for itself (architecture only);
  * - custom (and a running host-model domain, whose XML shows the expanded model): the
  *   target's libvirt is asked (compare_cpu). */
-gboolean ferry_check_cpu(virConnectPtr src, virConnectPtr dst, virDomainPtr dom, gboolean cold_boot,
+gboolean ferry_migrate_check_cpu(virConnectPtr src, virConnectPtr dst, virDomainPtr dom, gboolean cold_boot,
                          GError **error)
 {
     const char *name = virDomainGetName(dom);
@@ -466,7 +466,7 @@ gboolean ferry_check_cpu(virConnectPtr src, virConnectPtr dst, virDomainPtr dom,
 /* Free memory in KiB. free + buffers + cached: the page cache is given back when QEMU on
  * the target needs it, so plain "free" would refuse hosts that have room. The test driver
  * has no memory stats; virNodeGetFreeMemory is the fallback. */
-gboolean ferry_host_free_memory_kib(virConnectPtr conn, const char *host, guint64 *kib, GError **error)
+gboolean ferry_node_free_memory_kib(virConnectPtr conn, const char *host, guint64 *kib, GError **error)
 {
     int n = 0;
     if (virNodeGetMemoryStats(conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, NULL, &n, 0) == 0 && n > 0) {
@@ -489,7 +489,7 @@ gboolean ferry_host_free_memory_kib(virConnectPtr conn, const char *host, guint6
     return TRUE;
 }
 
-gboolean ferry_check_memory(virConnectPtr dst, virDomainPtr dom, GError **error)
+gboolean ferry_migrate_check_memory(virConnectPtr dst, virDomainPtr dom, GError **error)
 {
     const char *name = virDomainGetName(dom);
     virDomainInfo info;
@@ -497,7 +497,7 @@ gboolean ferry_check_memory(virConnectPtr dst, virDomainPtr dom, GError **error)
         return ferry_error_from_libvirt(error, "cannot read the memory of domain '%s'", name);
     g_autofree char *host = host_name(dst);
     guint64 have = 0;
-    if (!ferry_host_free_memory_kib(dst, host, &have, error))
+    if (!ferry_node_free_memory_kib(dst, host, &have, error))
         return FALSE;
     /* info.memory is the current size (the balloon's, or <currentMemory> when shut off):
      * what the guest holds now and what it is started with. */
@@ -867,7 +867,7 @@ static gboolean check_space(virConnectPtr conn, const char *name, Needs *needs, 
     return TRUE;
 }
 
-gboolean ferry_check_disk_space(virConnectPtr src, virConnectPtr dst, virDomainPtr dom, const char *target_dir,
+gboolean ferry_migrate_check_disk_space(virConnectPtr src, virConnectPtr dst, virDomainPtr dom, const char *target_dir,
                                 GError **error)
 {
     const char *name = virDomainGetName(dom);
@@ -954,7 +954,7 @@ static gboolean policy_blocker(virDomainPtr dom, const char *quoted, GPtrArray *
     return TRUE;
 }
 
-gboolean ferry_check_blockers(virDomainPtr dom, const char *domain_xml, gboolean live, GError **error)
+gboolean ferry_migrate_check_blockers(virDomainPtr dom, const char *domain_xml, gboolean live, GError **error)
 {
     const char *name = virDomainGetName(dom);
     g_autofree char *fetched = NULL;
@@ -981,7 +981,7 @@ gboolean ferry_check_blockers(virDomainPtr dom, const char *domain_xml, gboolean
     return FALSE;
 }
 
-gboolean ferry_check_idle(virDomainPtr dom, GError **error)
+gboolean ferry_migrate_check_idle(virDomainPtr dom, GError **error)
 {
     const char *name = virDomainGetName(dom);
     /* Only a running domain has jobs; QEMU refuses the question for a shut-off one. */
@@ -1049,13 +1049,13 @@ gboolean ferry_migrate_check(virConnectPtr src, virConnectPtr dst, virDomainPtr 
     }
     gboolean live = ferry_method_is_live(method);
     /* Cheapest and most final first: a blocker is not cured by another peer. */
-    if (!ferry_check_blockers(dom, NULL, live, error) || !ferry_check_idle(dom, error) ||
-        !ferry_check_versions(src, dst, error) || !ferry_check_cpu(src, dst, dom, !live, error) ||
-        !ferry_check_memory(dst, dom, error))
+    if (!ferry_migrate_check_blockers(dom, NULL, live, error) || !ferry_migrate_check_idle(dom, error) ||
+        !ferry_migrate_check_versions(src, dst, error) || !ferry_migrate_check_cpu(src, dst, dom, !live, error) ||
+        !ferry_migrate_check_memory(dst, dom, error))
         return FALSE;
     if (needs_shared_storage(method) && !check_shared(src, dst, dom, method, error))
         return FALSE;
-    if (copies_disks(method) && !ferry_check_disk_space(src, dst, dom, target_dir, error))
+    if (copies_disks(method) && !ferry_migrate_check_disk_space(src, dst, dom, target_dir, error))
         return FALSE;
     return TRUE;
 }

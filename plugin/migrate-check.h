@@ -43,11 +43,11 @@ char *ferry_version_string(gulong version);
 /* Incompatible when @dst_version is older than @src_version; @what is "libvirt" or the
  * hypervisor ("QEMU"), the hosts name the two sides in the message. A version of 0
  * (the driver does not know it) passes. */
-gboolean ferry_check_version_pair(const char *what, const char *src_host, gulong src_version,
+gboolean ferry_migrate_check_version_pair(const char *what, const char *src_host, gulong src_version,
                                   const char *dst_host, gulong dst_version, GError **error);
 /* The target's libvirt (virConnectGetLibVersion) and hypervisor (virConnectGetType,
  * virConnectGetVersion) are the same kind and not older than the source's. */
-gboolean ferry_check_versions(virConnectPtr src, virConnectPtr dst, GError **error);
+gboolean ferry_migrate_check_versions(virConnectPtr src, virConnectPtr dst, GError **error);
 
 typedef enum {
     FERRY_CPU_MATCH_ARCH,      /* the same architecture */
@@ -57,20 +57,20 @@ typedef enum {
 /* Compares the <host><cpu> of two virConnectGetCapabilities() documents. Incompatible
  * (naming both CPUs) when they do not match as @match asks; InvalidArgument for a
  * document that is not capabilities XML. */
-gboolean ferry_check_host_cpus(const char *src_caps, const char *src_host, const char *dst_caps,
+gboolean ferry_migrate_check_host_cpus(const char *src_caps, const char *src_host, const char *dst_caps,
                                const char *dst_host, FerryCpuMatch match, GError **error);
 /* Whether the target can run the domain's CPU. @cold_boot: the domain is started afresh
  * there (move, failover) rather than live-migrated. Incompatible when not. See the .c for
  * what each <cpu> mode needs and what happens when the target's driver cannot compare. */
-gboolean ferry_check_cpu(virConnectPtr src, virConnectPtr dst, virDomainPtr dom, gboolean cold_boot,
+gboolean ferry_migrate_check_cpu(virConnectPtr src, virConnectPtr dst, virDomainPtr dom, gboolean cold_boot,
                          GError **error);
 /* The target's free memory (free + buffers + page cache from virNodeGetMemoryStats, or
  * virNodeGetFreeMemory where the driver has no stats) is at least the domain's current
  * memory. NoCapacity with both numbers in MiB. */
-/* The host's free memory in KiB as ferry_check_memory counts it (free + buffers + page
- * cache; virNodeGetFreeMemory where the driver has no stats); @host names it in errors. */
-gboolean ferry_host_free_memory_kib(virConnectPtr conn, const char *host, guint64 *kib, GError **error);
-gboolean ferry_check_memory(virConnectPtr dst, virDomainPtr dom, GError **error);
+/* The host's free memory in KiB as ferry_migrate_check_memory counts it (free + buffers +
+ * page cache; virNodeGetFreeMemory where the driver has no stats); @host names it in errors. */
+gboolean ferry_node_free_memory_kib(virConnectPtr conn, const char *host, guint64 *kib, GError **error);
+gboolean ferry_migrate_check_memory(virConnectPtr dst, virDomainPtr dom, GError **error);
 /* For storage-migration and move: the disks that will be copied (file-backed, not
  * shareable, not already on storage the target shares at the same path) fit 3 times into
  * the free space of their target directory (@target_dir, or each disk's own directory
@@ -78,16 +78,16 @@ gboolean ferry_check_memory(virConnectPtr dst, virDomainPtr dom, GError **error)
  * capacity while the copy runs. Free space is read through libvirt on both hosts: the
  * storage pool over the directory, or a transient dir pool made for the question and
  * destroyed after it. NoCapacity naming the host, the directory, need and have in MiB. */
-gboolean ferry_check_disk_space(virConnectPtr src, virConnectPtr dst, virDomainPtr dom,
+gboolean ferry_migrate_check_disk_space(virConnectPtr src, virConnectPtr dst, virDomainPtr dom,
                                 const char *target_dir, GError **error);
 /* What stops a domain from moving: host devices passed through (PCI, USB, SCSI, mediated;
  * an <interface type='hostdev'>) for every method; with @live also the devices whose state
  * QEMU 7.2 cannot migrate (virtiofs, TPM passthrough, ivshmem); and the no-migrate policy.
  * Unsupported, naming every blocker and how to clear it. @domain_xml: the domain's XML,
  * or NULL to read it from @dom. */
-gboolean ferry_check_blockers(virDomainPtr dom, const char *domain_xml, gboolean live, GError **error);
+gboolean ferry_migrate_check_blockers(virDomainPtr dom, const char *domain_xml, gboolean live, GError **error);
 /* Busy when the domain already runs a job (a migration, a save, a dump, a backup). */
-gboolean ferry_check_idle(virDomainPtr dom, GError **error);
+gboolean ferry_migrate_check_idle(virDomainPtr dom, GError **error);
 
 /* Whether the target sees the domain's disks on the same storage at the same paths.
  * For each directory holding a disk image, a marker file with a random name is written

@@ -3,6 +3,7 @@
  * libvirtd connects to the peer's, no client in between), watched on a second connection for
  * progress, convergence and cancel. */
 #include "migrate.h"
+#include "libvirt-open.h"
 
 #include "bgcall.h"
 #include "domxml.h"
@@ -27,18 +28,18 @@
 /* ------------------------------------------------------------------ the call */
 
 typedef struct {
-    char *uri, *peer_uri, *uuid, *name, *networks_dir;
+    FerryConfig *config;
+    char *peer_uri, *uuid, *name;
     GArray *methods; /* FerryMethod, canonical order */
     FerryMigrateOptions options;
 } MigrateCall;
 
 static void migrate_call_free(MigrateCall *c)
 {
-    g_free(c->uri);
+    ferry_config_unref(c->config);
     g_free(c->peer_uri);
     g_free(c->uuid);
     g_free(c->name);
-    g_free(c->networks_dir);
     g_array_unref(c->methods);
     g_free(c);
 }
@@ -58,7 +59,8 @@ char *ferry_peer_uri(const FerryConfig *config, const char *peer, GError **error
     return NULL;
 }
 
-gboolean ferry_migrate_options_check(const FerryMigrateOptions *o, GError **error)
+/* InvalidArgument naming the bad option. */
+static gboolean check_options(const FerryMigrateOptions *o, GError **error)
 {
     if (o->parallel > MAX_PARALLEL) {
         g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
@@ -139,21 +141,21 @@ static void migrate_clear(Migrate *m)
 
 static virDomainPtr side_domain(Migrate *m)
 {
-    return ferry_side_domain(&m->side, m->call->uri, m->call->uuid, m->dom);
+    return ferry_side_domain(&m->side, m->call->config->libvirt_uri, m->call->uuid, m->dom);
 }
 
 
 static gboolean connect_hosts(Migrate *m, GError **error)
 {
-    m->src = virConnectOpen(m->call->uri);
+    m->src = ferry_libvirt_open(m->call->config->libvirt_uri, error);
     if (!m->src)
-        return ferry_error_from_libvirt(error, "cannot connect to libvirtd at %s", m->call->uri);
+        return FALSE;
     m->dom = virDomainLookupByUUIDString(m->src, m->call->uuid);
     if (!m->dom)
         return ferry_error_from_libvirt(error, "domain %s", m->call->name);
-    m->dst = virConnectOpen(m->call->peer_uri);
+    m->dst = ferry_libvirt_open(m->call->peer_uri, error);
     if (!m->dst)
-        return ferry_error_from_libvirt(error, "cannot connect to the peer's libvirtd at %s", m->call->peer_uri);
+        return FALSE;
     /* A cut link or a dead peer stalls the migration stream without an error for minutes
      * (TCP retransmits); libvirt's keepalive on this connection notices within seconds. It
      * needs the daemon's libvirt event loop, which the inventory runs. */
@@ -556,13 +558,13 @@ static gboolean migrate_watched(Migrate *m, FerryMethod method, const char *dxml
 /* The running and the persistent definition for the peer, NICs mapped onto its networks. */
 static gboolean xmls_for_peer(Migrate *m, char **dxml, char **persist, GError **error)
 {
-    g_autoptr(FerryNetmap) map = ferry_netmap_read(m->dst, NULL, error);
+    g_autoptr(FerryNetmap) map = ferry_networks_read_map(m->dst, NULL, error);
     if (!map) {
         g_prefix_error(error, "cannot read the peer's networks: ");
         return FALSE;
     }
     /* With this host's declarations: a standard switch's portgroup VLANs are only there. */
-    g_autoptr(FerryNetmap) here = ferry_netmap_read(m->src, m->call->networks_dir, error);
+    g_autoptr(FerryNetmap) here = ferry_networks_read_map(m->src, m->call->config->networks_dir, error);
     if (!here)
         return FALSE;
     *dxml = xml_for_peer(m, 0, map, here, TRUE, error);
@@ -896,25 +898,24 @@ static gboolean methods_available(GArray *parsed, GError **error)
     return FALSE;
 }
 
-static MigrateCall *migrate_call_new(const FerryConfig *config, const char *domain_uuid, const char *domain_name,
+static MigrateCall *migrate_call_new(FerryConfig *config, const char *domain_uuid, const char *domain_name,
                                      const char *peer_uri, GArray *methods, const FerryMigrateOptions *options)
 {
     MigrateCall *c = g_new0(MigrateCall, 1);
-    c->uri = g_strdup(config->libvirt_uri);
+    c->config = ferry_config_ref(config);
     c->peer_uri = g_strdup(peer_uri);
     c->uuid = g_strdup(domain_uuid);
     c->name = g_strdup(domain_name);
-    c->networks_dir = g_strdup(config->networks_dir);
     c->methods = g_array_ref(methods);
     c->options = *options;
     return c;
 }
 
-gboolean ferry_migrate_run(FerryJob *job, const FerryConfig *config, const char *domain_uuid,
-                           const char *domain_name, const char *peer_uri, GArray *methods,
-                           const FerryMigrateOptions *options, const FerryMigrateReport *report, GError **error)
+gboolean ferry_migrate_run(FerryJob *job, FerryConfig *config, const char *domain_uuid, const char *domain_name,
+                           const char *peer_uri, GArray *methods, const FerryMigrateOptions *options,
+                           const FerryMigrateReport *report, GError **error)
 {
-    if (!methods_available(methods, error))
+    if (!check_options(options, error) || !methods_available(methods, error))
         return FALSE;
     MigrateCall *c = migrate_call_new(config, domain_uuid, domain_name, peer_uri, methods, options);
     Migrate m = { .job = job, .call = c, .started = g_get_monotonic_time(), .report = report };
@@ -924,15 +925,15 @@ gboolean ferry_migrate_run(FerryJob *job, const FerryConfig *config, const char 
     return ok;
 }
 
-FerryJob *ferry_migrate_start(FerryJobs *jobs, const FerryConfig *config, const char *domain_uuid,
+FerryJob *ferry_migrate_start(FerryJobs *jobs, FerryConfig *config, const char *domain_uuid,
                               const char *domain_name, const char *peer_uri, const char *const *methods,
                               const FerryMigrateOptions *options, GError **error)
 {
     g_autoptr(GArray) parsed = NULL;
-    if (!ferry_migrate_options_check(options, error) || !ferry_methods_parse(methods, &parsed, error) ||
+    if (!check_options(options, error) || !ferry_methods_parse(methods, &parsed, error) ||
         !methods_available(parsed, error))
         return NULL;
     MigrateCall *c = migrate_call_new(config, domain_uuid, domain_name, peer_uri, parsed, options);
-    return ferry_jobs_start(jobs, "migrate", domain_name, domain_uuid, migrate_job, c,
+    return ferry_jobs_start(jobs, FERRY_JOB_MIGRATE, domain_name, domain_uuid, migrate_job, c,
                             (GDestroyNotify)migrate_call_free, error);
 }

@@ -31,13 +31,11 @@ typedef struct {
  * URIs. NotFound naming the peers there are. */
 char *ferry_peer_uri(const FerryConfig *config, const char *peer, GError **error);
 
-/* Checks the options (InvalidArgument naming the bad one). */
-gboolean ferry_migrate_options_check(const FerryMigrateOptions *options, GError **error);
 
 /* Starts moving the domain to @peer_uri by the first of @methods (names, any order; empty:
  * "migration") that works. InvalidArgument for an unknown method, Unsupported when none of
  * them is one this version carries out; Busy when the domain has a job. */
-FerryJob *ferry_migrate_start(FerryJobs *jobs, const FerryConfig *config, const char *domain_uuid,
+FerryJob *ferry_migrate_start(FerryJobs *jobs, FerryConfig *config, const char *domain_uuid,
                               const char *domain_name, const char *peer_uri, const char *const *methods,
                               const FerryMigrateOptions *options, GError **error);
 
@@ -60,9 +58,9 @@ typedef struct {
 
 /* The engine of ferry_migrate_start's job, run in @job's own thread for one domain: tries
  * @methods (FerryMethod, canonical order) in turn, with the same checks and fallback. The
- * caller holds the domain (ferry_jobs_hold) and has checked @options. */
-gboolean ferry_migrate_run(FerryJob *job, const FerryConfig *config, const char *domain_uuid,
-                           const char *domain_name, const char *peer_uri, GArray *methods,
-                           const FerryMigrateOptions *options, const FerryMigrateReport *report, GError **error);
+ * caller holds the domain (ferry_jobs_hold). */
+gboolean ferry_migrate_run(FerryJob *job, FerryConfig *config, const char *domain_uuid, const char *domain_name,
+                           const char *peer_uri, GArray *methods, const FerryMigrateOptions *options,
+                           const FerryMigrateReport *report, GError **error);
 
 G_END_DECLS

@@ -33,7 +33,8 @@
 #define MIB (1024.0 * 1024.0)
 
 typedef struct {
-    char *uri, *uuid, *name;
+    FerryConfig *config;
+    char *uuid, *name;
     char *disk, *destination;
     char *format;              /* NULL: the disk's own */
     guint64 bandwidth_mib;     /* 0: no limit */
@@ -41,7 +42,7 @@ typedef struct {
 
 static void move_call_free(MoveCall *c)
 {
-    g_free(c->uri);
+    ferry_config_unref(c->config);
     g_free(c->uuid);
     g_free(c->name);
     g_free(c->disk);
@@ -159,7 +160,7 @@ static gboolean check_bandwidth(guint64 mib, GError **error)
 
 static gboolean open_domain(Move *m, GError **error)
 {
-    if (!(m->conn = ferry_job_connect(m->call->uri, error)))
+    if (!(m->conn = ferry_libvirt_open(m->call->config->libvirt_uri, error)))
         return FALSE;
     if (!(m->dom = virDomainLookupByUUIDString(m->conn, m->call->uuid)))
         return ferry_error_from_libvirt(error, "domain %s", m->call->name);
@@ -545,7 +546,7 @@ static gboolean move_disk_job(FerryJob *job, gpointer data, GError **error)
     return ok;
 }
 
-FerryJob *ferry_move_disk_start(FerryJobs *jobs, const FerryConfig *config, const char *domain_uuid,
+FerryJob *ferry_move_disk_start(FerryJobs *jobs, FerryConfig *config, const char *domain_uuid,
                                 const char *domain_name, const char *disk, const char *destination,
                                 const char *format, guint64 bandwidth_mib, GError **error)
 {
@@ -553,7 +554,7 @@ FerryJob *ferry_move_disk_start(FerryJobs *jobs, const FerryConfig *config, cons
         !check_bandwidth(bandwidth_mib, error))
         return NULL;
     MoveCall *c = g_new0(MoveCall, 1);
-    c->uri = g_strdup(config->libvirt_uri);
+    c->config = ferry_config_ref(config);
     c->uuid = g_strdup(domain_uuid);
     c->name = g_strdup(domain_name);
     c->disk = g_strdup(disk);
@@ -561,6 +562,6 @@ FerryJob *ferry_move_disk_start(FerryJobs *jobs, const FerryConfig *config, cons
     c->destination = g_canonicalize_filename(destination, "/");
     c->format = g_strdup(format);
     c->bandwidth_mib = bandwidth_mib;
-    return ferry_jobs_start(jobs, "move-disk", domain_name, domain_uuid, move_disk_job, c,
+    return ferry_jobs_start(jobs, FERRY_JOB_MOVE_DISK, domain_name, domain_uuid, move_disk_job, c,
                             (GDestroyNotify)move_call_free, error);
 }

@@ -18,7 +18,7 @@ G_BEGIN_DECLS
  * InvalidArgument at once for a bad disk name, destination, format or bandwidth; Busy when
  * the domain has a job. What needs libvirt or the file system (the domain runs, the disk is
  * a file, the destination is free, there is room) is checked in the job and fails it. */
-FerryJob *ferry_move_disk_start(FerryJobs *jobs, const FerryConfig *config, const char *domain_uuid,
+FerryJob *ferry_move_disk_start(FerryJobs *jobs, FerryConfig *config, const char *domain_uuid,
                                 const char *domain_name, const char *disk, const char *destination,
                                 const char *format, guint64 bandwidth_mib, GError **error);
 

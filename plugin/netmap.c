@@ -226,8 +226,7 @@ static void consider(const FerryNetmap *map, const char *host, const char *netwo
     } else if (pg->vlan != (*first)->vlan || !pg->trunk != !(*first)->trunk) {
         *agree = FALSE;
     }
-    g_autofree char *what = pg->trunk ? g_strdup("a trunk")
-                            : pg->vlan < 0 ? g_strdup("no VLAN") : g_strdup_printf("VLAN %d", pg->vlan);
+    g_autofree char *what = ferry_vlan_words(pg->vlan, pg->trunk);
     g_string_append_printf(seen, "%s%s on %s", seen->len ? ", " : "", what, host);
 }
 
@@ -965,7 +964,7 @@ void ferry_nic_mapping_clear(FerryNicMapping *m)
     m->vlan = -1;
 }
 
-static char *vlan_text(int vlan, gboolean trunk)
+char *ferry_vlan_words(int vlan, gboolean trunk)
 {
     if (trunk)
         return g_strdup("every VLAN (trunk, 4095)");
@@ -1090,7 +1089,7 @@ static gboolean decide_no_vlan(const FerryNetwork *t, const char *how, FerryNicM
         return TRUE;
     }
     const FerryPortgroup *plain = find_usable(t, -1, FALSE);
-    g_autofree char *dv = vlan_text(def->vlan, def->trunk);
+    g_autofree char *dv = ferry_vlan_words(def->vlan, def->trunk);
     if (plain) {
         out->portgroup = g_strdup(plain->name);
         out->rule = g_strdup_printf("no VLAN: connects to portgroup %s of network %s, which has none, rather than "
@@ -1156,7 +1155,7 @@ gboolean ferry_netmap_decide(const FerryNetmap *target, const char *requested_ne
     if (vlan < -1 || vlan > FERRY_VLAN_TRUNK)
         return ferry_xml_invalid(error, "NIC %s: VLAN %d is not a VLAN id (0 to 4094, 4095: trunk)", nic_mac, vlan);
     trunk = trunk || vlan == FERRY_VLAN_TRUNK;
-    Nic nic = { nic_mac ? nic_mac : "(no MAC)", trunk ? -1 : vlan, trunk, vlan_text(trunk ? -1 : vlan, trunk) };
+    Nic nic = { nic_mac ? nic_mac : "(no MAC)", trunk ? -1 : vlan, trunk, ferry_vlan_words(trunk ? -1 : vlan, trunk) };
     g_autofree char *how = NULL;
     const FerryNetwork *t = pick_target(target, requested_network, archived_network ? archived_network : "(none)",
                                         archived_kind, &nic, &how, error);

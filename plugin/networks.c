@@ -1,6 +1,7 @@
 /* The network map read from libvirt, kept on disk for the hook, and compared across peers
  * (MISSION D8). netmap.c holds the model and the rules; this file talks to libvirt. */
 #include "networks.h"
+#include "libvirt-open.h"
 
 #include "domxml.h"
 #include "libvirt-error.h"
@@ -8,7 +9,7 @@
 
 #include <libvirt/virterror.h>
 
-char *ferry_network_declarations_path(const char *networks_dir, const char *network)
+char *ferry_networks_declarations_path(const char *networks_dir, const char *network)
 {
     g_autofree char *file = g_strconcat(network, ".xml", NULL);
     return g_build_filename(networks_dir, file, NULL);
@@ -18,7 +19,7 @@ char *ferry_network_declarations_path(const char *networks_dir, const char *netw
  * live in a file per network and join the network's XML as if they were its metadata. */
 static char *with_declarations(const char *xml, const char *networks_dir, const char *network)
 {
-    g_autofree char *path = ferry_network_declarations_path(networks_dir, network);
+    g_autofree char *path = ferry_networks_declarations_path(networks_dir, network);
     g_autofree char *declared = NULL;
     const char *end = g_strrstr(xml, "</network>");
     if (!networks_dir || !end || !g_file_get_contents(path, &declared, NULL, NULL))
@@ -26,7 +27,7 @@ static char *with_declarations(const char *xml, const char *networks_dir, const 
     return g_strdup_printf("%.*s<metadata>%s</metadata>%s", (int)(end - xml), xml, declared, end);
 }
 
-FerryNetmap *ferry_netmap_read(virConnectPtr conn, const char *networks_dir, GError **error)
+FerryNetmap *ferry_networks_read_map(virConnectPtr conn, const char *networks_dir, GError **error)
 {
     virNetworkPtr *nets = NULL;
     int n = virConnectListAllNetworks(conn, &nets, 0);
@@ -49,10 +50,10 @@ FerryNetmap *ferry_netmap_read(virConnectPtr conn, const char *networks_dir, GEr
     return g_steal_pointer(&map);
 }
 
-gboolean ferry_netmap_write(virConnectPtr conn, const char *networks_dir, GPtrArray *peers, const char *path,
+gboolean ferry_networks_write_map(virConnectPtr conn, const char *networks_dir, GPtrArray *peers, const char *path,
                             GError **error)
 {
-    g_autoptr(FerryNetmap) map = ferry_netmap_read(conn, networks_dir, error);
+    g_autoptr(FerryNetmap) map = ferry_networks_read_map(conn, networks_dir, error);
     if (!map)
         return FALSE;
     if (peers) {
@@ -72,13 +73,13 @@ static const FerryPeerNetmap *find_peer(GPtrArray *peers, const char *uri)
     return NULL;
 }
 
-GPtrArray *ferry_netmap_read_peers(const char *const *peers, GPtrArray *previous)
+GPtrArray *ferry_networks_read_peers(const char *const *peers, GPtrArray *previous)
 {
     GPtrArray *maps = g_ptr_array_new_with_free_func((GDestroyNotify)ferry_peer_netmap_free);
     for (const char *const *uri = peers; uri && *uri; uri++) {
         g_autoptr(GError) error = NULL;
-        g_autoptr(virConnect) conn = virConnectOpen(*uri);
-        FerryNetmap *map = conn ? ferry_netmap_read(conn, NULL, &error) : NULL;
+        g_autoptr(virConnect) conn = ferry_libvirt_open(*uri, &error);
+        FerryNetmap *map = conn ? ferry_networks_read_map(conn, NULL, &error) : NULL;
         if (map) {
             g_ptr_array_add(maps, ferry_peer_netmap_new(*uri, map));
             continue;
@@ -94,7 +95,7 @@ GPtrArray *ferry_netmap_read_peers(const char *const *peers, GPtrArray *previous
     return maps;
 }
 
-char *ferry_netmap_path(const char *state_dir)
+char *ferry_networks_map_path(const char *state_dir)
 {
     return g_build_filename(state_dir, FERRY_NETMAP_FILE, NULL);
 }
@@ -110,9 +111,7 @@ static char *describe_vlan(const FerryPortgroup *pg)
 {
     if (!pg)
         return g_strdup("no portgroup");
-    if (pg->trunk)
-        return g_strdup("trunk");
-    return pg->vlan >= 0 ? g_strdup_printf("VLAN %d", pg->vlan) : g_strdup("no VLAN");
+    return ferry_vlan_words(pg->vlan, pg->trunk);
 }
 
 /* What differs for one NIC between here and a peer, or NULL. */
@@ -181,9 +180,9 @@ static GPtrArray *read_domains(virConnectPtr conn, GError **error)
 static void compare_with_peer(GPtrArray *rows, GPtrArray *defs, const FerryNetmap *here, const char *peer_uri)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(virConnect) peer = virConnectOpen(peer_uri);
+    g_autoptr(virConnect) peer = ferry_libvirt_open(peer_uri, &error);
     /* The peer's own declarations are not visible from here: libvirt's view only. */
-    g_autoptr(FerryNetmap) there = peer ? ferry_netmap_read(peer, NULL, &error) : NULL;
+    g_autoptr(FerryNetmap) there = peer ? ferry_networks_read_map(peer, NULL, &error) : NULL;
     if (!there) {
         g_autofree char *why = g_strdup_printf("cannot read the peer's networks: %s",
                                                error ? error->message : virGetLastErrorMessage());
@@ -205,14 +204,12 @@ static void compare_with_peer(GPtrArray *rows, GPtrArray *defs, const FerryNetma
     }
 }
 
-GVariant *ferry_check_networks(const char *uri, const char *networks_dir, const char *const *peers, GError **error)
+GVariant *ferry_networks_compare(const char *uri, const char *networks_dir, const char *const *peers, GError **error)
 {
-    g_autoptr(virConnect) conn = virConnectOpen(uri);
-    if (!conn) {
-        ferry_error_from_libvirt(error, "cannot connect to libvirtd at %s", uri);
+    g_autoptr(virConnect) conn = ferry_libvirt_open(uri, error);
+    if (!conn)
         return NULL;
-    }
-    g_autoptr(FerryNetmap) here = ferry_netmap_read(conn, networks_dir, error);
+    g_autoptr(FerryNetmap) here = ferry_networks_read_map(conn, networks_dir, error);
     g_autoptr(GPtrArray) defs = here ? read_domains(conn, error) : NULL;
     if (!defs)
         return NULL;
@@ -231,7 +228,7 @@ static gboolean same_nic_network(const FerryNic *a, const FerryNic *b)
            g_strcmp0(a->vport_type, b->vport_type) == 0;
 }
 
-gboolean ferry_persist_live_nics(virDomainPtr dom, gboolean *changed, GError **error)
+gboolean ferry_networks_persist_live_nics(virDomainPtr dom, gboolean *changed, GError **error)
 {
     *changed = FALSE;
     if (virDomainIsPersistent(dom) != 1 || virDomainIsActive(dom) != 1) {

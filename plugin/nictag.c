@@ -139,7 +139,7 @@ gboolean ferry_nic_tag_hotplugged(virDomainPtr dom, const char *alias, const cha
          * <source network=> still (as the hook sees it at a start). */
         g_autofree char *network = child_prop(node, "source", "network");
         g_autoptr(FerryNetmap) map = network && *network
-                                         ? ferry_netmap_read(virDomainGetConnect(dom), networks_dir, &local)
+                                         ? ferry_networks_read_map(virDomainGetConnect(dom), networks_dir, &local)
                                          : NULL;
         gint64 deadline = g_get_monotonic_time() + FERRY_PORT_TAG_BUDGET_MS * G_TIME_SPAN_MILLISECOND;
         if (network && *network &&

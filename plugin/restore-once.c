@@ -7,6 +7,7 @@
 
 #include "domxml.h"
 #include "libvirt-error.h"
+#include "libvirt-open.h"
 #include "libvirt-autoptr.h"
 #include "xml-read.h"
 
@@ -55,7 +56,7 @@ static xmlNodePtr child_elem(xmlNodePtr parent, const char *name)
     return NULL;
 }
 
-char *ferry_host_uuid(virConnectPtr conn, GError **error)
+char *ferry_libvirt_host_uuid(virConnectPtr conn, GError **error)
 {
     g_autofree char *caps = virConnectGetCapabilities(conn);
     if (!caps) {
@@ -80,7 +81,7 @@ static void ask(virConnectPtr conn, const char *uuid, Answer *a)
 {
     g_autoptr(GError) error = NULL;
     a->hostname = virConnectGetHostname(conn);
-    a->host_uuid = ferry_host_uuid(conn, &error);
+    a->host_uuid = ferry_libvirt_host_uuid(conn, &error);
     if (!a->hostname || !a->host_uuid) {
         a->error = g_strdup(error ? error->message : virGetLastErrorMessage());
         virResetLastError();
@@ -323,8 +324,8 @@ FerryRestoreLock *ferry_restore_once_begin(virConnectPtr conn, const FerryRestor
 void ferry_restore_locks_sweep(const FerryConfig *config)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(virConnect) conn = ferry_job_connect(config->libvirt_uri, &error);
-    g_autofree char *host_uuid = conn ? ferry_host_uuid(conn, &error) : NULL;
+    g_autoptr(virConnect) conn = ferry_libvirt_open(config->libvirt_uri, &error);
+    g_autofree char *host_uuid = conn ? ferry_libvirt_host_uuid(conn, &error) : NULL;
     if (!host_uuid) {
         g_warning("cannot look for restore locks this host left behind: %s", error->message);
         return;

@@ -7,6 +7,7 @@
 #include <glib.h>
 #include <libvirt/libvirt.h>
 
+#include "config.h"
 #include "restore-lock.h"
 
 G_BEGIN_DECLS
@@ -31,6 +32,10 @@ FerryRestoreLock *ferry_restore_once_begin(virConnectPtr conn, const FerryRestor
                                            GError **error);
 
 /* This host's libvirt host UUID (capabilities), or NULL with libvirt's error. */
-char *ferry_host_uuid(virConnectPtr conn, GError **error);
+char *ferry_libvirt_host_uuid(virConnectPtr conn, GError **error);
+
+/* Removes the restore locks this host's earlier virt-ferryd left in the library (after the
+ * journal's restores were rolled back). Blocking. */
+void ferry_restore_locks_sweep(const FerryConfig *config);
 
 G_END_DECLS

@@ -2,7 +2,7 @@
  * saved. Nothing is changed before the archive verifies; every file and definition the job
  * creates is journalled before it is created, so a failure, a cancel or a killed virt-ferryd
  * leaves no domain and no disk behind, and the archive is only ever read. */
-#include "archive.h"
+#include "restore.h"
 
 #include "archive-util.h"
 #include "domxml.h"
@@ -27,8 +27,6 @@
 #define DOMAIN_XML_MAX_BYTES (10 * 1024 * 1024)
 /* libvirt's default owner of swtpm's state (qemu.conf swtpm_user, swtpm_group). */
 #define SWTPM_USER "tss"
-
-void ferry_restore_recover(const FerryConfig *config, virConnectPtr conn, FerryJournal *journal);
 
 typedef struct {
     char *uri, *library, *state_dir, *image_dir, *networks_dir;
@@ -304,7 +302,7 @@ static void nic_plan_free(NicPlan *p)
 static gboolean plan_networks(Restore *r, GError **error)
 {
     r->nic_plans = g_ptr_array_new_with_free_func((GDestroyNotify)nic_plan_free);
-    g_autoptr(FerryNetmap) map = ferry_netmap_read(r->conn, r->call->networks_dir, error);
+    g_autoptr(FerryNetmap) map = ferry_networks_read_map(r->conn, r->call->networks_dir, error);
     if (!map)
         return FALSE;
     for (guint i = 0; i < r->manifest->nics->len; i++) {
@@ -343,7 +341,7 @@ static gboolean add_portgroup(virNetworkPtr net, const NicPlan *plan, GError **e
 static gboolean declare_portgroup(Restore *r, const NicPlan *plan, GError **error)
 {
     const FerryNicMapping *m = &plan->mapping;
-    g_autofree char *path = ferry_network_declarations_path(r->call->networks_dir, m->network);
+    g_autofree char *path = ferry_networks_declarations_path(r->call->networks_dir, m->network);
     g_autofree char *current = NULL;
     g_file_get_contents(path, &current, NULL, NULL);
     g_autofree char *key = g_strconcat("declarations ", m->network, NULL);
@@ -866,7 +864,7 @@ static void roll_back(Restore *r)
     ferry_journal_remove(r->journal);
 }
 
-void ferry_restore_recover(const FerryConfig *config, virConnectPtr conn, FerryJournal *j)
+void ferry_restore_recover_journal(const FerryConfig *config, virConnectPtr conn, FerryJournal *j)
 {
     g_autofree char *phase = ferry_journal_get(j, "phase");
     g_auto(GStrv) created = ferry_journal_get_list(j, "created");
@@ -886,7 +884,7 @@ static gboolean run_restore(Restore *r, GError **error)
 {
     if (!load_manifest(r, error) || cancelled(r, error))
         return FALSE;
-    if (!(r->conn = ferry_job_connect(r->call->uri, error)))
+    if (!(r->conn = ferry_libvirt_open(r->call->uri, error)))
         return FALSE;
     if (!choose_identity(r, error) || (!r->copy && !restore_once(r, error)) || !plan_networks(r, error) || !check_capacity(r, error) ||
         !plan_placements(r, error))
@@ -942,6 +940,6 @@ FerryJob *ferry_restore_start(FerryJobs *jobs, const FerryConfig *config, const 
     r->options.name = g_strdup(options->name);
     r->options.network = g_strdup(options->network);
     /* The archived domain is held: no archive or second restore of it meanwhile. */
-    return ferry_jobs_start(jobs, "restore", id, options->name ? NULL : m->uuid, restore_job, r,
+    return ferry_jobs_start(jobs, FERRY_JOB_RESTORE, id, options->name ? NULL : m->uuid, restore_job, r,
                             (GDestroyNotify)restore_call_free, error);
 }

@@ -7,6 +7,7 @@
 #include "ferry-error.h"
 #include "libvirt-autoptr.h"
 #include "libvirt-error.h"
+#include "libvirt-open.h"
 #include "migrate.h"
 #include "networks.h"
 
@@ -66,10 +67,10 @@ static DomainFacts *read_domain(virDomainPtr dom, const char *const *busy_uuids)
     d->xml = virDomainGetXMLDesc(dom, d->running ? 0 : VIR_DOMAIN_XML_INACTIVE);
     d->policy = read_policy(dom, &d->problem);
     g_autoptr(GError) local = NULL;
-    if (!d->problem && !ferry_check_blockers(dom, d->xml, d->running, &local))
+    if (!d->problem && !ferry_migrate_check_blockers(dom, d->xml, d->running, &local))
         d->problem = g_strdup(local->message);
     g_clear_error(&local);
-    d->busy = (busy_uuids && g_strv_contains(busy_uuids, uuid)) || !ferry_check_idle(dom, &local);
+    d->busy = (busy_uuids && g_strv_contains(busy_uuids, uuid)) || !ferry_migrate_check_idle(dom, &local);
     virResetLastError();
     return d;
 }
@@ -172,7 +173,7 @@ static gboolean read_node(PeerRead *p, virConnectPtr dst, GError **error)
         return ferry_error_from_libvirt(error, "cannot read the CPUs and memory of %s", p->name);
     p->cpus = node.cpus;
     p->memory_total_kib = node.memory;
-    return ferry_host_free_memory_kib(dst, p->name, &p->memory_free_kib, error);
+    return ferry_node_free_memory_kib(dst, p->name, &p->memory_free_kib, error);
 }
 
 /* Every NIC on a libvirt network has a place among the peer's networks (table B2). */
@@ -219,18 +220,18 @@ static void check_access(PeerRead *p, virConnectPtr src, virConnectPtr dst, gboo
     } else if (storage_reason) {
         a->storage_reason = keep(p, storage_reason);
     }
-    a->copy_space = a->storage_shared || ferry_check_disk_space(src, dst, dom, NULL, &error);
+    a->copy_space = a->storage_shared || ferry_migrate_check_disk_space(src, dst, dom, NULL, &error);
     if (error) {
         a->copy_reason = keep(p, error->message);
         g_clear_error(&error);
     }
-    a->cpu_boot = ferry_check_cpu(src, dst, dom, TRUE, &error);
+    a->cpu_boot = ferry_migrate_check_cpu(src, dst, dom, TRUE, &error);
     if (error) {
         a->cpu_reason = keep(p, error->message);
         g_clear_error(&error);
     }
     /* Live methods also need a libvirt and QEMU there that are not older than here. */
-    a->cpu_live = a->cpu_boot && (!d->running || (versions_ok && ferry_check_cpu(src, dst, dom, FALSE, &error)));
+    a->cpu_live = a->cpu_boot && (!d->running || (versions_ok && ferry_migrate_check_cpu(src, dst, dom, FALSE, &error)));
     if (error)
         a->cpu_reason = keep(p, error->message);
     else if (!versions_ok && d->running && a->cpu_boot)
@@ -240,15 +241,15 @@ static void check_access(PeerRead *p, virConnectPtr src, virConnectPtr dst, gboo
 
 static gboolean read_access(PeerRead *p, virConnectPtr dst, GError **error)
 {
-    g_autoptr(virConnect) src = virConnectOpen(p->src_uri);
+    g_autoptr(virConnect) src = ferry_libvirt_open(p->src_uri, error);
     if (!src)
-        return ferry_error_from_libvirt(error, "cannot connect to libvirtd at %s", p->src_uri);
-    g_autoptr(FerryNetmap) map = ferry_netmap_read(dst, NULL, error);
-    g_autoptr(FerryNetmap) here = map ? ferry_netmap_read(src, p->networks_dir, error) : NULL;
+        return FALSE;
+    g_autoptr(FerryNetmap) map = ferry_networks_read_map(dst, NULL, error);
+    g_autoptr(FerryNetmap) here = map ? ferry_networks_read_map(src, p->networks_dir, error) : NULL;
     if (!here)
         return FALSE;
     g_autoptr(GError) versions = NULL;
-    gboolean versions_ok = ferry_check_versions(src, dst, &versions);
+    gboolean versions_ok = ferry_migrate_check_versions(src, dst, &versions);
     for (guint i = 0; i < p->domains->len; i++) {
         const DomainFacts *d = g_ptr_array_index(p->domains, i);
         FerryPlaceAccess a = { 0 };
@@ -267,10 +268,8 @@ static gpointer peer_thread(gpointer data)
 {
     g_autoptr(PeerRead) p = data;
     g_autoptr(GError) error = NULL;
-    g_autoptr(virConnect) dst = virConnectOpen(p->uri);
-    if (!dst) {
-        ferry_error_from_libvirt(&error, "its libvirtd at %s does not answer", p->uri);
-    } else {
+    g_autoptr(virConnect) dst = ferry_libvirt_open(p->uri, &error);
+    if (dst) {
         char *name = virConnectGetHostname(dst);
         virResetLastError();
         if (name && g_strcmp0(name, p->source_name) == 0) {
@@ -439,11 +438,9 @@ static void add_peer(FerrySnapshot *s, PeerRead *p, gboolean answered, guint tim
 FerrySnapshot *ferry_snapshot_read(const FerrySnapshotRequest *request, GError **error)
 {
     const FerryConfig *config = request->config;
-    g_autoptr(virConnect) src = virConnectOpen(config->libvirt_uri);
-    if (!src) {
-        ferry_error_from_libvirt(error, "cannot connect to libvirtd at %s", config->libvirt_uri);
+    g_autoptr(virConnect) src = ferry_libvirt_open(config->libvirt_uri, error);
+    if (!src)
         return NULL;
-    }
     g_autoptr(GPtrArray) domains = read_domains(src, request, error);
     if (!domains)
         return NULL;

@@ -27,11 +27,11 @@ gboolean cli_connect(CliContext *ctx, GError **error)
     return TRUE;
 }
 
-FerryManager *cli_manager(CliContext *ctx, GError **error)
+FerryBusManager *cli_manager(CliContext *ctx, GError **error)
 {
     GDBusProxyFlags flags = G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS;
-    g_autoptr(FerryManager) manager =
-        ferry_manager_proxy_new_sync(ctx->bus, flags, FERRY_BUS_NAME, FERRY_ROOT_PATH, NULL, error);
+    g_autoptr(FerryBusManager) manager =
+        ferry_bus_manager_proxy_new_sync(ctx->bus, flags, FERRY_BUS_NAME, FERRY_ROOT_PATH, NULL, error);
     if (!manager) {
         cli_proxy_failed(error);
         return NULL;
@@ -46,12 +46,12 @@ FerryManager *cli_manager(CliContext *ctx, GError **error)
 
 static gint by_name(gconstpointer a, gconstpointer b)
 {
-    return g_strcmp0(ferry_domain_get_name((FerryDomain *)a), ferry_domain_get_name((FerryDomain *)b));
+    return g_strcmp0(ferry_bus_domain_get_name((FerryBusDomain *)a), ferry_bus_domain_get_name((FerryBusDomain *)b));
 }
 
 GList *cli_domains(CliContext *ctx, GError **error)
 {
-    g_autoptr(GDBusObjectManager) objects = ferry_object_manager_client_new_sync(
+    g_autoptr(GDBusObjectManager) objects = ferry_bus_object_manager_client_new_sync(
         ctx->bus, G_DBUS_OBJECT_MANAGER_CLIENT_FLAGS_NONE, FERRY_BUS_NAME, FERRY_ROOT_PATH, NULL, error);
     if (!objects) {
         cli_proxy_failed(error);
@@ -65,7 +65,7 @@ GList *cli_domains(CliContext *ctx, GError **error)
     GList *domains = NULL;
     GList *all = g_dbus_object_manager_get_objects(objects);
     for (GList *l = all; l; l = l->next) {
-        FerryDomain *domain = ferry_object_get_domain(FERRY_OBJECT(l->data));
+        FerryBusDomain *domain = ferry_bus_object_get_domain(FERRY_BUS_OBJECT(l->data));
         if (domain)
             domains = g_list_prepend(domains, domain);
     }
@@ -73,7 +73,7 @@ GList *cli_domains(CliContext *ctx, GError **error)
     return g_list_sort(domains, by_name);
 }
 
-FerryDomain *cli_domain(CliContext *ctx, FerryManager *manager, const char *name_or_uuid, GError **error)
+FerryBusDomain *cli_domain(CliContext *ctx, FerryBusManager *manager, const char *name_or_uuid, GError **error)
 {
     g_autofree char *path = NULL;
     if (!g_utf8_validate(name_or_uuid, -1, NULL)) {
@@ -81,15 +81,15 @@ FerryDomain *cli_domain(CliContext *ctx, FerryManager *manager, const char *name
         g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT, "domain \"%s\" is not valid UTF-8", shown);
         return NULL;
     }
-    if (!ferry_manager_call_get_domain_sync(manager, name_or_uuid, &path, NULL, error))
+    if (!ferry_bus_manager_call_get_domain_sync(manager, name_or_uuid, &path, NULL, error))
         return NULL;
-    g_autoptr(FerryDomain) domain = ferry_domain_proxy_new_sync(
+    g_autoptr(FerryBusDomain) domain = ferry_bus_domain_proxy_new_sync(
         ctx->bus, G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS | G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
         FERRY_BUS_NAME, path, NULL, error);
     if (!domain)
         return NULL;
     /* The domain went away between GetDomain and reading its properties. */
-    if (!ferry_domain_get_name(domain)) {
+    if (!ferry_bus_domain_get_name(domain)) {
         g_set_error(error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND, "domain '%s' is gone", name_or_uuid);
         return NULL;
     }
@@ -98,7 +98,7 @@ FerryDomain *cli_domain(CliContext *ctx, FerryManager *manager, const char *name
 
 /* Changing calls may let polkit ask for a password (unless --no-ask-password), so the
  * generated call (no flags) is not enough. */
-gboolean cli_set_policy(CliContext *ctx, FerryManager *manager, const char *domain, GVariant *policy,
+gboolean cli_set_policy(CliContext *ctx, FerryBusManager *manager, const char *domain, GVariant *policy,
                         GError **error)
 {
     GDBusCallFlags flags = ctx->no_ask_password ? G_DBUS_CALL_FLAGS_NONE

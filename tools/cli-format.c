@@ -128,17 +128,17 @@ void cli_print_policy(GVariant *policy, const char *indent)
 
 /* ------------------------------------------------------------------ one domain */
 
-void cli_print_domain(FerryDomain *domain)
+void cli_print_domain(FerryBusDomain *domain)
 {
-    print_field("", "Name", ferry_domain_get_name(domain));
-    print_field("", "UUID", ferry_domain_get_uuid(domain));
-    print_field("", "State", ferry_domain_get_state(domain));
-    print_field("", "Reason", ferry_domain_get_reason(domain));
-    print_field("", "Pending deletion", yes_no(ferry_domain_get_pending_deletion(domain)));
-    print_field("", "Host", ferry_domain_get_host(domain));
+    print_field("", "Name", ferry_bus_domain_get_name(domain));
+    print_field("", "UUID", ferry_bus_domain_get_uuid(domain));
+    print_field("", "State", ferry_bus_domain_get_state(domain));
+    print_field("", "Reason", ferry_bus_domain_get_reason(domain));
+    print_field("", "Pending deletion", yes_no(ferry_bus_domain_get_pending_deletion(domain)));
+    print_field("", "Host", ferry_bus_domain_get_host(domain));
     print_field("", "Object path", g_dbus_proxy_get_object_path(G_DBUS_PROXY(domain)));
     g_print("Policy:\n");
-    cli_print_policy(ferry_domain_get_policy(domain), "  ");
+    cli_print_policy(ferry_bus_domain_get_policy(domain), "  ");
 }
 
 /* ------------------------------------------------------------------ the table */
@@ -175,14 +175,14 @@ void cli_print_table(const char *const *titles, guint n_cols, GPtrArray *rows)
         print_row(rows->pdata[i], width, n_cols);
 }
 
-static GStrv domain_row(FerryDomain *domain)
+static GStrv domain_row(FerryBusDomain *domain)
 {
     char **cells = g_new0(char *, N_COLS + 1);
-    cells[COL_NAME] = cli_display(ferry_domain_get_name(domain));
-    cells[COL_STATE] = cli_display(ferry_domain_get_state(domain));
-    cells[COL_REASON] = cli_display(ferry_domain_get_reason(domain));
-    cells[COL_FLAGS] = g_strdup(ferry_domain_get_pending_deletion(domain) ? "pending-deletion" : "-");
-    g_autofree char *policy = cli_policy_summary(ferry_domain_get_policy(domain));
+    cells[COL_NAME] = cli_display(ferry_bus_domain_get_name(domain));
+    cells[COL_STATE] = cli_display(ferry_bus_domain_get_state(domain));
+    cells[COL_REASON] = cli_display(ferry_bus_domain_get_reason(domain));
+    cells[COL_FLAGS] = g_strdup(ferry_bus_domain_get_pending_deletion(domain) ? "pending-deletion" : "-");
+    g_autofree char *policy = cli_policy_summary(ferry_bus_domain_get_policy(domain));
     cells[COL_POLICY] = cli_display(policy);
     return cells;
 }
@@ -225,7 +225,7 @@ static char *domain_counts(GList *domains)
 {
     guint counts[G_N_ELEMENTS(known_states)] = { 0 }, other = 0;
     for (GList *l = domains; l; l = l->next) {
-        const char *state = ferry_domain_get_state(l->data);
+        const char *state = ferry_bus_domain_get_state(l->data);
         gsize i = 0;
         while (i < G_N_ELEMENTS(known_states) && g_strcmp0(state, known_states[i]) != 0)
             i++;
@@ -244,20 +244,20 @@ static char *domain_counts(GList *domains)
     return g_string_free(out, FALSE);
 }
 
-void cli_print_status(FerryManager *manager, GList *domains)
+void cli_print_status(FerryBusManager *manager, GList *domains)
 {
-    print_field("", "Host", ferry_manager_get_hostname(manager));
-    print_field("", "Version", ferry_manager_get_version(manager));
-    print_field("", "Libvirt", ferry_manager_get_libvirt_connected(manager) ? "connected" : "disconnected");
-    g_autofree char *health = health_text(ferry_manager_get_libvirt_health(manager));
+    print_field("", "Host", ferry_bus_manager_get_hostname(manager));
+    print_field("", "Version", ferry_bus_manager_get_version(manager));
+    print_field("", "Libvirt", ferry_bus_manager_get_libvirt_connected(manager) ? "connected" : "disconnected");
+    g_autofree char *health = health_text(ferry_bus_manager_get_libvirt_health(manager));
     print_field("", "Libvirt health", health);
-    print_field("", "Maintenance", yes_no(ferry_manager_get_maintenance(manager)));
-    const char *const *peers = ferry_manager_get_peers(manager);
+    print_field("", "Maintenance", yes_no(ferry_bus_manager_get_maintenance(manager)));
+    const char *const *peers = ferry_bus_manager_get_peers(manager);
     g_autofree char *peer_list = peers && peers[0] ? g_strjoinv(", ", (char **)peers) : g_strdup("none");
     print_field("", "Peers", peer_list);
     g_autofree char *reserve = g_strdup_printf("%u host failures (%s)",
-                                               ferry_manager_get_cluster_reserve(manager),
-                                               ferry_manager_get_overcommitted(manager) ? "overcommitted"
+                                               ferry_bus_manager_get_cluster_reserve(manager),
+                                               ferry_bus_manager_get_overcommitted(manager) ? "overcommitted"
                                                                                        : "not overcommitted");
     print_field("", "Cluster reserve", reserve);
     g_autofree char *counts = domain_counts(domains);

@@ -172,7 +172,7 @@ static void add_properties(GVariantBuilder *builder, GDBusProxy *proxy)
     }
 }
 
-GVariant *cli_domain_variant(FerryDomain *domain)
+GVariant *cli_domain_variant(FerryBusDomain *domain)
 {
     g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE_VARDICT);
     add_properties(&builder, G_DBUS_PROXY(domain));
@@ -182,7 +182,7 @@ GVariant *cli_domain_variant(FerryDomain *domain)
 }
 
 /* The Manager's properties and "Domains": how many domains are in each state. */
-GVariant *cli_status_variant(FerryManager *manager, GList *domains)
+GVariant *cli_status_variant(FerryBusManager *manager, GList *domains)
 {
     g_auto(GVariantBuilder) builder = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE_VARDICT);
     add_properties(&builder, G_DBUS_PROXY(manager));
@@ -191,7 +191,7 @@ GVariant *cli_status_variant(FerryManager *manager, GList *domains)
     for (gsize i = 0; i < G_N_ELEMENTS(states); i++)
         g_hash_table_insert(counts, (gpointer)states[i], GUINT_TO_POINTER(0));
     for (GList *l = domains; l; l = l->next) {
-        const char *state = ferry_domain_get_state(l->data);
+        const char *state = ferry_bus_domain_get_state(l->data);
         if (!state)
             continue;
         guint n = GPOINTER_TO_UINT(g_hash_table_lookup(counts, state));

@@ -59,14 +59,14 @@ static void emit(Monitor *m, const char *event, const char *const *fields, const
     flush_or_stop(m);
 }
 
-static void on_domain_state(FerryManager *manager, const char *name, const char *state, const char *reason,
+static void on_domain_state(FerryBusManager *manager, const char *name, const char *state, const char *reason,
                             Monitor *m)
 {
     const char *fields[] = { "name", name, "state", state, "reason", reason, NULL };
     emit(m, "domain", fields, NULL, NULL);
 }
 
-static void on_host_event(FerryManager *manager, const char *kind, const char *detail, Monitor *m)
+static void on_host_event(FerryBusManager *manager, const char *kind, const char *detail, Monitor *m)
 {
     const char *fields[] = { "kind", kind, NULL };
     emit(m, "host", fields, "detail", detail);
@@ -103,7 +103,7 @@ int cli_monitor(CliContext *ctx)
 {
     g_autoptr(GError) error = NULL;
     /* No auto-start: the monitor reports that virt-ferryd is down and waits for it. */
-    g_autoptr(FerryManager) manager = ferry_manager_proxy_new_sync(
+    g_autoptr(FerryBusManager) manager = ferry_bus_manager_proxy_new_sync(
         ctx->bus, G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES | G_DBUS_PROXY_FLAGS_DO_NOT_AUTO_START,
         FERRY_BUS_NAME, FERRY_ROOT_PATH, NULL, &error);
     if (!manager)

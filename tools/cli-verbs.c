@@ -19,7 +19,7 @@ int cli_verb_status(CliContext *ctx, char **args)
     g_autoptr(GError) error = NULL;
     if (!cli_connect(ctx, &error))
         return fail(error);
-    g_autoptr(FerryManager) manager = cli_manager(ctx, &error);
+    g_autoptr(FerryBusManager) manager = cli_manager(ctx, &error);
     if (!manager)
         return fail(error);
     GList *domains = cli_domains(ctx, &error);
@@ -54,7 +54,7 @@ int cli_verb_list(CliContext *ctx, char **args)
 }
 
 /* The manager and the domain that @name_or_uuid names. */
-static FerryDomain *find_domain(CliContext *ctx, const char *name_or_uuid, FerryManager **manager,
+static FerryBusDomain *find_domain(CliContext *ctx, const char *name_or_uuid, FerryBusManager **manager,
                                 GError **error)
 {
     if (!ferry_check_domain_name(name_or_uuid, "domain", error) || !cli_connect(ctx, error))
@@ -66,8 +66,8 @@ static FerryDomain *find_domain(CliContext *ctx, const char *name_or_uuid, Ferry
 int cli_verb_show(CliContext *ctx, char **args)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(FerryManager) manager = NULL;
-    g_autoptr(FerryDomain) domain = find_domain(ctx, args[0], &manager, &error);
+    g_autoptr(FerryBusManager) manager = NULL;
+    g_autoptr(FerryBusDomain) domain = find_domain(ctx, args[0], &manager, &error);
     if (!domain)
         return fail(error);
     if (ctx->json)
@@ -80,11 +80,11 @@ int cli_verb_show(CliContext *ctx, char **args)
 static int show_policy(CliContext *ctx, const char *name)
 {
     g_autoptr(GError) error = NULL;
-    g_autoptr(FerryManager) manager = NULL;
-    g_autoptr(FerryDomain) domain = find_domain(ctx, name, &manager, &error);
+    g_autoptr(FerryBusManager) manager = NULL;
+    g_autoptr(FerryBusDomain) domain = find_domain(ctx, name, &manager, &error);
     if (!domain)
         return fail(error);
-    GVariant *policy = ferry_domain_get_policy(domain);
+    GVariant *policy = ferry_bus_domain_get_policy(domain);
     g_autoptr(GVariant) empty = g_variant_ref_sink(g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0));
     if (ctx->json)
         cli_json_print(policy ? policy : empty);
@@ -103,7 +103,7 @@ int cli_verb_policy(CliContext *ctx, char **args)
         return fail(error);
     if (!cli_connect(ctx, &error))
         return fail(error);
-    g_autoptr(FerryManager) manager = cli_manager(ctx, &error);
+    g_autoptr(FerryBusManager) manager = cli_manager(ctx, &error);
     if (!manager || !cli_set_policy(ctx, manager, args[0], policy, &error))
         return fail(error);
     return CLI_EXIT_OK;

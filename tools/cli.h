@@ -90,12 +90,12 @@ void cli_proxy_failed(GError **error);
 gboolean cli_connect(CliContext *ctx, GError **error);
 /* The Manager at the root, its properties loaded (bus activation may start virt-ferryd);
  * fails with NameHasNoOwner when virt-ferryd is not running. */
-FerryManager *cli_manager(CliContext *ctx, GError **error);
-/* Every domain object, sorted by name (a GList of FerryDomain, each with a reference). */
+FerryBusManager *cli_manager(CliContext *ctx, GError **error);
+/* Every domain object, sorted by name (a GList of FerryBusDomain, each with a reference). */
 GList *cli_domains(CliContext *ctx, GError **error);
 /* The domain that GetDomain finds for @name_or_uuid. */
-FerryDomain *cli_domain(CliContext *ctx, FerryManager *manager, const char *name_or_uuid, GError **error);
-gboolean cli_set_policy(CliContext *ctx, FerryManager *manager, const char *domain, GVariant *policy,
+FerryBusDomain *cli_domain(CliContext *ctx, FerryBusManager *manager, const char *name_or_uuid, GError **error);
+gboolean cli_set_policy(CliContext *ctx, FerryBusManager *manager, const char *domain, GVariant *policy,
                         GError **error);
 /* A method call to virt-ferryd (which the bus may start). @interactive: a changing call,
  * which polkit may ask a password for (unless --no-ask-password). Sinks @parameters. */
@@ -122,9 +122,9 @@ char *cli_policy_summary(GVariant *policy);
 /* cli-format.c: text output. */
 char *cli_display(const char *text);   /* control characters escaped, NULL shown as "-" */
 char *cli_quote_field(const char *text); /* as cli_display, and quoted if it holds spaces */
-void cli_print_status(FerryManager *manager, GList *domains);
+void cli_print_status(FerryBusManager *manager, GList *domains);
 void cli_print_list(GList *domains);
-void cli_print_domain(FerryDomain *domain);
+void cli_print_domain(FerryBusDomain *domain);
 void cli_print_policy(GVariant *policy, const char *indent);
 /* "Label:" padded as in show, then @value shown with cli_display. */
 void cli_print_field(const char *indent, const char *label, const char *value);
@@ -137,8 +137,8 @@ char *cli_format_size(guint64 bytes);
 /* cli-json.c: the same data as JSON, for scripts. */
 void cli_json_append(GString *out, GVariant *value);
 void cli_json_print(GVariant *value); /* one line on stdout; sinks a floating @value */
-GVariant *cli_status_variant(FerryManager *manager, GList *domains);
-GVariant *cli_domain_variant(FerryDomain *domain);
+GVariant *cli_status_variant(FerryBusManager *manager, GList *domains);
+GVariant *cli_domain_variant(FerryBusDomain *domain);
 /* An object's properties (a{sv}), keys sorted, with "ObjectPath" unless @path is NULL;
  * floating. */
 GVariant *cli_object_variant(const char *path, GVariant *properties);

@@ -23,10 +23,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         networks_dir = g_build_filename(fuzz_scratch_dir(), "networks", NULL);
         g_mkdir_with_parents(networks_dir, 0700);
     }
-    g_autofree char *path = ferry_network_declarations_path(networks_dir, "default");
+    g_autofree char *path = ferry_networks_declarations_path(networks_dir, "default");
     fuzz_write_file(path, data, size);
     g_autoptr(GError) error = NULL;
-    g_autoptr(FerryNetmap) map = ferry_netmap_read(conn, networks_dir, &error);
+    g_autoptr(FerryNetmap) map = ferry_networks_read_map(conn, networks_dir, &error);
     if (!map)
         abort(); /* the network list itself cannot fail here */
     return 0;

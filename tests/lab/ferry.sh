@@ -59,3 +59,17 @@ alive_count() { local n; n=$(grep -ac "alive name=$2 boot=$3" "$(console "$1" "$
 alive_since() { # HOST NAME BOOT_ID LINES_BEFORE
     [ "$(alive_count "$@")" -gt "$4" ]
 }
+
+# alpha's polkitd is replaced by one that reads RULES-JS as its only local rules (from a
+# directory mounted over /etc/polkit-1/rules.d in alpha's mount namespace only); with no
+# argument, the rules go and the replacement reads the machine's own again.
+polkit_rules() { # [RULES-JS]
+    if [ -n "${1:-}" ]; then
+        on alpha sh -c 'mountpoint -q /etc/polkit-1/rules.d || mount -t tmpfs -o size=1m,mode=0755 tmpfs /etc/polkit-1/rules.d'
+        on alpha sh -c "cat > /etc/polkit-1/rules.d/10-ferry-test.rules && chmod 0644 /etc/polkit-1/rules.d/10-ferry-test.rules" <<< "$1"
+    else
+        on alpha sh -c 'mountpoint -q /etc/polkit-1/rules.d && umount /etc/polkit-1/rules.d || true'
+    fi
+    on alpha sh -c 'nohup /usr/lib/polkit-1/polkitd --no-debug --replace >> /var/log/libvirt/polkitd.log 2>&1 < /dev/null &'
+    sleep 1
+}

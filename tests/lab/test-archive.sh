@@ -144,6 +144,28 @@ done
 tap_diag "fd1: $(jprop alpha "$job" Message)"
 tap_is "refusals leave no partial directory" "$(partials)" 0
 
+# ------------------------------------------------------------------ a Cancel waiting for polkit
+# Another caller's Cancel waits for polkit, and the job may end and leave the bus meanwhile:
+# the answer must find that out (NotFound), never use what is gone. Here finished jobs
+# linger 2 s and polkit takes 5 s to say yes.
+VIRT_FERRY_JOB_LINGER_SECONDS=2 "$LAB" ferryd alpha restart >&2
+polkit_rules "polkit.addRule(function (action, subject) {
+    if (action.id == 'org.virtferry.ferry1.archive' && subject.user == 'nobody' && action.lookup('verb') == 'cancel') {
+        polkit.spawn(['/bin/sleep', '5']);
+        return polkit.Result.YES;
+    }
+    return polkit.Result.NOT_HANDLED;
+});"
+ferryd_pid=$(on alpha cat /run/virt-ferryd.pid)
+job=$(archive alpha usb1)
+out=$(on alpha runuser -u nobody -- gdbus call --system -d $BUS -o "$job" -m $BUS.Job.Cancel 2>&1)
+tap_ok "a Cancel whose job left the bus while polkit decided is NotFound" grep -q org.virtferry.Ferry1.Error.NotFound <<< "$out"
+grep -q org.virtferry.Ferry1.Error.NotFound <<< "$out" || tap_diag "got: $out"
+tap_ok "and virt-ferryd lives on" on alpha kill -0 "$ferryd_pid"
+tap_is "and answers" "$(mprop alpha Hostname)" "'alpha'"
+polkit_rules
+"$LAB" ferryd alpha restart >&2
+
 # A running guest with a CD-ROM: archived without its media, and the job says so.
 xml=$(on alpha virsh dumpxml s1 --inactive | sed -e 's|<name>s1</name>|<name>cd1</name>|' -e '/<uuid>/d' -e '/<mac address/d' \
     -e '/<metadata>/,/<\/metadata>/d' \

@@ -185,6 +185,39 @@ tap_is "after a virt-ferryd restart, the policy reads the same" \
     "$(on alpha busctl get-property $BUS "$(domain_path g1)" $BUS.Domain Policy)" "$policy_before"
 tap_is "and the object tree is back" "$(get_domain alpha "$uuid2")" "$(domain_path g2)"
 
+# ------------------------------------------------------------------ polkit's details are canonical
+# An administrator's rule keyed on a domain's name must hold whichever of its names the
+# caller uses. alpha's polkitd is replaced by one that reads a rules directory of this
+# test's own (polkit_rules, ferry.sh).
+nobody_holds() { # DOMAIN: SetDomainPolicy as nobody; prints gdbus's answer ("()" or the error)
+    on alpha runuser -u nobody -- gdbus call --system -d $BUS -o $ROOT -m $MANAGER.SetDomainPolicy -- \
+        "$1" "{'hold': <false>}" 2>&1
+}
+uuid1=$(on alpha virsh domuuid g1 | tr -d '\n')
+polkit_rules "polkit.addRule(function (action, subject) {
+    if (action.id != 'org.virtferry.ferry1.policy' || subject.user != 'nobody')
+        return polkit.Result.NOT_HANDLED;
+    var domain = action.lookup('domain'), uuid = action.lookup('uuid');
+    if (domain == 'g1')
+        return polkit.Result.NO;
+    if (domain == 'g2' && uuid != '$uuid2')
+        return polkit.Result.NO;
+    return polkit.Result.YES;
+});"
+tap_ok "a rule may allow a domain by its name and UUID (details domain and uuid)" \
+    wait_for 10 bash -c "[ \"\$('$LAB' exec alpha runuser -u nobody -- gdbus call --system -d $BUS -o $ROOT -m $MANAGER.SetDomainPolicy -- g2 \"{'hold': <false>}\" 2>&1)\" = '()' ]"
+tap_is "the details are the same when the caller names the domain by its UUID, in capitals" \
+    "$(nobody_holds "$(tr a-f A-F <<< "$uuid2")")" "()"
+before=$(metadata g1)
+out=$(nobody_holds "$uuid1")
+tap_ok "a rule denying g1 by name cannot be bypassed with g1's UUID" grep -q "org.freedesktop.DBus.Error.AccessDenied" <<< "$out"
+tap_is "and g1's metadata is unchanged" "$(metadata g1)" "$before"
+out=$(nobody_holds nosuch)
+tap_ok "a domain that does not exist is NotFound before polkit is asked" grep -q "org.virtferry.Ferry1.Error.NotFound" <<< "$out"
+polkit_rules ""
+tap_ok "without the rule, an unprivileged caller is denied again" \
+    wait_for 10 bash -c "'$LAB' exec alpha runuser -u nobody -- gdbus call --system -d $BUS -o $ROOT -m $MANAGER.SetDomainPolicy -- g2 \"{'hold': <false>}\" 2>&1 | grep -q org.freedesktop.DBus.Error.AccessDenied"
+
 # ------------------------------------------------------------------ the hook's bound
 # libvirt waits for its hooks; a stopped virt-ferryd, or even a stopped system bus, may
 # cost each hook call at most its bound (250 ms), never a hang.

@@ -136,7 +136,7 @@ static char *start(const char *kind, const char *target, const char *script, con
     job->result = g_strdup(result);
     job->final_message = final_message;
     g_autofree char *path = g_strdup_printf(FERRY_ROOT_PATH "/job/%u", next_job++);
-    g_autoptr(FerryObjectSkeleton) object = ferry_object_skeleton_new(path);
+    g_autoptr(FerryBusObjectSkeleton) object = ferry_bus_object_skeleton_new(path);
     job->iface = ferry_bus_job_skeleton_new();
     ferry_bus_job_set_kind(job->iface, kind);
     ferry_bus_job_set_target(job->iface, target);
@@ -148,7 +148,7 @@ static char *start(const char *kind, const char *target, const char *script, con
     ferry_bus_job_set_result(job->iface, "");
     ferry_bus_job_set_steps(job->iface, g_variant_new_array(G_VARIANT_TYPE("(ssss)"), NULL, 0));
     g_signal_connect(job->iface, "handle-cancel", G_CALLBACK(handle_cancel), job);
-    ferry_object_skeleton_set_bus_job(object, job->iface);
+    ferry_bus_object_skeleton_set_job(object, job->iface);
     job->object = G_DBUS_OBJECT_SKELETON(g_object_ref(object));
     g_dbus_object_manager_server_export(objects, G_DBUS_OBJECT_SKELETON(object));
     if (g_str_equal(script, "instant"))
@@ -158,7 +158,7 @@ static char *start(const char *kind, const char *target, const char *script, con
     return g_steal_pointer(&path);
 }
 
-static gboolean handle_archive(FerryManager *manager, GDBusMethodInvocation *invocation, const char *domain,
+static gboolean handle_archive(FerryBusManager *manager, GDBusMethodInvocation *invocation, const char *domain,
                                GVariant *options)
 {
     if (g_str_equal(domain, "denied")) {
@@ -168,11 +168,11 @@ static gboolean handle_archive(FerryManager *manager, GDBusMethodInvocation *inv
     }
     g_autofree char *result = g_strconcat(domain, "-20260101T000000Z", NULL);
     g_autofree char *path = start("archive", domain, domain, result, NULL);
-    ferry_manager_complete_archive(manager, invocation, path);
+    ferry_bus_manager_complete_archive(manager, invocation, path);
     return TRUE;
 }
 
-static gboolean handle_restore(FerryManager *manager, GDBusMethodInvocation *invocation, const char *id,
+static gboolean handle_restore(FerryBusManager *manager, GDBusMethodInvocation *invocation, const char *id,
                                GVariant *options)
 {
     const char *name = "web1";
@@ -181,62 +181,62 @@ static gboolean handle_restore(FerryManager *manager, GDBusMethodInvocation *inv
     gboolean has_start = g_variant_lookup(options, "start", "b", &start_it);
     char *message = g_strdup_printf("done (name=%s start=%s)", name, has_start ? (start_it ? "true" : "false") : "default");
     g_autofree char *path = start("restore", id, "restore", name, message);
-    ferry_manager_complete_restore(manager, invocation, path);
+    ferry_bus_manager_complete_restore(manager, invocation, path);
     return TRUE;
 }
 
-static gboolean handle_migrate(FerryManager *manager, GDBusMethodInvocation *invocation, const char *domain,
+static gboolean handle_migrate(FerryBusManager *manager, GDBusMethodInvocation *invocation, const char *domain,
                                const char *peer, const char *const *methods, GVariant *options)
 {
     g_autofree char *list = g_strjoinv(",", (char **)methods);
     g_autofree char *given = g_variant_print(options, TRUE);
     char *message = g_strdup_printf("done (methods=%s options=%s)", list, given);
     g_autofree char *path = start("migrate", domain, domain, peer, message);
-    ferry_manager_complete_migrate(manager, invocation, path);
+    ferry_bus_manager_complete_migrate(manager, invocation, path);
     return TRUE;
 }
 
-static gboolean handle_failover(FerryManager *manager, GDBusMethodInvocation *invocation, const char *host,
+static gboolean handle_failover(FerryBusManager *manager, GDBusMethodInvocation *invocation, const char *host,
                                 GVariant *options)
 {
     g_autofree char *given = g_variant_print(options, TRUE);
     char *message = g_strdup_printf("done (options=%s)", given);
     g_autofree char *path = start("failover", host, host, NULL, message);
-    ferry_manager_complete_failover(manager, invocation, path);
+    ferry_bus_manager_complete_failover(manager, invocation, path);
     return TRUE;
 }
 
-static gboolean handle_verify(FerryArchive *archive, GDBusMethodInvocation *invocation, gpointer data)
+static gboolean handle_verify(FerryBusArchive *archive, GDBusMethodInvocation *invocation, gpointer data)
 {
-    g_autofree char *path = start("verify", ferry_archive_get_id(archive), "verify", ferry_archive_get_id(archive), NULL);
-    ferry_archive_complete_verify(archive, invocation, path);
+    g_autofree char *path = start("verify", ferry_bus_archive_get_id(archive), "verify", ferry_bus_archive_get_id(archive), NULL);
+    ferry_bus_archive_complete_verify(archive, invocation, path);
     return TRUE;
 }
 
-static gboolean handle_list_archives(FerryManager *manager, GDBusMethodInvocation *invocation)
+static gboolean handle_list_archives(FerryBusManager *manager, GDBusMethodInvocation *invocation)
 {
     g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE("a(sssx)"));
     g_variant_builder_add(&b, "(sssx)", WEB1_ARCHIVE, "web1", "alpha", WEB1_CREATED);
     g_variant_builder_add(&b, "(sssx)", "lonely-20260102T000000Z", "lonely", "beta",
                           WEB1_CREATED + G_GINT64_CONSTANT(86400) * G_USEC_PER_SEC);
-    ferry_manager_complete_list_archives(manager, invocation, g_variant_builder_end(&b));
+    ferry_bus_manager_complete_list_archives(manager, invocation, g_variant_builder_end(&b));
     return TRUE;
 }
 
-static gboolean handle_get_domain(FerryManager *manager, GDBusMethodInvocation *invocation, const char *name)
+static gboolean handle_get_domain(FerryBusManager *manager, GDBusMethodInvocation *invocation, const char *name)
 {
     if (!g_str_equal(name, "web1") && !g_str_equal(name, WEB1_UUID) && !g_str_equal(name, "running1")) {
         g_dbus_method_invocation_return_dbus_error(invocation, FERRY_ERROR_NAME_NOT_FOUND,
                                                    "no domain named \"nosuch\"");
         return TRUE;
     }
-    ferry_manager_complete_get_domain(manager, invocation,
+    ferry_bus_manager_complete_get_domain(manager, invocation,
                                       g_str_equal(name, "running1") ? FERRY_ROOT_PATH "/domain/running1"
                                                                     : FERRY_ROOT_PATH "/domain/web1");
     return TRUE;
 }
 
-static gboolean handle_purge(FerryManager *manager, GDBusMethodInvocation *invocation, const char *domain)
+static gboolean handle_purge(FerryBusManager *manager, GDBusMethodInvocation *invocation, const char *domain)
 {
     if (!g_str_equal(domain, WEB1_UUID)) {
         g_dbus_method_invocation_return_dbus_error(
@@ -244,29 +244,29 @@ static gboolean handle_purge(FerryManager *manager, GDBusMethodInvocation *invoc
             "domain running1 is not pending deletion; only an archived domain can be purged (virt-ferry archive)");
         return TRUE;
     }
-    ferry_manager_complete_purge(manager, invocation);
+    ferry_bus_manager_complete_purge(manager, invocation);
     return TRUE;
 }
 
 static void export_domain(const char *name, const char *uuid, gboolean pending)
 {
     g_autofree char *path = g_strconcat(FERRY_ROOT_PATH "/domain/", name, NULL);
-    g_autoptr(FerryObjectSkeleton) object = ferry_object_skeleton_new(path);
-    g_autoptr(FerryDomain) domain = ferry_domain_skeleton_new();
-    ferry_domain_set_name(domain, name);
-    ferry_domain_set_uuid(domain, uuid);
-    ferry_domain_set_state(domain, "stop");
-    ferry_domain_set_reason(domain, "shutoff:saved");
-    ferry_domain_set_pending_deletion(domain, pending);
-    ferry_object_skeleton_set_domain(object, domain);
+    g_autoptr(FerryBusObjectSkeleton) object = ferry_bus_object_skeleton_new(path);
+    g_autoptr(FerryBusDomain) domain = ferry_bus_domain_skeleton_new();
+    ferry_bus_domain_set_name(domain, name);
+    ferry_bus_domain_set_uuid(domain, uuid);
+    ferry_bus_domain_set_state(domain, "stop");
+    ferry_bus_domain_set_reason(domain, "shutoff:saved");
+    ferry_bus_domain_set_pending_deletion(domain, pending);
+    ferry_bus_object_skeleton_set_domain(object, domain);
     g_dbus_object_manager_server_export(objects, G_DBUS_OBJECT_SKELETON(object));
 }
 
 static void setup(GDBusConnection *bus)
 {
     objects = g_dbus_object_manager_server_new(FERRY_ROOT_PATH);
-    FerryManager *manager = ferry_manager_skeleton_new(); /* lives as long as the process */
-    ferry_manager_set_hostname(manager, "stand-in");
+    FerryBusManager *manager = ferry_bus_manager_skeleton_new(); /* lives as long as the process */
+    ferry_bus_manager_set_hostname(manager, "stand-in");
     g_signal_connect(manager, "handle-archive", G_CALLBACK(handle_archive), NULL);
     g_signal_connect(manager, "handle-restore", G_CALLBACK(handle_restore), NULL);
     g_signal_connect(manager, "handle-migrate", G_CALLBACK(handle_migrate), NULL);
@@ -282,17 +282,17 @@ static void setup(GDBusConnection *bus)
 
     g_autofree char *escaped = g_dbus_escape_object_path(WEB1_ARCHIVE);
     g_autofree char *path = g_strconcat(FERRY_ROOT_PATH "/archive/", escaped, NULL);
-    g_autoptr(FerryObjectSkeleton) object = ferry_object_skeleton_new(path);
-    g_autoptr(FerryArchive) archive = ferry_archive_skeleton_new();
-    ferry_archive_set_id(archive, WEB1_ARCHIVE);
-    ferry_archive_set_domain(archive, "web1");
-    ferry_archive_set_uuid(archive, WEB1_UUID);
-    ferry_archive_set_source_host(archive, "alpha");
-    ferry_archive_set_created(archive, WEB1_CREATED);
-    ferry_archive_set_size(archive, 300 * 1024 * 1024);
-    ferry_archive_set_has_memory_state(archive, TRUE);
+    g_autoptr(FerryBusObjectSkeleton) object = ferry_bus_object_skeleton_new(path);
+    g_autoptr(FerryBusArchive) archive = ferry_bus_archive_skeleton_new();
+    ferry_bus_archive_set_id(archive, WEB1_ARCHIVE);
+    ferry_bus_archive_set_domain(archive, "web1");
+    ferry_bus_archive_set_uuid(archive, WEB1_UUID);
+    ferry_bus_archive_set_source_host(archive, "alpha");
+    ferry_bus_archive_set_created(archive, WEB1_CREATED);
+    ferry_bus_archive_set_size(archive, 300 * 1024 * 1024);
+    ferry_bus_archive_set_has_memory_state(archive, TRUE);
     g_signal_connect(archive, "handle-verify", G_CALLBACK(handle_verify), NULL);
-    ferry_object_skeleton_set_archive(object, archive);
+    ferry_bus_object_skeleton_set_archive(object, archive);
     g_dbus_object_manager_server_export(objects, G_DBUS_OBJECT_SKELETON(object));
     export_domain("web1", WEB1_UUID, TRUE);
     export_domain("running1", "99999999-2222-3333-4444-555555555555", FALSE);

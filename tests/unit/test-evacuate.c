@@ -57,7 +57,7 @@ static void fixture_set_up(Fixture *f, gconstpointer data)
 
 static void fixture_tear_down(Fixture *f, gconstpointer data)
 {
-    ferry_config_free(f->config);
+    ferry_config_unref(f->config);
     g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", f->dir);
     g_assert_cmpint(system(cmd), ==, 0);
     g_free(f->dir);
@@ -272,7 +272,7 @@ static void test_evacuate_job(Fixture *f, gconstpointer data)
     g_clear_error(&error);
     FerryJob *job = ferry_evacuations_start_finish(ev, wait_for(&first), &error);
     g_assert_no_error(error);
-    g_assert_cmpstr(ferry_job_kind(job), ==, "evacuate");
+    g_assert_cmpint(ferry_job_kind(job), ==, FERRY_JOB_EVACUATE);
     while (!ferry_job_is_finished(job))
         g_main_context_iteration(NULL, TRUE);
     /* db had nowhere to go: D4 fails the evacuation and says so. */

@@ -379,7 +379,7 @@ static void test_jobs(void)
     FerryJobs *jobs = ferry_jobs_new(observe, &w);
     g_autoptr(GError) error = NULL;
 
-    FerryJob *ok = ferry_jobs_start(jobs, "archive", "d", "uuid-1", job_ok_with_note, NULL, NULL, &error);
+    FerryJob *ok = ferry_jobs_start(jobs, FERRY_JOB_ARCHIVE, "d", "uuid-1", job_ok_with_note, NULL, NULL, &error);
     g_assert_no_error(error);
     run_until_finished(&w, ok);
     g_auto(FerryJobState) s = { 0 };
@@ -392,23 +392,26 @@ static void test_jobs(void)
     /* The domain is free again once the job ended. */
     g_assert_null(ferry_jobs_for_domain(jobs, "uuid-1"));
 
-    FerryJob *long_job = ferry_jobs_start(jobs, "archive", "d", "uuid-1", job_waits_for_cancel, NULL, NULL, &error);
+    FerryJob *long_job = ferry_jobs_start(jobs, FERRY_JOB_ARCHIVE, "d", "uuid-1", job_waits_for_cancel, NULL, NULL, &error);
     g_assert_no_error(error);
-    g_assert_null(ferry_jobs_start(jobs, "restore", "d", "uuid-1", job_ok_with_note, NULL, NULL, &error));
+    g_assert_null(ferry_jobs_start(jobs, FERRY_JOB_RESTORE, "d", "uuid-1", job_ok_with_note, NULL, NULL, &error));
     g_assert_error(error, FERRY_ERROR, FERRY_ERROR_BUSY);
     g_clear_error(&error);
     g_assert_false(ferry_jobs_hold(jobs, "uuid-1", &error));
     g_assert_error(error, FERRY_ERROR, FERRY_ERROR_BUSY);
     g_clear_error(&error);
+    g_assert_cmpuint(ferry_jobs_count_running(jobs, FERRY_JOB_ARCHIVE), ==, 1);
+    g_assert_cmpuint(ferry_jobs_count_running(jobs, FERRY_JOB_VERIFY), ==, 0);
     ferry_job_cancel(long_job);
     run_until_finished(&w, long_job);
+    g_assert_cmpuint(ferry_jobs_count_running(jobs, FERRY_JOB_ARCHIVE), ==, 0);
     g_auto(FerryJobState) c = { 0 };
     ferry_job_get_state(long_job, &c);
     g_assert_cmpint(c.status, ==, FERRY_JOB_CANCELLED);
     g_autoptr(GError) cancelled = ferry_job_dup_error(long_job);
     g_assert_error(cancelled, FERRY_ERROR, FERRY_ERROR_CANCELLED);
 
-    FerryJob *bad = ferry_jobs_start(jobs, "verify", "x", NULL, job_fails_foreign, NULL, NULL, &error);
+    FerryJob *bad = ferry_jobs_start(jobs, FERRY_JOB_VERIFY, "x", NULL, job_fails_foreign, NULL, NULL, &error);
     run_until_finished(&w, bad);
     g_autoptr(GError) failed = ferry_job_dup_error(bad);
     g_assert_error(failed, FERRY_ERROR, FERRY_ERROR_FAILED);
@@ -421,6 +424,28 @@ static void test_jobs(void)
     ferry_jobs_free(jobs);
     g_hash_table_unref(w.finished);
     g_main_loop_unref(w.loop);
+}
+
+/* Cancelling another caller's job asks the action its kind is started with: a failover
+ * never shares migrate's kept authorization, and only an archive job asks "archive". */
+static void test_job_kinds(void)
+{
+    static const struct {
+        FerryJobKind kind;
+        const char *name, *action;
+    } expected[] = {
+        { FERRY_JOB_ARCHIVE, "archive", "org.virtferry.ferry1.archive" },
+        { FERRY_JOB_RESTORE, "restore", "org.virtferry.ferry1.restore" },
+        { FERRY_JOB_VERIFY, "verify", "org.virtferry.ferry1.restore" },
+        { FERRY_JOB_MIGRATE, "migrate", "org.virtferry.ferry1.migrate" },
+        { FERRY_JOB_MOVE_DISK, "move-disk", "org.virtferry.ferry1.migrate" },
+        { FERRY_JOB_FAILOVER, "failover", "org.virtferry.ferry1.failover" },
+    };
+    g_assert_cmpuint(G_N_ELEMENTS(expected), ==, FERRY_JOB_N_KINDS);
+    for (gsize i = 0; i < G_N_ELEMENTS(expected); i++) {
+        g_assert_cmpstr(ferry_job_kind_name(expected[i].kind), ==, expected[i].name);
+        g_assert_cmpstr(ferry_job_kind_action(expected[i].kind), ==, expected[i].action);
+    }
 }
 
 int main(int argc, char **argv)
@@ -437,5 +462,6 @@ int main(int argc, char **argv)
     g_test_add("/library/partial-hidden", Fixture, NULL, set_up, test_partial_hidden, tear_down);
     g_test_add("/library/journal", Fixture, NULL, set_up, test_journal, tear_down);
     g_test_add_func("/library/jobs", test_jobs);
+    g_test_add_func("/library/job-kinds", test_job_kinds);
     return g_test_run();
 }

@@ -223,11 +223,11 @@ static void test_versions(Fixture *f, gconstpointer data)
     g_assert_cmpstr(q, ==, "7.2.11");
 
     g_autoptr(GError) error = NULL;
-    g_assert_true(ferry_check_version_pair("libvirt", "alpha", 9000000, "beta", 9000000, &error));
-    g_assert_true(ferry_check_version_pair("QEMU", "alpha", 7002000, "beta", 8000000, &error));
-    g_assert_true(ferry_check_version_pair("QEMU", "alpha", 7002000, "beta", 0, &error));
+    g_assert_true(ferry_migrate_check_version_pair("libvirt", "alpha", 9000000, "beta", 9000000, &error));
+    g_assert_true(ferry_migrate_check_version_pair("QEMU", "alpha", 7002000, "beta", 8000000, &error));
+    g_assert_true(ferry_migrate_check_version_pair("QEMU", "alpha", 7002000, "beta", 0, &error));
     g_assert_no_error(error);
-    g_assert_false(ferry_check_version_pair("libvirt", "alpha", 9000000, "beta", 8000000, &error));
+    g_assert_false(ferry_migrate_check_version_pair("libvirt", "alpha", 9000000, "beta", 8000000, &error));
     g_assert_error(error, FERRY_ERROR, FERRY_ERROR_INCOMPATIBLE);
     assert_message_has(error, "libvirt on beta is 8.0.0, older than 9.0.0 on alpha");
     assert_message_has(error, "Upgrade libvirt on beta");
@@ -235,7 +235,7 @@ static void test_versions(Fixture *f, gconstpointer data)
     /* Two real connections: one library, one test hypervisor. */
     g_autoptr(virConnect) dst = open_target(f, 0);
     g_clear_error(&error);
-    g_assert_true(ferry_check_versions(f->src, dst, &error));
+    g_assert_true(ferry_migrate_check_versions(f->src, dst, &error));
     g_assert_no_error(error);
 }
 
@@ -253,7 +253,7 @@ static char *caps(const char *arch, const char *vendor, const char *model, const
 static void assert_cpus(const char *a, const char *b, FerryCpuMatch match, gboolean ok)
 {
     g_autoptr(GError) error = NULL;
-    g_assert_cmpint(ferry_check_host_cpus(a, "alpha", b, "beta", match, &error), ==, ok);
+    g_assert_cmpint(ferry_migrate_check_host_cpus(a, "alpha", b, "beta", match, &error), ==, ok);
     if (ok) {
         g_assert_no_error(error);
     } else {
@@ -277,7 +277,7 @@ static void test_host_cpus(void)
     assert_cpus(intel, intel_old, FERRY_CPU_MATCH_IDENTICAL, FALSE);
     assert_cpus(intel, intel_less, FERRY_CPU_MATCH_IDENTICAL, FALSE);
     g_autoptr(GError) features = NULL;
-    g_assert_false(ferry_check_host_cpus(intel, "alpha", intel_less, "beta", FERRY_CPU_MATCH_IDENTICAL, &features));
+    g_assert_false(ferry_migrate_check_host_cpus(intel, "alpha", intel_less, "beta", FERRY_CPU_MATCH_IDENTICAL, &features));
     assert_message_has(features, "different features");
     assert_cpus(intel, intel_old, FERRY_CPU_MATCH_VENDOR, TRUE);
     assert_cpus(intel, amd, FERRY_CPU_MATCH_VENDOR, FALSE);   /* C8: no AMD <-> Intel live move */
@@ -286,14 +286,14 @@ static void test_host_cpus(void)
     assert_cpus(intel, arm, FERRY_CPU_MATCH_ARCH, FALSE);
 
     g_autoptr(GError) error = NULL;
-    g_assert_false(ferry_check_host_cpus(intel, "alpha", amd, "beta", FERRY_CPU_MATCH_VENDOR, &error));
+    g_assert_false(ferry_migrate_check_host_cpus(intel, "alpha", amd, "beta", FERRY_CPU_MATCH_VENDOR, &error));
     assert_message_has(error, "AMD EPYC-Rome, x86_64");
     assert_message_has(error, "Intel Skylake-Client-IBRS, x86_64");
     g_clear_error(&error);
-    g_assert_false(ferry_check_host_cpus("<domain/>", "alpha", amd, "beta", FERRY_CPU_MATCH_ARCH, &error));
+    g_assert_false(ferry_migrate_check_host_cpus("<domain/>", "alpha", amd, "beta", FERRY_CPU_MATCH_ARCH, &error));
     g_assert_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT);
     g_clear_error(&error);
-    g_assert_false(ferry_check_host_cpus(intel, "alpha", "<capabilities", "beta", FERRY_CPU_MATCH_ARCH, &error));
+    g_assert_false(ferry_migrate_check_host_cpus(intel, "alpha", "<capabilities", "beta", FERRY_CPU_MATCH_ARCH, &error));
     g_assert_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT);
 }
 
@@ -307,7 +307,7 @@ static void test_cpu(Fixture *f, gconstpointer data)
         g_autoptr(virDomain) dom = domain(f->src, names[i]);
         for (int cold = 0; cold <= 1; cold++) {
             g_autoptr(GError) error = NULL;
-            if (!ferry_check_cpu(f->src, dst, dom, cold, &error))
+            if (!ferry_migrate_check_cpu(f->src, dst, dom, cold, &error))
                 g_error("%s (cold %d): %s", names[i], cold, error->message);
         }
     }
@@ -323,9 +323,9 @@ static void test_memory(Fixture *f, gconstpointer data)
     g_autoptr(virDomain) small = domain(f->src, "vm1");
     g_autoptr(virDomain) big = domain(f->src, "big");
     g_autoptr(GError) error = NULL;
-    g_assert_true(ferry_check_memory(dst, small, &error));
+    g_assert_true(ferry_migrate_check_memory(dst, small, &error));
     g_assert_no_error(error);
-    g_assert_false(ferry_check_memory(dst, big, &error));
+    g_assert_false(ferry_migrate_check_memory(dst, big, &error));
     g_assert_error(error, FERRY_ERROR, FERRY_ERROR_NO_CAPACITY);
     assert_message_has(error, "has 3 MiB of memory free");
     assert_message_has(error, "domain 'big' needs 512 MiB");
@@ -333,7 +333,7 @@ static void test_memory(Fixture *f, gconstpointer data)
     /* A target that cannot say: an error, not a pass. */
     g_autoptr(virConnect) nocells = open_target(f, 0);
     g_clear_error(&error);
-    g_assert_false(ferry_check_memory(nocells, small, &error));
+    g_assert_false(ferry_migrate_check_memory(nocells, small, &error));
     g_assert_nonnull(error);
     assert_message_has(error, "cannot read the free memory");
 }
@@ -347,12 +347,12 @@ static void test_disk_space(Fixture *f, gconstpointer data)
 
     /* vm1.img: 2 GiB capacity, 1 GiB used. The target needs 3 x 2 GiB. */
     g_autoptr(virConnect) roomy = open_target(f, 1);
-    g_assert_true(ferry_check_disk_space(f->src, roomy, vm1, NULL, &error));
+    g_assert_true(ferry_migrate_check_disk_space(f->src, roomy, vm1, NULL, &error));
     g_assert_no_error(error);
     assert_images_empty(f);
 
     g_autoptr(virConnect) full = open_target(f, 95); /* 100 - 95 - vm1.img's 1 = 4 GiB free */
-    g_assert_false(ferry_check_disk_space(f->src, full, vm1, NULL, &error));
+    g_assert_false(ferry_migrate_check_disk_space(f->src, full, vm1, NULL, &error));
     g_assert_error(error, FERRY_ERROR, FERRY_ERROR_NO_CAPACITY);
     assert_message_has(error, f->images);
     assert_message_has(error, "has 4096 MiB free");
@@ -363,7 +363,7 @@ static void test_disk_space(Fixture *f, gconstpointer data)
      * read (the test driver's 100 GiB) and removed. */
     int before = n_pools(full);
     g_clear_error(&error);
-    g_assert_true(ferry_check_disk_space(f->src, full, vm1, "/srv/elsewhere/", &error));
+    g_assert_true(ferry_migrate_check_disk_space(f->src, full, vm1, "/srv/elsewhere/", &error));
     g_assert_no_error(error);
     g_assert_cmpint(n_pools(full), ==, before);
 
@@ -372,23 +372,23 @@ static void test_disk_space(Fixture *f, gconstpointer data)
     g_autoptr(virStoragePool) idle = virStoragePoolDefineXML(
         full, "<pool type='dir'><name>idle</name><target><path>/srv/idle</path></target></pool>", 0);
     g_assert_nonnull(idle);
-    g_assert_true(ferry_check_disk_space(f->src, full, vm1, "/srv/idle", &error));
+    g_assert_true(ferry_migrate_check_disk_space(f->src, full, vm1, "/srv/idle", &error));
     g_assert_no_error(error);
     g_assert_cmpint(virStoragePoolIsActive(idle), ==, 0);
     g_assert_cmpint(n_pools(full), ==, before + 1);
 
-    g_assert_false(ferry_check_disk_space(f->src, full, vm1, "relative/dir", &error));
+    g_assert_false(ferry_migrate_check_disk_space(f->src, full, vm1, "relative/dir", &error));
     g_assert_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT);
     g_clear_error(&error);
 
     /* The source: vm1.img may still grow by 1 GiB while it is copied. */
     g_autoptr(virConnect) src_full = open_source(f, 98); /* 100 - 98 - 1 = 1 GiB: just enough */
     g_autoptr(virDomain) vm1_full = domain(src_full, "vm1");
-    g_assert_true(ferry_check_disk_space(src_full, roomy, vm1_full, NULL, &error));
+    g_assert_true(ferry_migrate_check_disk_space(src_full, roomy, vm1_full, NULL, &error));
     g_assert_no_error(error);
     g_autoptr(virConnect) src_fuller = open_source(f, 99); /* nothing left */
     g_autoptr(virDomain) vm1_fuller = domain(src_fuller, "vm1");
-    g_assert_false(ferry_check_disk_space(src_fuller, roomy, vm1_fuller, NULL, &error));
+    g_assert_false(ferry_migrate_check_disk_space(src_fuller, roomy, vm1_fuller, NULL, &error));
     g_assert_error(error, FERRY_ERROR, FERRY_ERROR_NO_CAPACITY);
     assert_message_has(error, "has 0 MiB free");
     assert_message_has(error, "may still grow by 1024 MiB");
@@ -396,7 +396,7 @@ static void test_disk_space(Fixture *f, gconstpointer data)
 
     /* Disks that are not image files are not copied into a directory. */
     g_autoptr(virDomain) blockdisk = domain(f->src, "blockdisk");
-    g_assert_true(ferry_check_disk_space(f->src, full, blockdisk, NULL, &error));
+    g_assert_true(ferry_migrate_check_disk_space(f->src, full, blockdisk, NULL, &error));
     g_assert_no_error(error);
 }
 
@@ -468,9 +468,9 @@ static void test_blockers(Fixture *f, gconstpointer data)
 {
     g_autoptr(virDomain) dom = domain(f->src, "vm1");
     g_autoptr(GError) error = NULL;
-    g_assert_true(ferry_check_blockers(dom, NULL, TRUE, &error));
+    g_assert_true(ferry_migrate_check_blockers(dom, NULL, TRUE, &error));
     g_assert_no_error(error);
-    g_assert_true(ferry_check_idle(dom, &error)); /* the test driver has no jobs: it cannot tell */
+    g_assert_true(ferry_migrate_check_idle(dom, &error)); /* the test driver has no jobs: it cannot tell */
     g_assert_no_error(error);
 
     const char *hostdevs =
@@ -479,7 +479,7 @@ static void test_blockers(Fixture *f, gconstpointer data)
         "<address domain='0x0000' bus='0x03' slot='0x00' function='0x1'/></source></hostdev>"
         "<hostdev mode='subsystem' type='usb'><source><vendor id='0x046d'/><product id='0xc52b'/></source></hostdev>"
         "</devices></domain>";
-    g_assert_false(ferry_check_blockers(dom, hostdevs, FALSE, &error));
+    g_assert_false(ferry_migrate_check_blockers(dom, hostdevs, FALSE, &error));
     g_assert_error(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED);
     assert_message_has(error, "PCI host device 0000:03:00.1");
     assert_message_has(error, "USB host device 046d:c52b");
@@ -491,23 +491,23 @@ static void test_blockers(Fixture *f, gconstpointer data)
         "<domain type='test'><name>vm1</name><memory>1024</memory><os><type>hvm</type></os><devices>"
         "<filesystem type='mount'><driver type='virtiofs'/><source dir='/srv/share'/><target dir='share'/>"
         "</filesystem></devices></domain>";
-    g_assert_true(ferry_check_blockers(dom, virtiofs, FALSE, &error));
+    g_assert_true(ferry_migrate_check_blockers(dom, virtiofs, FALSE, &error));
     g_assert_no_error(error);
-    g_assert_false(ferry_check_blockers(dom, virtiofs, TRUE, &error));
+    g_assert_false(ferry_migrate_check_blockers(dom, virtiofs, TRUE, &error));
     g_assert_error(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED);
     assert_message_has(error, "virtiofs share (mount tag share)");
     g_clear_error(&error);
 
     set_no_migrate(dom, TRUE);
-    g_assert_false(ferry_check_blockers(dom, NULL, FALSE, &error));
+    g_assert_false(ferry_migrate_check_blockers(dom, NULL, FALSE, &error));
     g_assert_error(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED);
     assert_message_has(error, "virt-ferry policy vm1 no_migrate=false");
     g_clear_error(&error);
     set_no_migrate(dom, FALSE);
-    g_assert_true(ferry_check_blockers(dom, NULL, TRUE, &error));
+    g_assert_true(ferry_migrate_check_blockers(dom, NULL, TRUE, &error));
     g_assert_no_error(error);
 
-    g_assert_false(ferry_check_blockers(dom, "<network/>", TRUE, &error));
+    g_assert_false(ferry_migrate_check_blockers(dom, "<network/>", TRUE, &error));
     g_assert_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT);
 }
 

@@ -1,0 +1,541 @@
+/* The host engine (see host.h). */
+#include "host.h"
+
+#include "archive.h"
+#include "evacuate.h"
+#include "ferry-error.h"
+#include "library.h"
+#include "libvirt-autoptr.h"
+#include "libvirt-open.h"
+#include "networks.h"
+#include "recover.h"
+
+#include <errno.h>
+
+#define HEALTH_INTERVAL_SECONDS 5
+#define ARCHIVES_REFRESH_SECONDS 30
+/* libvirt 9.0 sends no event when a network's metadata changes, and a peer's networks are
+ * only seen by reading them. */
+#define NETMAP_REFRESH_SECONDS 30
+
+/* CheckNetworks and ListArchives need no authorization, and each read may take a thread for
+ * long (a dead peer, slow shared storage): however many callers ask, one read runs at a
+ * time. A caller who asks while one runs waits for the next, which starts when that one
+ * ends: he sees what is there after he asked. */
+typedef struct {
+    GTaskThreadFunc work;             /* returns a pointer (or an error); its task data is the config */
+    gpointer (*ref)(gpointer result);
+    GDestroyNotify unref;
+    void (*seen)(FerryHost *host, gpointer result); /* before the callers are answered; NULL: none */
+    gboolean running;
+    gboolean again;                   /* a read is due after the running one, callers or not */
+    GPtrArray *current, *next;        /* GTask: the callers the running and the next read answer */
+} SharedRead;
+
+struct _FerryHost {
+    FerryConfig *config;
+    const FerryHostCallbacks *callbacks;
+    gpointer user_data;
+    FerryInventory *inventory;
+    FerryHealth *health;
+    FerryJobs *jobs;
+    FerryEvacuations *evacuations; /* PlanEvacuation, Evacuate */
+    gboolean recovery_done;
+    guint archives_timer;
+
+    /* The network map keeper: one write at a time, one more if asked meanwhile. */
+    guint netmap_timer;
+    GFileMonitor *declarations_monitor;
+    gboolean netmap_writing, netmap_again;
+    GPtrArray *peer_maps;         /* FerryPeerNetmap: the peers' networks, last read */
+    gboolean peers_reading;
+
+    SharedRead library_list;      /* ListArchives and the refreshes */
+    SharedRead networks_check;    /* CheckNetworks */
+};
+
+FerryConfig *ferry_host_config(FerryHost *host) { return host->config; }
+FerryInventory *ferry_host_inventory(FerryHost *host) { return host->inventory; }
+FerryJobs *ferry_host_jobs(FerryHost *host) { return host->jobs; }
+FerryEvacuations *ferry_host_evacuations(FerryHost *host) { return host->evacuations; }
+
+/* ------------------------------------------------------------------ the network map on disk */
+
+/* What a thread working on the map needs: the configuration and the peers' networks as
+ * last read (FerryPeerNetmap, shared read-only; NULL: none read yet). */
+typedef struct {
+    FerryConfig *config;
+    GPtrArray *peers;
+} NetmapWork;
+
+static NetmapWork *netmap_work_new(FerryHost *host)
+{
+    NetmapWork *w = g_new0(NetmapWork, 1);
+    w->config = ferry_config_ref(host->config);
+    w->peers = host->peer_maps ? g_ptr_array_ref(host->peer_maps) : NULL;
+    return w;
+}
+
+static void netmap_work_free(NetmapWork *w)
+{
+    ferry_config_unref(w->config);
+    g_clear_pointer(&w->peers, g_ptr_array_unref);
+    g_free(w);
+}
+
+static void write_netmap_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    NetmapWork *w = data;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *path = ferry_networks_map_path(w->config->state_dir);
+    g_autoptr(virConnect) conn = ferry_libvirt_open(w->config->libvirt_uri, &error);
+    if (conn && g_mkdir_with_parents(w->config->state_dir, 0755) < 0)
+        g_set_error(&error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot create %s: %s", w->config->state_dir,
+                    g_strerror(errno));
+    if (!error)
+        ferry_networks_write_map(conn, w->config->networks_dir, w->peers, path, &error);
+    if (error)
+        g_warning("cannot write the network map %s: %s", path, error->message);
+    g_task_return_boolean(task, TRUE);
+}
+
+static void netmap_written(GObject *source, GAsyncResult *res, gpointer data)
+{
+    FerryHost *host = data;
+    host->netmap_writing = FALSE;
+    if (host->netmap_again) {
+        host->netmap_again = FALSE;
+        ferry_host_networks_changed(host);
+    }
+}
+
+void ferry_host_networks_changed(FerryHost *host)
+{
+    if (host->netmap_writing) {
+        host->netmap_again = TRUE; /* one more pass once this one is done */
+        return;
+    }
+    host->netmap_writing = TRUE;
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, netmap_written, host);
+    g_task_set_task_data(task, netmap_work_new(host), (GDestroyNotify)netmap_work_free);
+    g_task_run_in_thread(task, write_netmap_in_thread);
+}
+
+static void networks_changed_cb(gpointer data)
+{
+    ferry_host_networks_changed(data);
+}
+
+/* Apart from the host's own map: a dead peer can hold a connection for minutes, and this
+ * host's own changes must reach the hook at once. A peer that cannot be read keeps what was
+ * last read of it. */
+static void read_peers_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    NetmapWork *w = data;
+    g_task_return_pointer(task, ferry_networks_read_peers((const char *const *)w->config->peers, w->peers),
+                          (GDestroyNotify)g_ptr_array_unref);
+}
+
+static void peers_read(GObject *source, GAsyncResult *res, gpointer data)
+{
+    FerryHost *host = data;
+    GPtrArray *maps = g_task_propagate_pointer(G_TASK(res), NULL);
+    host->peers_reading = FALSE;
+    if (!maps)
+        return;
+    gboolean changed = !ferry_peer_netmaps_equal(host->peer_maps, maps);
+    g_clear_pointer(&host->peer_maps, g_ptr_array_unref);
+    host->peer_maps = maps;
+    if (changed)
+        ferry_host_networks_changed(host);
+}
+
+static void read_peers(FerryHost *host)
+{
+    if (host->peers_reading || !host->config->peers[0])
+        return;
+    host->peers_reading = TRUE;
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, peers_read, host);
+    g_task_set_task_data(task, netmap_work_new(host), (GDestroyNotify)netmap_work_free);
+    g_task_run_in_thread(task, read_peers_in_thread);
+}
+
+static gboolean netmap_timer(gpointer data)
+{
+    FerryHost *host = data;
+    if (ferry_inventory_is_connected(host->inventory))
+        ferry_host_networks_changed(host);
+    read_peers(host);
+    return G_SOURCE_CONTINUE;
+}
+
+static void on_declarations_changed(GFileMonitor *monitor, GFile *file, GFile *other, GFileMonitorEvent event,
+                                    gpointer data)
+{
+    FerryHost *host = data;
+    if (event == G_FILE_MONITOR_EVENT_CHANGES_DONE_HINT || event == G_FILE_MONITOR_EVENT_DELETED ||
+        event == G_FILE_MONITOR_EVENT_CREATED || event == G_FILE_MONITOR_EVENT_MOVED_IN ||
+        event == G_FILE_MONITOR_EVENT_RENAMED)
+        if (ferry_inventory_is_connected(host->inventory))
+            ferry_host_networks_changed(host);
+}
+
+/* The declarations are files an administrator edits: the map follows them at once. */
+static void watch_declarations(FerryHost *host)
+{
+    const char *dir_path = host->config->networks_dir;
+    g_autoptr(GFile) dir = g_file_new_for_path(dir_path);
+    g_autoptr(GError) error = NULL;
+    g_mkdir_with_parents(dir_path, 0755);
+    host->declarations_monitor = g_file_monitor_directory(dir, G_FILE_MONITOR_WATCH_MOVES, NULL, &error);
+    if (!host->declarations_monitor) {
+        g_warning("cannot watch %s (%s); the network map follows it every %d s", dir_path, error->message,
+                  NETMAP_REFRESH_SECONDS);
+        return;
+    }
+    g_signal_connect(host->declarations_monitor, "changed", G_CALLBACK(on_declarations_changed), host);
+}
+
+/* ------------------------------------------------------------------ reads every caller shares */
+
+typedef struct {
+    FerryHost *host;
+    SharedRead *read;
+} SharedReadRun;
+
+static void shared_read_start(FerryHost *host, SharedRead *read);
+
+static void shared_read_done(GObject *source, GAsyncResult *res, gpointer data)
+{
+    SharedReadRun *run = data;
+    FerryHost *host = run->host;
+    SharedRead *read = run->read;
+    g_free(run);
+    g_autoptr(GError) error = NULL;
+    gpointer result = g_task_propagate_pointer(G_TASK(res), &error);
+    if (result && read->seen)
+        read->seen(host, result);
+    g_autoptr(GPtrArray) callers = g_steal_pointer(&read->current);
+    for (guint i = 0; i < callers->len; i++) {
+        GTask *caller = g_ptr_array_index(callers, i);
+        if (result)
+            g_task_return_pointer(caller, read->ref(result), read->unref);
+        else if (error)
+            g_task_return_error(caller, g_error_copy(error));
+        else
+            g_task_return_pointer(caller, NULL, NULL);
+    }
+    if (result)
+        read->unref(result);
+    read->running = FALSE;
+    if (read->again)
+        shared_read_start(host, read);
+}
+
+static void shared_read_start(FerryHost *host, SharedRead *read)
+{
+    read->running = TRUE;
+    read->again = FALSE;
+    read->current = g_steal_pointer(&read->next);
+    read->next = g_ptr_array_new_with_free_func(g_object_unref);
+    SharedReadRun *run = g_new0(SharedReadRun, 1);
+    run->host = host;
+    run->read = read;
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, shared_read_done, run);
+    g_task_set_task_data(task, ferry_config_ref(host->config), (GDestroyNotify)ferry_config_unref);
+    g_task_run_in_thread(task, read->work);
+}
+
+/* Asks for a read; @caller (may be NULL: a refresh) gets its result. */
+static void shared_read_request(FerryHost *host, SharedRead *read, GTask *caller)
+{
+    if (caller)
+        g_ptr_array_add(read->next, g_object_ref(caller));
+    read->again = TRUE;
+    if (!read->running)
+        shared_read_start(host, read);
+}
+
+static void shared_read_init(SharedRead *read)
+{
+    read->next = g_ptr_array_new_with_free_func(g_object_unref);
+}
+
+static void shared_read_clear(SharedRead *read)
+{
+    g_clear_pointer(&read->next, g_ptr_array_unref);
+}
+
+/* ------------------------------------------------------------------ CheckNetworks */
+
+static void check_networks_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    FerryConfig *config = data;
+    GError *error = NULL;
+    GVariant *rows = ferry_networks_compare(config->libvirt_uri, config->networks_dir,
+                                            (const char *const *)config->peers, &error);
+    if (rows)
+        g_task_return_pointer(task, rows, (GDestroyNotify)g_variant_unref);
+    else
+        g_task_return_error(task, error);
+}
+
+void ferry_host_check_networks_async(FerryHost *host, GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
+    g_task_set_source_tag(task, ferry_host_check_networks_async);
+    shared_read_request(host, &host->networks_check, task);
+}
+
+GVariant *ferry_host_check_networks_finish(FerryHost *host, GAsyncResult *result, GError **error)
+{
+    g_return_val_if_fail(g_task_is_valid(result, NULL), NULL);
+    return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+/* ------------------------------------------------------------------ the archive library */
+
+static void list_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    FerryConfig *config = data;
+    g_task_return_pointer(task, ferry_library_list(config->archive_library), (GDestroyNotify)g_ptr_array_unref);
+}
+
+static void library_seen(FerryHost *host, gpointer manifests)
+{
+    if (host->callbacks->archives_changed)
+        host->callbacks->archives_changed(manifests, host->user_data);
+}
+
+static void refresh_archives(FerryHost *host)
+{
+    shared_read_request(host, &host->library_list, NULL);
+}
+
+void ferry_host_list_archives_async(FerryHost *host, GAsyncReadyCallback callback, gpointer user_data)
+{
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
+    g_task_set_source_tag(task, ferry_host_list_archives_async);
+    shared_read_request(host, &host->library_list, task);
+}
+
+GPtrArray *ferry_host_list_archives_finish(FerryHost *host, GAsyncResult *result, GError **error)
+{
+    g_return_val_if_fail(g_task_is_valid(result, NULL), NULL);
+    return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+static gboolean archives_timer(gpointer data)
+{
+    refresh_archives(data);
+    return G_SOURCE_CONTINUE;
+}
+
+/* ------------------------------------------------------------------ Verify */
+
+FerryJob *ferry_host_verify_start(FerryHost *host, const char *id, GError **error)
+{
+    /* Each verify reads a whole archive in a thread of its own. */
+    if (ferry_jobs_count_running(host->jobs, FERRY_JOB_VERIFY) >= FERRY_HOST_MAX_VERIFY) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_BUSY,
+                    "%d archives are being verified already; try again when one is done", FERRY_HOST_MAX_VERIFY);
+        return NULL;
+    }
+    return ferry_verify_start(host->jobs, host->config, id, error);
+}
+
+/* ------------------------------------------------------------------ Purge */
+
+typedef struct {
+    FerryHost *host;
+    FerryConfig *config;
+    char *uuid;
+} PurgeWork;
+
+static void purge_work_free(PurgeWork *w)
+{
+    ferry_jobs_release(w->host->jobs, w->uuid);
+    ferry_config_unref(w->config);
+    g_free(w->uuid);
+    g_free(w);
+}
+
+static void purge_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    PurgeWork *w = data;
+    GError *error = NULL;
+    if (ferry_purge(w->config, w->uuid, &error))
+        g_task_return_boolean(task, TRUE);
+    else
+        g_task_return_error(task, error);
+}
+
+void ferry_host_purge_async(FerryHost *host, const char *name_or_uuid, GAsyncReadyCallback callback,
+                            gpointer user_data)
+{
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
+    g_task_set_source_tag(task, ferry_host_purge_async);
+    GError *error = NULL;
+    const FerryDomainInfo *info = ferry_inventory_lookup(host->inventory, name_or_uuid, &error);
+    if (info && !info->pending_deletion)
+        g_set_error(&error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "domain %s is not pending deletion; only an archived domain can be purged (virt-ferry archive)",
+                    info->name);
+    if (error || !ferry_jobs_hold(host->jobs, info->uuid, &error)) {
+        g_task_return_error(task, error);
+        return;
+    }
+    PurgeWork *w = g_new0(PurgeWork, 1);
+    w->host = host;
+    w->config = ferry_config_ref(host->config);
+    w->uuid = g_strdup(info->uuid);
+    /* The hold ends with the work's data, in this context, when the task is done. */
+    g_task_set_task_data(task, w, (GDestroyNotify)purge_work_free);
+    g_task_run_in_thread(task, purge_in_thread);
+}
+
+gboolean ferry_host_purge_finish(FerryHost *host, GAsyncResult *result, GError **error)
+{
+    g_return_val_if_fail(g_task_is_valid(result, NULL), FALSE);
+    return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+/* ------------------------------------------------------------------ recovery */
+
+static void recover_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    ferry_recover_journal(data);
+    g_task_return_boolean(task, TRUE);
+}
+
+static void recovered(GObject *source, GAsyncResult *res, gpointer data)
+{
+    refresh_archives(data);
+}
+
+/* Once per process: later journal entries belong to jobs running here. */
+static void recover_once(FerryHost *host)
+{
+    if (host->recovery_done)
+        return;
+    host->recovery_done = TRUE;
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, recovered, host);
+    g_task_set_task_data(task, ferry_config_ref(host->config), (GDestroyNotify)ferry_config_unref);
+    g_task_run_in_thread(task, recover_in_thread);
+}
+
+/* ------------------------------------------------------------------ inventory, health, jobs */
+
+static void on_domain_added(const FerryDomainInfo *info, gpointer data)
+{
+    FerryHost *host = data;
+    if (host->callbacks->domain_added)
+        host->callbacks->domain_added(info, host->user_data);
+}
+
+static void on_domain_changed(const FerryDomainInfo *old, const FerryDomainInfo *info, gpointer data)
+{
+    FerryHost *host = data;
+    if (host->callbacks->domain_changed)
+        host->callbacks->domain_changed(old, info, host->user_data);
+}
+
+static void on_domain_removed(const FerryDomainInfo *info, gpointer data)
+{
+    FerryHost *host = data;
+    if (host->callbacks->domain_removed)
+        host->callbacks->domain_removed(info, host->user_data);
+}
+
+static void on_connection(gboolean connected, const char *detail, gpointer data)
+{
+    FerryHost *host = data;
+    if (connected) {
+        ferry_health_poll(host->health);
+        recover_once(host);
+        ferry_host_networks_changed(host);
+    }
+    if (host->callbacks->connection_changed)
+        host->callbacks->connection_changed(connected, detail, host->user_data);
+}
+
+static const FerryInventoryCallbacks inventory_callbacks = {
+    .domain_added = on_domain_added,
+    .domain_changed = on_domain_changed,
+    .domain_removed = on_domain_removed,
+    .connection_changed = on_connection,
+    .networks_changed = networks_changed_cb,
+};
+
+static void on_health(GVariant *health, gpointer data)
+{
+    FerryHost *host = data;
+    if (host->callbacks->health_changed)
+        host->callbacks->health_changed(health, host->user_data);
+}
+
+static void on_job_changed(FerryJob *job, gpointer data)
+{
+    FerryHost *host = data;
+    if (host->callbacks->job_changed)
+        host->callbacks->job_changed(job, host->user_data);
+    /* A job may have added or removed an archive, here or in a shared library. */
+    if (ferry_job_is_finished(job))
+        refresh_archives(host);
+}
+
+void ferry_host_libvirtd_started(FerryHost *host)
+{
+    ferry_inventory_reconnect_now(host->inventory);
+}
+
+FerryHost *ferry_host_new(FerryConfig *config, const FerryHostCallbacks *callbacks, gpointer user_data)
+{
+    FerryHost *host = g_new0(FerryHost, 1);
+    host->config = ferry_config_ref(config);
+    host->callbacks = callbacks;
+    host->user_data = user_data;
+    host->jobs = ferry_jobs_new(on_job_changed, host);
+    host->evacuations = ferry_evacuations_new(host->jobs, config);
+    host->inventory = ferry_inventory_new(config->libvirt_uri, &inventory_callbacks, host);
+    host->library_list = (SharedRead){ list_in_thread, (gpointer (*)(gpointer))g_ptr_array_ref,
+                                       (GDestroyNotify)g_ptr_array_unref, library_seen };
+    shared_read_init(&host->library_list);
+    host->networks_check = (SharedRead){ check_networks_in_thread, (gpointer (*)(gpointer))g_variant_ref,
+                                         (GDestroyNotify)g_variant_unref, NULL };
+    shared_read_init(&host->networks_check);
+    if (config->failover_dir)
+        ferry_inventory_publish_to(host->inventory, config->failover_dir);
+    ferry_inventory_tag_hotplugged_nics(host->inventory, config->networks_dir);
+    return host;
+}
+
+void ferry_host_start(FerryHost *host)
+{
+    g_return_if_fail(!host->health);
+    host->health = ferry_health_new(NULL, HEALTH_INTERVAL_SECONDS, on_health, host);
+    host->archives_timer = g_timeout_add_seconds(ARCHIVES_REFRESH_SECONDS, archives_timer, host);
+    host->netmap_timer = g_timeout_add_seconds(NETMAP_REFRESH_SECONDS, netmap_timer, host);
+    watch_declarations(host);
+    read_peers(host);
+    ferry_inventory_start(host->inventory);
+}
+
+void ferry_host_free(FerryHost *host)
+{
+    if (!host)
+        return;
+    g_clear_handle_id(&host->archives_timer, g_source_remove);
+    g_clear_handle_id(&host->netmap_timer, g_source_remove);
+    g_clear_object(&host->declarations_monitor);
+    g_clear_pointer(&host->peer_maps, g_ptr_array_unref);
+    shared_read_clear(&host->library_list);
+    shared_read_clear(&host->networks_check);
+    /* Waits for a plan being read (bounded by [evacuation] peer-timeout=). */
+    g_clear_pointer(&host->evacuations, ferry_evacuations_free);
+    g_clear_pointer(&host->jobs, ferry_jobs_free);
+    ferry_inventory_free(host->inventory);
+    ferry_health_free(host->health);
+    ferry_config_unref(host->config);
+    g_free(host);
+}

@@ -1,0 +1,15 @@
+/* The one way virt-ferry opens a libvirt connection. */
+#pragma once
+
+#include <glib.h>
+#include <libvirt/libvirt.h>
+
+G_BEGIN_DECLS
+
+/* A new connection to @uri (this host's libvirtd or a peer's), or NULL with @error (may be
+ * NULL) saying which URI and what libvirt said. Blocking: libvirt may take as long as a
+ * connection to a dead host takes; never call it in the main context. Each thread opens its
+ * own: jobs must not wait behind the inventory's serial worker. */
+virConnectPtr ferry_libvirt_open(const char *uri, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,49 @@
+#include "recover.h"
+
+#include "archive.h"
+#include "libvirt-autoptr.h"
+#include "libvirt-open.h"
+#include "restore.h"
+#include "restore-once.h"
+
+/* One row per job kind that journals its steps. */
+static const struct {
+    FerryJobKind kind;
+    void (*recover)(const FerryConfig *config, virConnectPtr conn, FerryJournal *journal);
+} recoveries[] = {
+    { FERRY_JOB_ARCHIVE, ferry_archive_recover_journal },
+    { FERRY_JOB_RESTORE, ferry_restore_recover_journal },
+};
+
+static void recover_entry(const FerryConfig *config, virConnectPtr conn, FerryJournal *j)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(recoveries); i++) {
+        if (g_str_equal(ferry_journal_kind(j), ferry_job_kind_name(recoveries[i].kind))) {
+            recoveries[i].recover(config, conn, j);
+            return;
+        }
+    }
+    g_warning("unknown job journal kind %s (id %s) left alone", ferry_journal_kind(j), ferry_journal_id(j));
+}
+
+static void recover_entries(const FerryConfig *config)
+{
+    g_autoptr(GPtrArray) entries = ferry_journal_load_all(config->state_dir);
+    if (entries->len == 0)
+        return;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(virConnect) conn = ferry_libvirt_open(config->libvirt_uri, &error);
+    if (!conn) {
+        g_warning("%u interrupted jobs wait for libvirtd: %s", entries->len, error->message);
+        return;
+    }
+    for (guint i = 0; i < entries->len; i++)
+        recover_entry(config, conn, g_ptr_array_index(entries, i));
+}
+
+void ferry_recover_journal(const FerryConfig *config)
+{
+    recover_entries(config);
+    /* Only once the restores they guarded are rolled back. */
+    ferry_restore_locks_sweep(config);
+}

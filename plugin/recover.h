@@ -1,0 +1,14 @@
+/* Crash recovery: what a killed virt-ferryd left in the journal, finished or rolled back
+ * by the module whose job wrote it. */
+#pragma once
+
+#include "config.h"
+
+G_BEGIN_DECLS
+
+/* Hands every journal entry of config->state_dir to its kind's recovery, then removes the
+ * restore locks this host left in the library. Blocking: call
+ * it in a thread, once, when libvirtd is first reachable. */
+void ferry_recover_journal(const FerryConfig *config);
+
+G_END_DECLS
