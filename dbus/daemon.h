@@ -81,6 +81,8 @@ void ferryd_reply_job(FerrydDaemon *daemon, GDBusMethodInvocation *invocation, F
 
 /* migrations.c: Manager.Migrate, Manager.Failover. */
 void ferryd_migrations_setup(FerrydDaemon *daemon);
+/* evacuations.c: Manager.PlanEvacuation, Manager.Evacuate. */
+void ferryd_evacuations_setup(FerrydDaemon *daemon);
 /* disks.c: Manager.MoveDisk. */
 void ferryd_disks_setup(FerrydDaemon *daemon);
 

@@ -20,6 +20,7 @@ void ferry_config_unref(FerryConfig *config)
     g_free(config->state_dir);
     g_free(config->networks_dir);
     g_free(config->failover_dir);
+    g_strfreev(config->evacuation_methods);
     g_free(config);
 }
 
@@ -52,6 +53,59 @@ static gboolean load_peers(FerryConfig *config, GKeyFile *kf, GError **error)
     g_strfreev(config->peers);
     config->peers = (GStrv)g_ptr_array_free(g_steal_pointer(&peers), FALSE);
     return TRUE;
+}
+
+/* A positive whole number, @fallback when the key is absent. */
+static gboolean positive_uint(FerryConfig *config, GKeyFile *kf, const char *key, guint fallback, guint *out,
+                              GError **error)
+{
+    g_autofree char *text = g_key_file_get_string(kf, "evacuation", key, NULL);
+    guint64 value = fallback;
+    if (text && *g_strstrip(text) &&
+        (!g_ascii_string_to_unsigned(text, 10, 1, G_MAXUINT16, &value, NULL))) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "%s: [evacuation] %s=%s: give a whole number from 1 to %u", config->path, key, text, G_MAXUINT16);
+        return FALSE;
+    }
+    *out = (guint)value;
+    return TRUE;
+}
+
+static gboolean positive_ratio(FerryConfig *config, GKeyFile *kf, const char *key, double fallback, double *out,
+                               GError **error)
+{
+    g_autofree char *text = g_key_file_get_string(kf, "evacuation", key, NULL);
+    *out = fallback;
+    if (!text || !*g_strstrip(text))
+        return TRUE;
+    char *end = NULL;
+    double value = g_ascii_strtod(text, &end);
+    if (!end || *end || !(value > 0.0) || value > 1000.0) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "%s: [evacuation] %s=%s: give a number above 0 (1.0: no over-commit)", config->path, key, text);
+        return FALSE;
+    }
+    *out = value;
+    return TRUE;
+}
+
+static gboolean load_evacuation(FerryConfig *config, GKeyFile *kf, GError **error)
+{
+    g_auto(GStrv) methods = g_key_file_get_string_list(kf, "evacuation", "methods", NULL, NULL);
+    g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+    for (char **m = methods; m && *m; m++)
+        if (*g_strstrip(*m))
+            g_strv_builder_add(b, *m);
+    config->evacuation_methods = g_strv_builder_end(b);
+    return positive_uint(config, kf, "batch", FERRY_EVACUATION_BATCH, &config->evacuation_batch, error) &&
+           positive_uint(config, kf, "storage-per-source", FERRY_EVACUATION_STORAGE_PER_SOURCE,
+                         &config->evacuation_storage_per_source, error) &&
+           positive_uint(config, kf, "peer-timeout", FERRY_EVACUATION_PEER_TIMEOUT,
+                         &config->evacuation_peer_timeout, error) &&
+           positive_ratio(config, kf, "memory-ratio", FERRY_EVACUATION_MEMORY_RATIO,
+                          &config->evacuation_memory_ratio, error) &&
+           positive_ratio(config, kf, "vcpu-ratio", FERRY_EVACUATION_VCPU_RATIO, &config->evacuation_vcpu_ratio,
+                          error);
 }
 
 FerryConfig *ferry_config_load(const char *path, GError **error)
@@ -91,7 +145,7 @@ FerryConfig *ferry_config_load(const char *path, GError **error)
                     config->path);
         return NULL;
     }
-    if (!load_peers(config, kf, error))
+    if (!load_peers(config, kf, error) || !load_evacuation(config, kf, error))
         return NULL;
     return g_steal_pointer(&config);
 }

@@ -24,7 +24,19 @@ typedef struct {
     char *state_dir;        /* [state] dir=: this host's journal of interrupted jobs */
     char *networks_dir;     /* [networks] dir=: virt-ferry's declarations per libvirt network */
     char *failover_dir;     /* [failover] dir=: shared storage where hosts publish their domains; NULL: none */
+    GStrv evacuation_methods;      /* [evacuation] methods=: default methods, never NULL (empty: C7's default) */
+    guint evacuation_batch;        /* [evacuation] batch=: moves at once (MISSION D3) */
+    guint evacuation_storage_per_source; /* [evacuation] storage-per-source=: storage migrations at once */
+    double evacuation_memory_ratio; /* [evacuation] memory-ratio=: 1.0, no memory over-commit */
+    double evacuation_vcpu_ratio;   /* [evacuation] vcpu-ratio=: vCPUs per host CPU */
+    guint evacuation_peer_timeout;  /* [evacuation] peer-timeout=: s a peer's libvirt has to answer a plan */
 } FerryConfig;
+
+#define FERRY_EVACUATION_BATCH 10
+#define FERRY_EVACUATION_STORAGE_PER_SOURCE 3
+#define FERRY_EVACUATION_MEMORY_RATIO 1.0
+#define FERRY_EVACUATION_VCPU_RATIO 4.0  /* as Nova's initial_cpu_allocation_ratio */
+#define FERRY_EVACUATION_PEER_TIMEOUT 20
 
 /* Reads @path (NULL: the default path). A missing file gives the defaults; a file that
  * exists but does not parse, or holds a wrong value, is an error naming the line or key. */

@@ -2,6 +2,7 @@
 #include "host.h"
 
 #include "archive.h"
+#include "evacuate.h"
 #include "ferry-error.h"
 #include "library.h"
 #include "libvirt-autoptr.h"
@@ -41,6 +42,7 @@ struct _FerryHost {
     FerryInventory *inventory;
     FerryHealth *health;
     FerryJobs *jobs;
+    FerryEvacuations *evacuations; /* PlanEvacuation, Evacuate */
     gboolean recovery_done;
     guint archives_timer;
 
@@ -58,6 +60,7 @@ struct _FerryHost {
 FerryConfig *ferry_host_config(FerryHost *host) { return host->config; }
 FerryInventory *ferry_host_inventory(FerryHost *host) { return host->inventory; }
 FerryJobs *ferry_host_jobs(FerryHost *host) { return host->jobs; }
+FerryEvacuations *ferry_host_evacuations(FerryHost *host) { return host->evacuations; }
 
 /* ------------------------------------------------------------------ the network map on disk */
 
@@ -560,6 +563,7 @@ FerryHost *ferry_host_new(FerryConfig *config, const FerryHostCallbacks *callbac
     host->callbacks = callbacks;
     host->user_data = user_data;
     host->jobs = ferry_jobs_new(on_job_changed, host);
+    host->evacuations = ferry_evacuations_new(host->jobs, config);
     host->inventory = ferry_inventory_new(config->libvirt_uri, &inventory_callbacks, host);
     host->library_list = (SharedRead){ list_in_thread, (gpointer (*)(gpointer))g_ptr_array_ref,
                                        (GDestroyNotify)g_ptr_array_unref, library_seen };
@@ -594,6 +598,8 @@ void ferry_host_free(FerryHost *host)
     g_clear_pointer(&host->peer_maps, g_ptr_array_unref);
     shared_read_clear(&host->library_list);
     shared_read_clear(&host->networks_check);
+    /* Waits for a plan being read (bounded by [evacuation] peer-timeout=). */
+    g_clear_pointer(&host->evacuations, ferry_evacuations_free);
     g_clear_pointer(&host->jobs, ferry_jobs_free);
     ferry_inventory_free(host->inventory);
     ferry_health_free(host->health);

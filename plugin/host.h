@@ -11,6 +11,7 @@
 #include <gio/gio.h>
 
 #include "config.h"
+#include "evacuate.h"
 #include "health.h"
 #include "inventory.h"
 #include "job.h"
@@ -47,6 +48,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FerryHost, ferry_host_free)
 FerryConfig *ferry_host_config(FerryHost *host);
 FerryInventory *ferry_host_inventory(FerryHost *host);
 FerryJobs *ferry_host_jobs(FerryHost *host);
+/* PlanEvacuation and Evacuate of this host (evacuate.h). */
+FerryEvacuations *ferry_host_evacuations(FerryHost *host);
 
 /* libvirtd reported (through its hook) that it started: connect now, not at the next retry. */
 void ferry_host_libvirtd_started(FerryHost *host);

@@ -23,6 +23,7 @@ struct _FerryJob {
     double progress;          /* < 0: follow the data */
     guint64 total, remaining;
     char *message, *result;
+    char *cancel_message;     /* what a cancel means for this job, or NULL: "rolled back" */
     GError *error;
     GPtrArray *steps;         /* GVariant (ssss), floating refs sunk */
     GPtrArray *notes;
@@ -60,6 +61,7 @@ static const struct {
     [FERRY_JOB_MIGRATE] = { "migrate", FERRY_ACTION_MIGRATE },
     [FERRY_JOB_MOVE_DISK] = { "move-disk", FERRY_ACTION_MIGRATE },
     [FERRY_JOB_FAILOVER] = { "failover", FERRY_ACTION_FAILOVER },
+    [FERRY_JOB_EVACUATE] = { "evacuate", FERRY_ACTION_EVACUATE },
 };
 
 const char *ferry_job_kind_name(FerryJobKind kind)
@@ -94,6 +96,7 @@ void ferry_job_unref(FerryJob *job)
     g_mutex_clear(&job->lock);
     g_free(job->message);
     g_free(job->result);
+    g_free(job->cancel_message);
     g_clear_error(&job->error);
     g_ptr_array_unref(job->steps);
     g_ptr_array_unref(job->notes);
@@ -178,6 +181,17 @@ void ferry_jobs_release(FerryJobs *jobs, const char *domain_uuid)
 {
     if (g_hash_table_lookup(jobs->held, domain_uuid) == HOLD_MARKER)
         g_hash_table_remove(jobs->held, domain_uuid);
+}
+
+GStrv ferry_jobs_held(FerryJobs *jobs)
+{
+    g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+    GHashTableIter it;
+    gpointer key;
+    g_hash_table_iter_init(&it, jobs->held);
+    while (g_hash_table_iter_next(&it, &key, NULL))
+        g_strv_builder_add(b, key);
+    return g_strv_builder_end(b);
 }
 
 FerryJob *ferry_jobs_for_domain(FerryJobs *jobs, const char *domain_uuid)
@@ -266,7 +280,9 @@ static void finish(FerryJob *job, gboolean ok, GError *error)
         }
         job->status = cancelled ? FERRY_JOB_CANCELLED : FERRY_JOB_FAILED;
         g_free(job->message);
-        job->message = g_strdup(cancelled ? "cancelled; everything was rolled back" : error->message);
+        job->message = g_strdup(!cancelled ? error->message
+                                : job->cancel_message ? job->cancel_message
+                                                      : "cancelled; everything was rolled back");
         job->error = cancelled ? g_error_new_literal(FERRY_ERROR, FERRY_ERROR_CANCELLED, job->message) : error;
         if (cancelled)
             g_error_free(error);
@@ -429,6 +445,14 @@ void ferry_job_add_note(FerryJob *job, const char *note)
 {
     g_mutex_lock(&job->lock);
     g_ptr_array_add(job->notes, g_strdup(note));
+    g_mutex_unlock(&job->lock);
+}
+
+void ferry_job_set_cancel_message(FerryJob *job, const char *message)
+{
+    g_mutex_lock(&job->lock);
+    g_free(job->cancel_message);
+    job->cancel_message = g_strdup(message);
     g_mutex_unlock(&job->lock);
 }
 

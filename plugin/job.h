@@ -27,6 +27,7 @@ typedef enum {
     FERRY_JOB_MIGRATE,
     FERRY_JOB_MOVE_DISK,
     FERRY_JOB_FAILOVER,
+    FERRY_JOB_EVACUATE,
     FERRY_JOB_N_KINDS
 } FerryJobKind;
 
@@ -60,6 +61,8 @@ FerryJob *ferry_jobs_start(FerryJobs *jobs, FerryJobKind kind, const char *targe
  * one does. Release with ferry_jobs_release. */
 gboolean ferry_jobs_hold(FerryJobs *jobs, const char *domain_uuid, GError **error);
 void ferry_jobs_release(FerryJobs *jobs, const char *domain_uuid);
+/* The UUIDs of every domain a job or a hold has now (main context). */
+GStrv ferry_jobs_held(FerryJobs *jobs);
 /* The running job on @domain_uuid, or NULL. */
 FerryJob *ferry_jobs_for_domain(FerryJobs *jobs, const char *domain_uuid);
 /* How many jobs of @kind have not finished. */
@@ -112,6 +115,10 @@ void ferry_job_add_step(FerryJob *job, const char *domain, const char *method, c
 /* Something the user must know although the job succeeds: the job ends as "warning". */
 void ferry_job_add_note(FerryJob *job, const char *note);
 void ferry_job_set_result(FerryJob *job, const char *result);
+/* The message of the job when it ends cancelled, for a job whose cancel does not roll
+ * everything back (an evacuation keeps what moved); by default "cancelled; everything was
+ * rolled back". */
+void ferry_job_set_cancel_message(FerryJob *job, const char *message);
 
 /* Byte accounting for a job that moves several files: total known up front, each copy
  * reports into it. */

@@ -466,7 +466,7 @@ gboolean ferry_migrate_check_cpu(virConnectPtr src, virConnectPtr dst, virDomain
 /* Free memory in KiB. free + buffers + cached: the page cache is given back when QEMU on
  * the target needs it, so plain "free" would refuse hosts that have room. The test driver
  * has no memory stats; virNodeGetFreeMemory is the fallback. */
-static gboolean free_memory_kib(virConnectPtr conn, const char *host, guint64 *kib, GError **error)
+gboolean ferry_node_free_memory_kib(virConnectPtr conn, const char *host, guint64 *kib, GError **error)
 {
     int n = 0;
     if (virNodeGetMemoryStats(conn, VIR_NODE_MEMORY_STATS_ALL_CELLS, NULL, &n, 0) == 0 && n > 0) {
@@ -497,7 +497,7 @@ gboolean ferry_migrate_check_memory(virConnectPtr dst, virDomainPtr dom, GError 
         return ferry_error_from_libvirt(error, "cannot read the memory of domain '%s'", name);
     g_autofree char *host = host_name(dst);
     guint64 have = 0;
-    if (!free_memory_kib(dst, host, &have, error))
+    if (!ferry_node_free_memory_kib(dst, host, &have, error))
         return FALSE;
     /* info.memory is the current size (the balloon's, or <currentMemory> when shut off):
      * what the guest holds now and what it is started with. */

@@ -67,6 +67,9 @@ gboolean ferry_migrate_check_cpu(virConnectPtr src, virConnectPtr dst, virDomain
 /* The target's free memory (free + buffers + page cache from virNodeGetMemoryStats, or
  * virNodeGetFreeMemory where the driver has no stats) is at least the domain's current
  * memory. NoCapacity with both numbers in MiB. */
+/* The host's free memory in KiB as ferry_migrate_check_memory counts it (free + buffers +
+ * page cache; virNodeGetFreeMemory where the driver has no stats); @host names it in errors. */
+gboolean ferry_node_free_memory_kib(virConnectPtr conn, const char *host, guint64 *kib, GError **error);
 gboolean ferry_migrate_check_memory(virConnectPtr dst, virDomainPtr dom, GError **error);
 /* For storage-migration and move: the disks that will be copied (file-backed, not
  * shareable, not already on storage the target shares at the same path) fit 3 times into

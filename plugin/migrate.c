@@ -15,6 +15,7 @@
 #include "peer-storage.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <glib/gstdio.h>
 #include <libvirt/virterror.h>
 #include <string.h>
@@ -102,7 +103,33 @@ typedef struct {
     FerrySide side;          /* progress and abort of the running migration */
     guint64 memory_bytes;
     gint64 started;
+    const FerryMigrateReport *report; /* NULL: data and message are the job's own */
 } Migrate;
+
+/* Inside an evacuation many domains move under one job: their data and messages go to the
+ * evacuation, which sums them, instead of overwriting the job's. */
+static void report_data(Migrate *m, guint64 total, guint64 remaining)
+{
+    if (m->report) {
+        m->report->data(m->report->user_data, total, remaining);
+        return;
+    }
+    ferry_job_set_data(m->job, total, remaining);
+    ferry_job_set_progress(m->job, total ? 1.0 - (double)remaining / (double)total : 0.0);
+}
+
+static void report_message(Migrate *m, const char *format, ...) G_GNUC_PRINTF(2, 3);
+static void report_message(Migrate *m, const char *format, ...)
+{
+    va_list ap;
+    va_start(ap, format);
+    g_autofree char *message = g_strdup_vprintf(format, ap);
+    va_end(ap);
+    if (m->report)
+        m->report->message(m->report->user_data, message);
+    else
+        ferry_job_set_message(m->job, "%s", message);
+}
 
 static void migrate_clear(Migrate *m)
 {
@@ -150,13 +177,13 @@ static gboolean phase(Migrate *m, const char *what, const char *method)
 
 /* ------------------------------------------------------------------ NICs onto the peer's networks */
 
-/* Maps one NIC of @def (migratable form) onto @map, the peer's networks, by table B2 as the
- * peer's hook and a restore decide it (ferry_netmap_map_nic). Nothing is created on the peer:
- * a VLAN it has no portgroup for goes on the interface on an Open vSwitch network (libvirt
- * tags the port by it); on a Linux bridge it cannot (libvirt 9.0 cannot tag such a port, and
- * its VLAN is declared in a file on the peer): NetworkUnavailable. */
-static gboolean map_nic(Migrate *m, FerryDomainXml *def, const FerryNic *nic, const FerryNic *live,
-                        const FerryNetmap *map, const FerryNetmap *here, gboolean steps, GError **error)
+/* Where one NIC goes among @map, the peer's networks, by table B2 as the peer's hook and a
+ * restore decide it (ferry_netmap_map_nic). Nothing is created on the peer: a VLAN it has no
+ * portgroup for goes on the interface on an Open vSwitch network (libvirt tags the port by
+ * it); on a Linux bridge it cannot (libvirt 9.0 cannot tag such a port, and its VLAN is
+ * declared in a file on the peer): NetworkUnavailable. */
+gboolean ferry_migrate_nic_decide(const FerryNic *nic, const FerryNic *live, const FerryNetmap *map,
+                                  const FerryNetmap *here, FerryNicMapping *out, GError **error)
 {
     int vlan = live ? live->vlan : nic->vlan;
     gboolean trunk = live ? live->vlan_trunk : nic->vlan_trunk;
@@ -181,8 +208,15 @@ static gboolean map_nic(Migrate *m, FerryDomainXml *def, const FerryNic *nic, co
         .vlan_said = TRUE, /* this host knows what its own port carries */
         .tags_on_interface = nic->vlan >= 0 || nic->vlan_trunk,
     };
+    return ferry_netmap_map_nic(map, &source, NULL, FALSE, out, error);
+}
+
+/* Maps one NIC of @def (migratable form) onto @map, the peer's networks. */
+static gboolean map_nic(Migrate *m, FerryDomainXml *def, const FerryNic *nic, const FerryNic *live,
+                        const FerryNetmap *map, const FerryNetmap *here, gboolean steps, GError **error)
+{
     g_auto(FerryNicMapping) d = { .vlan = -1 };
-    if (!ferry_netmap_map_nic(map, &source, NULL, FALSE, &d, error) || !ferry_domxml_map_nic(def, nic->mac, &d, error))
+    if (!ferry_migrate_nic_decide(nic, live, map, here, &d, error) || !ferry_domxml_map_nic(def, nic->mac, &d, error))
         return FALSE;
     if (steps)
         ferry_job_add_step(m->job, m->call->name, "network", nic->mac, d.rule);
@@ -352,10 +386,9 @@ static void report_stats(Migrate *m, Watch *w, virTypedParameterPtr params, int 
     virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_MEMORY_ITERATION, &iteration);
     if (total == 0)
         return;
-    ferry_job_set_data(m->job, total, remaining);
-    ferry_job_set_progress(m->job, total ? 1.0 - (double)remaining / (double)total : 0.0);
+    report_data(m, total, remaining);
     g_autofree char *eta = eta_text(remaining, bps + disk_bps);
-    ferry_job_set_message(m->job, "%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " MiB left, %" G_GUINT64_FORMAT
+    report_message(m, "%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " MiB left, %" G_GUINT64_FORMAT
                           " MiB/s%s%s", (guint64)remaining >> 20, (guint64)total >> 20,
                           (guint64)(bps + disk_bps) >> 20, eta,
                           iteration > 1 ? ", sending dirtied memory again" : "");
@@ -573,7 +606,7 @@ static gboolean shut_down(Migrate *m, Move *mv, GError **error)
     mv->was_running = virDomainIsActive(m->dom) == 1;
     if (!mv->was_running)
         return TRUE;
-    ferry_job_set_message(m->job, "shutting %s down (forced off after %u s)", m->call->name, timeout);
+    report_message(m, "shutting %s down (forced off after %u s)", m->call->name, timeout);
     mv->shut_down = TRUE;
     if (virDomainShutdown(m->dom) < 0)
         virResetLastError(); /* no guest agent, no ACPI: the timeout forces it */
@@ -678,7 +711,7 @@ static gboolean stream_disk(Migrate *m, Move *mv, const char *path, GError **err
         } else {
             mv->done += (guint64)got;
         }
-        ferry_job_set_data(m->job, mv->total, mv->total - MIN(mv->done, mv->total));
+        report_data(m, mv->total, mv->total - MIN(mv->done, mv->total));
     }
     if (ok && (virStreamFinish(in) < 0 || virStreamFinish(out) < 0))
         ok = ferry_error_from_libvirt(error, "cannot finish the copy of %s", path);
@@ -704,7 +737,7 @@ static gboolean copy_disks(Migrate *m, Move *mv, GError **error)
         if (!ferry_peer_create_volume(m->dst, path, (guint64)st.st_size, "raw", error))
             return FALSE;
         g_ptr_array_add(mv->created, g_strdup(path));
-        ferry_job_set_message(m->job, "copying %s to %s", path, m->call->peer_uri);
+        report_message(m, "copying %s to %s", path, m->call->peer_uri);
         if (!stream_disk(m, mv, path, error))
             return FALSE;
         ferry_job_add_step(m->job, m->call->name, "move", path, "copied");
@@ -773,7 +806,7 @@ static gboolean run_method(Migrate *m, FerryMethod method, GError **error)
         remove_target_disks(m, created);
         return FALSE;
     }
-    ferry_job_set_message(m->job, "%s to %s", ferry_method_name(method), m->call->peer_uri);
+    report_message(m, "%s to %s", ferry_method_name(method), m->call->peer_uri);
     phase(m, "libvirt migrates", ferry_method_name(method));
     if (migrate_watched(m, method, dxml, persist, error)) {
         phase(m, "done", ferry_method_name(method));
@@ -804,8 +837,9 @@ static gboolean try_methods(Migrate *m, GError **error)
         } else if (phase(m, "checks", name) && ferry_migrate_check(m->src, m->dst, m->dom, method, NULL, &last) &&
                    phase(m, "preparing", name) && run_method(m, method, &last)) {
             ferry_job_add_step(m->job, m->call->name, name, m->call->peer_uri, "succeeded");
-            ferry_job_set_result(m->job, m->call->peer_uri);
-            ferry_job_set_message(m->job, "%s runs on %s (%s)", m->call->name, m->call->peer_uri, name);
+            if (!m->report)
+                ferry_job_set_result(m->job, m->call->peer_uri);
+            report_message(m, "%s runs on %s (%s)", m->call->name, m->call->peer_uri, name);
             return TRUE;
         }
         g_autofree char *outcome = g_strdup_printf("failed: %s", last->message);
@@ -856,28 +890,52 @@ static gboolean migrate_job(FerryJob *job, gpointer data, GError **error)
     return ok;
 }
 
-FerryJob *ferry_migrate_start(FerryJobs *jobs, FerryConfig *config, const char *domain_uuid,
-                              const char *domain_name, const char *peer_uri, const char *const *methods,
-                              const FerryMigrateOptions *options, GError **error)
+/* The methods of @parsed this host can carry out; Unsupported when none. */
+static gboolean methods_available(GArray *parsed, GError **error)
 {
-    GArray *parsed = NULL;
-    if (!check_options(options, error) || !ferry_methods_parse(methods, &parsed, error))
-        return NULL;
-    gboolean any = FALSE;
     for (guint i = 0; i < parsed->len; i++)
-        any = any || method_available(g_array_index(parsed, FerryMethod, i));
-    if (!any) {
-        g_array_unref(parsed);
-        g_set_error_literal(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED, FAILOVER_HERE);
-        return NULL;
-    }
+        if (method_available(g_array_index(parsed, FerryMethod, i)))
+            return TRUE;
+    g_set_error_literal(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED, FAILOVER_HERE);
+    return FALSE;
+}
+
+static MigrateCall *migrate_call_new(FerryConfig *config, const char *domain_uuid, const char *domain_name,
+                                     const char *peer_uri, GArray *methods, const FerryMigrateOptions *options)
+{
     MigrateCall *c = g_new0(MigrateCall, 1);
     c->config = ferry_config_ref(config);
     c->peer_uri = g_strdup(peer_uri);
     c->uuid = g_strdup(domain_uuid);
     c->name = g_strdup(domain_name);
-    c->methods = parsed;
+    c->methods = g_array_ref(methods);
     c->options = *options;
+    return c;
+}
+
+gboolean ferry_migrate_run(FerryJob *job, FerryConfig *config, const char *domain_uuid, const char *domain_name,
+                           const char *peer_uri, GArray *methods, const FerryMigrateOptions *options,
+                           const FerryMigrateReport *report, GError **error)
+{
+    if (!check_options(options, error) || !methods_available(methods, error))
+        return FALSE;
+    MigrateCall *c = migrate_call_new(config, domain_uuid, domain_name, peer_uri, methods, options);
+    Migrate m = { .job = job, .call = c, .started = g_get_monotonic_time(), .report = report };
+    gboolean ok = connect_hosts(&m, error) && check_auto_converge(&m, error) && try_methods(&m, error);
+    migrate_clear(&m);
+    migrate_call_free(c);
+    return ok;
+}
+
+FerryJob *ferry_migrate_start(FerryJobs *jobs, FerryConfig *config, const char *domain_uuid,
+                              const char *domain_name, const char *peer_uri, const char *const *methods,
+                              const FerryMigrateOptions *options, GError **error)
+{
+    g_autoptr(GArray) parsed = NULL;
+    if (!check_options(options, error) || !ferry_methods_parse(methods, &parsed, error) ||
+        !methods_available(parsed, error))
+        return NULL;
+    MigrateCall *c = migrate_call_new(config, domain_uuid, domain_name, peer_uri, parsed, options);
     return ferry_jobs_start(jobs, FERRY_JOB_MIGRATE, domain_name, domain_uuid, migrate_job, c,
                             (GDestroyNotify)migrate_call_free, error);
 }

@@ -7,6 +7,8 @@
 
 #include "config.h"
 #include "job.h"
+#include "domxml.h"
+#include "netmap.h"
 
 G_BEGIN_DECLS
 
@@ -36,5 +38,28 @@ char *ferry_peer_uri(const FerryConfig *config, const char *peer, GError **error
 FerryJob *ferry_migrate_start(FerryJobs *jobs, FerryConfig *config, const char *domain_uuid,
                               const char *domain_name, const char *peer_uri, const char *const *methods,
                               const FerryMigrateOptions *options, GError **error);
+
+/* Where one NIC (@nic from the migratable definition, @live from the running one or NULL)
+ * goes among @map, the peer's networks (table B2, @here: this host's networks for the VLAN
+ * a stopped domain's portgroup carries). NetworkUnavailable when the peer cannot take it,
+ * as the migration itself would find: PlanEvacuation asks the same question. */
+gboolean ferry_migrate_nic_decide(const FerryNic *nic, const FerryNic *live, const FerryNetmap *map,
+                                  const FerryNetmap *here, FerryNicMapping *out, GError **error);
+
+/* What a domain's move reports while it runs inside another job (an evacuation moves many
+ * under one): its data and messages go to these instead of the job's own; its steps and
+ * notes go to the job, and the job's Cancel stops it. Called in the job's thread. */
+typedef struct {
+    void (*data)(gpointer user_data, guint64 total, guint64 remaining);
+    void (*message)(gpointer user_data, const char *message);
+    gpointer user_data;
+} FerryMigrateReport;
+
+/* The engine of ferry_migrate_start's job, run in @job's own thread for one domain: tries
+ * @methods (FerryMethod, canonical order) in turn, with the same checks and fallback. The
+ * caller holds the domain (ferry_jobs_hold). */
+gboolean ferry_migrate_run(FerryJob *job, FerryConfig *config, const char *domain_uuid, const char *domain_name,
+                           const char *peer_uri, GArray *methods, const FerryMigrateOptions *options,
+                           const FerryMigrateReport *report, GError **error);
 
 G_END_DECLS

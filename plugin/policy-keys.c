@@ -12,6 +12,7 @@ const FerryPolicyKey ferry_policy_keys[FERRY_POLICY_N_KEYS] = {
     [FERRY_POLICY_KEY_PRIORITY] = { "priority", "i" },
     [FERRY_POLICY_KEY_DEPENDS] = { "depends", "as" },
     [FERRY_POLICY_KEY_UNMANAGED] = { "unmanaged", "b" },
+    [FERRY_POLICY_KEY_MAINTENANCE] = { "maintenance", "b" },
 };
 
 const FerryPolicyKey *ferry_policy_key_find(const char *name)

@@ -40,6 +40,7 @@ void ferry_policy_free(FerryPolicy *p)
 gboolean ferry_policy_equal(const FerryPolicy *a, const FerryPolicy *b)
 {
     return a->hold == b->hold && a->no_migrate == b->no_migrate && a->unmanaged == b->unmanaged &&
+           a->maintenance == b->maintenance &&
            g_strcmp0(a->eq, b->eq) == 0 && g_strcmp0(a->ne, b->ne) == 0 &&
            a->priority == b->priority && g_strv_equal((const char *const *)a->pin, (const char *const *)b->pin) &&
            g_strv_equal((const char *const *)a->depends, (const char *const *)b->depends);
@@ -109,6 +110,9 @@ static gboolean apply_key(FerryPolicy *p, FerryPolicyKeyId key, GVariant *value,
         return TRUE;
     case FERRY_POLICY_KEY_UNMANAGED:
         p->unmanaged = g_variant_get_boolean(value);
+        return TRUE;
+    case FERRY_POLICY_KEY_MAINTENANCE:
+        p->maintenance = g_variant_get_boolean(value);
         return TRUE;
     case FERRY_POLICY_KEY_EQ:
     case FERRY_POLICY_KEY_NE: {
@@ -202,6 +206,8 @@ GVariant *ferry_policy_to_variant(const FerryPolicy *p)
                               g_variant_new_strv((const char *const *)p->depends, -1));
     if (p->unmanaged)
         g_variant_builder_add(&b, "{sv}", "unmanaged", g_variant_new_boolean(TRUE));
+    if (p->maintenance)
+        g_variant_builder_add(&b, "{sv}", "maintenance", g_variant_new_boolean(TRUE));
     return g_variant_builder_end(&b);
 }
 
@@ -237,6 +243,8 @@ static gboolean parse_child(FerryPolicy *p, xmlNodePtr child, GPtrArray *pin, GP
         p->no_migrate = TRUE;
     else if (g_str_equal(name, "unmanaged"))
         p->unmanaged = TRUE;
+    else if (g_str_equal(name, "maintenance"))
+        p->maintenance = TRUE;
     else if (g_str_equal(name, "eq") || g_str_equal(name, "ne")) {
         g_autofree char *group = attribute(child, "group");
         if (!group || !check_group(group, name, error))
@@ -337,6 +345,8 @@ char *ferry_policy_to_xml(const FerryPolicy *p)
         add_element(root, "depends", "on", *d);
     if (p->unmanaged)
         add_element(root, "unmanaged", NULL, NULL);
+    if (p->maintenance)
+        add_element(root, "maintenance", NULL, NULL);
 
     xmlBufferPtr buf = xmlBufferCreate();
     xmlNodeDump(buf, doc, root, 0, 0);

@@ -23,6 +23,7 @@ typedef enum {
     FERRY_POLICY_KEY_PRIORITY,
     FERRY_POLICY_KEY_DEPENDS,
     FERRY_POLICY_KEY_UNMANAGED,
+    FERRY_POLICY_KEY_MAINTENANCE,
     FERRY_POLICY_N_KEYS
 } FerryPolicyKeyId;
 
@@ -41,6 +42,7 @@ typedef struct {
     gboolean hold;
     gboolean no_migrate;
     gboolean unmanaged;
+    gboolean maintenance; /* the domain itself is under maintenance: evacuation leaves it (D4: warning) */
     char *eq;       /* NULL: none */
     char *ne;
     GStrv pin;      /* never NULL; empty: any host */
@@ -66,7 +68,7 @@ FerryPolicy *ferry_policy_parse(const char *xml, GError **error);
 char *ferry_policy_to_xml(const FerryPolicy *policy);
 
 /* Applies the keys of an a{sv} (hold b, no_migrate b, eq s, ne s, pin as, priority i,
- * depends as, unmanaged b). Either every key validates and all are applied, or
+ * depends as, unmanaged b, maintenance b). Either every key validates and all are applied, or
  * @policy is left as it was and @error says which key is wrong and why. */
 gboolean ferry_policy_update(FerryPolicy *policy, GVariant *changes, GError **error);
 

@@ -334,6 +334,7 @@ typedef struct {
     gboolean bar_shown;
     char *printed_message;      /* not a terminal: what the last line said */
     int printed_tenth;
+    guint steps_shown;          /* ctx->live_steps: the Steps printed so far */
 } Follower;
 
 static GVariant *state_variant(Follower *f)
@@ -419,6 +420,29 @@ static void clear_bar(Follower *f)
     f->bar_shown = FALSE;
 }
 
+/* With ctx->live_steps: each new step as its own line above the progress line, so that a job
+ * of many domains (evacuate) shows every domain's line as it happens. */
+static void show_new_steps(Follower *f)
+{
+    if (f->quiet || !f->ctx->live_steps)
+        return;
+    g_autoptr(GVariant) steps = g_variant_dict_lookup_value(f->state, "Steps", G_VARIANT_TYPE("a(ssss)"));
+    gsize n = steps ? g_variant_n_children(steps) : 0;
+    if (n <= f->steps_shown)
+        return;
+    clear_bar(f);
+    for (gsize i = f->steps_shown; i < n; i++) {
+        const char *cell[4];
+        g_variant_get_child(steps, i, "(&s&s&s&s)", &cell[0], &cell[1], &cell[2], &cell[3]);
+        g_autofree char *domain = cli_display(*cell[0] ? cell[0] : NULL);
+        g_autofree char *step = cli_display(*cell[1] ? cell[1] : NULL);
+        g_autofree char *target = cli_display(*cell[2] ? cell[2] : NULL);
+        g_autofree char *outcome = cli_display(cell[3]);
+        g_print("%s  %s  %s  %s\n", domain, step, target, outcome);
+    }
+    f->steps_shown = (guint)n;
+}
+
 static void show_progress(Follower *f)
 {
     if (f->quiet || f->ended)
@@ -464,6 +488,7 @@ static void on_properties_changed(GDBusConnection *bus, const char *sender, cons
         if (all)
             set_state(f, all);
     }
+    show_new_steps(f);
     show_progress(f);
 }
 
@@ -594,6 +619,7 @@ int cli_job_follow(CliContext *ctx, const char *path)
         set_state(&f, initial);
         f.ended = g_strcmp0(state_string(&f, "Status"), "running") != 0;
         if (!f.ended) {
+            show_new_steps(&f);
             show_progress(&f);
             g_main_loop_run(f.loop);
         }

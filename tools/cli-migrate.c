@@ -15,7 +15,7 @@ static const char *const method_names[] = {
     "migration", "quick-migration", "move", "storage-migration", "failover", NULL
 };
 
-static gboolean check_method(const char *name, GError **error)
+gboolean cli_check_method(const char *name, GError **error)
 {
     if (g_strv_contains(method_names, name))
         return TRUE;
@@ -29,7 +29,7 @@ static gboolean check_method(const char *name, GError **error)
 static gboolean check_methods(char **methods, GError **error)
 {
     for (char **m = methods; m && *m; m++)
-        if (!check_method(*m, error))
+        if (!cli_check_method(*m, error))
             return FALSE;
     return TRUE;
 }

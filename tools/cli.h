@@ -44,6 +44,17 @@ typedef struct {
     gboolean no_start;        /* --no-start: define them only */
 } CliFailoverArgs;
 
+/* plan's and evacuate's options as given (cli-evacuate.c checks them). */
+typedef struct {
+    gboolean all;             /* --all: stopped domains too */
+    gboolean dry_run;         /* --dry-run: evacuate shows the plan only */
+    char **exclude;           /* --exclude PEER, repeatable */
+    char *batch;              /* --batch N */
+    char *storage_per_source; /* --storage-per-source N */
+    char *per_target;         /* --per-target N */
+    char *methods;            /* --methods m1,m2 */
+} CliEvacuateArgs;
+
 /* Global options and the connection every verb uses. */
 typedef struct {
     char *bus_address;        /* --bus-address; NULL: the system bus */
@@ -59,6 +70,8 @@ typedef struct {
     CliMigrateArgs migrate;   /* migrate */
     CliMoveDiskArgs move_disk; /* move-disk */
     CliFailoverArgs failover; /* failover */
+    CliEvacuateArgs evacuate; /* plan, evacuate */
+    gboolean live_steps;      /* a followed job prints each new step as it comes (evacuate) */
 } CliContext;
 
 /* cli-error.c: turning a GError into a message and an exit code. */
@@ -160,6 +173,12 @@ int cli_verb_migrate(CliContext *ctx, char **args);
 int cli_verb_move_disk(CliContext *ctx, char **args);
 /* cli-failover.c: a dead host's domains to this host. */
 int cli_verb_failover(CliContext *ctx, char **args);
+/* cli-evacuate.c: PlanEvacuation as a table, Evacuate followed with every domain's steps. */
+int cli_verb_plan(CliContext *ctx, char **args);
+int cli_verb_evacuate(CliContext *ctx, char **args);
+/* Whether @name is one of DESIGN.md's method names (cli-migrate.c); InvalidArgument naming
+ * it and listing them otherwise. */
+gboolean cli_check_method(const char *name, GError **error);
 /* cli-options.c: adds @key to @options when --@option was given (@text not NULL; left out,
  * virt-ferryd's default holds): digits only (GOption's integers would take "-1", " 5" or
  * "0x10", and its message would not say what the number is for), at most what the key's

@@ -80,6 +80,26 @@ static const GOptionEntry failover_entries[] = {
     "Exit status: 0 succeeded or warning; failed: as for errors (2 invalid, 3 not found, 4 not\n" \
     "authorized, else 1); 1 cancelled, 130 after Ctrl-C."
 
+static const GOptionEntry plan_entries[] = {
+    { "all", 0, 0, G_OPTION_ARG_NONE, &ctx.evacuate.all, "Stopped domains too (they are moved, not started)", NULL },
+    { "exclude", 0, 0, G_OPTION_ARG_STRING_ARRAY, &ctx.evacuate.exclude, "Never move anything to PEER (repeat for more)", "PEER" },
+    { "batch", 0, 0, G_OPTION_ARG_STRING, &ctx.evacuate.batch, "Move N domains at once (default: [evacuation] batch=, 10)", "N" },
+    { "methods", 0, 0, G_OPTION_ARG_STRING, &ctx.evacuate.methods, "Methods M1,M2,... (see migrate; default: [evacuation] methods=, else migration)", "M1,M2" },
+    { NULL }
+};
+
+static const GOptionEntry evacuate_entries[] = {
+    { "all", 0, 0, G_OPTION_ARG_NONE, &ctx.evacuate.all, "Stopped domains too (they are moved, not started)", NULL },
+    { "dry-run", 0, 0, G_OPTION_ARG_NONE, &ctx.evacuate.dry_run, "Show the plan (as virt-ferry plan) and move nothing", NULL },
+    { "exclude", 0, 0, G_OPTION_ARG_STRING_ARRAY, &ctx.evacuate.exclude, "Never move anything to PEER (repeat for more)", "PEER" },
+    { "batch", 0, 0, G_OPTION_ARG_STRING, &ctx.evacuate.batch, "Move N domains at once (default: [evacuation] batch=, 10)", "N" },
+    { "storage-per-source", 0, 0, G_OPTION_ARG_STRING, &ctx.evacuate.storage_per_source, "At most N storage migrations at once (default 3)", "N" },
+    { "per-target", 0, 0, G_OPTION_ARG_STRING, &ctx.evacuate.per_target, "At most N incoming moves at once per peer (default: no cap)", "N" },
+    { "methods", 0, 0, G_OPTION_ARG_STRING, &ctx.evacuate.methods, "Methods M1,M2,... (see migrate; default: [evacuation] methods=, else migration)", "M1,M2" },
+    { "no-wait", 0, 0, G_OPTION_ARG_NONE, &ctx.no_wait, "Print the job's object path and leave; do not follow the job", NULL },
+    { NULL }
+};
+
 static const Verb verbs[] = {
     { "status", "", "Show this host's virt-ferryd, libvirtd, peers and domain counts.",
       NULL, 0, 0, cli_verb_status },
@@ -97,6 +117,7 @@ static const Verb verbs[] = {
       "  priority=N           -1000..1000, higher moves and starts first\n"
       "  depends=DOMAIN,...   started after these domains (empty: none)\n"
       "  unmanaged=BOOL       virt-ferry leaves the domain alone\n"
+      "  maintenance=BOOL     the domain itself is under maintenance: evacuation leaves it (a warning)\n"
       "BOOL is true, false, yes, no, 1 or 0. In lists, \\, is a comma and \\\\ a backslash.",
       1, G_MAXUINT, cli_verb_policy },
     { "monitor", "", "Follow domain states, host events and virt-ferryd itself, one line each.", NULL, 0, 0, cli_verb_monitor },
@@ -141,6 +162,17 @@ static const Verb verbs[] = {
       "lock manager (virtlockd) refuses a domain whose disks the old host still holds.\n"
       JOB_DESCRIPTION("what was taken over so far stays here"),
       1, 1, cli_verb_failover, failover_entries, "a host name" },
+    { "plan", "", "Show where each domain of this host would go if it were evacuated; nothing moves.",
+      "Columns: DOMAIN METHOD TARGET VERDICT REASON, in the order evacuate would move them. Verdicts: move,\n"
+      "hold, unmanaged, maintenance, busy, stopped (not asked for: --all), no-target (the reason names\n"
+      "every peer and why it cannot take the domain).",
+      0, 0, cli_verb_plan, plan_entries },
+    { "evacuate", "", "Move every domain off this host to its peers, several at once, by the plan.",
+      "Each domain's steps are shown as they happen. The job fails when a domain that should have moved\n"
+      "did not (busy, no target, its move failed), warns for a domain under its own maintenance, and\n"
+      "says which and why; hold, unmanaged and stopped domains (without --all) stay without effect.\n"
+      JOB_DESCRIPTION("queued domains stay, running moves are cancelled: each domain runs here or on its target"),
+      0, 0, cli_verb_evacuate, evacuate_entries },
     { "jobs", "", "List the jobs of this host, running and recently ended.",
       "Columns: ID KIND TARGET STATUS PROGRESS MESSAGE. A finished job stays listed for ten minutes.", 0, 0,
       cli_verb_jobs },

@@ -146,7 +146,7 @@ tap_is "show test exits 0" "$rc" 0
 tap_ok "show prints the UUID" has_line "$out" "^UUID: +$TEST_UUID\$"
 tap_ok "show prints the state and reason" has_lines "$out" '^State: +normal$' '^Reason: +running:'
 tap_ok "show prints the object path" has_line "$out" '^Object path: +/org/virtferry/Ferry1/domain/test$'
-tap_ok "show prints every policy key" has_line "$out" '^  unmanaged: +no$'
+tap_ok "show prints every policy key" has_lines "$out" '^  unmanaged: +no$' '^  maintenance: +no$'
 run "$CLI" show "$TEST_UUID"
 tap_ok "show finds a domain by UUID" has_line "$out" '^Name: +test$'
 run "$CLI" show --json test
@@ -174,7 +174,7 @@ tap_is "--no-ask-password: exits 4 too" "$rc" 4
 run "$CLI" policy test colour=red
 tap_is "an unknown key is refused before anything is sent (exit 2)" "$rc" 2
 tap_is "naming the key and the keys there are" "$err" \
-    "virt-ferry: unknown policy key 'colour'; the keys are hold, no_migrate, eq, ne, pin, priority, depends, unmanaged"
+    "virt-ferry: unknown policy key 'colour'; the keys are hold, no_migrate, eq, ne, pin, priority, depends, unmanaged, maintenance"
 run "$CLI" policy test priority=high
 tap_is "a bad value exits 2" "$rc" 2
 tap_ok "naming its key" is_error "$err" "policy key 'priority': \"high\" is not an integer"
@@ -213,6 +213,11 @@ else
     tap_ok "saying it is not authorized for the migrate action" is_error "$err" "not authorized for org.virtferry.ferry1.migrate"
     run "$CLI" --no-ask-password failover beta
     tap_is "failover without polkit exits 4" "$rc" 4
+    run "$CLI" --no-ask-password plan
+    tap_is "plan without polkit exits 4" "$rc" 4
+    tap_ok "saying it is not authorized for the evacuate action" is_error "$err" "not authorized for org.virtferry.ferry1.evacuate"
+    run "$CLI" --no-ask-password evacuate
+    tap_is "evacuate without polkit exits 4" "$rc" 4
 fi
 
 run "$CLI" frobnicate
@@ -269,6 +274,21 @@ run "$CLI" --bus-address "$nobus" migrate vm1 ""
 tap_ok "an empty peer is refused" is_error "$err" "the peer is empty"
 run "$CLI" --bus-address "$nobus" migrate vm1 beta extra
 tap_ok "migrate with a third argument exits 2" [ "$rc" = 2 ]
+# plan's and evacuate's arguments, checked before connecting.
+run "$CLI" --bus-address "$nobus" plan --methods migration,teleport
+tap_is "plan with an unknown method exits 2" "$rc" 2
+tap_ok "naming it" is_error "$err" 'unknown method "teleport"'
+run "$CLI" --bus-address "$nobus" evacuate --batch 10x
+tap_is "evacuate --batch 10x exits 2" "$rc" 2
+run "$CLI" --bus-address "$nobus" evacuate --per-target -1
+tap_is "evacuate --per-target -1 exits 2" "$rc" 2
+run "$CLI" --bus-address "$nobus" plan --exclude ""
+tap_is "plan --exclude with an empty peer exits 2" "$rc" 2
+run "$CLI" --bus-address "$nobus" plan extra
+tap_is "plan with an argument exits 2" "$rc" 2
+run "$CLI" evacuate --help
+tap_ok "evacuate --help documents its options" has_lines "$out" '--dry-run' '--batch=N' '--storage-per-source=N' \
+    '--exclude=PEER'
 run "$CLI" migrate --help
 tap_ok "migrate --help documents its options and methods" has_lines "$out" '--method=M' '--bandwidth=MIB' \
     '--completion-timeout=S' '^  quick-migration '

@@ -22,12 +22,13 @@ static void test_round_trip(void)
     g_autoptr(GVariant) changes = vardict("{'hold': <true>, 'no_migrate': <true>, 'eq': <'db'>, "
                                           "'ne': <'web'>, 'pin': <['alpha', 'beta']>, "
                                           "'priority': <int32 10>, 'depends': <['db 1', 'ß-2']>, "
-                                          "'unmanaged': <true>}");
+                                          "'unmanaged': <true>, 'maintenance': <true>}");
     g_assert_true(ferry_policy_update(p, changes, &error));
     g_assert_no_error(error);
 
     g_autofree char *xml = ferry_policy_to_xml(p);
     g_assert_nonnull(strstr(xml, "<no-migrate/>"));
+    g_assert_nonnull(strstr(xml, "<maintenance/>"));
     g_assert_nonnull(strstr(xml, "<pin host=\"beta\"/>"));
     g_autoptr(FerryPolicy) back = ferry_policy_parse(xml, &error);
     g_assert_no_error(error);
