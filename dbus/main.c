@@ -164,6 +164,7 @@ int main(int argc, char **argv)
     ferryd_manager_setup(daemon);
     ferryd_archives_setup(daemon);
     ferryd_migrations_setup(daemon);
+    ferryd_maintenance_setup(daemon);
     ferryd_disks_setup(daemon);
     ferryd_networks_setup(daemon);
     ferryd_hook_setup(daemon);

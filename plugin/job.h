@@ -27,6 +27,7 @@ typedef enum {
     FERRY_JOB_MIGRATE,
     FERRY_JOB_MOVE_DISK,
     FERRY_JOB_FAILOVER,
+    FERRY_JOB_MAINTENANCE,
     FERRY_JOB_N_KINDS
 } FerryJobKind;
 
