@@ -59,6 +59,8 @@ typedef struct {
     CliMigrateArgs migrate;   /* migrate */
     CliMoveDiskArgs move_disk; /* move-disk */
     CliFailoverArgs failover; /* failover */
+    char *maintenance_mode;   /* --mode: maintenance enter */
+    gboolean maintenance_return; /* --return: maintenance leave */
 } CliContext;
 
 /* cli-error.c: turning a GError into a message and an exit code. */
@@ -157,6 +159,8 @@ guint cli_parse_job_id(const char *text, GError **error);
 int cli_verb_migrate(CliContext *ctx, char **args);
 /* cli-movedisk.c: a disk of a running domain to another file on this host. */
 int cli_verb_move_disk(CliContext *ctx, char **args);
+/* cli-verbs.c: maintenance enter|leave|status. */
+int cli_verb_maintenance(CliContext *ctx, char **args);
 /* cli-failover.c: a dead host's domains to this host. */
 int cli_verb_failover(CliContext *ctx, char **args);
 /* cli-options.c: adds @key to @options when --@option was given (@text not NULL; left out,
