@@ -73,16 +73,7 @@ static gboolean handle_leave(FerryBusManager *manager, GDBusMethodInvocation *in
 
 void ferryd_maintenance_setup(FerrydDaemon *daemon)
 {
-    /* The state survives virt-ferryd: read it back, and publish it again for the peers. */
-    g_auto(FerryMaintenanceState) state = { 0 };
-    g_autoptr(GError) error = NULL;
-    if (!ferry_maintenance_load(daemon->config->state_dir, &state, &error)) {
-        g_warning("%s; this host counts as in maintenance until it is left (virt-ferry maintenance leave)",
-                  error->message);
-        state.active = TRUE;
-    }
-    ferry_bus_manager_set_maintenance(daemon->manager, state.active);
-    ferry_maintenance_publish(daemon->config, &state);
+    ferry_bus_manager_set_maintenance(daemon->manager, ferry_maintenance_resume(daemon->config));
     g_signal_connect(daemon->manager, "handle-enter-maintenance", G_CALLBACK(handle_enter), daemon);
     g_signal_connect(daemon->manager, "handle-leave-maintenance", G_CALLBACK(handle_leave), daemon);
 }

@@ -22,17 +22,6 @@ void ferry_maintenance_set_evacuate_kind(FerryJobKind kind)
     evacuate_kind = kind;
 }
 
-gboolean ferry_maintenance_active(FerryConfig *config)
-{
-    g_auto(FerryMaintenanceState) state = { 0 };
-    g_autoptr(GError) error = NULL;
-    if (!ferry_maintenance_load(config->state_dir, &state, &error)) {
-        g_warning("%s; taken as in maintenance", error->message);
-        return TRUE;
-    }
-    return state.active;
-}
-
 /* ------------------------------------------------------------------ publication to peers */
 
 static char *describe(const FerryMaintenanceState *state)
@@ -94,6 +83,19 @@ void ferry_maintenance_publish(FerryConfig *config, const FerryMaintenanceState 
     g_autoptr(GTask) task = g_task_new(NULL, NULL, NULL, NULL);
     g_task_set_task_data(task, p, (GDestroyNotify)publication_free);
     g_task_run_in_thread(task, publish_thread);
+}
+
+gboolean ferry_maintenance_resume(FerryConfig *config)
+{
+    g_auto(FerryMaintenanceState) state = { 0 };
+    g_autoptr(GError) error = NULL;
+    if (!ferry_maintenance_load(config->state_dir, &state, &error)) {
+        g_warning("%s; this host counts as in maintenance until it is left (virt-ferry maintenance leave)",
+                  error->message);
+        return TRUE; /* published as it is: an unreadable file says nothing to publish */
+    }
+    ferry_maintenance_publish(config, &state);
+    return state.active;
 }
 
 gboolean ferry_maintenance_peer_state(virConnectPtr peer, gboolean *in_maintenance, char **detail, GError **error)

@@ -40,9 +40,9 @@ FerryJob *ferry_maintenance_enter(FerryJobs *jobs, FerryConfig *config, const ch
  * when the host is not in maintenance; Busy while a maintenance job runs. */
 FerryJob *ferry_maintenance_leave(FerryJobs *jobs, FerryConfig *config, gboolean bring_back, GError **error);
 
-/* Whether this host is in maintenance now (a state file that cannot be read counts as
- * yes: the hook refuses then too). */
-gboolean ferry_maintenance_active(FerryConfig *config);
+/* At start: whether this host is in maintenance (a state file that cannot be read counts
+ * as yes: the hook refuses then too), the state published again for the peers. */
+gboolean ferry_maintenance_resume(FerryConfig *config);
 
 /* Publishes @state in this host's libvirt (the secret above), in a thread of its own;
  * failures are logged. */
