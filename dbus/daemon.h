@@ -94,5 +94,8 @@ void ferryd_archives_changed(GPtrArray *manifests, gpointer daemon);
 /* networks.c: Manager.CheckNetworks. */
 void ferryd_networks_setup(FerrydDaemon *daemon);
 
+/* maintenance.c: Manager.EnterMaintenance, LeaveMaintenance, the Maintenance property. */
+void ferryd_maintenance_setup(FerrydDaemon *daemon);
+
 /* hook.c */
 void ferryd_hook_setup(FerrydDaemon *daemon);

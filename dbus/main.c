@@ -165,6 +165,7 @@ int main(int argc, char **argv)
     ferryd_archives_setup(daemon);
     ferryd_migrations_setup(daemon);
     ferryd_evacuations_setup(daemon);
+    ferryd_maintenance_setup(daemon);
     ferryd_disks_setup(daemon);
     ferryd_networks_setup(daemon);
     ferryd_hook_setup(daemon);

@@ -76,10 +76,8 @@ void ferryd_manager_setup(FerrydDaemon *daemon)
     FerryBusManager *m = daemon->manager = ferry_bus_manager_skeleton_new();
     ferry_bus_manager_set_version(m, PACKAGE_VERSION);
     ferry_bus_manager_set_peers(m, (const char *const *)daemon->config->peers);
-    /* Constants until evacuation and maintenance mode exist: no host is ever in maintenance,
-     * reserves nothing for the cluster, or is found overcommitted (org.virtferry.Ferry1(5)
-     * says so). */
-    ferry_bus_manager_set_maintenance(m, FALSE);
+    /* Constants until evacuation exists: no host reserves anything for the cluster, or is
+     * found overcommitted (org.virtferry.Ferry1(5) says so). Maintenance: maintenance.c. */
     ferry_bus_manager_set_cluster_reserve(m, 0);
     ferry_bus_manager_set_overcommitted(m, FALSE);
     GVariantBuilder b;

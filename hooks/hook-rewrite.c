@@ -23,6 +23,7 @@
  * well-formed), a NUL inside, an unreadable configuration or map. Only where there is no map
  * at all (virt-ferry not set up here) does the XML go on unchanged. */
 #include "hook-rewrite.h"
+#include "maintenance-state.h"
 
 #include "config.h"
 #include "domxml.h"
@@ -258,12 +259,24 @@ static FerryDomainXml *judgeable_domain(const char *xml, size_t length, const ch
     return dom;
 }
 
+/* A host in maintenance takes no domain in (MISSION D5): the refusal's line, or NULL. A
+ * configuration that cannot be read is load_map's to refuse. */
+static char *maintenance_refusal(const char *operation, const char *domain)
+{
+    const char *config_path = g_getenv("VIRT_FERRY_CONFIG");
+    g_autoptr(FerryConfig) config = ferry_config_load(config_path && *config_path ? config_path : NULL, NULL);
+    char *refusal = config ? ferry_maintenance_refusal(config->state_dir, operation, domain) : NULL;
+    return refusal ? one_line(refusal) : NULL;
+}
+
 HookXmlOutcome hook_rewrite_domain_xml(const char *xml, size_t length, const char *operation, const char *domain,
                                        char **out, size_t *out_length, char **message)
 {
     *out = NULL;
     *out_length = 0;
     *message = NULL;
+    if ((*message = maintenance_refusal(operation, domain)))
+        return HOOK_XML_REFUSED;
     g_autofree char *cannot = g_strdup_printf("cannot map the NICs of domain %s for %s", domain, operation);
     g_autoptr(FerryNetmap) map = load_map(cannot, message);
     if (!map)

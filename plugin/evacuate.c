@@ -698,7 +698,7 @@ static void start_planned(GObject *source, GAsyncResult *result, gpointer data)
         g_task_return_error(outer, error);
         return;
     }
-    g_task_return_pointer(outer, job, NULL);
+    g_task_return_pointer(outer, job, (GDestroyNotify)ferry_job_unref);
 }
 
 void ferry_evacuations_start_async(FerryEvacuations *ev, const char *const *methods, GVariant *options,

@@ -62,6 +62,7 @@ static const struct {
     [FERRY_JOB_MOVE_DISK] = { "move-disk", FERRY_ACTION_MIGRATE },
     [FERRY_JOB_FAILOVER] = { "failover", FERRY_ACTION_FAILOVER },
     [FERRY_JOB_EVACUATE] = { "evacuate", FERRY_ACTION_EVACUATE },
+    [FERRY_JOB_MAINTENANCE] = { "maintenance", FERRY_ACTION_MAINTENANCE },
 };
 
 const char *ferry_job_kind_name(FerryJobKind kind)

@@ -3,6 +3,8 @@
  * misses it is left to finish on its own: it owns everything it touches. */
 #include "snapshot.h"
 
+#include "maintenance.h"
+
 #include "domxml.h"
 #include "ferry-error.h"
 #include "libvirt-autoptr.h"
@@ -134,12 +136,6 @@ static char *uri_host(const char *uri)
     g_autoptr(GUri) parsed = g_uri_parse(uri, G_URI_FLAGS_NONE, NULL);
     const char *host = parsed ? g_uri_get_host(parsed) : NULL;
     return g_strdup(host && *host ? host : uri);
-}
-
-gboolean ferry_snapshot_peer_in_maintenance(virConnectPtr conn)
-{
-    (void)conn;
-    return FALSE;
 }
 
 static gboolean read_residents(PeerRead *p, virConnectPtr dst, GError **error)
@@ -281,8 +277,9 @@ static gpointer peer_thread(gpointer data)
                 g_free(p->name);
                 p->name = name;
             }
-            p->maintenance = ferry_snapshot_peer_in_maintenance(dst);
-            if (read_node(p, dst, &error) && read_residents(p, dst, &error))
+            /* A peer whose mode cannot be read is no target: it may be in maintenance. */
+            if (ferry_maintenance_peer_state(dst, &p->maintenance, NULL, &error) && read_node(p, dst, &error) &&
+                read_residents(p, dst, &error))
                 read_access(p, dst, &error);
         }
     }

@@ -50,11 +50,6 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FerrySnapshot, ferry_snapshot_free)
  * and every peer of [peers] uris= but @request->skip_uris. */
 FerrySnapshot *ferry_snapshot_read(const FerrySnapshotRequest *request, GError **error);
 
-/* Whether the peer on @conn is in maintenance mode (MISSION D5), for FerryPlacePeer. Maintenance
- * mode does not exist yet, so no peer is: this is the one place that will read the flag the
- * peer publishes once it does. */
-gboolean ferry_snapshot_peer_in_maintenance(virConnectPtr conn);
-
 /* The index of the peer @name_or_uri (its host name, its URI, or the host in its URI), or
  * -1. */
 int ferry_snapshot_find_peer(const FerrySnapshot *snapshot, const char *name_or_uri);

@@ -2,6 +2,7 @@
  * its arguments before it connects, so a typo never waits for the bus. */
 #include "cli.h"
 
+#include "ferry-error.h"
 #include "names.h"
 
 static int fail(GError *error)
@@ -115,4 +116,44 @@ int cli_verb_monitor(CliContext *ctx, char **args)
     if (!cli_connect(ctx, &error))
         return fail(error);
     return cli_monitor(ctx);
+}
+
+/* maintenance enter|leave|status: the Manager's EnterMaintenance and LeaveMaintenance,
+ * followed as jobs; status reads the Maintenance property. */
+int cli_verb_maintenance(CliContext *ctx, char **args)
+{
+    g_autoptr(GError) error = NULL;
+    const char *what = args[0];
+    const char *mode = ctx->maintenance_mode ? ctx->maintenance_mode : "save";
+    gboolean entering = g_str_equal(what, "enter"), leaving = g_str_equal(what, "leave");
+    if (!entering && !leaving && !g_str_equal(what, "status"))
+        error = g_error_new(FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                            "maintenance: '%s' is not enter, leave or status", what);
+    else if ((ctx->maintenance_mode && !entering) || (ctx->maintenance_return && !leaving))
+        error = g_error_new_literal(FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                                    "--mode goes with maintenance enter, --return with maintenance leave");
+    else if (!g_str_equal(mode, "save") && !g_str_equal(mode, "migrate"))
+        error = g_error_new(FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT, "--mode %s: use migrate or save", mode);
+    if (error || !cli_connect(ctx, &error))
+        return fail(error);
+    if (!entering && !leaving) {
+        g_autoptr(FerryBusManager) manager = cli_manager(ctx, &error);
+        if (!manager)
+            return fail(error);
+        gboolean active = ferry_bus_manager_get_maintenance(manager);
+        if (ctx->json)
+            cli_json_print(g_variant_new_parsed("{'maintenance': <%b>}", active));
+        else
+            g_print("Maintenance: %s\n", active ? "yes" : "no");
+        return CLI_EXIT_OK;
+    }
+    g_auto(GVariantBuilder) b = G_VARIANT_BUILDER_INIT(G_VARIANT_TYPE_VARDICT);
+    if (ctx->maintenance_return)
+        g_variant_builder_add(&b, "{sv}", "return", g_variant_new_boolean(TRUE));
+    GVariant *options = g_variant_builder_end(&b);
+    int status = cli_start_job(ctx, FERRY_ROOT_PATH, FERRY_MANAGER_INTERFACE,
+                               entering ? "EnterMaintenance" : "LeaveMaintenance",
+                               entering ? g_variant_new("(s@a{sv})", mode, options) : g_variant_new("(@a{sv})", options),
+                               TRUE, &error);
+    return status < 0 ? fail(error) : status;
 }

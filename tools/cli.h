@@ -72,6 +72,8 @@ typedef struct {
     CliFailoverArgs failover; /* failover */
     CliEvacuateArgs evacuate; /* plan, evacuate */
     gboolean live_steps;      /* a followed job prints each new step as it comes (evacuate) */
+    char *maintenance_mode;   /* --mode: maintenance enter */
+    gboolean maintenance_return; /* --return: maintenance leave */
 } CliContext;
 
 /* cli-error.c: turning a GError into a message and an exit code. */
@@ -171,6 +173,8 @@ guint cli_parse_job_id(const char *text, GError **error);
 int cli_verb_migrate(CliContext *ctx, char **args);
 /* cli-movedisk.c: a disk of a running domain to another file on this host. */
 int cli_verb_move_disk(CliContext *ctx, char **args);
+/* cli-verbs.c: maintenance enter|leave|status. */
+int cli_verb_maintenance(CliContext *ctx, char **args);
 /* cli-failover.c: a dead host's domains to this host. */
 int cli_verb_failover(CliContext *ctx, char **args);
 /* cli-evacuate.c: PlanEvacuation as a table, Evacuate followed with every domain's steps. */

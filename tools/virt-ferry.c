@@ -71,6 +71,14 @@ static const GOptionEntry failover_entries[] = {
     { NULL }
 };
 
+static const GOptionEntry maintenance_entries[] = {
+    { "mode", 0, 0, G_OPTION_ARG_STRING, &ctx.maintenance_mode, "enter: migrate the domains away, or save them here (default save)", "migrate|save" },
+    { "return", 0, 0, G_OPTION_ARG_NONE, &ctx.maintenance_return, "leave: bring back what maintenance put away (start the saved domains)", NULL },
+    { "no-wait", 0, 0, G_OPTION_ARG_NONE, &ctx.no_wait, "Print the job's object path and leave; do not follow the job", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &ctx.verbose, "At the end, show what became of each domain", NULL },
+    { NULL }
+};
+
 #define JOB_DESCRIPTION(what) \
     "Prints the job's object path, then follows it: on a terminal a progress line (percentage, bar,\n" \
     "data done and in all, rate, time left, what it does), otherwise one line whenever the message\n" \
@@ -173,6 +181,12 @@ static const Verb verbs[] = {
       "says which and why; hold, unmanaged and stopped domains (without --all) stay without effect.\n"
       JOB_DESCRIPTION("queued domains stay, running moves are cancelled: each domain runs here or on its target"),
       0, 0, cli_verb_evacuate, evacuate_entries },
+    { "maintenance", "enter|leave|status", "Put this host into maintenance mode, take it out, or show whether it is.",
+      "enter [--mode save|migrate]: from now on incoming migrations and restores are refused, and every\n"
+      "running domain is managed-saved here (save) or evacuated to the peers (migrate). leave [--return]:\n"
+      "incoming migrations are accepted again; with --return the saved domains are started again.\n"
+      "status: prints Maintenance: yes or no.\n" JOB_DESCRIPTION("what was done so far stays done"),
+      1, 1, cli_verb_maintenance, maintenance_entries, "enter, leave or status" },
     { "jobs", "", "List the jobs of this host, running and recently ended.",
       "Columns: ID KIND TARGET STATUS PROGRESS MESSAGE. A finished job stays listed for ten minutes.", 0, 0,
       cli_verb_jobs },
@@ -333,5 +347,6 @@ int main(int argc, char **argv)
     g_free(ctx.move_disk.format);
     g_free(ctx.move_disk.bandwidth);
     g_strfreev(ctx.failover.domains);
+    g_free(ctx.maintenance_mode);
     return status;
 }

@@ -226,6 +226,12 @@ run "$CLI" show
 tap_is "show without a domain exits 2" "$rc" 2
 run "$CLI" list extra
 tap_is "list with an argument exits 2" "$rc" 2
+run "$CLI" maintenance sideways
+tap_is "maintenance with neither enter, leave nor status exits 2" "$rc" 2
+run "$CLI" maintenance enter --mode sideways
+tap_is "maintenance enter --mode sideways exits 2" "$rc" 2
+run "$CLI" maintenance status --return
+tap_is "--return with anything but leave exits 2" "$rc" 2
 run "$CLI" show --help
 tap_is "show --help exits 0" "$rc" 0
 tap_ok "with a usage line" has_line "$out" "virt-ferry .* show DOMAIN$"

@@ -834,6 +834,24 @@ static void test_other_operations(Fixture *f, gconstpointer unused)
     g_assert_cmpint(refused->status, ==, 1);
 }
 
+/* A host in maintenance (MISSION D5) takes no domain in: migrate and restore refused with one
+ * line naming the host and the way out, even with no network map; leaving lets them in. */
+static void test_maintenance_refused(Fixture *f, gconstpointer unused)
+{
+    g_autofree char *xml = domain_xml(OVS_NIC_VLAN_300(MAC1));
+    g_autofree char *state = g_build_filename(f->state, "maintenance", NULL);
+    g_assert_cmpint(g_mkdir_with_parents(f->state, 0700), ==, 0);
+    g_assert_true(g_file_set_contents(state, "[maintenance]\nmode=save\nhost=alpha\nsince=1796292000\n", -1, NULL));
+    const char *const words[] = { "host alpha is in maintenance (since 2026-12-03T", "virt-ferry maintenance leave", NULL };
+    g_autoptr(Run) migrate = run(f, "migrate", xml);
+    assert_refused_as(migrate, "virt-ferry: the migrate of domain w1 is refused: ", words);
+    g_autoptr(Run) restore = run(f, "restore", xml);
+    assert_refused_as(restore, "virt-ferry: the restore of domain w1 is refused: ", words);
+    g_assert_cmpint(g_unlink(state), ==, 0);
+    g_autoptr(Run) after = run(f, "migrate", xml);
+    assert_echoed(after, xml);
+}
+
 int main(int argc, char **argv)
 {
     hook_receiver_main_if_asked(argc, argv);
@@ -861,6 +879,7 @@ int main(int argc, char **argv)
     ADD("/hook-rewrite/when/no-module", NULL, test_no_module);
     ADD("/hook-rewrite/when/migrate-as-restore", &with_bus, test_migrate_as_restore);
     ADD("/hook-rewrite/when/other-operations", NULL, test_other_operations);
+    ADD("/hook-rewrite/when/maintenance-refused", NULL, test_maintenance_refused);
 #undef ADD
     return g_test_run();
 }

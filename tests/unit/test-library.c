@@ -482,6 +482,7 @@ static void test_job_kinds(void)
         { FERRY_JOB_MOVE_DISK, "move-disk", "org.virtferry.ferry1.migrate" },
         { FERRY_JOB_FAILOVER, "failover", "org.virtferry.ferry1.failover" },
         { FERRY_JOB_EVACUATE, "evacuate", "org.virtferry.ferry1.evacuate" },
+        { FERRY_JOB_MAINTENANCE, "maintenance", "org.virtferry.ferry1.maintenance" },
     };
     g_assert_cmpuint(G_N_ELEMENTS(expected), ==, FERRY_JOB_N_KINDS);
     for (gsize i = 0; i < G_N_ELEMENTS(expected); i++) {

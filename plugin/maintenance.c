@@ -1,0 +1,378 @@
+/* Maintenance mode (see maintenance.h). */
+#include "maintenance.h"
+
+#include "libvirt-autoptr.h"
+#include "libvirt-error.h"
+#include "libvirt-open.h"
+#include "evacuate.h"
+
+#include <libvirt/virterror.h>
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(virSecret, virSecretFree)
+
+/* ------------------------------------------------------------------ publication to peers */
+
+static char *describe(const FerryMaintenanceState *state)
+{
+    g_autoptr(GDateTime) when = g_date_time_new_from_unix_utc(state->since);
+    g_autofree char *since = when ? g_date_time_format_iso8601(when) : g_strdup("?");
+    return g_strdup_printf("virt-ferry maintenance mode=%s since=%s", ferry_maintenance_mode_name(state->mode),
+                           since);
+}
+
+static gboolean publish(virConnectPtr conn, gboolean active, const char *description, GError **error)
+{
+    if (active) {
+        g_autofree char *escaped = g_markup_escape_text(description, -1);
+        g_autofree char *xml = g_strdup_printf("<secret ephemeral='no' private='no'><uuid>%s</uuid>"
+                                               "<description>%s</description></secret>",
+                                               FERRY_MAINTENANCE_SECRET_UUID, escaped);
+        g_autoptr(virSecret) secret = virSecretDefineXML(conn, xml, 0);
+        return secret ? TRUE : ferry_error_from_libvirt(error, "cannot publish the maintenance state in libvirt");
+    }
+    g_autoptr(virSecret) secret = virSecretLookupByUUIDString(conn, FERRY_MAINTENANCE_SECRET_UUID);
+    if (!secret)
+        return virGetLastErrorCode() == VIR_ERR_NO_SECRET
+                   ? TRUE
+                   : ferry_error_from_libvirt(error, "cannot look up the maintenance state in libvirt");
+    return virSecretUndefine(secret) == 0 ||
+           ferry_error_from_libvirt(error, "cannot withdraw the maintenance state from libvirt");
+}
+
+typedef struct {
+    FerryConfig *config;
+    gboolean active;
+    char *description;
+} Publication;
+
+static void publication_free(Publication *p)
+{
+    ferry_config_unref(p->config);
+    g_free(p->description);
+    g_free(p);
+}
+
+static void publish_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    Publication *p = data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(virConnect) conn = ferry_libvirt_open(p->config->libvirt_uri, &error);
+    if (!conn || !publish(conn, p->active, p->description, &error))
+        g_warning("peers may not see this host's maintenance mode: %s", error->message);
+    g_task_return_boolean(task, TRUE);
+}
+
+void ferry_maintenance_publish(FerryConfig *config, const FerryMaintenanceState *state)
+{
+    Publication *p = g_new0(Publication, 1);
+    p->config = ferry_config_ref(config);
+    p->active = state->active;
+    p->description = describe(state);
+    g_autoptr(GTask) task = g_task_new(NULL, NULL, NULL, NULL);
+    g_task_set_task_data(task, p, (GDestroyNotify)publication_free);
+    g_task_run_in_thread(task, publish_thread);
+}
+
+gboolean ferry_maintenance_resume(FerryConfig *config)
+{
+    g_auto(FerryMaintenanceState) state = { 0 };
+    g_autoptr(GError) error = NULL;
+    if (!ferry_maintenance_load(config->state_dir, &state, &error)) {
+        g_warning("%s; this host counts as in maintenance until it is left (virt-ferry maintenance leave)",
+                  error->message);
+        return TRUE; /* published as it is: an unreadable file says nothing to publish */
+    }
+    ferry_maintenance_publish(config, &state);
+    return state.active;
+}
+
+gboolean ferry_maintenance_peer_state(virConnectPtr peer, gboolean *in_maintenance, char **detail, GError **error)
+{
+    *in_maintenance = FALSE;
+    if (detail)
+        *detail = NULL;
+    g_autoptr(virSecret) secret = virSecretLookupByUUIDString(peer, FERRY_MAINTENANCE_SECRET_UUID);
+    if (!secret) {
+        if (virGetLastErrorCode() != VIR_ERR_NO_SECRET)
+            return ferry_error_from_libvirt(error, "cannot read its maintenance state");
+        virResetLastError();
+        return TRUE;
+    }
+    *in_maintenance = TRUE;
+    if (detail) {
+        g_autofree char *xml = virSecretGetXMLDesc(secret, 0);
+        const char *start = xml ? strstr(xml, "<description>") : NULL;
+        const char *end = start ? strstr(start, "</description>") : NULL;
+        *detail = end ? g_strndup(start + strlen("<description>"), end - start - strlen("<description>"))
+                      : g_strdup("in maintenance");
+    }
+    return TRUE;
+}
+
+/* ------------------------------------------------------------------ the jobs */
+
+typedef struct {
+    FerryConfig *config;
+    FerryMaintenanceState state; /* enter: as written; leave: as it was before leaving */
+    gboolean bring_back;
+} MaintenanceCall;
+
+static void maintenance_call_free(MaintenanceCall *c)
+{
+    ferry_config_unref(c->config);
+    ferry_maintenance_state_clear(&c->state);
+    g_free(c);
+}
+
+static MaintenanceCall *maintenance_call_new(FerryConfig *config)
+{
+    MaintenanceCall *c = g_new0(MaintenanceCall, 1);
+    c->config = ferry_config_ref(config);
+    return c;
+}
+
+/* Managed-saves every running domain; each one saved goes into the state file at once, so
+ * that leaving brings it back even after virt-ferryd died half-way. */
+static gboolean save_job(FerryJob *job, gpointer data, GError **error)
+{
+    MaintenanceCall *c = data;
+    g_autoptr(virConnect) conn = ferry_libvirt_open(c->config->libvirt_uri, error);
+    if (!conn)
+        return FALSE;
+    virDomainPtr *domains = NULL;
+    int n = virConnectListAllDomains(conn, &domains, VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+    if (n < 0)
+        return ferry_error_from_libvirt(error, "cannot list the running domains");
+    guint failed = 0;
+    gboolean cancelled = FALSE;
+    for (int i = 0; i < n; i++) {
+        g_autoptr(virDomain) dom = domains[i];
+        const char *name = virDomainGetName(dom);
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        if (cancelled || g_cancellable_is_cancelled(ferry_job_cancellable(job))) {
+            cancelled = TRUE;
+            continue;
+        }
+        ferry_job_set_message(job, "saving %s (%d of %d)", name, i + 1, n);
+        if (virDomainGetUUIDString(dom, uuid) < 0 || virDomainManagedSave(dom, 0) < 0) {
+            g_autoptr(GError) why = NULL;
+            ferry_error_from_libvirt(&why, "not saved");
+            ferry_job_add_step(job, name, "save", c->state.host, why->message);
+            failed++;
+        } else {
+            ferry_maintenance_add_domain(&c->state, uuid, NULL);
+            g_autoptr(GError) why = NULL;
+            if (!ferry_maintenance_store(c->config->state_dir, &c->state, &why))
+                ferry_job_add_note(job, why->message);
+            ferry_job_add_step(job, name, "save", c->state.host, "saved");
+        }
+        ferry_job_set_progress(job, (double)(i + 1) / n);
+    }
+    g_free(domains);
+    if (cancelled) {
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                    "cancelled: the domains saved so far stay saved, the host stays in maintenance");
+        return FALSE;
+    }
+    if (failed) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED,
+                    "%u of %d domains could not be saved and still run here (see the steps)", failed, n);
+        return FALSE;
+    }
+    ferry_job_set_message(job, "in maintenance: %d domains saved", n);
+    return TRUE;
+}
+
+static gboolean leave_job(FerryJob *job, gpointer data, GError **error)
+{
+    MaintenanceCall *c = data;
+    guint n = g_strv_length(c->state.domains);
+    if (!c->bring_back || n == 0) {
+        ferry_job_set_message(job, "maintenance left; %s", n ? "the saved domains stay saved" : "nothing to bring back");
+        return TRUE;
+    }
+    if (c->state.mode == FERRY_MAINTENANCE_MIGRATE) {
+        for (guint i = 0; i < n; i++)
+            ferry_job_add_step(job, c->state.domains[i], "migrate", c->state.peers[i], "not brought back");
+        ferry_job_add_note(job, "bringing back migrated domains is not supported yet: migrate them with "
+                                "virt-ferry migrate on the peers");
+        return TRUE;
+    }
+    g_autoptr(virConnect) conn = ferry_libvirt_open(c->config->libvirt_uri, error);
+    if (!conn)
+        return FALSE;
+    guint failed = 0;
+    for (guint i = 0; i < n; i++) {
+        const char *uuid = c->state.domains[i];
+        g_autoptr(virDomain) dom = virDomainLookupByUUIDString(conn, uuid);
+        const char *name = dom ? virDomainGetName(dom) : uuid;
+        ferry_job_set_message(job, "starting %s (%u of %u)", name, i + 1, n);
+        const char *outcome = "restored";
+        g_autoptr(GError) why = NULL;
+        if (!dom)
+            outcome = "no longer defined here";
+        else if (virDomainIsActive(dom) == 1)
+            outcome = "runs already";
+        else if (virDomainCreate(dom) < 0) {
+            ferry_error_from_libvirt(&why, "not started");
+            outcome = why->message;
+            failed++;
+        }
+        ferry_job_add_step(job, name, "restore", c->state.host, outcome);
+        ferry_job_set_progress(job, (double)(i + 1) / n);
+    }
+    if (failed) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "%u of %u saved domains could not be started (see the steps)",
+                    failed, n);
+        return FALSE;
+    }
+    ferry_job_set_message(job, "maintenance left; %u domains started again", n);
+    return TRUE;
+}
+
+static gboolean check_no_job(FerryJobs *jobs, GError **error)
+{
+    if (ferry_jobs_count_running(jobs, FERRY_JOB_MAINTENANCE)) {
+        g_set_error_literal(error, FERRY_ERROR, FERRY_ERROR_BUSY,
+                            "a maintenance job runs on this host; wait for it or cancel it (virt-ferry jobs)");
+        return FALSE;
+    }
+    if (ferry_jobs_count_running(jobs, FERRY_JOB_EVACUATE)) {
+        g_set_error_literal(error, FERRY_ERROR, FERRY_ERROR_BUSY,
+                            "an evacuation runs on this host; wait for it or cancel it, then enter maintenance");
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* Nothing was done: the host is not in maintenance after all. */
+static void enter_undone(FerryConfig *config)
+{
+    FerryMaintenanceState none = { 0 };
+    ferry_maintenance_store(config->state_dir, &none, NULL);
+    ferry_maintenance_publish(config, &none);
+}
+
+typedef struct {
+    FerryEvacuations *ev; /* the engine's, outlives the call */
+    FerryConfig *config;
+} EvacuationStart;
+
+static void evacuation_start_free(EvacuationStart *e)
+{
+    ferry_config_unref(e->config);
+    g_free(e);
+}
+
+static void evacuation_started(GObject *source, GAsyncResult *result, gpointer data)
+{
+    g_autoptr(GTask) task = data;
+    EvacuationStart *e = g_task_get_task_data(task);
+    GError *error = NULL;
+    FerryJob *job = ferry_evacuations_start_finish(e->ev, result, &error);
+    if (!job) {
+        enter_undone(e->config);
+        g_task_return_error(task, error);
+        return;
+    }
+    g_task_return_pointer(task, job, (GDestroyNotify)ferry_job_unref);
+}
+
+/* The state written (the hook refuses from now on) and published, before any job starts. */
+static gboolean enter_state(FerryJobs *jobs, FerryConfig *config, const char *host, FerryMaintenanceMode mode,
+                            FerryMaintenanceState *state, GError **error)
+{
+    if (!check_no_job(jobs, error))
+        return FALSE;
+    g_auto(FerryMaintenanceState) old = { 0 };
+    if (!ferry_maintenance_load(config->state_dir, &old, error))
+        return FALSE;
+    if (old.active) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_BUSY, "this host is in maintenance (mode %s) already; "
+                    "leave it first (virt-ferry maintenance leave)", ferry_maintenance_mode_name(old.mode));
+        return FALSE;
+    }
+    state->active = TRUE;
+    state->mode = mode;
+    state->host = g_strdup(host);
+    state->since = g_get_real_time() / G_USEC_PER_SEC;
+    state->domains = g_new0(char *, 1);
+    state->peers = g_new0(char *, 1);
+    if (!ferry_maintenance_store(config->state_dir, state, error))
+        return FALSE;
+    ferry_maintenance_publish(config, state);
+    return TRUE;
+}
+
+void ferry_maintenance_enter_async(FerryJobs *jobs, FerryConfig *config, FerryEvacuations *ev, const char *host,
+                                   const char *mode_word, GAsyncReadyCallback callback, gpointer user_data)
+{
+    GTask *task = g_task_new(NULL, NULL, callback, user_data);
+    g_task_set_source_tag(task, ferry_maintenance_enter_async);
+    FerryMaintenanceMode mode;
+    GError *error = NULL;
+    if (!ferry_maintenance_mode_parse(mode_word, &mode)) {
+        g_task_return_new_error(task, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                                "unknown maintenance mode '%s': use save or migrate", mode_word);
+        g_object_unref(task);
+        return;
+    }
+    MaintenanceCall *c = maintenance_call_new(config);
+    if (!enter_state(jobs, config, host, mode, &c->state, &error)) {
+        maintenance_call_free(c);
+        g_task_return_error(task, error);
+        g_object_unref(task);
+        return;
+    }
+    if (mode == FERRY_MAINTENANCE_MIGRATE) {
+        maintenance_call_free(c);
+        /* The evacuation as [evacuation] configures it: its methods, every running domain. */
+        static const char *const config_methods[] = { NULL };
+        EvacuationStart *e = g_new0(EvacuationStart, 1);
+        e->ev = ev;
+        e->config = ferry_config_ref(config);
+        g_task_set_task_data(task, e, (GDestroyNotify)evacuation_start_free);
+        ferry_evacuations_start_async(ev, config_methods, g_variant_new("a{sv}", NULL), NULL, evacuation_started,
+                                      task);
+        return;
+    }
+    FerryJob *job = ferry_jobs_start(jobs, FERRY_JOB_MAINTENANCE, host, NULL, save_job, c,
+                                     (GDestroyNotify)maintenance_call_free, &error);
+    if (!job) {
+        enter_undone(config);
+        g_task_return_error(task, error);
+    } else {
+        g_task_return_pointer(task, job, (GDestroyNotify)ferry_job_unref);
+    }
+    g_object_unref(task);
+}
+
+FerryJob *ferry_maintenance_enter_finish(GAsyncResult *result, GError **error)
+{
+    return g_task_propagate_pointer(G_TASK(result), error);
+}
+
+FerryJob *ferry_maintenance_leave(FerryJobs *jobs, FerryConfig *config, gboolean bring_back, GError **error)
+{
+    if (!check_no_job(jobs, error))
+        return NULL;
+    MaintenanceCall *c = maintenance_call_new(config);
+    c->bring_back = bring_back;
+    /* A state that cannot be read is left all the same: that is the way out of it. */
+    g_autoptr(GError) unreadable = NULL;
+    if (!ferry_maintenance_load(config->state_dir, &c->state, &unreadable))
+        c->state.active = TRUE;
+    if (!c->state.active) {
+        g_set_error_literal(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT, "this host is not in maintenance");
+        maintenance_call_free(c);
+        return NULL;
+    }
+    FerryMaintenanceState none = { 0 };
+    if (!ferry_maintenance_store(config->state_dir, &none, error)) {
+        maintenance_call_free(c);
+        return NULL;
+    }
+    ferry_maintenance_publish(config, &none);
+    return ferry_jobs_start(jobs, FERRY_JOB_MAINTENANCE, c->state.host ? c->state.host : "", NULL, leave_job, c,
+                            (GDestroyNotify)maintenance_call_free, error);
+}
