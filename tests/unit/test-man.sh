@@ -24,7 +24,7 @@ action_documented() { # ACTION: in an entry "org.virtferry.ferry1.a, .b" of AUTH
         grep -E "(ferry1|, )\.$1(,|$)" > /dev/null
 }
 policy_key_documented() { # KEY: in SetDomainPolicy's list of keys and types, and an entry of virt-ferry(1)'s POLICY KEYS
-    section org.virtferry.Ferry1.5 "INTERFACE org.virtferry.Ferry1.Manager" | grep -E "(keys to set: |, )$1 \([a-z]+[,)]" > /dev/null
+    section org.virtferry.Ferry1.5 "INTERFACE org.virtferry.Ferry1.Manager" | grep -E "(keys to set: |, |^[[:space:]]*)$1 \([a-z]+[,)]" > /dev/null
 }
 cli_policy_key_documented() { section virt-ferry.1 "POLICY KEYS" | grep -E "^[[:space:]]*$1=[^ ]* \([a-z]+\)$" > /dev/null; }
 verb_documented() { # VERB: in SYNOPSIS and as an entry of VERBS
