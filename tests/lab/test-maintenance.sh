@@ -85,14 +85,14 @@ tap_ok "leaving when not in maintenance is InvalidArgument" grep -q "org.virtfer
 
 # ------------------------------------------------------------------ enter, mode migrate
 # s1's disk is alpha's own: the evacuation may copy it.
-printf '[evacuation]\nmethods=migration,storage-migration\n' >> "$LAB_DIR/hosts/alpha/etc-virt-ferry/virt-ferry.conf"
+printf '[evacuation]\nmethods=migration;storage-migration\n' >> "$LAB_DIR/hosts/alpha/etc-virt-ferry/virt-ferry.conf"
 "$LAB" ferryd alpha restart >&2 || tap_bail "virt-ferryd on alpha does not restart"
 boot_b1=$(boot_id alpha b1)
 before_s1=$(alive_count alpha s1 "$boot_s1")
 job=$(call_job alpha EnterMaintenance 'sa{sv}' migrate 0)
 tap_ok "EnterMaintenance migrate returns a job" grep -q '^/org/virtferry/Ferry1/job/' <<< "$job"
 tap_is "Maintenance is true from the call on" "$(maintenance alpha)" true
-tap_is "the job is an evacuation" "$(prop alpha "$job" $BUS.Job Kind)" evacuate
+tap_is "the job is an evacuation" "$(jprop alpha "$job" Kind)" evacuate
 tap_is "the evacuation succeeds" "$(job_wait alpha "$job" 300)" succeeded
 tap_diag "steps: $(steps alpha "$job")"
 tap_is "s1 runs on beta" "$(state beta s1)" running
