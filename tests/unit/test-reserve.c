@@ -1,9 +1,11 @@
 /* Cluster reserve (MISSION D7) as a pure function: N = 0, 1, 2 and beyond the cluster,
  * exact-fit edges, placement's constraints, the same answer seen from every host, bad
  * input, and random small clusters checked against a brute force over every assignment. */
+#include "config.h"
 #include "ferry-error.h"
 #include "reserve.h"
 
+#include <glib/gstdio.h>
 #include <math.h>
 #include <string.h>
 
@@ -623,6 +625,42 @@ static void test_time(void)
     g_assert_cmpint(usec, <, 10 * G_USEC_PER_SEC);
 }
 
+/* ------------------------------------------------------------------ [evacuation] reserve= */
+
+static FerryConfig *load(const char *text, GError **error)
+{
+    g_autofree char *dir = g_dir_make_tmp("test-reserve-XXXXXX", NULL);
+    g_autofree char *path = g_build_filename(dir, "virt-ferry.conf", NULL);
+    g_assert_true(g_file_set_contents(path, text, -1, NULL));
+    FerryConfig *config = ferry_config_load(path, error);
+    g_unlink(path);
+    g_rmdir(dir);
+    return config;
+}
+
+static void test_config(void)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(FerryConfig) unset = load("[evacuation]\nbatch=2\n", &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(unset->evacuation_reserve, ==, 0);
+    g_autoptr(FerryConfig) two = load("[evacuation]\nreserve=2\n", &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(two->evacuation_reserve, ==, 2);
+    g_autoptr(FerryConfig) zero = load("[evacuation]\nreserve=0\n", &error);
+    g_assert_no_error(error);
+    g_assert_cmpuint(zero->evacuation_reserve, ==, 0);
+    for (guint i = 0; i < 3; i++) {
+        static const char *const bad[] = { "reserve=-1", "reserve=two", "reserve=70000" };
+        g_autofree char *text = g_strdup_printf("[evacuation]\n%s\n", bad[i]);
+        g_autoptr(FerryConfig) config = load(text, &error);
+        g_assert_null(config);
+        g_assert_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT);
+        g_assert_nonnull(strstr(error->message, "reserve="));
+        g_clear_error(&error);
+    }
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -641,5 +679,6 @@ int main(int argc, char **argv)
     g_test_add_func("/reserve/bad-input", test_bad_input);
     g_test_add_func("/reserve/random-against-brute-force", test_random_against_brute_force);
     g_test_add_func("/reserve/time", test_time);
+    g_test_add_func("/reserve/config", test_config);
     return g_test_run();
 }
