@@ -440,9 +440,13 @@ static void add_peer(FerrySnapshot *s, PeerRead *p, gboolean answered, guint tim
     g_ptr_array_add(s->peer_reasons, g_strdup(reason));
 }
 
-/* This host as a target, for the cluster reserve. */
-static gboolean read_here(FerrySnapshot *s, virConnectPtr src, GError **error)
+/* This host as a target, for the cluster reserve. Its maintenance comes from its state
+ * file, the truth that its libvirt only publishes to the peers (a file that cannot be read
+ * counts as maintenance, as for the hook). */
+static gboolean read_here(FerrySnapshot *s, virConnectPtr src, const char *state_dir, GError **error)
 {
+    g_auto(FerryMaintenanceState) state = { 0 };
+    s->here.maintenance = !ferry_maintenance_load(state_dir, &state, NULL) || state.active;
     virNodeInfo node;
     if (virNodeGetInfo(src, &node) < 0)
         return ferry_error_from_libvirt(error, "cannot read the CPUs and memory of this host");
@@ -450,8 +454,7 @@ static gboolean read_here(FerrySnapshot *s, virConnectPtr src, GError **error)
     s->here.cpus = node.cpus;
     s->here.memory_total_kib = node.memory;
     s->here.reachable = TRUE;
-    return ferry_node_free_memory_kib(src, s->input.source, &s->here.memory_free_kib, error) &&
-           ferry_maintenance_peer_state(src, &s->here.maintenance, NULL, error);
+    return ferry_node_free_memory_kib(src, s->input.source, &s->here.memory_free_kib, error);
 }
 
 FerrySnapshot *ferry_snapshot_read(const FerrySnapshotRequest *request, GError **error)
@@ -468,7 +471,7 @@ FerrySnapshot *ferry_snapshot_read(const FerrySnapshotRequest *request, GError *
     virResetLastError();
     s->input.source = copy(s, source ? source : "localhost");
     add_domains(s, domains);
-    if (request->cluster && !read_here(s, src, error))
+    if (request->cluster && !read_here(s, src, config->state_dir, error))
         return NULL;
 
     guint timeout = request->peer_timeout ? request->peer_timeout : config->evacuation_peer_timeout;
