@@ -623,6 +623,18 @@ static void test_time(void)
     g_assert_false(r.overcommitted);
     g_assert_cmpuint(r.combinations, ==, 120);
     g_assert_cmpint(usec, <, 10 * G_USEC_PER_SEC);
+
+    /* reserve=3: 560 placements of 24 guests (beyond the exact search: greedy and repair). */
+    c->reserve = 3;
+    start = g_get_monotonic_time();
+    g_auto(FerryReserveResult) r3;
+    check(c, 0, &r3);
+    usec = g_get_monotonic_time() - start;
+    g_test_message("16 hosts x 8 domains, reserve=3: %u combinations in %.1f ms (%s)", r3.combinations,
+                   (double)usec / 1000.0, r3.reason);
+    g_assert_false(r3.overcommitted);
+    g_assert_cmpuint(r3.combinations, ==, 560);
+    g_assert_cmpint(usec, <, 10 * G_USEC_PER_SEC);
 }
 
 /* ------------------------------------------------------------------ [evacuation] reserve= */
