@@ -60,7 +60,7 @@ monitor_pid=$!
 sleep 2
 
 for g in g1 g2; do
-    "$LAB" guest gamma $g --mem 96 >&2 || tap_bail "guest $g"
+    "$LAB" guest gamma $g --mem 128 >&2 || tap_bail "guest $g"
 done
 # Both fit when gamma fails: one on alpha, one on beta. Wait for gamma's check after them.
 sleep 6
@@ -68,7 +68,7 @@ tap_ok "two guests on gamma still fit on alpha and beta" wait_for 30 overcommitt
 tap_ok "gamma's reason after them: every combination fits" grep -q "fit on the others" <<< "$(reserve_reply gamma)"
 tap_ok "no overcommitted HostEvent so far" bash -c "! grep -q \"HostEvent ('overcommitted'\" '$monitor_out'"
 
-"$LAB" guest gamma g3 --mem 96 >&2 || tap_bail "guest g3"
+"$LAB" guest gamma g3 --mem 128 >&2 || tap_bail "guest g3"
 tap_ok "a third guest on gamma: Overcommitted turns true on gamma" wait_for 60 overcommitted_is gamma true
 tap_ok "with a HostEvent overcommitted" wait_for 10 saw_event overcommitted
 event=$(grep "HostEvent ('overcommitted'," "$monitor_out" | head -n 1)
