@@ -68,6 +68,7 @@ void ferryd_domain_removed(const FerryDomainInfo *info, gpointer daemon);
 void ferryd_manager_setup(FerrydDaemon *daemon);
 void ferryd_connection_changed(gboolean connected, const char *detail, gpointer daemon);
 void ferryd_health_changed(GVariant *health, gpointer daemon);
+void ferryd_overcommitted_changed(gboolean overcommitted, const char *reason, gpointer daemon);
 
 /* jobs.c: org.virtferry.Ferry1.Job objects. */
 void ferryd_jobs_setup(FerrydDaemon *daemon);

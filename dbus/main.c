@@ -105,6 +105,7 @@ static const FerryHostCallbacks host_callbacks = {
     .health_changed = ferryd_health_changed,
     .job_changed = ferryd_job_changed,
     .archives_changed = ferryd_archives_changed,
+    .overcommitted_changed = ferryd_overcommitted_changed,
 };
 
 static void daemon_clear(FerrydDaemon *daemon)

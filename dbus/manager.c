@@ -27,6 +27,22 @@ void ferryd_health_changed(GVariant *health, gpointer data)
         ferry_bus_manager_set_libvirt_health(daemon->manager, health);
 }
 
+void ferryd_overcommitted_changed(gboolean overcommitted, const char *reason, gpointer data)
+{
+    FerrydDaemon *daemon = data;
+    ferry_bus_manager_set_overcommitted(daemon->manager, overcommitted);
+    ferry_bus_manager_emit_host_event(daemon->manager, overcommitted ? "overcommitted" : "reserve-restored", reason);
+}
+
+static gboolean handle_get_reserve(FerryBusManager *manager, GDBusMethodInvocation *invocation, FerrydDaemon *daemon)
+{
+    const char *reason = NULL;
+    gboolean overcommitted = ferry_host_overcommitted(daemon->host, &reason);
+    ferry_bus_manager_complete_get_reserve(manager, invocation, ferry_host_cluster_reserve(daemon->host),
+                                           overcommitted, reason ? reason : "");
+    return TRUE;
+}
+
 static gboolean handle_get_domain(FerryBusManager *manager, GDBusMethodInvocation *invocation,
                                   const char *name_or_uuid, FerrydDaemon *daemon)
 {
@@ -76,15 +92,15 @@ void ferryd_manager_setup(FerrydDaemon *daemon)
     FerryBusManager *m = daemon->manager = ferry_bus_manager_skeleton_new();
     ferry_bus_manager_set_version(m, PACKAGE_VERSION);
     ferry_bus_manager_set_peers(m, (const char *const *)daemon->config->peers);
-    /* Constants until evacuation exists: no host reserves anything for the cluster, or is
-     * found overcommitted (org.virtferry.Ferry1(5) says so). Maintenance: maintenance.c. */
-    ferry_bus_manager_set_cluster_reserve(m, 0);
-    ferry_bus_manager_set_overcommitted(m, FALSE);
+    /* Maintenance: maintenance.c. */
+    ferry_bus_manager_set_cluster_reserve(m, ferry_host_cluster_reserve(daemon->host));
+    ferry_bus_manager_set_overcommitted(m, ferry_host_overcommitted(daemon->host, NULL));
     GVariantBuilder b;
     g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
     g_variant_builder_add(&b, "{sv}", "reachable", g_variant_new_boolean(FALSE));
     ferry_bus_manager_set_libvirt_health(m, g_variant_builder_end(&b));
     update_connection(daemon);
     g_signal_connect(m, "handle-get-domain", G_CALLBACK(handle_get_domain), daemon);
+    g_signal_connect(m, "handle-get-reserve", G_CALLBACK(handle_get_reserve), daemon);
     g_signal_connect(m, "handle-set-domain-policy", G_CALLBACK(handle_set_domain_policy), daemon);
 }

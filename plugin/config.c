@@ -55,20 +55,27 @@ static gboolean load_peers(FerryConfig *config, GKeyFile *kf, GError **error)
     return TRUE;
 }
 
-/* A positive whole number, @fallback when the key is absent. */
-static gboolean positive_uint(FerryConfig *config, GKeyFile *kf, const char *key, guint fallback, guint *out,
-                              GError **error)
+/* A whole number from @min, @fallback when the key is absent. */
+static gboolean whole_number(FerryConfig *config, GKeyFile *kf, const char *key, guint min, guint fallback,
+                             guint *out, GError **error)
 {
     g_autofree char *text = g_key_file_get_string(kf, "evacuation", key, NULL);
     guint64 value = fallback;
     if (text && *g_strstrip(text) &&
-        (!g_ascii_string_to_unsigned(text, 10, 1, G_MAXUINT16, &value, NULL))) {
+        (!g_ascii_string_to_unsigned(text, 10, min, G_MAXUINT16, &value, NULL))) {
         g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
-                    "%s: [evacuation] %s=%s: give a whole number from 1 to %u", config->path, key, text, G_MAXUINT16);
+                    "%s: [evacuation] %s=%s: give a whole number from %u to %u", config->path, key, text, min,
+                    G_MAXUINT16);
         return FALSE;
     }
     *out = (guint)value;
     return TRUE;
+}
+
+static gboolean positive_uint(FerryConfig *config, GKeyFile *kf, const char *key, guint fallback, guint *out,
+                              GError **error)
+{
+    return whole_number(config, kf, key, 1, fallback, out, error);
 }
 
 static gboolean positive_ratio(FerryConfig *config, GKeyFile *kf, const char *key, double fallback, double *out,
@@ -102,6 +109,7 @@ static gboolean load_evacuation(FerryConfig *config, GKeyFile *kf, GError **erro
                          &config->evacuation_storage_per_source, error) &&
            positive_uint(config, kf, "peer-timeout", FERRY_EVACUATION_PEER_TIMEOUT,
                          &config->evacuation_peer_timeout, error) &&
+           whole_number(config, kf, "reserve", 0, 0, &config->evacuation_reserve, error) &&
            positive_ratio(config, kf, "memory-ratio", FERRY_EVACUATION_MEMORY_RATIO,
                           &config->evacuation_memory_ratio, error) &&
            positive_ratio(config, kf, "vcpu-ratio", FERRY_EVACUATION_VCPU_RATIO, &config->evacuation_vcpu_ratio,

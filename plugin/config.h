@@ -30,6 +30,7 @@ typedef struct {
     double evacuation_memory_ratio; /* [evacuation] memory-ratio=: 1.0, no memory over-commit */
     double evacuation_vcpu_ratio;   /* [evacuation] vcpu-ratio=: vCPUs per host CPU */
     guint evacuation_peer_timeout;  /* [evacuation] peer-timeout=: s a peer's libvirt has to answer a plan */
+    guint evacuation_reserve;       /* [evacuation] reserve=: host failures the cluster must absorb (D7); 0: none */
 } FerryConfig;
 
 #define FERRY_EVACUATION_BATCH 10

@@ -9,6 +9,8 @@
 #include "libvirt-open.h"
 #include "networks.h"
 #include "recover.h"
+#include "reserve.h"
+#include "snapshot.h"
 #include "worker.h"
 
 #include <errno.h>
@@ -18,6 +20,9 @@
 /* libvirt 9.0 sends no event when a network's metadata changes, and a peer's networks are
  * only seen by reading them. */
 #define NETMAP_REFRESH_SECONDS 30
+/* Domain events come in bursts (an evacuation, a host starting its guests): the cluster
+ * reserve is read once the burst is over. */
+#define RESERVE_SETTLE_SECONDS 2
 
 /* CheckNetworks and ListArchives need no authorization, and each read may take a thread for
  * long (a dead peer, slow shared storage): however many callers ask, one read runs at a
@@ -55,6 +60,15 @@ struct _FerryHost {
 
     SharedRead library_list;      /* ListArchives and the refreshes */
     SharedRead networks_check;    /* CheckNetworks */
+
+    /* The cluster reserve: one read at a time in its own thread, one more if asked meanwhile. */
+    FerryWorker *reserve_worker;
+    GCancellable *reserve_cancel; /* the host is gone: a read that ends later touches nothing */
+    gboolean reserve_running, reserve_again;
+    guint reserve_settle;         /* the timer that waits for a burst of events to end */
+    gboolean overcommitted;
+    char *reserve_reason;
+    char *reserve_error;          /* the last check's failure, logged once */
 };
 
 FerryConfig *ferry_host_config(FerryHost *host) { return host->config; }
@@ -163,12 +177,15 @@ static void read_peers(FerryHost *host)
     g_task_run_in_thread(task, read_peers_in_thread);
 }
 
+static void reserve_request(FerryHost *host);
+
 static gboolean netmap_timer(gpointer data)
 {
     FerryHost *host = data;
     if (ferry_inventory_is_connected(host->inventory))
         ferry_host_networks_changed(host);
     read_peers(host);
+    reserve_request(host); /* the peers' guests change without an event here */
     return G_SOURCE_CONTINUE;
 }
 
@@ -197,6 +214,131 @@ static void watch_declarations(FerryHost *host)
         return;
     }
     g_signal_connect(host->declarations_monitor, "changed", G_CALLBACK(on_declarations_changed), host);
+}
+
+/* ------------------------------------------------------------------ the cluster reserve */
+
+typedef struct {
+    gboolean ok;
+    FerryReserveResult result;
+    char *error;
+} ReserveOutcome;
+
+static void reserve_outcome_free(ReserveOutcome *o)
+{
+    ferry_reserve_result_clear(&o->result);
+    g_free(o->error);
+    g_free(o);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(ReserveOutcome, reserve_outcome_free)
+
+static void reserve_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+    FerryConfig *config = data;
+    ReserveOutcome *o = g_new0(ReserveOutcome, 1);
+    g_autoptr(GError) error = NULL;
+    FerrySnapshotRequest request = { .config = config, .cluster = TRUE };
+    g_autoptr(FerrySnapshot) snapshot = ferry_snapshot_read(&request, &error);
+    if (snapshot) {
+        FerryReserveInput in = {
+            .cluster = &snapshot->input, .here = &snapshot->here,
+            .resident_policies = (const FerryPolicy *const *)snapshot->resident_policies->pdata,
+            .reserve = config->evacuation_reserve, .memory_ratio = config->evacuation_memory_ratio,
+            .vcpu_ratio = config->evacuation_vcpu_ratio,
+        };
+        o->ok = ferry_reserve_check(&in, &o->result, &error);
+    }
+    if (error)
+        o->error = g_strdup(error->message);
+    g_task_return_pointer(task, o, (GDestroyNotify)reserve_outcome_free);
+}
+
+static void reserve_start(FerryHost *host);
+
+static void reserve_apply(FerryHost *host, ReserveOutcome *o)
+{
+    if (!o->ok) {
+        if (g_strcmp0(o->error, host->reserve_error) != 0)
+            g_warning("cannot check the cluster reserve: %s", o->error);
+        g_free(host->reserve_error);
+        host->reserve_error = g_strdup(o->error);
+        g_free(host->reserve_reason);
+        host->reserve_reason = g_strdup_printf("cannot check the reserve (%s); the answer before stands", o->error);
+        return;
+    }
+    g_clear_pointer(&host->reserve_error, g_free);
+    g_free(host->reserve_reason);
+    host->reserve_reason = g_strdup(o->result.reason);
+    if (o->result.overcommitted == host->overcommitted)
+        return;
+    host->overcommitted = o->result.overcommitted;
+    if (host->overcommitted)
+        g_warning("the cluster is overcommitted: %s", host->reserve_reason);
+    else
+        g_message("the cluster reserve holds again: %s", host->reserve_reason);
+    if (host->callbacks->overcommitted_changed)
+        host->callbacks->overcommitted_changed(host->overcommitted, host->reserve_reason, host->user_data);
+}
+
+static void reserve_done(GObject *source, GAsyncResult *res, gpointer data)
+{
+    g_autoptr(ReserveOutcome) o = g_task_propagate_pointer(G_TASK(res), NULL);
+    if (g_cancellable_is_cancelled(g_task_get_cancellable(G_TASK(res))))
+        return; /* the host is gone */
+    FerryHost *host = data;
+    host->reserve_running = FALSE;
+    if (o)
+        reserve_apply(host, o);
+    if (host->reserve_again)
+        reserve_start(host);
+}
+
+static void reserve_start(FerryHost *host)
+{
+    host->reserve_running = TRUE;
+    host->reserve_again = FALSE;
+    g_autoptr(GTask) task = g_task_new(NULL, host->reserve_cancel, reserve_done, host);
+    g_task_set_task_data(task, ferry_config_ref(host->config), (GDestroyNotify)ferry_config_unref);
+    ferry_worker_run(host->reserve_worker, task, reserve_in_thread);
+}
+
+/* A read now, or right after the one that runs (it may have read the peers before the change). */
+static void reserve_request(FerryHost *host)
+{
+    if (host->config->evacuation_reserve == 0)
+        return;
+    host->reserve_again = TRUE;
+    if (!host->reserve_running)
+        reserve_start(host);
+}
+
+static gboolean reserve_settled(gpointer data)
+{
+    FerryHost *host = data;
+    host->reserve_settle = 0;
+    reserve_request(host);
+    return G_SOURCE_REMOVE;
+}
+
+/* A read a moment after this host's domains change: the rest of a burst comes meanwhile
+ * (not postponed by each event: a long evacuation would never be read). */
+static void reserve_soon(FerryHost *host)
+{
+    if (host->config->evacuation_reserve == 0 || host->reserve_settle)
+        return;
+    host->reserve_settle = g_timeout_add_seconds(RESERVE_SETTLE_SECONDS, reserve_settled, host);
+}
+
+guint ferry_host_cluster_reserve(FerryHost *host)
+{
+    return host->config->evacuation_reserve;
+}
+
+gboolean ferry_host_overcommitted(FerryHost *host, const char **reason)
+{
+    if (reason)
+        *reason = host->reserve_reason;
+    return host->overcommitted;
 }
 
 /* ------------------------------------------------------------------ reads every caller shares */
@@ -496,6 +638,7 @@ static void recover_once(FerryHost *host)
 static void on_domain_added(const FerryDomainInfo *info, gpointer data)
 {
     FerryHost *host = data;
+    reserve_soon(host);
     if (host->callbacks->domain_added)
         host->callbacks->domain_added(info, host->user_data);
 }
@@ -503,6 +646,7 @@ static void on_domain_added(const FerryDomainInfo *info, gpointer data)
 static void on_domain_changed(const FerryDomainInfo *old, const FerryDomainInfo *info, gpointer data)
 {
     FerryHost *host = data;
+    reserve_soon(host); /* its state, or its policy (pin, eq, ne) */
     if (host->callbacks->domain_changed)
         host->callbacks->domain_changed(old, info, host->user_data);
 }
@@ -510,6 +654,7 @@ static void on_domain_changed(const FerryDomainInfo *old, const FerryDomainInfo 
 static void on_domain_removed(const FerryDomainInfo *info, gpointer data)
 {
     FerryHost *host = data;
+    reserve_soon(host);
     if (host->callbacks->domain_removed)
         host->callbacks->domain_removed(info, host->user_data);
 }
@@ -521,6 +666,7 @@ static void on_connection(gboolean connected, const char *detail, gpointer data)
         ferry_health_poll(host->health);
         recover_once(host);
         ferry_host_networks_changed(host);
+        reserve_soon(host);
     }
     if (host->callbacks->connection_changed)
         host->callbacks->connection_changed(connected, detail, host->user_data);
@@ -571,6 +717,10 @@ FerryHost *ferry_host_new(FerryConfig *config, const FerryHostCallbacks *callbac
     host->networks_check = (SharedRead){ check_networks_in_thread, (gpointer (*)(gpointer))g_variant_ref,
                                          (GDestroyNotify)g_variant_unref, NULL };
     shared_read_init(&host->networks_check);
+    host->reserve_worker = ferry_worker_new();
+    host->reserve_cancel = g_cancellable_new();
+    host->reserve_reason = g_strdup(config->evacuation_reserve ? "not checked yet"
+                                                               : "no reserve asked for ([evacuation] reserve=)");
     if (config->failover_dir)
         ferry_inventory_publish_to(host->inventory, config->failover_dir);
     ferry_inventory_tag_hotplugged_nics(host->inventory, config->networks_dir);
@@ -598,6 +748,12 @@ void ferry_host_free(FerryHost *host)
     g_clear_pointer(&host->peer_maps, g_ptr_array_unref);
     shared_read_clear(&host->library_list);
     shared_read_clear(&host->networks_check);
+    g_clear_handle_id(&host->reserve_settle, g_source_remove);
+    g_cancellable_cancel(host->reserve_cancel);
+    g_clear_pointer(&host->reserve_worker, ferry_worker_free); /* waits for a read (peer-timeout) */
+    g_clear_object(&host->reserve_cancel);
+    g_free(host->reserve_reason);
+    g_free(host->reserve_error);
     /* Waits for a plan being read (bounded by [evacuation] peer-timeout=). */
     g_clear_pointer(&host->evacuations, ferry_evacuations_free);
     g_clear_pointer(&host->jobs, ferry_jobs_free);

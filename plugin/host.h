@@ -34,6 +34,9 @@ typedef struct {
     void (*job_changed)(FerryJob *job, gpointer user_data);
     /* The library was read: @manifests (FerryManifest) is every archive it holds now. */
     void (*archives_changed)(GPtrArray *manifests, gpointer user_data);
+    /* The cluster reserve's Overcommitted changed; @reason names the failed hosts whose
+     * domains would not fit and why, or says that all fit. */
+    void (*overcommitted_changed)(gboolean overcommitted, const char *reason, gpointer user_data);
 } FerryHostCallbacks;
 
 /* Takes a reference on @config. Starts nothing: no callback runs before ferry_host_start. */
@@ -50,6 +53,17 @@ FerryInventory *ferry_host_inventory(FerryHost *host);
 FerryJobs *ferry_host_jobs(FerryHost *host);
 /* PlanEvacuation and Evacuate of this host (evacuate.h). */
 FerryEvacuations *ferry_host_evacuations(FerryHost *host);
+
+/* The cluster reserve (MISSION D7, reserve.h): [evacuation] reserve=, and whether the
+ * running domains of that many failed hosts would not fit on the others. Kept current in
+ * a thread of its own from a snapshot of this host and its peers (snapshot.h), read a few
+ * seconds after this host's domains change (coalesced) and at every refresh of the peers;
+ * reserve 0: never read, never overcommitted. */
+guint ferry_host_cluster_reserve(FerryHost *host);
+/* As last computed; *@reason (may be NULL; valid until the next change) says why, that all
+ * fit, that nothing was checked yet, or why the last check failed (the answer before it
+ * stands then). */
+gboolean ferry_host_overcommitted(FerryHost *host, const char **reason);
 
 /* libvirtd reported (through its hook) that it started: connect now, not at the next retry. */
 void ferry_host_libvirtd_started(FerryHost *host);

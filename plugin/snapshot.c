@@ -85,6 +85,7 @@ typedef struct {
     char *src_uri, *uri, *networks_dir, *source_name;
     GPtrArray *domains;          /* DomainFacts (shared read-only with the caller: refs below) */
     gboolean all;
+    gboolean cluster;            /* no access checks (FerrySnapshotRequest) */
     /* output, written by the thread before it sets done */
     GMutex lock;
     GCond cond;
@@ -95,6 +96,7 @@ typedef struct {
     guint cpus;
     gboolean maintenance;
     GArray *residents;           /* FerryPlaceResident, strings in @strings */
+    GPtrArray *resident_policies; /* FerryPolicy, parallel to @residents */
     GArray *access;              /* FerryPlaceAccess per domain, strings in @strings */
     GStringChunk *strings;
 } PeerRead;
@@ -119,6 +121,7 @@ static void peer_read_unref(PeerRead *p)
     g_free(p->name);
     g_free(p->reason);
     g_array_unref(p->residents);
+    g_ptr_array_unref(p->resident_policies);
     g_array_unref(p->access);
     g_string_chunk_free(p->strings);
     g_free(p);
@@ -157,6 +160,7 @@ static gboolean read_residents(PeerRead *p, virConnectPtr dst, GError **error)
             .vcpus = info.nrVirtCpu, .eq = keep(p, policy->eq), .ne = keep(p, policy->ne),
         };
         g_array_append_val(p->residents, r);
+        g_ptr_array_add(p->resident_policies, g_steal_pointer(&policy));
     }
     free(doms);
     return TRUE;
@@ -279,7 +283,7 @@ static gpointer peer_thread(gpointer data)
             }
             /* A peer whose mode cannot be read is no target: it may be in maintenance. */
             if (ferry_maintenance_peer_state(dst, &p->maintenance, NULL, &error) && read_node(p, dst, &error) &&
-                read_residents(p, dst, &error))
+                read_residents(p, dst, &error) && !p->cluster)
                 read_access(p, dst, &error);
         }
     }
@@ -303,10 +307,12 @@ static PeerRead *peer_read_start(const FerrySnapshotRequest *request, const char
     p->networks_dir = g_strdup(request->config->networks_dir);
     p->domains = g_ptr_array_ref(domains);
     p->all = request->all;
+    p->cluster = request->cluster;
     g_mutex_init(&p->lock);
     g_cond_init(&p->cond);
     p->name = uri_host(uri);
     p->residents = g_array_new(FALSE, TRUE, sizeof(FerryPlaceResident));
+    p->resident_policies = g_ptr_array_new_with_free_func((GDestroyNotify)ferry_policy_free);
     p->access = g_array_new(FALSE, TRUE, sizeof(FerryPlaceAccess));
     p->strings = g_string_chunk_new(1024);
     g_thread_unref(g_thread_new("ferry-peer", peer_thread, peer_read_ref(p)));
@@ -334,6 +340,7 @@ void ferry_snapshot_free(FerrySnapshot *s)
     g_ptr_array_unref(s->peer_uris);
     g_ptr_array_unref(s->peer_reasons);
     g_array_unref(s->domain_bytes);
+    g_ptr_array_unref(s->resident_policies);
     g_string_chunk_free(s->strings);
     g_array_unref(s->peers);
     g_array_unref(s->domains);
@@ -354,6 +361,7 @@ static FerrySnapshot *snapshot_new(void)
     s->peer_uris = g_ptr_array_new_with_free_func(g_free);
     s->peer_reasons = g_ptr_array_new_with_free_func(g_free);
     s->domain_bytes = g_array_new(FALSE, TRUE, sizeof(guint64));
+    s->resident_policies = g_ptr_array_new_with_free_func((GDestroyNotify)ferry_policy_free);
     s->strings = g_string_chunk_new(4096);
     s->peers = g_array_new(FALSE, TRUE, sizeof(FerryPlacePeer));
     s->domains = g_array_new(FALSE, TRUE, sizeof(FerryPlaceDomain));
@@ -416,6 +424,7 @@ static void add_peer(FerrySnapshot *s, PeerRead *p, gboolean answered, guint tim
             r.eq = copy(s, r.eq);
             r.ne = copy(s, r.ne);
             g_array_append_val(s->residents, r);
+            g_ptr_array_add(s->resident_policies, ferry_policy_copy(g_ptr_array_index(p->resident_policies, i)));
         }
         for (guint d = 0; d < n_domains && d < p->access->len; d++) {
             FerryPlaceAccess a = g_array_index(p->access, FerryPlaceAccess, d);
@@ -429,6 +438,23 @@ static void add_peer(FerrySnapshot *s, PeerRead *p, gboolean answered, guint tim
     g_array_append_val(s->peers, peer);
     g_ptr_array_add(s->peer_uris, g_strdup(p->uri));
     g_ptr_array_add(s->peer_reasons, g_strdup(reason));
+}
+
+/* This host as a target, for the cluster reserve. Its maintenance comes from its state
+ * file, the truth that its libvirt only publishes to the peers (a file that cannot be read
+ * counts as maintenance, as for the hook). */
+static gboolean read_here(FerrySnapshot *s, virConnectPtr src, const char *state_dir, GError **error)
+{
+    g_auto(FerryMaintenanceState) state = { 0 };
+    s->here.maintenance = !ferry_maintenance_load(state_dir, &state, NULL) || state.active;
+    virNodeInfo node;
+    if (virNodeGetInfo(src, &node) < 0)
+        return ferry_error_from_libvirt(error, "cannot read the CPUs and memory of this host");
+    s->here.name = s->input.source;
+    s->here.cpus = node.cpus;
+    s->here.memory_total_kib = node.memory;
+    s->here.reachable = TRUE;
+    return ferry_node_free_memory_kib(src, s->input.source, &s->here.memory_free_kib, error);
 }
 
 FerrySnapshot *ferry_snapshot_read(const FerrySnapshotRequest *request, GError **error)
@@ -445,6 +471,8 @@ FerrySnapshot *ferry_snapshot_read(const FerrySnapshotRequest *request, GError *
     virResetLastError();
     s->input.source = copy(s, source ? source : "localhost");
     add_domains(s, domains);
+    if (request->cluster && !read_here(s, src, config->state_dir, error))
+        return NULL;
 
     guint timeout = request->peer_timeout ? request->peer_timeout : config->evacuation_peer_timeout;
     if (!timeout)

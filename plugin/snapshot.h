@@ -26,6 +26,9 @@ typedef struct {
     /* Peer URIs (as in [peers] uris=) not to ask at all; NULL: none. */
     const char *const *skip_uris;
     guint peer_timeout;   /* s per peer; 0: config's [evacuation] peer-timeout */
+    /* For the cluster reserve (reserve.h): this host's node is read too (here), and no
+     * (domain, peer) access is checked (input.access then says nothing). */
+    gboolean cluster;
 } FerrySnapshotRequest;
 
 typedef struct {
@@ -37,6 +40,11 @@ typedef struct {
     /* Parallel to input.domains: the bytes a move of each carries (memory of a running
      * domain), for the evacuation's Progress. */
     GArray *domain_bytes;    /* guint64 */
+    /* Parallel to input.residents: each one's policy (FerryPolicy *). */
+    GPtrArray *resident_policies;
+    /* With request->cluster: this host as a target (name input.source, memory, CPUs,
+     * maintenance); else zero. */
+    FerryPlacePeer here;
     /* private */
     GStringChunk *strings;
     GArray *peers, *domains, *residents, *access;

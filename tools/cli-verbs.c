@@ -157,3 +157,28 @@ int cli_verb_maintenance(CliContext *ctx, char **args)
                                TRUE, &error);
     return status < 0 ? fail(error) : status;
 }
+
+/* reserve: the Manager's GetReserve (the cluster reserve as last checked, with its reason). */
+int cli_verb_reserve(CliContext *ctx, char **args)
+{
+    g_autoptr(GError) error = NULL;
+    if (!cli_connect(ctx, &error))
+        return fail(error);
+    g_autoptr(GVariant) reply = cli_call(ctx, FERRY_ROOT_PATH, FERRY_MANAGER_INTERFACE, "GetReserve", NULL,
+                                         G_VARIANT_TYPE("(ubs)"), FALSE, &error);
+    if (!reply)
+        return fail(error);
+    guint32 reserve = 0;
+    gboolean overcommitted = FALSE;
+    const char *reason = NULL;
+    g_variant_get(reply, "(ub&s)", &reserve, &overcommitted, &reason);
+    if (ctx->json) {
+        cli_json_print(g_variant_new_parsed("{'cluster_reserve': <%u>, 'overcommitted': <%b>, 'reason': <%s>}",
+                                            reserve, overcommitted, reason));
+        return CLI_EXIT_OK;
+    }
+    g_print("ClusterReserve: %u\n", reserve);
+    g_print("Overcommitted:  %s\n", overcommitted ? "yes" : "no");
+    g_print("Reason:         %s\n", reason);
+    return CLI_EXIT_OK;
+}

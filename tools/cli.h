@@ -175,6 +175,7 @@ int cli_verb_migrate(CliContext *ctx, char **args);
 int cli_verb_move_disk(CliContext *ctx, char **args);
 /* cli-verbs.c: maintenance enter|leave|status. */
 int cli_verb_maintenance(CliContext *ctx, char **args);
+int cli_verb_reserve(CliContext *ctx, char **args);
 /* cli-failover.c: a dead host's domains to this host. */
 int cli_verb_failover(CliContext *ctx, char **args);
 /* cli-evacuate.c: PlanEvacuation as a table, Evacuate followed with every domain's steps. */

@@ -187,6 +187,12 @@ static const Verb verbs[] = {
       "incoming migrations are accepted again; with --return the saved domains are started again.\n"
       "status: prints Maintenance: yes or no.\n" JOB_DESCRIPTION("what was done so far stays done"),
       1, 1, cli_verb_maintenance, maintenance_entries, "enter, leave or status" },
+    { "reserve", "", "Show the cluster reserve: whether the running domains of any N failed hosts fit on the others.",
+      "Prints ClusterReserve (N, [evacuation] reserve= of virt-ferry.conf), Overcommitted (yes when some N\n"
+      "hosts' running domains would not fit on the rest) and the reason: the first such hosts, each domain\n"
+      "that finds no place and why. As virt-ferryd last checked it (a few seconds after a domain here\n"
+      "changes, and every 30 s for the peers).",
+      0, 0, cli_verb_reserve },
     { "jobs", "", "List the jobs of this host, running and recently ended.",
       "Columns: ID KIND TARGET STATUS PROGRESS MESSAGE. A finished job stays listed for ten minutes.", 0, 0,
       cli_verb_jobs },

@@ -407,6 +407,35 @@ wait "$monitor_pid"
 tap_is "monitor exits 0 on SIGINT" "$?" 0
 monitor_pid=
 
+# ------------------------------------------------------------------ the cluster reserve
+# Without reserve=, nothing is checked. With reserve=1 and no peer, this host's failure
+# would leave its running domain ("test") nowhere: overcommitted, a HostEvent says so.
+start_daemon || tap_bail "virt-ferryd did not come back: $(cat "$tmp/daemon.$starts.log")"
+run "$CLI" reserve
+tap_is "reserve without [evacuation] reserve=: exit 0" "$rc" 0
+tap_ok "it prints ClusterReserve 0, not overcommitted, and that none was asked for" has_lines "$out" \
+    '^ClusterReserve: 0$' '^Overcommitted:  no$' '^Reason: +no reserve asked for \(\[evacuation\] reserve=\)$'
+stop_daemon
+cp "$tmp/virt-ferry.conf" "$tmp/virt-ferry.conf.plain"
+printf '[evacuation]\nreserve=1\n' >> "$tmp/virt-ferry.conf"
+"$CLI" monitor > "$tmp/monitor.reserve" 2>&1 &
+monitor_pid=$!
+start_daemon || tap_bail "virt-ferryd did not come back: $(cat "$tmp/daemon.$starts.log")"
+reserve_overcommitted() { "$CLI" reserve 2> /dev/null | grep -qx 'Overcommitted:  yes'; }
+tap_ok "reserve=1 and no peer: overcommitted once checked" wait_for 20 reserve_overcommitted
+run "$CLI" reserve
+tap_ok "virt-ferry reserve prints ClusterReserve 1 and why" has_lines "$out" '^ClusterReserve: 1$' \
+    '^Overcommitted:  yes$' '^Reason: +if [^ ]+ fails: no host would be left for the 1 running domain$'
+run "$CLI" --json reserve
+tap_ok "and with --json" has_line "$out" '^\{"cluster_reserve":1,"overcommitted":true,"reason":"if [^"]+"\}$'
+tap_ok "monitor shows the HostEvent overcommitted with the reason" \
+    wait_for 10 grep -qE ' host overcommitted if [^ ]+ fails: no host would be left for the 1 running domain$' \
+    "$tmp/monitor.reserve"
+stop_daemon
+kill "$monitor_pid" && wait "$monitor_pid"
+monitor_pid=
+mv "$tmp/virt-ferry.conf.plain" "$tmp/virt-ferry.conf"
+
 # ------------------------------------------------------------------ following jobs of a stand-in
 # test-cli-jobd serves scripted jobs (see its header) in place of virt-ferryd.
 follow_ok() { grep -q '^Job: ' "$tmp/follow.out"; }

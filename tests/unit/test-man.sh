@@ -77,7 +77,7 @@ for key in $policy_keys; do
     tap_ok "virt-ferry(1) documents policy key $key (an entry of POLICY KEYS)" \
         cli_policy_key_documented "$key"
 done
-for verb in status list show policy monitor archive restore archives purge archive-delete verify migrate move-disk failover plan evacuate jobs job cancel check-networks; do
+for verb in status list show policy monitor archive restore archives purge archive-delete verify migrate move-disk failover plan evacuate reserve jobs job cancel check-networks; do
     tap_ok "virt-ferry(1) documents the verb $verb (in SYNOPSIS and as an entry of VERBS)" \
         verb_documented "$verb"
 done
