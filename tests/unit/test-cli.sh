@@ -149,6 +149,11 @@ run "$CLI" list
 tap_is "list exits 0" "$rc" 0
 tap_ok "list has a header" has_line "$out" '^NAME +STATE +REASON +FLAGS +POLICY$'
 tap_ok "list shows the test driver's domain" has_line "$out" '^test +normal +running:[a-z]+ +- +-$'
+run "$CLI" --no-legend list
+tap_ok "list --no-legend: the domain's row" has_line "$out" '^test +normal +running:[a-z]+ +- +-$'
+tap_ok "and no header line" bash -c '! grep -q "^NAME" <<< "$1" && [ "$(wc -l <<< "$1")" = 1 ]' _ "$out"
+run "$CLI" list --no-legend
+tap_ok "--no-legend after the verb too" has_line "$out" '^test +normal '
 run "$CLI" --json list
 tap_ok "list --json is an array of domains" has_line "$out" '^\[\{.*"Name":"test".*"ObjectPath":"/org/virtferry/Ferry1/domain/test"\}\]$'
 
@@ -488,6 +493,34 @@ if [ -x "$JOBD" ]; then
     run "$CLI" jobs
     tap_ok "jobs lists them" has_lines "$out" '^ID +KIND +TARGET +STATUS +PROGRESS +MESSAGE$' '^1 +archive +ok +succeeded +100% +done$' \
         '^[0-9]+ +archive +missing +failed +66% +domain missing is gone$'
+    run "$CLI" jobs --no-legend
+    tap_ok "jobs --no-legend: the first line is job 1" has_line "$(head -n 1 <<< "$out")" '^1 +archive +ok +succeeded'
+
+    # Re-attaching to a job started with --no-wait: job N --follow and wait N follow it as
+    # archive does, with archive's exit status.
+    run "$CLI" archive ok --no-wait
+    n=${out##*/}
+    run "$CLI" job "$n" --follow
+    tap_is "job N --follow: exit 0 once it succeeded" "$rc" 0
+    tap_ok "following it to its outcome" has_lines "$out" '^Status: +succeeded$' '^Archive: +ok-20260101T000000Z$'
+    run "$CLI" archive missing --no-wait
+    n=${out##*/}
+    run "$CLI" wait "$n"
+    tap_is "wait N of a job that fails with NotFound: exit 3, as archive's" "$rc" 3
+    tap_ok "its outcome" has_line "$out" '^Status: +failed$'
+    run "$CLI" wait "$n"
+    tap_is "wait N of a job that has ended: its outcome at once, the same exit" "$rc" 3
+    run "$CLI" wait 999
+    tap_is "wait N of no job exits 3" "$rc" 3
+    "$CLI" archive slow --no-wait > "$tmp/slow.out"
+    "$CLI" wait "$(sed 's|.*/||' "$tmp/slow.out")" > "$tmp/follow.out" 2> "$tmp/follow.err" &
+    follow_pid=$!
+    tap_ok "wait N of a running job: its progress lines" wait_for 10 grep -qE '^ +[0-9]+%  ' "$tmp/follow.out"
+    kill -INT "$follow_pid"
+    wait "$follow_pid"
+    tap_is "Ctrl-C while re-attached: cancelled, exit 130" "$?" 130
+    follow_pid=
+    tap_ok "as archive's own following" grep -qE '^Status: +cancelled$' "$tmp/follow.out"
 
     # Ctrl-C cancels; the job rolls back; exit 130.
     "$CLI" archive slow > "$tmp/follow.out" 2> "$tmp/follow.err" &
