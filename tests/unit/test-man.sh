@@ -97,6 +97,15 @@ done
 for key in $(sed -n 's/.*g_key_file_get_[a-z_]*(kf, "\([a-z]*\)", "\([a-z_-]*\)".*/\1.\2/p; s/.*string_or(kf, "\([a-z]*\)", "\([a-z_-]*\)".*/\1.\2/p; s/.*positive_[a-z]*(config, kf, "\([a-z_-]*\)".*/evacuation.\1/p' "$SRC/plugin/config.c"); do
     tap_ok "config.c's key [${key%%.*}] ${key#*.}= is in its table of known keys" grep -qxF "$key" <<< "$known"
 done
+# The journal's MESSAGE_IDs (plugin/log.h) and every VIRT_FERRY_* field the code logs are in
+# virt-ferryd(8)'s LOGS.
+for id in $(sed -n 's/^#define FERRY_MESSAGE_[A-Z_]* "\([0-9a-f]\{32\}\)".*/\1/p' "$SRC/plugin/log.h"); do
+    tap_ok "virt-ferryd(8) documents MESSAGE_ID $id" documents virt-ferryd.8 LOGS "$id"
+done
+for field in $(grep -oh '"VIRT_FERRY_[A-Z_]*",' "$SRC"/plugin/*.c "$SRC"/dbus/*.c | tr -d '",' | sort -u); do
+    tap_ok "virt-ferryd(8) documents the journal field $field=" \
+        bash -c 'grep -qF "$1=" <<< "$2"' _ "$field" "$(section virt-ferryd.8 LOGS)"
+done
 # A page's title in its header is whole (docbook-xsl cuts it at 20 characters, escapes included).
 for p in org.virtferry.Ferry1.5 virt-ferryd.8 virt-ferry.1 virt-ferry-hook.8 virt-ferry.conf.5; do
     title=$(sed -n 's|.*<refentrytitle>\(.*\)</refentrytitle>.*|\1|p' "$SRC/man/$p.xml" | head -n 1)
