@@ -51,8 +51,8 @@ const char *ferry_job_status_name(FerryJobStatus status)
 
 /* Cancelling another caller's job needs what starting one of its kind needs. Verify needs
  * nothing to start; stopping someone else's reading of the library is for whoever may
- * restore from it. */
-/* The journal field naming a job's target (virt-ferryd(8), LOGS) tells what the target is. */
+ * restore from it. The journal field that names a job's target (virt-ferryd(8), LOGS) says
+ * what kind of thing the target is. */
 static const struct {
     const char *name;
     const char *action;
