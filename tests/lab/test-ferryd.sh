@@ -259,9 +259,11 @@ wait_for 10 has_object alpha "$vpath" || on alpha busctl call $BUS $ROOT $MANAGE
 status_of() { on alpha awk -v k="$1:" '$1 == k { print $2 }' /proc/"$ferryd_pid"/status; }
 flood=$LAB_DIR/verify-flood-$$
 mkdir -p "$flood"
+callers=()
 for i in $(seq 1 50); do
     on alpha setpriv --reuid 65534 --regid 65534 --clear-groups \
         busctl call $BUS "$vpath" $BUS.Archive Verify > "$flood/$i" 2>&1 &
+    callers+=($!)
 done
 max_threads=0
 for _ in $(seq 1 40); do
@@ -269,7 +271,8 @@ for _ in $(seq 1 40); do
     [ -n "$t" ] && [ "$t" -gt "$max_threads" ] && max_threads=$t
     sleep 0.1
 done
-wait
+# Only the callers: a bare wait would also wait for the signal monitor, which never ends.
+wait "${callers[@]}"
 hwm_kb=$(status_of VmHWM)
 tap_diag "50 Verify calls from uid 65534: peak RSS $((hwm_kb / 1024)) MB, up to $max_threads threads"
 tap_ok "virt-ferryd's peak RSS stays under 100 MB" test "${hwm_kb:-999999}" -lt $((100 * 1024))
