@@ -48,6 +48,14 @@ static const GDBusErrorEntry ferry_error_entries[] = {
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(ferry_error_entries) == FERRY_ERROR_N_ERRORS);
 
+const char *ferry_error_code_name(int code)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(ferry_error_entries); i++)
+        if (ferry_error_entries[i].error_code == code)
+            return ferry_error_entries[i].dbus_error_name;
+    return FERRY_ERROR_NAME_FAILED;
+}
+
 GQuark ferry_error_quark(void)
 {
     static gsize quark;

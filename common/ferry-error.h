@@ -26,6 +26,10 @@ typedef enum {
     FERRY_ERROR_N_ERRORS
 } FerryErrorCode;
 
+/* The org.virtferry.Ferry1.Error.* name of a FERRY_ERROR code (Failed for an unknown one);
+ * not in FERRY_ERROR_NO_DBUS builds. */
+const char *ferry_error_code_name(int code);
+
 /* Sets @error (may be NULL) to @code with the formatted message and returns FALSE, so a
  * failure path reads `return ferry_error_set(error, ...)`. */
 gboolean ferry_error_set(GError **error, FerryErrorCode code, const char *format, ...) G_GNUC_PRINTF(3, 4);

@@ -1,5 +1,7 @@
-/* One authorization helper for every method: polkit is asked with canonical details, and
- * the method goes on, with its invocation, once polkit said yes. */
+/* One authorization helper for every method: root is allowed as it is (as systemd's own
+ * services do, so that root manages a host whose polkitd is down); anyone else's call asks
+ * polkit with canonical details, and the method goes on, with its invocation, once polkit
+ * said yes. */
 #include "daemon.h"
 
 #include "errors.h"
@@ -89,6 +91,47 @@ static void authority_ready(GObject *source, GAsyncResult *res, gpointer data)
     start_check(c);
 }
 
+static void ask_polkit(Check *c)
+{
+    if (c->daemon->authz->authority)
+        start_check(c);
+    else
+        polkit_authority_get_async(c->daemon->authz->cancellable, authority_ready, c);
+}
+
+/* The bus daemon vouches for the caller's uid (it read the peer's credentials when the
+ * caller connected); a caller that left meanwhile, or a bus that cannot say, goes to polkit,
+ * which then refuses or decides as it would have. */
+static void caller_uid_done(GObject *source, GAsyncResult *res, gpointer data)
+{
+    Check *c = data;
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GVariant) reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), res, &error);
+    guint32 uid = G_MAXUINT32;
+    if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) { /* virt-ferryd is stopping */
+        deny(c->invocation, c->action_id, "virt-ferryd is stopping");
+        check_free(c);
+        return;
+    }
+    if (reply)
+        g_variant_get(reply, "(u)", &uid);
+    if (uid == 0) {
+        c->authorized(c->daemon, c->invocation, c->uuid);
+        check_free(c);
+        return;
+    }
+    ask_polkit(c);
+}
+
+static void ask_caller_uid(Check *c)
+{
+    g_dbus_connection_call(g_dbus_method_invocation_get_connection(c->invocation), "org.freedesktop.DBus",
+                           "/org/freedesktop/DBus", "org.freedesktop.DBus", "GetConnectionUnixUser",
+                           g_variant_new("(s)", g_dbus_method_invocation_get_sender(c->invocation)),
+                           G_VARIANT_TYPE("(u)"), G_DBUS_CALL_FLAGS_NONE, -1, c->daemon->authz->cancellable,
+                           caller_uid_done, c);
+}
+
 void ferryd_authorize(FerrydDaemon *daemon, GDBusMethodInvocation *invocation, const char *action_id,
                       const char *target, const char *uuid, const char *verb, FerrydAuthorizedFunc authorized)
 {
@@ -106,10 +149,7 @@ void ferryd_authorize(FerrydDaemon *daemon, GDBusMethodInvocation *invocation, c
     if (verb)
         polkit_details_insert(c->details, "verb", verb);
 
-    if (daemon->authz->authority)
-        start_check(c);
-    else
-        polkit_authority_get_async(daemon->authz->cancellable, authority_ready, c);
+    ask_caller_uid(c);
 }
 
 void ferryd_authorize_domain(FerrydDaemon *daemon, GDBusMethodInvocation *invocation, const char *action_id,

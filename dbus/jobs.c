@@ -71,9 +71,6 @@ static void publish(JobEntry *e)
         /* Property changes go out from an idle; a client reacting to Finished must see them. */
         g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(iface));
         ferry_bus_job_emit_finished(iface, ferry_job_status_name(state.status), state.message);
-        g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE", "job %u (%s %s) %s: %s", ferry_job_id(e->job),
-                         ferry_job_kind_name(ferry_job_kind(e->job)), ferry_job_target(e->job), ferry_job_status_name(state.status),
-                         state.message, "VIRT_FERRY_JOB", "%u", ferry_job_id(e->job));
         e->linger = g_timeout_add_seconds(linger_seconds(), drop_entry, e);
     }
 }

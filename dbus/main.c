@@ -153,6 +153,8 @@ int main(int argc, char **argv)
         g_printerr("virt-ferryd: %s\n", error->message);
         return 1;
     }
+    for (char **u = config->unknown; *u; u++)
+        g_warning("%s: %s; it is ignored (see virt-ferry.conf(5))", config->path, *u);
     service.loop = g_main_loop_new(NULL, FALSE);
     daemon->host = ferry_host_new(config, &host_callbacks, daemon);
     daemon->config = ferry_host_config(daemon->host);

@@ -1,5 +1,6 @@
 /* org.virtferry.Ferry1.Manager: host properties and the methods that act on domains. */
 #include "daemon.h"
+#include "log.h"
 
 #include "errors.h"
 #include "ferry-error.h"
@@ -73,9 +74,8 @@ static void set_policy_authorized(FerrydDaemon *daemon, GDBusMethodInvocation *i
     g_variant_get(g_dbus_method_invocation_get_parameters(invocation), "(&s@a{sv})", NULL, &policy);
     const FerryDomainInfo *info = ferry_inventory_lookup(daemon->inventory, uuid, NULL);
     const char *name = info ? info->name : uuid;
-    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE", "%s sets the policy of %s",
-                     g_dbus_method_invocation_get_sender(invocation), name, "VIRT_FERRY_DOMAIN", "%s", name,
-                     "VIRT_FERRY_UUID", "%s", uuid);
+    ferry_log(FERRY_LOG_NOTICE, NULL, (const char *const[]){ "VIRT_FERRY_DOMAIN", name, "VIRT_FERRY_UUID", uuid, NULL },
+              "%s sets the policy of %s", g_dbus_method_invocation_get_sender(invocation), name);
     ferry_inventory_set_policy_async(daemon->inventory, uuid, policy, NULL, policy_written,
                                      ferryd_call_new(daemon, invocation));
 }

@@ -6,6 +6,7 @@
  * it stops the CPUs, so the disks are consistent from the moment the domain is paused:
  * they are copied while libvirt still writes the memory state. */
 #include "archive.h"
+#include "log.h"
 
 #include "archive-util.h"
 #include "bgcall.h"
@@ -847,8 +848,8 @@ gboolean ferry_purge(const FerryConfig *config, const char *domain_uuid, GError 
         if (g_unlink(file) < 0 && errno != ENOENT)
             g_warning("purge of %s: cannot delete %s: %s", name, file, g_strerror(errno));
     }
-    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE", "purged %s (archive %s, %u disk files)", name, id,
-                     files->len, "VIRT_FERRY_DOMAIN", "%s", name, "VIRT_FERRY_ARCHIVE", "%s", id);
+    ferry_log(FERRY_LOG_NOTICE, NULL, (const char *const[]){ "VIRT_FERRY_DOMAIN", name, "VIRT_FERRY_ARCHIVE", id, NULL },
+              "purged %s (archive %s, %u disk files)", name, id, files->len);
     return TRUE;
 }
 
@@ -882,7 +883,7 @@ void ferry_archive_recover_journal(const FerryConfig *config, virConnectPtr conn
         g_autoptr(GError) error = NULL;
         if (dom && !mark_pending_deletion(dom, id, g_ascii_strtoll(created ? created : "0", NULL, 10), &error))
             g_warning("recovering archive %s: %s", id, error->message);
-        g_message("recovered archive %s: complete; its domain is pending deletion", id);
+        ferry_log_recovery("archive", id, "completed", "recovered archive %s: complete; its domain is pending deletion", id);
         ferry_journal_remove(j);
         return;
     }
@@ -896,12 +897,13 @@ void ferry_archive_recover_journal(const FerryConfig *config, virConnectPtr conn
         g_file_test(image, G_FILE_TEST_IS_REGULAR)) {
         g_autoptr(GError) error = NULL;
         if (!restore_saved_domain(conn, image, was, &error)) {
-            g_critical("recovering archive %s: %s", id, error->message);
+            ferry_log_recovery("archive", id, "failed", "recovering archive %s: %s", id, error->message);
             return; /* keep the journal and the save image: retried at the next start */
         }
-        g_message("recovered archive %s: rolled back, the domain runs again from its saved state", id);
+        ferry_log_recovery("archive", id, "rolled-back",
+                           "recovered archive %s: rolled back, the domain runs again from its saved state", id);
     } else {
-        g_message("recovered archive %s: rolled back", id);
+        ferry_log_recovery("archive", id, "rolled-back", "recovered archive %s: rolled back", id);
     }
     if (partial && g_str_has_prefix(partial, config->archive_library))
         ferry_remove_tree(partial);

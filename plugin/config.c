@@ -21,7 +21,59 @@ void ferry_config_unref(FerryConfig *config)
     g_free(config->networks_dir);
     g_free(config->failover_dir);
     g_strfreev(config->evacuation_methods);
+    g_strfreev(config->unknown);
     g_free(config);
+}
+
+/* Every group and key virt-ferry reads (virt-ferry.conf(5)); whatever else a file holds is
+ * reported, so that a misspelt key does not silently keep its default. */
+static const struct {
+    const char *group, *key;
+} known_keys[] = {
+    { "libvirt", "uri" },
+    { "peers", "uris" },
+    { "archive", "library" },
+    { "archive", "image-dir" },
+    { "state", "dir" },
+    { "networks", "dir" },
+    { "failover", "dir" },
+    { "evacuation", "methods" },
+    { "evacuation", "batch" },
+    { "evacuation", "storage-per-source" },
+    { "evacuation", "peer-timeout" },
+    { "evacuation", "reserve" },
+    { "evacuation", "memory-ratio" },
+    { "evacuation", "vcpu-ratio" },
+};
+
+static gboolean is_known(const char *group, const char *key)
+{
+    for (gsize i = 0; i < G_N_ELEMENTS(known_keys); i++)
+        if (g_str_equal(known_keys[i].group, group) && (!key || g_str_equal(known_keys[i].key, key)))
+            return TRUE;
+    return FALSE;
+}
+
+/* "unknown group [G]" and "unknown key K= in [G]", in the file's order. */
+static GStrv unknown_entries(GKeyFile *kf)
+{
+    g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+    g_auto(GStrv) groups = g_key_file_get_groups(kf, NULL);
+    for (char **g = groups; *g; g++) {
+        if (!is_known(*g, NULL)) {
+            g_autofree char *entry = g_strdup_printf("unknown group [%s]", *g);
+            g_strv_builder_add(b, entry);
+            continue;
+        }
+        g_auto(GStrv) keys = g_key_file_get_keys(kf, *g, NULL, NULL);
+        for (char **k = keys; k && *k; k++) {
+            if (is_known(*g, *k))
+                continue;
+            g_autofree char *entry = g_strdup_printf("unknown key %s= in [%s]", *k, *g);
+            g_strv_builder_add(b, entry);
+        }
+    }
+    return g_strv_builder_end(b);
 }
 
 static char *string_or(GKeyFile *kf, const char *group, const char *key, const char *fallback)
@@ -132,6 +184,7 @@ FerryConfig *ferry_config_load(const char *path, GError **error)
             return NULL;
         }
     }
+    config->unknown = unknown_entries(kf);
     config->libvirt_uri = string_or(kf, "libvirt", "uri", FERRY_DEFAULT_LIBVIRT_URI);
     config->archive_library = string_or(kf, "archive", "library", FERRY_DEFAULT_ARCHIVE_LIBRARY);
     config->image_dir = string_or(kf, "archive", "image-dir", FERRY_DEFAULT_IMAGE_DIR);

@@ -31,6 +31,9 @@ typedef struct {
     double evacuation_vcpu_ratio;   /* [evacuation] vcpu-ratio=: vCPUs per host CPU */
     guint evacuation_peer_timeout;  /* [evacuation] peer-timeout=: s a peer's libvirt has to answer a plan */
     guint evacuation_reserve;       /* [evacuation] reserve=: host failures the cluster must absorb (D7); 0: none */
+    GStrv unknown;                  /* groups and keys the file holds that nothing reads, never NULL:
+                                     * "unknown group [G]", "unknown key K= in [G]"; warned about
+                                     * by the programs that have somewhere to say it */
 } FerryConfig;
 
 #define FERRY_EVACUATION_BATCH 10

@@ -1,5 +1,6 @@
 /* The host engine (see host.h). */
 #include "host.h"
+#include "log.h"
 
 #include "archive.h"
 #include "evacuate.h"
@@ -113,6 +114,10 @@ static void write_netmap_in_thread(GTask *task, gpointer source, gpointer data, 
         ferry_networks_write_map(conn, w->config->networks_dir, w->peers, path, &error);
     if (error)
         g_warning("cannot write the network map %s: %s", path, error->message);
+    else
+        ferry_log(FERRY_LOG_NOTICE, FERRY_MESSAGE_NETWORK_MAP,
+                  (const char *const[]){ "VIRT_FERRY_NETWORK_MAP", path, NULL },
+                  "network map %s rewritten", path);
     g_task_return_boolean(task, TRUE);
 }
 

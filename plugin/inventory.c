@@ -1,4 +1,5 @@
 #include "inventory.h"
+#include "log.h"
 #include "libvirt-open.h"
 
 #include "domxml.h"
@@ -373,7 +374,9 @@ static void on_close(virConnectPtr conn, int reason, void *opaque)
     FerryInventory *inv = opaque;
     if (conn != inv->conn)
         return;
-    g_message("lost libvirtd at %s: %s; reconnecting", inv->uri, close_reason(reason));
+    ferry_log(FERRY_LOG_WARNING, FERRY_MESSAGE_LIBVIRTD,
+              (const char *const[]){ "VIRT_FERRY_LIBVIRTD", "lost", "VIRT_FERRY_URI", inv->uri, NULL },
+              "lost libvirtd at %s: %s; reconnecting", inv->uri, close_reason(reason));
     inv->close_reason = close_reason(reason);
     if (!inv->close_source)
         inv->close_source = g_idle_add(handle_close, inv);
@@ -498,7 +501,9 @@ static void connect_done(GObject *source, GAsyncResult *res, gpointer user_data)
         return;
     }
     inv->reconnect_delay_ms = RECONNECT_MIN_MS;
-    g_message("connected to libvirtd at %s (host %s, %u domains)", inv->uri, inv->hostname, d->domains->len);
+    ferry_log(FERRY_LOG_NOTICE, FERRY_MESSAGE_LIBVIRTD,
+              (const char *const[]){ "VIRT_FERRY_LIBVIRTD", "connected", "VIRT_FERRY_URI", inv->uri, NULL },
+              "connected to libvirtd at %s (host %s, %u domains)", inv->uri, inv->hostname, d->domains->len);
     /* Events from now on are queued behind this resync, so none is lost or reordered. */
     resync(inv, d->domains);
     if (inv->callbacks.connection_changed)

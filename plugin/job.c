@@ -2,6 +2,7 @@
 
 #include "ferry-error.h"
 #include "ferry-names.h"
+#include "log.h"
 
 #include <stdarg.h>
 
@@ -50,19 +51,21 @@ const char *ferry_job_status_name(FerryJobStatus status)
 
 /* Cancelling another caller's job needs what starting one of its kind needs. Verify needs
  * nothing to start; stopping someone else's reading of the library is for whoever may
- * restore from it. */
+ * restore from it. The journal field that names a job's target (virt-ferryd(8), LOGS) says
+ * what kind of thing the target is. */
 static const struct {
     const char *name;
     const char *action;
+    const char *target_field;
 } job_kinds[FERRY_JOB_N_KINDS] = {
-    [FERRY_JOB_ARCHIVE] = { "archive", FERRY_ACTION_ARCHIVE },
-    [FERRY_JOB_RESTORE] = { "restore", FERRY_ACTION_RESTORE },
-    [FERRY_JOB_VERIFY] = { "verify", FERRY_ACTION_RESTORE },
-    [FERRY_JOB_MIGRATE] = { "migrate", FERRY_ACTION_MIGRATE },
-    [FERRY_JOB_MOVE_DISK] = { "move-disk", FERRY_ACTION_MIGRATE },
-    [FERRY_JOB_FAILOVER] = { "failover", FERRY_ACTION_FAILOVER },
-    [FERRY_JOB_EVACUATE] = { "evacuate", FERRY_ACTION_EVACUATE },
-    [FERRY_JOB_MAINTENANCE] = { "maintenance", FERRY_ACTION_MAINTENANCE },
+    [FERRY_JOB_ARCHIVE] = { "archive", FERRY_ACTION_ARCHIVE, "VIRT_FERRY_DOMAIN" },
+    [FERRY_JOB_RESTORE] = { "restore", FERRY_ACTION_RESTORE, "VIRT_FERRY_ARCHIVE" },
+    [FERRY_JOB_VERIFY] = { "verify", FERRY_ACTION_RESTORE, "VIRT_FERRY_ARCHIVE" },
+    [FERRY_JOB_MIGRATE] = { "migrate", FERRY_ACTION_MIGRATE, "VIRT_FERRY_DOMAIN" },
+    [FERRY_JOB_MOVE_DISK] = { "move-disk", FERRY_ACTION_MIGRATE, "VIRT_FERRY_DOMAIN" },
+    [FERRY_JOB_FAILOVER] = { "failover", FERRY_ACTION_FAILOVER, "VIRT_FERRY_HOST" },
+    [FERRY_JOB_EVACUATE] = { "evacuate", FERRY_ACTION_EVACUATE, "VIRT_FERRY_HOST" },
+    [FERRY_JOB_MAINTENANCE] = { "maintenance", FERRY_ACTION_MAINTENANCE, "VIRT_FERRY_HOST" },
 };
 
 const char *ferry_job_kind_name(FerryJobKind kind)
@@ -238,6 +241,37 @@ void ferry_job_set_owner(FerryJob *job, const char *owner)
     job->owner = g_strdup(owner);
 }
 
+/* A job's start and end, for administrators (virt-ferryd(8), LOGS). */
+static void log_job(FerryJob *job, gboolean started)
+{
+    g_autofree char *id = g_strdup_printf("%u", job->id);
+    const char *kind = job_kinds[job->kind].name;
+    g_mutex_lock(&job->lock);
+    FerryJobStatus status = job->status;
+    g_autofree char *message = g_strdup(job->message);
+    const char *error_name = job->error && job->error->domain == FERRY_ERROR
+                                 ? ferry_error_code_name(job->error->code) : NULL;
+    g_mutex_unlock(&job->lock);
+    const char *const fields[] = {
+        "VIRT_FERRY_JOB", id,
+        "VIRT_FERRY_KIND", kind,
+        job_kinds[job->kind].target_field, job->target,
+        "VIRT_FERRY_UUID", job->domain_uuid,
+        "VIRT_FERRY_STATUS", started ? NULL : ferry_job_status_name(status),
+        "VIRT_FERRY_ERROR", started || status != FERRY_JOB_FAILED ? NULL : error_name,
+        NULL,
+    };
+    if (started)
+        ferry_log(FERRY_LOG_NOTICE, FERRY_MESSAGE_JOB_STARTED, fields, "job %s (%s %s) started", id, kind,
+                  job->target);
+    else if (status == FERRY_JOB_FAILED)
+        ferry_log(FERRY_LOG_ERR, FERRY_MESSAGE_JOB_FAILED, fields, "job %s (%s %s) failed: %s", id, kind,
+                  job->target, message);
+    else
+        ferry_log(status == FERRY_JOB_WARNING ? FERRY_LOG_WARNING : FERRY_LOG_NOTICE, FERRY_MESSAGE_JOB_FINISHED,
+                  fields, "job %s (%s %s) %s: %s", id, kind, job->target, ferry_job_status_name(status), message);
+}
+
 static gboolean job_ended(gpointer data)
 {
     FerryJob *job = data;
@@ -248,6 +282,7 @@ static gboolean job_ended(gpointer data)
     g_mutex_lock(&job->lock);
     job->finished = TRUE;
     g_mutex_unlock(&job->lock);
+    log_job(job, FALSE);
     notify_in_context(job);
     /* The observer has published the end and keeps its own reference as long as it shows
      * the job; the table forgets it, so finished jobs do not pile up in a long-lived daemon. */
@@ -335,6 +370,7 @@ FerryJob *ferry_jobs_start(FerryJobs *jobs, FerryJobKind kind, const char *targe
     g_ptr_array_add(jobs->jobs, ferry_job_ref(job));
     if (domain_uuid)
         g_hash_table_insert(jobs->held, g_strdup(domain_uuid), job);
+    log_job(job, TRUE);
     g_autofree char *name = g_strdup_printf("job-%u", job->id);
     g_thread_unref(g_thread_new(name, job_thread, ferry_job_ref(job)));
     return job;

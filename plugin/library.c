@@ -1,4 +1,5 @@
 #include "library.h"
+#include "log.h"
 
 #include "copy.h"
 #include "ferry-error.h"
@@ -554,7 +555,7 @@ gboolean ferry_library_delete(const char *library, const char *id, GError **erro
                                g_strerror(err));
     g_autofree char *path = g_build_filename(library, hidden, NULL);
     ferry_remove_tree(path);
-    g_log_structured(G_LOG_DOMAIN, G_LOG_LEVEL_INFO, "MESSAGE", "deleted archive %s from %s", id, library,
-                     "VIRT_FERRY_ARCHIVE", "%s", id);
+    ferry_log(FERRY_LOG_NOTICE, NULL, (const char *const[]){ "VIRT_FERRY_ARCHIVE", id, NULL },
+              "deleted archive %s from %s", id, library);
     return TRUE;
 }

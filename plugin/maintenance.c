@@ -1,5 +1,6 @@
 /* Maintenance mode (see maintenance.h). */
 #include "maintenance.h"
+#include "log.h"
 
 #include "libvirt-autoptr.h"
 #include "libvirt-error.h"
@@ -251,6 +252,9 @@ static void enter_undone(FerryConfig *config)
     FerryMaintenanceState none = { 0 };
     ferry_maintenance_store(config->state_dir, &none, NULL);
     ferry_maintenance_publish(config, &none);
+    ferry_log(FERRY_LOG_WARNING, FERRY_MESSAGE_MAINTENANCE,
+              (const char *const[]){ "VIRT_FERRY_MAINTENANCE", "left", NULL },
+              "this host left maintenance again: its evacuation could not start");
 }
 
 typedef struct {
@@ -301,6 +305,11 @@ static gboolean enter_state(FerryJobs *jobs, FerryConfig *config, const char *ho
     if (!ferry_maintenance_store(config->state_dir, state, error))
         return FALSE;
     ferry_maintenance_publish(config, state);
+    ferry_log(FERRY_LOG_NOTICE, FERRY_MESSAGE_MAINTENANCE,
+              (const char *const[]){ "VIRT_FERRY_MAINTENANCE", "entered", "VIRT_FERRY_MODE",
+                                     ferry_maintenance_mode_name(mode), NULL },
+              "this host entered maintenance (mode %s): incoming migrations and restores are refused",
+              ferry_maintenance_mode_name(mode));
     return TRUE;
 }
 
@@ -373,6 +382,9 @@ FerryJob *ferry_maintenance_leave(FerryJobs *jobs, FerryConfig *config, gboolean
         return NULL;
     }
     ferry_maintenance_publish(config, &none);
+    ferry_log(FERRY_LOG_NOTICE, FERRY_MESSAGE_MAINTENANCE,
+              (const char *const[]){ "VIRT_FERRY_MAINTENANCE", "left", NULL },
+              "this host left maintenance: incoming migrations and restores are accepted again");
     return ferry_jobs_start(jobs, FERRY_JOB_MAINTENANCE, c->state.host ? c->state.host : "", NULL, leave_job, c,
                             (GDestroyNotify)maintenance_call_free, error);
 }

@@ -3,6 +3,7 @@
  * creates is journalled before it is created, so a failure, a cancel or a killed virt-ferryd
  * leaves no domain and no disk behind, and the archive is only ever read. */
 #include "restore.h"
+#include "log.h"
 
 #include "archive-util.h"
 #include "domxml.h"
@@ -883,11 +884,13 @@ void ferry_restore_recover_journal(const FerryConfig *config, virConnectPtr conn
     g_autofree char *phase = ferry_journal_get(j, "phase");
     g_auto(GStrv) created = ferry_journal_get_list(j, "created");
     if (g_strcmp0(phase, "done") == 0) {
-        g_message("recovered restore of %s: complete", ferry_journal_id(j));
+        ferry_log_recovery("restore", ferry_journal_id(j), "completed", "recovered restore of %s: complete",
+                           ferry_journal_id(j));
     } else {
         undo(conn, j);
-        g_message("recovered restore of %s: rolled back (%u files removed)", ferry_journal_id(j),
-                  g_strv_length(created));
+        ferry_log_recovery("restore", ferry_journal_id(j), "rolled-back",
+                           "recovered restore of %s: rolled back (%u files removed)", ferry_journal_id(j),
+                           g_strv_length(created));
     }
     ferry_journal_remove(j);
 }

@@ -431,11 +431,19 @@ int cli_verb_job(CliContext *ctx, char **args)
     g_autoptr(GVariant) properties = job_properties(ctx, path, id, &error);
     if (!properties)
         return fail(error);
+    if (ctx->follow) /* re-attach: as the verb that started it follows it */
+        return cli_job_follow(ctx, path);
     if (ctx->json)
         cli_json_print(cli_object_variant(path, properties));
     else
         cli_print_job(path, properties, TRUE);
     return CLI_EXIT_OK;
+}
+
+int cli_verb_wait(CliContext *ctx, char **args)
+{
+    ctx->follow = TRUE;
+    return cli_verb_job(ctx, args);
 }
 
 int cli_verb_cancel(CliContext *ctx, char **args)

@@ -160,6 +160,13 @@ static void print_row(char *const *cells, const glong *width, guint n_cols)
     g_string_free(line, TRUE);
 }
 
+static gboolean table_legend = TRUE;
+
+void cli_table_set_legend(gboolean legend)
+{
+    table_legend = legend;
+}
+
 void cli_print_table(const char *const *titles, guint n_cols, GPtrArray *rows)
 {
     g_autofree glong *width = g_new0(glong, n_cols);
@@ -170,7 +177,8 @@ void cli_print_table(const char *const *titles, guint n_cols, GPtrArray *rows)
         for (guint c = 0; c < n_cols; c++)
             width[c] = MAX(width[c], g_utf8_strlen(cells[c], -1));
     }
-    print_row((char *const *)titles, width, n_cols);
+    if (table_legend)
+        print_row((char *const *)titles, width, n_cols);
     for (guint i = 0; i < rows->len; i++)
         print_row(rows->pdata[i], width, n_cols);
 }

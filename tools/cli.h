@@ -60,6 +60,8 @@ typedef struct {
     char *bus_address;        /* --bus-address; NULL: the system bus */
     gboolean no_ask_password; /* --no-ask-password */
     gboolean json;            /* --json, for the verbs that print */
+    gboolean no_legend;       /* --no-legend: tables without their header line */
+    char *config_path;        /* --config: a virt-ferry.conf(5) checked before anything else */
     GDBusConnection *bus;     /* set by cli_connect() */
     /* Options of single verbs (virt-ferry.c offers each only to the verbs that take it). */
     gboolean no_wait;         /* --no-wait: archive, restore, verify */
@@ -74,6 +76,7 @@ typedef struct {
     gboolean live_steps;      /* a followed job prints each new step as it comes (evacuate) */
     char *maintenance_mode;   /* --mode: maintenance enter */
     gboolean maintenance_return; /* --return: maintenance leave */
+    gboolean follow;          /* --follow: job (and wait) */
 } CliContext;
 
 /* cli-error.c: turning a GError into a message and an exit code. */
@@ -133,6 +136,8 @@ void cli_print_field(const char *indent, const char *label, const char *value);
 /* A table: a header line, then the rows (GStrv of @n_cols cells, already made displayable),
  * columns two spaces apart, the last one not padded. */
 void cli_print_table(const char *const *titles, guint n_cols, GPtrArray *rows);
+/* --no-legend: every table from now on without its header line (for scripts). */
+void cli_table_set_legend(gboolean legend);
 /* Bytes for people: "512.0 MiB", "1.5 GiB", "37 B". */
 char *cli_format_size(guint64 bytes);
 
@@ -162,6 +167,7 @@ int cli_verb_purge(CliContext *ctx, char **args);
 int cli_verb_archive_delete(CliContext *ctx, char **args);
 int cli_verb_jobs(CliContext *ctx, char **args);
 int cli_verb_job(CliContext *ctx, char **args);
+int cli_verb_wait(CliContext *ctx, char **args);
 int cli_verb_cancel(CliContext *ctx, char **args);
 /* Calls @method, which answers a job's object path, and follows the job (--no-wait: prints
  * the path). Sinks @parameters. The job's exit code, or -1 and @error when the call failed. */

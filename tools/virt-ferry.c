@@ -2,6 +2,9 @@
  * arguments; see virt-ferry(1). */
 #include "cli.h"
 
+#include "config.h"
+#include "ferry-error.h"
+
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
@@ -88,6 +91,17 @@ static const GOptionEntry maintenance_entries[] = {
     "Exit status: 0 succeeded or warning; failed: as for errors (2 invalid, 3 not found, 4 not\n" \
     "authorized, else 1); 1 cancelled, 130 after Ctrl-C."
 
+static const GOptionEntry job_entries[] = {
+    { "follow", 'f', 0, G_OPTION_ARG_NONE, &ctx.follow, "Follow a running job until it ends, with its progress, as the verb that started it does", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &ctx.verbose, "With --follow: at the end, show every step the job took", NULL },
+    { NULL }
+};
+
+static const GOptionEntry follow_entries[] = {
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &ctx.verbose, "At the end, show every step the job took", NULL },
+    { NULL }
+};
+
 static const GOptionEntry plan_entries[] = {
     { "all", 0, 0, G_OPTION_ARG_NONE, &ctx.evacuate.all, "Stopped domains too (they are moved, not started)", NULL },
     { "exclude", 0, 0, G_OPTION_ARG_STRING_ARRAY, &ctx.evacuate.exclude, "Never move anything to PEER (repeat for more)", "PEER" },
@@ -152,8 +166,9 @@ static const Verb verbs[] = {
       "  quick-migration    paused while the memory state moves once, then resumed there\n"
       "  move               shut down, disks copied, started there (not yet: Unsupported)\n"
       "  storage-migration  live, the disks copied\n"
-      "  failover           (not yet: Unsupported)\n"
-      "No --method: virt-ferryd's default, migration. PEER is a host name or libvirt URI of [peers] uris=.\n"
+      "  failover           not by migrate (Unsupported); run the failover verb on the live host\n"
+      "No --method: virt-ferryd's default, migration then failover (failover is then skipped, with a\n"
+      "step pointing at the failover verb). PEER is a host name or libvirt URI of [peers] uris=.\n"
       "Options left out are virt-ferryd's defaults; it checks the ranges.\n"
       JOB_DESCRIPTION("the domain keeps running here"),
       2, 2, cli_verb_migrate, migrate_entries },
@@ -196,7 +211,12 @@ static const Verb verbs[] = {
     { "jobs", "", "List the jobs of this host, running and recently ended.",
       "Columns: ID KIND TARGET STATUS PROGRESS MESSAGE. A finished job stays listed for ten minutes.", 0, 0,
       cli_verb_jobs },
-    { "job", "N", "Show one job and its steps, by number or object path.", NULL, 1, 1, cli_verb_job, NULL, "a job number" },
+    { "job", "N", "Show one job and its steps, by number or object path; --follow re-attaches to it.",
+      "--follow: follow the job as the verb that started it does (wait N is the same).\n"
+      JOB_DESCRIPTION("as when the verb that started it followed it"), 1, 1, cli_verb_job, job_entries, "a job number" },
+    { "wait", "N", "Re-attach to a running job: follow it with its progress until it ends (job N --follow).",
+      JOB_DESCRIPTION("as when the verb that started it followed it"), 1, 1, cli_verb_wait, follow_entries,
+      "a job number" },
     { "cancel", "N", "Cancel a job; it rolls back what it did and ends as cancelled.", NULL, 1, 1, cli_verb_cancel, NULL,
       "a job number" },
     { "check-networks", "", "List the NICs whose network, portgroup or VLAN differs on a peer.",
@@ -211,6 +231,9 @@ static const GOptionEntry global_entries[] = {
     { "no-ask-password", 0, 0, G_OPTION_ARG_NONE, &ctx.no_ask_password,
       "Do not let polkit ask for a password; fail if authorization needs one", NULL },
     { "json", 0, 0, G_OPTION_ARG_NONE, &ctx.json, "Print JSON (one document per line) instead of text", NULL },
+    { "no-legend", 0, 0, G_OPTION_ARG_NONE, &ctx.no_legend, "Print tables without their header line (for scripts)", NULL },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &ctx.config_path,
+      "Check FILE (a virt-ferry.conf) first: an error if it does not parse, a warning for each unknown group or key", "FILE" },
     { NULL }
 };
 
@@ -222,7 +245,7 @@ static char *verb_list_text(void)
         width = MAX(width, (int)strlen(verbs[i].name) + 1);
     for (gsize i = 0; i < G_N_ELEMENTS(verbs); i++)
         g_string_append_printf(out, "  %-*s %s\n", width, verbs[i].name, verbs[i].summary);
-    g_string_append(out, "\nRun 'virt-ferry VERB --help' for a verb's arguments. Exit status: 0 success, "
+    g_string_append(out, "\nRun 'virt-ferry help VERB' or 'virt-ferry VERB --help' for a verb's arguments. Exit status: 0 success, "
                          "1 failure, 2 usage error,\n3 no such domain, archive or job, 4 not authorized, "
                          "5 virt-ferryd not running, 130 job\nfollowing interrupted (Ctrl-C).");
     return g_string_free(out, FALSE);
@@ -242,6 +265,26 @@ static const Verb *find_verb(const char *name)
         if (g_str_equal(verbs[i].name, name) || g_strcmp0(verbs[i].alias, name) == 0)
             return &verbs[i];
     return NULL;
+}
+
+/* --config: virt-ferry takes none of its settings from the file (it asks virt-ferryd, which
+ * reads its own), but says what is wrong with it, as virt-ferryd would at its start. */
+static int check_config(void)
+{
+    if (!ctx.config_path)
+        return CLI_EXIT_OK;
+    g_autoptr(GError) error = NULL;
+    /* virt-ferryd takes a missing file for the defaults; a file named to be checked must be there. */
+    if (!g_file_test(ctx.config_path, G_FILE_TEST_IS_REGULAR)) {
+        g_set_error(&error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT, "--config %s: no such file", ctx.config_path);
+        return cli_report_error(error);
+    }
+    g_autoptr(FerryConfig) config = ferry_config_load(ctx.config_path, &error);
+    if (!config)
+        return cli_report_error(error);
+    for (char **u = config->unknown; *u; u++)
+        g_printerr("virt-ferry: warning: %s: %s; it is ignored (see virt-ferry.conf(5))\n", config->path, *u);
+    return CLI_EXIT_OK;
 }
 
 static int usage_error(const char *verb, const char *message)
@@ -301,6 +344,10 @@ static int run_verb(const Verb *verb, int argc, char **argv)
         g_autofree char *message = extra_message(verb);
         return usage_error(verb->name, message);
     }
+    int status = check_config();
+    if (status != CLI_EXIT_OK)
+        return status;
+    cli_table_set_legend(!ctx.no_legend);
     char *none[] = { NULL };
     return verb->run(&ctx, args ? args : none);
 }
@@ -335,6 +382,24 @@ int main(int argc, char **argv)
         g_autofree char *message = g_strdup_printf("no verb given; the verbs are %s", names);
         return usage_error(NULL, message);
     }
+    /* help [VERB]: the help of virt-ferry or of the verb, as --help prints it. */
+    if (g_str_equal(argv[1], "help")) {
+        if (argc > 3)
+            return usage_error(NULL, "'help' takes at most one argument, a verb");
+        if (argc == 2) {
+            g_autofree char *help = g_option_context_get_help(context, TRUE, NULL);
+            g_print("%s", help);
+            return CLI_EXIT_OK;
+        }
+        const Verb *verb = find_verb(argv[2]);
+        if (!verb) {
+            g_autofree char *shown = g_strescape(argv[2], NULL);
+            g_autofree char *message = g_strdup_printf("unknown verb '%s'; the verbs are %s", shown, names);
+            return usage_error(NULL, message);
+        }
+        char *help_argv[] = { argv[2], (char *)"--help", NULL };
+        return run_verb(verb, 2, help_argv);
+    }
     const Verb *verb = find_verb(argv[1]);
     if (!verb) {
         g_autofree char *shown = g_strescape(argv[1], NULL);
@@ -354,5 +419,6 @@ int main(int argc, char **argv)
     g_free(ctx.move_disk.bandwidth);
     g_strfreev(ctx.failover.domains);
     g_free(ctx.maintenance_mode);
+    g_free(ctx.config_path);
     return status;
 }

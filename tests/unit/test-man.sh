@@ -85,4 +85,30 @@ for key in $(sed -n 's/.*g_key_file_get_[a-z_]*(kf, "\([a-z]*\)", "\([a-z_]*\)".
     tap_ok "virt-ferry.conf(5) documents [${key%%.*}] ${key#*.}=" \
         bash -c 'grep -qF "[$1]" <<< "$2" && grep -qF "$3=" <<< "$2"' _ "${key%%.*}" "${TEXT[virt-ferry.conf.5]}" "${key#*.}"
 done
+# Every group and key of config.c's table of known keys (the ones it warns about the absence
+# of) is documented under its group, the group's heading as written in the file; and every
+# key config.c reads is in that table.
+known=$(sed -n 's/^ *{ "\([a-z]*\)", "\([a-z-]*\)" },$/\1.\2/p' "$SRC/plugin/config.c")
+tap_ok "config.c has a table of known keys" [ -n "$known" ]
+for key in $known; do
+    tap_ok "virt-ferry.conf(5) documents [${key%%.*}] ${key#*.}= under a heading [${key%%.*}]" \
+        bash -c 'grep -qxE "[[:space:]]*\[$1\]" <<< "$2" && grep -qF "$3=" <<< "$2"' _ "${key%%.*}" "${TEXT[virt-ferry.conf.5]}" "${key#*.}"
+done
+for key in $(sed -n 's/.*g_key_file_get_[a-z_]*(kf, "\([a-z]*\)", "\([a-z_-]*\)".*/\1.\2/p; s/.*string_or(kf, "\([a-z]*\)", "\([a-z_-]*\)".*/\1.\2/p; s/.*positive_[a-z]*(config, kf, "\([a-z_-]*\)".*/evacuation.\1/p' "$SRC/plugin/config.c"); do
+    tap_ok "config.c's key [${key%%.*}] ${key#*.}= is in its table of known keys" grep -qxF "$key" <<< "$known"
+done
+# The journal's MESSAGE_IDs (plugin/log.h) and every VIRT_FERRY_* field the code logs are in
+# virt-ferryd(8)'s LOGS.
+for id in $(sed -n 's/^#define FERRY_MESSAGE_[A-Z_]* "\([0-9a-f]\{32\}\)".*/\1/p' "$SRC/plugin/log.h"); do
+    tap_ok "virt-ferryd(8) documents MESSAGE_ID $id" documents virt-ferryd.8 LOGS "$id"
+done
+for field in $(grep -oh '"VIRT_FERRY_[A-Z_]*",' "$SRC"/plugin/*.c "$SRC"/dbus/*.c | tr -d '",' | sort -u); do
+    tap_ok "virt-ferryd(8) documents the journal field $field=" \
+        bash -c 'grep -qF "$1=" <<< "$2"' _ "$field" "$(section virt-ferryd.8 LOGS)"
+done
+# A page's title in its header is whole (docbook-xsl cuts it at 20 characters, escapes included).
+for p in org.virtferry.Ferry1.5 virt-ferryd.8 virt-ferry.1 virt-ferry-hook.8 virt-ferry.conf.5; do
+    title=$(sed -n 's|.*<refentrytitle>\(.*\)</refentrytitle>.*|\1|p' "$SRC/man/$p.xml" | head -n 1)
+    tap_ok "$p's header names it in full" grep -qF "$(tr a-z A-Z <<< "$title")(${p##*.})" <<< "$(head -n 3 <<< "${TEXT[$p]}")"
+done
 tap_done
