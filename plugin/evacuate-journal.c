@@ -118,6 +118,11 @@ static void read_side(virConnectPtr conn, const char *uuid, Side *s)
     if (!s->dom)
         return;
     ferry_domain_wait_job_end(s->dom, RECOVER_JOB_WAIT_S);
+    /* Still at it (a migration that does not converge, with no watcher left to stop it): stopped
+     * here, so that the source keeps the guest. No job: libvirt says so, nothing changes. */
+    if (virDomainAbortJob(s->dom) == 0)
+        ferry_domain_wait_job_end(s->dom, 60);
+    virResetLastError();
     int state = VIR_DOMAIN_NOSTATE, reason = 0;
     if (virDomainGetState(s->dom, &state, &reason, 0) < 0) {
         virResetLastError(); /* gone meanwhile (a transient copy libvirt cleaned up) */
