@@ -7,7 +7,10 @@
 #     without a reboot, and alpha is still in maintenance;
 # (2) gamma's libvirtd killed (-9) while an evacuation moves a guest there: the moves to gamma
 #     fail with a step saying why, those to beta succeed, every guest runs exactly once, and
-#     the job fails by D4 naming the guests that stayed.
+#     the job fails by D4 naming the guests that stayed;
+# (3) reboot_dependents: db moves off alpha by `move` (restarted), app on beta depends on it
+#     and is rebooted (a step, a new boot), fix2 on beta depends on it under its own
+#     maintenance mark and is not (a step saying so, the same boot).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/tap.sh"
@@ -142,5 +145,37 @@ running_once() { # DOMAIN...
     done
 }
 tap_ok "(2) no guest is lost or doubled: each runs on exactly one host" running_once f1 f2 f3 f4 p1 p2 p3 p4
+
+# ------------------------------------------------------------------ (3) reboot_dependents
+last_boot() { # HOST DOMAIN: the boot id its console printed last
+    grep -a "\(booted\|alive\) name=$2 boot=" "$(console "$1" "$2")" 2> /dev/null | tail -n 1 |
+        sed -n 's/.*boot=\([0-9a-f]*\).*/\1/p'
+}
+booted_anew() { local b; b=$(last_boot "$1" "$2"); [ -n "$b" ] && [ "$b" != "$3" ]; } # HOST DOMAIN OLD
+for g in $(on alpha virsh list --name); do set_policy alpha "$g" hold b true; done
+"$LAB" guest alpha db --mem 96 >&2 || tap_bail "guest db"
+for g in app fix2; do
+    "$LAB" guest beta $g --mem 96 >&2 || tap_bail "guest $g"
+    set_policy beta $g depends as 1 db
+done
+set_policy beta fix2 maintenance b true
+app_boot=$(boot_id beta app)
+fix2_boot=$(boot_id beta fix2)
+job=$(on alpha gdbus call --system -d $BUS -o $ROOT -m $MANAGER.Evacuate "['move']" "{'reboot_dependents': <true>}" 2>&1 |
+    sed -e "s/^(objectpath '\(.*\)',)$/\1/")
+tap_ok "(3) Evacuate by move with reboot_dependents returns a job" grep -q '^/org/virtferry/Ferry1/job/' <<< "$job"
+status=$(job_wait alpha "$job" 900)
+steps=$(prop alpha "$job" $BUS.Job Steps)
+tap_diag "reboot_dependents: $status: $(jprop alpha "$job" Message)"
+tap_diag "steps: $steps"
+tap_ok "(3) the evacuation ends without failure ($status)" grep -qxE 'succeeded|warning' <<< "$status"
+tap_ok "(3) db moved by move" grep -q "('db', 'move', '[a-z]*', 'moved')" <<< "$steps"
+tap_is "(3) db runs on one peer" "$(runs_on db | grep -cxE 'beta|gamma')" 1
+tap_ok "(3) app, which depends on db, has its reboot step" \
+    grep -q "('app', 'reboot', 'beta', 'rebooted: depends on db" <<< "$steps"
+tap_ok "(3) and booted again on beta" wait_for 120 booted_anew beta app "$app_boot"
+tap_ok "(3) fix2, under its own maintenance mark, has a step saying it was skipped" \
+    grep -q "('fix2', 'reboot', 'beta', 'skipped: depends on db, but is under maintenance')" <<< "$steps"
+tap_ok "(3) and kept running without a reboot" kept_running beta fix2 "$fix2_boot"
 
 tap_done
