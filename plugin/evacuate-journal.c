@@ -263,7 +263,7 @@ static gboolean recover_domain(Recovery *rc, FerryJournal *j, const char *uuid)
         g_message("recovered evacuation %s: %s had moved to %s (%s)", rc->id, name, target, method);
     } else if (g_str_equal(phase, FERRY_EVAC_FAILED)) {
         rc->failed_moves++;
-        g_message("recovered evacuation %s: %s's move to %s had failed (%s): it stays on this host", rc->id, name,
+        g_message("recovered evacuation %s: %s had failed to move to %s (%s): it stays on this host", rc->id, name,
                   target, failure ? failure : "no reason recorded");
     } else {
         rc->queued++;
