@@ -98,3 +98,10 @@ printf 'virt-ferry Evacuate:       %8.1f s  worst downtime %6s ms  guests dead a
 printf 'virsh migrate loop:        %8.1f s  worst downtime %6s ms  guests dead after it: %s\n' "$LOOP" "$LOOP_DOWN" "$LOOP_DEAD"
 printf 'virsh migrate all at once: %8.1f s  worst downtime %6s ms  guests dead after it: %s\n' "$PAR" "$PAR_DOWN" "$PAR_DEAD"
 echo "ratio Evacuate / loop: $(ratio "$EVAC" "$LOOP") (goal <= 0.4); Evacuate / all at once: $(ratio "$EVAC" "$PAR")"
+# One line for whoever collects the numbers.
+printf '{"bench":"evacuate","guests":%d,"mem_mib":%d,"dirty_mib_s":%d,"accel":"%s","evacuate_s":%s,"loop_s":%s,' \
+    "$N" "$MEM" "$DIRTY" "$("$LAB" accel | cut -d" " -f1)" "$EVAC" "$LOOP"
+printf '"all_at_once_s":%s,"ratio_loop":%s,"ratio_all_at_once":%s,"goal_ratio_loop":0.4,' \
+    "$PAR" "$(ratio "$EVAC" "$LOOP")" "$(ratio "$EVAC" "$PAR")"
+printf '"worst_downtime_ms":{"evacuate":%d,"loop":%d,"all_at_once":%d},"guests_dead":{"evacuate":%d,"loop":%d,"all_at_once":%d}}\n' \
+    "$EVAC_DOWN" "$LOOP_DOWN" "$PAR_DOWN" "$EVAC_DEAD" "$LOOP_DEAD" "$PAR_DEAD"

@@ -12,6 +12,7 @@
 #include "bgcall.h"
 #include "domxml.h"
 #include "libvirt-error.h"
+#include "libvirt-open.h"
 #include "journal.h"
 #include "policy.h"
 
@@ -855,18 +856,6 @@ gboolean ferry_purge(const FerryConfig *config, const char *domain_uuid, GError 
 
 /* ------------------------------------------------------------------ recovery */
 
-/* libvirtd carries on with a save its client died in the middle of; wait for it to end. */
-static void wait_for_domain_job(virDomainPtr dom)
-{
-    for (int i = 0; i < 6000; i++) {
-        virDomainJobInfo info;
-        if (virDomainGetJobInfo(dom, &info) < 0 || info.type == VIR_DOMAIN_JOB_NONE)
-            break;
-        g_usleep(100 * 1000);
-    }
-    virResetLastError();
-}
-
 void ferry_archive_recover_journal(const FerryConfig *config, virConnectPtr conn, FerryJournal *j)
 {
     g_autofree char *phase = ferry_journal_get(j, "phase");
@@ -888,7 +877,7 @@ void ferry_archive_recover_journal(const FerryConfig *config, virConnectPtr conn
         return;
     }
     if (dom && g_strcmp0(phase, "saving") == 0)
-        wait_for_domain_job(dom);
+        ferry_domain_wait_job_end(dom, 600); /* libvirtd carries on with the save */
     int state = VIR_DOMAIN_NOSTATE, reason = 0;
     if (dom)
         virDomainGetState(dom, &state, &reason, 0);

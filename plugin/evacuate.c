@@ -4,6 +4,10 @@
  * moves waits for that one to end. */
 #include "evacuate.h"
 
+#include "dependents.h"
+#include "evacuate-journal.h"
+#include "libvirt-autoptr.h"
+#include "libvirt-open.h"
 #include "ferry-error.h"
 #include "migrate.h"
 #include "worker.h"
@@ -80,13 +84,7 @@ gboolean ferry_evacuate_options_parse(const FerryConfig *config, const char *con
         !count_option(options, "per_target", 0, TRUE, &out->per_target, error))
         return FALSE;
     g_variant_lookup(options, "all", "b", &out->all);
-    gboolean reboot = FALSE;
-    if (g_variant_lookup(options, "reboot_dependents", "b", &reboot) && reboot) {
-        g_set_error_literal(error, FERRY_ERROR, FERRY_ERROR_UNSUPPORTED,
-                            "reboot_dependents is not carried out yet: evacuate without it and reboot the "
-                            "dependents of the domains a move restarted yourself");
-        return FALSE;
-    }
+    g_variant_lookup(options, "reboot_dependents", "b", &out->reboot_dependents);
     g_autofree const char **exclude = NULL;
     g_variant_lookup(options, "exclude", "^a&s", &exclude);
     for (const char **e = exclude; e && *e; e++) {
@@ -346,6 +344,7 @@ typedef struct {
     const char *uuid, *peer_uri;
     GArray *methods;            /* from the planned one on, as the engine falls back */
     gboolean storage;           /* counts against storage_per_source */
+    gboolean running;           /* it ran when the plan was made */
     gboolean restarts;          /* its method restarts it: dependents wait for it */
     GPtrArray *waits_for;       /* Move *: its dependencies that a restarting method moves */
     gboolean held, started, ended;
@@ -364,6 +363,8 @@ struct _Run {
     GMutex lock;
     GCond changed;
     GMainContext *context;
+    FerryJournal *journal;      /* what a restarted virt-ferryd settles (evacuate-journal.h) */
+    GMutex journal_lock;        /* the move threads record their phases in it */
 };
 
 static void move_free(Move *m)
@@ -379,7 +380,9 @@ static void run_free(Run *r)
     g_ptr_array_unref(r->moves);
     plan_call_free(r->call);
     g_mutex_clear(&r->lock);
+    g_mutex_clear(&r->journal_lock);
     g_cond_clear(&r->changed);
+    g_clear_pointer(&r->journal, ferry_journal_free);
     g_main_context_unref(r->context);
     g_free(r);
 }
@@ -414,7 +417,8 @@ static Move *move_new(Run *r, const FerryPlacement *row)
     const FerryPlaceAccess *a = s->input.access ? &s->input.access[d * s->input.n_peers + p] : NULL;
     m->storage = row->method == FERRY_METHOD_STORAGE_MIGRATION ||
                  (row->method == FERRY_METHOD_MOVE && a && !a->storage_shared);
-    m->restarts = s->input.domains[d].running && !ferry_method_is_live(row->method);
+    m->running = s->input.domains[d].running;
+    m->restarts = m->running && !ferry_method_is_live(row->method);
     m->waits_for = g_ptr_array_new();
     m->planned = m->total = m->remaining = g_array_index(s->domain_bytes, guint64, d);
     return m;
@@ -452,6 +456,40 @@ typedef struct {
     FerryJob *job;
 } MoveThread;
 
+/* Before a move starts: a move the journal cannot record does not start (a virt-ferryd
+ * killed during it could not settle it). */
+static gboolean journal_phase(Run *r, Move *m, const char *phase, const char *failure, GError **error)
+{
+    g_mutex_lock(&r->journal_lock);
+    gboolean ok = ferry_evacuation_journal_phase(r->journal, m->uuid, phase, failure, error);
+    g_mutex_unlock(&r->journal_lock);
+    return ok;
+}
+
+/* After it: the domain is where it is whatever the journal says now; a write that fails only
+ * leaves the restart's recovery to look at both hosts. */
+static void journal_ended(Run *r, Move *m, gboolean ok, const GError *error)
+{
+    g_autoptr(GError) local = NULL;
+    if (!journal_phase(r, m, ok ? FERRY_EVAC_MOVED : FERRY_EVAC_FAILED, ok || !error ? NULL : error->message, &local))
+        g_warning("evacuation of %s: %s", m->row->domain, local->message);
+}
+
+/* The evacuation's journal, every domain it holds queued, written before any move starts. */
+static gboolean journal_open(Run *r, GError **error)
+{
+    r->journal = ferry_evacuation_journal_create(r->config->state_dir, error);
+    if (!r->journal)
+        return FALSE;
+    for (guint i = 0; i < r->moves->len; i++) {
+        const Move *m = g_ptr_array_index(r->moves, i);
+        if (m->held)
+            ferry_evacuation_journal_queue(r->journal, m->uuid, m->row->domain, ferry_method_name(m->row->method),
+                                           m->row->target, m->peer_uri, m->running);
+    }
+    return ferry_journal_commit(r->journal, error);
+}
+
 static void move_data(gpointer data, guint64 total, guint64 remaining)
 {
     MoveThread *t = data;
@@ -469,6 +507,76 @@ static void move_message(gpointer data, const char *message)
     ferry_job_set_message(t->job, "%s: %s", t->move->row->domain, message);
 }
 
+/* The domains whose own restarting move has yet to start: restarted anyway, after this one. */
+static GStrv restarted_later(Run *r)
+{
+    g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+    g_mutex_lock(&r->lock);
+    for (guint i = 0; i < r->moves->len; i++) {
+        const Move *other = g_ptr_array_index(r->moves, i);
+        if (other->restarts && other->held && !other->started)
+            g_strv_builder_add(b, other->row->domain);
+    }
+    g_mutex_unlock(&r->lock);
+    return g_strv_builder_end(b);
+}
+
+/* Reads the running domains of @uri (@host) into @deps; the connection, kept for the reboots,
+ * goes into @conns under @host. A host that cannot be read gets a step saying so. */
+static void read_dependents(FerryJob *job, const char *moved, const char *uri, const char *host,
+                            FerryDependents *deps, GHashTable *conns)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(virConnect) conn = ferry_libvirt_open(uri, &error);
+    if (!conn || !ferry_dependents_read(deps, conn, host, &error)) {
+        g_autofree char *outcome = g_strdup_printf("failed: its dependents there are unknown: %s", error->message);
+        ferry_job_add_step(job, moved, "reboot", host, outcome);
+        return;
+    }
+    g_hash_table_insert(conns, g_strdup(host), g_steal_pointer(&conn));
+}
+
+static void connection_close(gpointer conn)
+{
+    virConnectClose(conn);
+}
+
+/* reboot_dependents: @m's domain was restarted on its target; its running dependents,
+ * wherever they run, are rebooted one by one, a step each. */
+static void reboot_dependents(Run *r, Move *m, FerryJob *job)
+{
+    const FerrySnapshot *s = r->call->snapshot;
+    const char *moved = m->row->domain;
+    g_autoptr(FerryDependents) deps = ferry_dependents_new();
+    g_autoptr(GHashTable) conns = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, connection_close);
+    read_dependents(job, moved, r->config->libvirt_uri, s->input.source, deps, conns);
+    for (guint p = 0; p < s->input.n_peers; p++)
+        if (s->input.peers[p].reachable)
+            read_dependents(job, moved, g_ptr_array_index(s->peer_uris, p), s->input.peers[p].name, deps, conns);
+    guint n = 0;
+    const FerryDependent *candidates = ferry_dependents_get(deps, &n);
+    g_auto(GStrv) later = restarted_later(r);
+    g_autoptr(GArray) chosen = ferry_dependents_select(moved, candidates, n, (const char *const *)later);
+    for (guint i = 0; i < chosen->len; i++) {
+        const FerryDependentChoice *c = &g_array_index(chosen, FerryDependentChoice, i);
+        const FerryDependent *d = &candidates[c->index];
+        g_autoptr(GError) error = NULL;
+        g_autofree char *outcome = NULL;
+        if (c->verdict == FERRY_DEPENDENT_MAINTENANCE) {
+            outcome = g_strdup_printf("skipped: depends on %s, but is under maintenance", moved);
+        } else if (c->verdict == FERRY_DEPENDENT_OWN_MOVE) {
+            outcome = g_strdup_printf("skipped: depends on %s, and its own move restarts it", moved);
+        } else {
+            ferry_job_set_message(job, "%s: rebooting %s on %s, which depends on it", moved, d->name, d->host);
+            outcome = ferry_dependent_reboot(g_hash_table_lookup(conns, d->host), d->name,
+                                             FERRY_MOVE_SHUTDOWN_TIMEOUT, &error)
+                          ? g_strdup_printf("rebooted: depends on %s, which the move restarted", moved)
+                          : g_strdup_printf("failed: %s", error->message);
+        }
+        ferry_job_add_step(job, d->name, "reboot", d->host, outcome);
+    }
+}
+
 static gpointer move_thread(gpointer data)
 {
     g_autofree MoveThread *t = data;
@@ -477,8 +585,12 @@ static gpointer move_thread(gpointer data)
     FerryMigrateOptions options = { 0 };
     FerryMigrateReport report = { move_data, move_message, t };
     g_autoptr(GError) error = NULL;
-    gboolean ok = ferry_migrate_run(t->job, r->config, m->uuid, m->row->domain, m->peer_uri, m->methods, &options,
+    gboolean ok = journal_phase(r, m, FERRY_EVAC_MOVING, NULL, &error) &&
+                  ferry_migrate_run(t->job, r->config, m->uuid, m->row->domain, m->peer_uri, m->methods, &options,
                                     &report, &error);
+    journal_ended(r, m, ok, error);
+    if (ok && m->restarts && r->call->options.reboot_dependents)
+        reboot_dependents(r, m, t->job); /* before its end lets the domains that wait for it go */
     g_mutex_lock(&r->lock);
     m->ended = TRUE;
     m->outcome = ok ? FERRY_MOVE_MOVED : FERRY_MOVE_FAILED;
@@ -611,6 +723,12 @@ static gboolean evacuate_job(FerryJob *job, gpointer data, GError **error)
 {
     Run *r = data;
     GCancellable *cancellable = ferry_job_cancellable(job);
+    if (!journal_open(r, error)) {
+        if (r->journal)
+            ferry_journal_remove(r->journal);
+        release_later(r);
+        return FALSE;
+    }
     for (guint i = 0; i < r->moves->len; i++) {
         const Move *m = g_ptr_array_index(r->moves, i);
         ferry_job_add_step(job, m->row->domain, ferry_method_name(m->row->method), m->row->target,
@@ -641,6 +759,7 @@ static gboolean evacuate_job(FerryJob *job, gpointer data, GError **error)
     g_autofree char *message = NULL;
     FerryJobStatus status = ferry_evacuation_status(results, plan->len, g_cancellable_is_cancelled(cancellable),
                                                     &message);
+    ferry_journal_remove(r->journal); /* every move ended: nothing left to settle */
     release_later(r);
     switch (status) {
     case FERRY_JOB_CANCELLED:
@@ -680,6 +799,7 @@ static void start_planned(GObject *source, GAsyncResult *result, gpointer data)
     r->config = r->call->config;
     r->moves = g_ptr_array_new_with_free_func((GDestroyNotify)move_free);
     g_mutex_init(&r->lock);
+    g_mutex_init(&r->journal_lock);
     g_cond_init(&r->changed);
     r->context = g_main_context_ref_thread_default();
     for (guint i = 0; i < r->call->plan->len; i++) {

@@ -19,6 +19,7 @@ typedef struct {
     guint batch;              /* moves at once */
     guint storage_per_source; /* storage migrations (and moves that copy disks) at once */
     guint per_target;         /* incoming moves at once per peer; 0: no cap */
+    gboolean reboot_dependents; /* after a move restarted a domain, reboot what depends on it (dependents.h) */
 } FerryEvacuateOptions;
 
 void ferry_evacuate_options_clear(FerryEvacuateOptions *o);
@@ -33,7 +34,7 @@ extern const char *const ferry_evacuate_option_keys[];
  * none) of the keys above, already checked: `all` b, `exclude` as, `batch` u,
  * `storage_per_source` u, `per_target` u, `reboot_dependents` b. InvalidArgument naming an
  * unknown method or peer, or a count of 0; Unsupported when only failover is left (it
- * applies to a dead host) or for reboot_dependents (not carried out yet). */
+ * applies to a dead host). */
 gboolean ferry_evacuate_options_parse(const FerryConfig *config, const char *const *methods, GVariant *options,
                                       FerryEvacuateOptions *out, GError **error);
 

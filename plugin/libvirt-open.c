@@ -15,3 +15,14 @@ virConnectPtr ferry_libvirt_open(const char *uri, GError **error)
     }
     return conn;
 }
+
+void ferry_domain_wait_job_end(virDomainPtr dom, guint seconds)
+{
+    for (guint i = 0; i < seconds * 10; i++) {
+        virDomainJobInfo info;
+        if (virDomainGetJobInfo(dom, &info) < 0 || info.type == VIR_DOMAIN_JOB_NONE)
+            break;
+        g_usleep(100 * 1000);
+    }
+    virResetLastError();
+}

@@ -12,4 +12,8 @@ G_BEGIN_DECLS
  * own: jobs must not wait behind the inventory's serial worker. */
 virConnectPtr ferry_libvirt_open(const char *uri, GError **error);
 
+/* libvirtd carries on with a job (a save, a peer-to-peer migration) whose client died in the
+ * middle: waits, at most @seconds, until the domain has none. Crash recovery's first step. */
+void ferry_domain_wait_job_end(virDomainPtr dom, guint seconds);
+
 G_END_DECLS

@@ -1,6 +1,7 @@
 #include "recover.h"
 
 #include "archive.h"
+#include "evacuate-journal.h"
 #include "libvirt-autoptr.h"
 #include "libvirt-open.h"
 #include "restore.h"
@@ -13,6 +14,7 @@ static const struct {
 } recoveries[] = {
     { FERRY_JOB_ARCHIVE, ferry_archive_recover_journal },
     { FERRY_JOB_RESTORE, ferry_restore_recover_journal },
+    { FERRY_JOB_EVACUATE, ferry_evacuation_recover_journal },
 };
 
 static void recover_entry(const FerryConfig *config, virConnectPtr conn, FerryJournal *j)

@@ -47,6 +47,8 @@ static GVariant *evacuate_options(const CliEvacuateArgs *a, gboolean evacuate, G
         g_variant_builder_add(&b, "{sv}", "exclude", g_variant_new_strv((const char *const *)a->exclude, -1));
     if (a->all)
         g_variant_builder_add(&b, "{sv}", "all", g_variant_new_boolean(TRUE));
+    if (evacuate && a->reboot_dependents)
+        g_variant_builder_add(&b, "{sv}", "reboot_dependents", g_variant_new_boolean(TRUE));
     return g_variant_ref_sink(g_variant_builder_end(&b));
 }
 

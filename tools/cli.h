@@ -53,6 +53,7 @@ typedef struct {
     char *storage_per_source; /* --storage-per-source N */
     char *per_target;         /* --per-target N */
     char *methods;            /* --methods m1,m2 */
+    gboolean reboot_dependents; /* --reboot-dependents: evacuate */
 } CliEvacuateArgs;
 
 /* Global options and the connection every verb uses. */

@@ -117,6 +117,7 @@ static const GOptionEntry evacuate_entries[] = {
     { "batch", 0, 0, G_OPTION_ARG_STRING, &ctx.evacuate.batch, "Move N domains at once (default: [evacuation] batch=, 10)", "N" },
     { "storage-per-source", 0, 0, G_OPTION_ARG_STRING, &ctx.evacuate.storage_per_source, "At most N storage migrations at once (default 3)", "N" },
     { "per-target", 0, 0, G_OPTION_ARG_STRING, &ctx.evacuate.per_target, "At most N incoming moves at once per peer (default: no cap)", "N" },
+    { "reboot-dependents", 0, 0, G_OPTION_ARG_NONE, &ctx.evacuate.reboot_dependents, "Reboot the running domains that depend on a domain a move restarted", NULL },
     { "methods", 0, 0, G_OPTION_ARG_STRING, &ctx.evacuate.methods, "Methods M1,M2,... (see migrate; default: [evacuation] methods=, else migration)", "M1,M2" },
     { "no-wait", 0, 0, G_OPTION_ARG_NONE, &ctx.no_wait, "Print the job's object path and leave; do not follow the job", NULL },
     { NULL }

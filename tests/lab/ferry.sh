@@ -98,3 +98,32 @@ polkit_rules() { # [RULES-JS]
 
 # The job a CLI run started, from its output (the CLI prints the job's path first).
 cli_job_path() { grep -o '/org/virtferry/Ferry1/job/[0-9]*' <<< "$CLI_OUT" | head -n 1; }
+
+# Only the lab's processes are ever killed: PID must live in HOST's network namespace.
+of_lab_host() { # HOST PID
+    local ino
+    ino=$(cut -d' ' -f2 "$LAB_DIR/anchors/$1" 2> /dev/null)
+    [ -n "$2" ] && [ -n "$ino" ] && [ "$(stat -L -c %i "/proc/$2/ns/net" 2> /dev/null)" = "$ino" ]
+}
+kill_lab() { # HOST PID [SIGNAL]
+    of_lab_host "$1" "$2" || { tap_diag "not killing '$2': not a process of lab host $1"; return 1; }
+    kill -"${3:-KILL}" "$2"
+}
+gone_pid() { ! kill -0 "$1" 2> /dev/null; }
+stop_lab() { kill_lab "$1" "$2" TERM && wait_for 30 gone_pid "$2"; } # HOST PID
+# Kills PID (of HOST) with SIGKILL as soon as CMD holds, polling every 10 ms for SECONDS.
+kill_when() { # HOST PID SECONDS CMD...
+    local h=$1 pid=$2 s=$3 i
+    shift 3
+    of_lab_host "$h" "$pid" || { tap_diag "no process of $h to kill ('$pid')"; return 1; }
+    for ((i = 0; i < s * 100; i++)); do
+        if "$@"; then
+            kill -KILL "$pid"
+            wait_for 10 gone_pid "$pid"
+            return
+        fi
+        sleep 0.01
+    done
+    return 1
+}
+ferryd_pid() { host_pid "$1" /run/virt-ferryd.pid; }

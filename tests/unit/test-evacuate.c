@@ -118,7 +118,10 @@ static void test_options(Fixture *f, gconstpointer data)
     assert_refused(f, teleport, "@a{sv} {}", TRUE, FERRY_ERROR_INVALID_ARGUMENT, "teleport");
     const char *const failover[] = { "failover", NULL };
     assert_refused(f, failover, "@a{sv} {}", TRUE, FERRY_ERROR_UNSUPPORTED, "failover");
-    assert_refused(f, NULL, "{'reboot_dependents': <true>}", TRUE, FERRY_ERROR_UNSUPPORTED, "reboot_dependents");
+    ferry_evacuate_options_clear(&o);
+    g_assert_true(parse(f, NULL, "{'reboot_dependents': <true>}", TRUE, &o, &error));
+    g_assert_no_error(error);
+    g_assert_true(o.reboot_dependents);
 }
 
 /* ------------------------------------------------------------------ D4 */
