@@ -2,7 +2,7 @@
  * pattern).
  *
  * Why common/ and not plugin/: registering the names is a GIO call, and plugin/ includes no
- * GDBus header (DESIGN.md). The quark is shared by every program: libferry, virt-ferryd,
+ * GDBus header (doc/ARCHITECTURE.md). The quark is shared by every program: libferry, virt-ferryd,
  * virt-ferry and the hook's rewriter all link this file, so they all raise and recognise
  * the same domain. Only virt-ferryd and virt-ferry use the registration; linking it costs
  * the others nothing but GIO's symbols.

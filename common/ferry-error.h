@@ -1,4 +1,4 @@
-/* virt-ferry's errors: one GError domain whose codes are DESIGN.md's D-Bus error names. */
+/* virt-ferry's errors: one GError domain whose codes are org.virtferry.Ferry1(5)'s D-Bus error names. */
 #pragma once
 
 #include <glib.h>

@@ -1,4 +1,4 @@
-/* Failover (MISSION C5): every host publishes its domains on shared storage as they change,
+/* Failover (virt-ferry(1)): every host publishes its domains on shared storage as they change,
  * so that a live peer can start a dead host's domains; libvirt's lock manager keeps one
  * domain from running on two hosts. */
 #pragma once

@@ -1,4 +1,4 @@
-/* Maintenance mode (MISSION D5): the host refuses incoming migrations and restores (the
+/* Maintenance mode (virt-ferry(1)): the host refuses incoming migrations and restores (the
  * hook, from the state file of maintenance-state.h), and its domains are managed-saved
  * (mode save) or evacuated (mode migrate) by a job.
  *

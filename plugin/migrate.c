@@ -564,7 +564,7 @@ static gboolean xmls_for_peer(Migrate *m, char **dxml, char **persist, GError **
     return *persist != NULL;
 }
 
-/* ------------------------------------------------------------------ move (MISSION C4) */
+/* ------------------------------------------------------------------ move */
 
 #define STREAM_CHUNK (1 << 20)
 

@@ -1,4 +1,4 @@
-/* Peer-to-peer migration (MISSION C1-C11): this host's libvirtd moves a domain straight to a
+/* Peer-to-peer migration: this host's libvirtd moves a domain straight to a
  * peer's, by the first of the user's methods, in canonical order, whose checks pass and that
  * succeeds. */
 #pragma once

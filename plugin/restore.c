@@ -276,7 +276,7 @@ static gboolean restore_once(Restore *r, GError **error)
     return TRUE;
 }
 
-/* ------------------------------------------------------------------ networks (MISSION B2) */
+/* ------------------------------------------------------------------ networks */
 
 typedef struct {
     char *mac;

@@ -1,4 +1,4 @@
-/* Restore (MISSION B1, B4): an archive of the library back onto this host, as a job,
+/* Restore: an archive of the library back onto this host, as a job,
  * crash-safe like archiving (archive.h). */
 #pragma once
 

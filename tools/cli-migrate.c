@@ -9,7 +9,7 @@
 #include "ferry-error.h"
 #include "names.h"
 
-/* DESIGN.md's method names, in MISSION C7's canonical order: the order virt-ferryd tries
+/* org.virtferry.Ferry1(5)'s method names, in the canonical order: the order virt-ferryd tries
  * them in, whatever order they are given in. */
 static const char *const method_names[] = {
     "migration", "quick-migration", "move", "storage-migration", "failover", NULL

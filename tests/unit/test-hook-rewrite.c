@@ -834,7 +834,7 @@ static void test_other_operations(Fixture *f, gconstpointer unused)
     g_assert_cmpint(refused->status, ==, 1);
 }
 
-/* A host in maintenance (MISSION D5) takes no domain in: migrate and restore refused with one
+/* A host in maintenance takes no domain in: migrate and restore refused with one
  * line naming the host and the way out, even with no network map; leaving lets them in. */
 static void test_maintenance_refused(Fixture *f, gconstpointer unused)
 {

@@ -1,4 +1,4 @@
-/* The network map and the VLAN mapping rules of MISSION B2: pure functions, no libvirt. */
+/* The network map and the VLAN mapping rules (virt-ferry-hook(8)): pure functions, no libvirt. */
 #include "ferry-error.h"
 #include "netmap.h"
 

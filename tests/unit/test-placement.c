@@ -1,4 +1,4 @@
-/* Placement (MISSION D2) as a pure function: every constraint, capacity edges, bad input,
+/* Placement as a pure function: every constraint, capacity edges, bad input,
  * determinism, and random small instances checked against an exhaustive search. */
 #include "ferry-error.h"
 #include "placement.h"
