@@ -4,6 +4,7 @@
 # virt-ferryd started by D-Bus activation from the installed files on a private bus and asked
 # over it, and purged (dpkg --purge): nothing of it may stay but the archive library.
 # Slow (a whole build): it runs only when VIRT_FERRY_PKG_TESTS=1 or CI is set (.ci/run).
+# VIRT_FERRY_PKG_LOCK=FILE: hold flock(FILE) while the package is installed.
 # It installs only on a machine that has no virt-ferry of its own (no package, no file of
 # the package's, no /var/lib/virt-ferry), and leaves the machine as it found it.
 set -uo pipefail
@@ -75,12 +76,12 @@ tap_ok "the activation file execs /usr/sbin/virt-ferryd" \
 tap_ok "the package's licence is LGPL-2.1+" grep -q '^License: LGPL-2.1+' "$tmp/root/usr/share/doc/virt-ferry/copyright"
 
 # ------------------------------------------------------------------ install, ask, purge
-files=$(dpkg -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|; s|/$||' | grep -v '^$')
+# The package's files and links (its directories may be shared, /lib a link to /usr/lib).
+files=$(dpkg -c "$deb" | awk '$1 !~ /^d/ { print $6 }' | sed 's|^\./|/|')
 busy=
 dpkg-query -W -f='${Status}' virt-ferry 2> /dev/null | grep -q 'installed' && busy="virt-ferry is installed"
 [ -e /var/lib/virt-ferry ] && busy="/var/lib/virt-ferry exists"
 for f in $files; do
-    [ -d "$f" ] && [ ! -L "$f" ] && continue
     [ -e "$f" ] || [ -L "$f" ] && busy="$f exists (a make install?)" && break
 done
 if [ -n "$busy" ]; then
@@ -89,6 +90,11 @@ if [ -n "$busy" ]; then
     exit
 fi
 
+# The machine's lab buses read /usr/share/dbus-1: while the package is installed, no lab may
+# run (VIRT_FERRY_PKG_LOCK: the lab lock, for a run that does not already hold it).
+if [ -n "${VIRT_FERRY_PKG_LOCK:-}" ]; then
+    exec 9>> "$VIRT_FERRY_PKG_LOCK" && flock 9 || tap_bail "cannot take $VIRT_FERRY_PKG_LOCK"
+fi
 installed=yes created_state=yes
 dpkg -i "$deb" > "$tmp/install.log" 2>&1
 rc=$?
@@ -145,11 +151,12 @@ installed=no
 tap_ok "dpkg --purge removes it" test $rc = 0 || sed 's/^/# /' "$tmp/purge.log"
 left=
 for f in $files; do
-    [ -d "$f" ] && [ ! -L "$f" ] && continue
     [ -e "$f" ] || [ -L "$f" ] && left="$left $f"
 done
 tap_is "no file of the package is left" "${left# }" ""
-tap_ok "virt-ferryd.service is no longer enabled" test ! -e /etc/systemd/system/multi-user.target.wants/virt-ferryd.service
+tap_ok "virt-ferryd.service is no longer enabled, nor its bus alias" \
+    test ! -e /etc/systemd/system/multi-user.target.wants/virt-ferryd.service -a \
+    ! -e /etc/systemd/system/dbus-org.virtferry.Ferry1.service
 tap_ok "no directory of its own is left (/etc/virt-ferry, /usr/libexec/virt-ferry)" \
     test ! -e /etc/virt-ferry -a ! -e /usr/libexec/virt-ferry
 tap_is "of /var/lib/virt-ferry, only the archive library is left" \
