@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* FERRY_ERROR and its D-Bus names: the one table of codes and names (udisks' udiskserror.c
  * pattern).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The names of virt-ferry's contract (org.virtferry.Ferry1(5)): the bus name, object paths and
  * interfaces, the polkit action ids, the D-Bus error names, the metadata namespaces and the
  * files and default paths the programs agree on. Every program takes them from here, so a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* One authorization helper for every method: polkit is asked with canonical details, and
  * the method goes on, with its invocation, once polkit said yes. */
 #include "daemon.h"

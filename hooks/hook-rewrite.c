@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The transparent VLAN remapping of the hook (hook-rewrite.h): the mapping table of virt-ferry-hook(8) decided
  * per NIC by ferry_netmap_map_nic (plugin/netmap.c), the one decision restore makes too, from
  * the network map on disk (this host's networks and the peers' that virt-ferryd keeps), and

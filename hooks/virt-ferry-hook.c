@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* virt-ferry-hook: the libvirt hook of virt-ferry.
  *
  * Installed as /etc/libvirt/hooks/{qemu.d,daemon.d,network.d}/virt-ferry, it is run by

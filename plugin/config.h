@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* /etc/virt-ferry/virt-ferry.conf (GKeyFile), see virt-ferry.conf(5). */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The host engine: everything virt-ferry keeps about this host and does on its own, apart
  * from any bus. It owns the domain inventory, libvirtd's health, the jobs, the recovery of
  * jobs a killed virt-ferryd left (once, at the first connection to libvirtd), the archive

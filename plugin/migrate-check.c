@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Migration methods and pre-flight checks. See migrate-check.h. */
 #include "migrate-check.h"
 

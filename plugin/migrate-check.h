@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Migration methods and the checks run before anything moves.
  *
  * Every check is its own function with its own FERRY_ERROR: what is wrong, with the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Peer-to-peer migration (see migrate.h): methods in canonical order, each checked first
  * (migrate-check.c), carried out by libvirtd itself (VIR_MIGRATE_PEER2PEER: this host's
  * libvirtd connects to the peer's, no client in between), watched on a second connection for

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The host's network map and the VLAN mapping rules (virt-ferry-hook(8); see netmap.h). */
 #include "netmap.h"
 

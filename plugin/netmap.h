@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The host's network map and the VLAN mapping rules (virt-ferry-hook(8), VLAN REMAPPING).
  *
  * Pure: XML strings in, decisions out. Nothing here calls libvirt or D-Bus, so virt-ferryd

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Placement (virt-ferry(1)): where each domain of a host that is being evacuated goes.
  *
  * A pure function over a snapshot that the caller reads through the peers' libvirt: no

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Per-domain policy, kept in the domain's metadata (org.virtferry.Ferry1(5)) so that it travels with
  * migrations and archives. */
 #pragma once

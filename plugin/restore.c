@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The restore job: an archive of the library back onto this host, running from where it was
  * saved. Nothing is changed before the archive verifies; every file and definition the job
  * creates is journalled before it is created, so a failure, a cancel or a killed virt-ferryd

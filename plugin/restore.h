@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Restore: an archive of the library back onto this host, as a job,
  * crash-safe like archiving (archive.h). */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A snapshot of this host and its peers for placement (placement.h): what each host's
  * libvirt says now about memory, CPUs and running domains, and per (domain, peer) what
  * migrate-check decides about storage, CPU and networks. PlanEvacuation and Evacuate read

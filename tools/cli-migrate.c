@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* migrate: moves a domain to a peer host with the Manager's Migrate and follows the job it
  * returns. The command line is checked before connecting, so a typo never waits for the bus
  * or polkit. The CLI checks the form of every value (a known method name, a whole number of

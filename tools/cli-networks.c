@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* virt-ferry check-networks: which NICs could not move to a peer cleanly. */
 #include "cli.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* virt-ferry, the command line for people: what its files share. It talks to virt-ferryd
  * over D-Bus only (doc/ARCHITECTURE.md: data flows libvirt -> plugin -> dbus -> clients). */
 #pragma once

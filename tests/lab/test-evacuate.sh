@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Host evacuation on three real lab hosts: alpha holds five small guests
 # (one on hold, an ne pair, one pinned to gamma, one with more vCPUs than any peer takes);
 # PlanEvacuation's verdicts and reasons, bad options (InvalidArgument, nothing moved),

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Failover on real lab hosts with libvirt's lock manager (virtlockd, lockspace on
 # the shared storage): alpha publishes its domains; while alpha is only cut off from the
 # network, beta's failover is refused by the lease and the domain runs on at alpha; while

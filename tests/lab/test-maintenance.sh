@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Maintenance mode on two real lab hosts, mode save: entering it managed-saves
 # alpha's guest, the Maintenance property is true at once and survives a virt-ferryd
 # restart, peers see it through alpha's libvirt, a plain virsh migrate from beta to alpha

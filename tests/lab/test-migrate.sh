@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Peer-to-peer migration on three real lab hosts, with guests that
 # keep dirtying their memory: each method end to end without a reboot (the guest's boot id
 # prints on; move reboots it), fallback in canonical order, the checks' errors, cancel, a cut link and a

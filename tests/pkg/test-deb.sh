@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The Debian package (debian/): built from this tree with dpkg-buildpackage, checked by
 # lintian and unpacked (dpkg -x), then installed on this machine for real (dpkg -i), its
 # virt-ferryd started by D-Bus activation from the installed files on a private bus and asked

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # virt-ferry's bash completion (tools/virt-ferry.bash-completion), sourced as bash-completion
 # loads it, asked to complete a few command lines: verbs, options, domains and archives from
 # a real virt-ferryd on a private bus (libvirt's test:///default driver: one domain, "test"),

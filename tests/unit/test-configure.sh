@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # configure's install-path summary under --prefix=/usr/local: the files that dbus-daemon,
 # polkitd, systemd, libvirtd and bash-completion read go where those read them (their
 # pkg-config files), not under the prefix; a --with-...-dir outside what a daemon reads gets

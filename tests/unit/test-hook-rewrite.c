@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The hook's transparent VLAN remapping (hooks/hook-rewrite.c): the built hook, run as
  * libvirt runs it (.../qemu.d/virt-ferry DOMAIN restore begin -, domain XML on stdin), with
  * a network map written by plugin/netmap.c into the [state] dir of a $VIRT_FERRY_CONFIG of

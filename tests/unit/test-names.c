@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The error domain against the contract: every FerryErrorCode crosses the bus under the
  * name org.virtferry.Ferry1(5) gives it and comes back as itself, with no registration call anywhere
  * (the quark registers its names when first asked for, common/ferry-error.c). */
