@@ -121,6 +121,13 @@ cat > "$tmp/bus.conf" << EOF
     <allow user="*"/>
     <deny own="*"/>
     <allow send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
   </policy>
   <includedir>/usr/share/dbus-1/system.d</includedir>
 </busconfig>
