@@ -143,7 +143,8 @@ tap_ok "the installed virt-ferryd is activated and answers on the bus" grep -q '
     sed 's/^/# /' "$tmp/call.err" "$tmp/bus.log"
 busctl --system call org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus \
     GetConnectionUnixProcessID s org.virtferry.Ferry1 2> /dev/null | awk '{ print $2 }' > "$tmp/ferryd.pid"
-tap_ok "/usr/bin/virt-ferry status talks to it" /usr/bin/virt-ferry status > "$tmp/status.log" 2>&1
+installed_status() { /usr/bin/virt-ferry status > "$tmp/status.log" 2>&1; }
+tap_ok "/usr/bin/virt-ferry status talks to it" installed_status
 kill "$(cat "$tmp/ferryd.pid")" 2> /dev/null
 kill "$bus_pid" && wait "$bus_pid" 2> /dev/null
 bus_pid=
