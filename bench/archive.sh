@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Lab benchmark: virt-ferry's archive and restore of a guest with 1 GiB of dirtying memory and
 # a 2 GiB qcow2 disk holding 512 MiB, against the baseline in the same run: `virsh save` then
 # `cp --sparse=always` of the disk (and for restore, the copy back then `virsh restore`),

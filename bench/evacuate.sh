@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Lab benchmark: virt-ferry's Evacuate of alpha (8 guests of 256 MiB that keep dirtying
 # memory, to beta and gamma) against the same moves as a sequential `virsh migrate --live
 # --p2p` loop and as all of them started at once: wall time of each and its ratio to the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* event-latency: how long after a libvirt state change virt-ferryd's DomainStateChanged
  * signal arrives, against libvirt's own lifecycle event to a client (the baseline), in the
  * same process on the same clock.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Lab benchmark: DomainStateChanged latency vs libvirt's own lifecycle event, over 200
 # suspend/resume changes of a running guest on alpha (see event-latency.c).
 set -euo pipefail

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* hook-cost: what virt-ferry-hook costs libvirtd per hook call, against baselines.
  *
  * Every call is made the way libvirt makes it: posix_spawn with the domain XML on a stdin

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* hook-rewrite: what the hook's transparent VLAN remapping costs libvirtd on a qemu restore
  * (the same path as migrate), against the plain echo of the XML.
  *

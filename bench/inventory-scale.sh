@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # virt-ferryd's cost per domain: resident memory and the time to list every object, with
 # 500 domains against 1 (the baseline), on libvirt's test driver and a private system bus.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Lab benchmark: virt-ferry's live migration of a guest with 1 GiB of memory dirtying 20 MiB/s
 # against `virsh migrate --live --p2p` with the same flags, and its storage migration of a
 # 2 GiB qcow2 disk holding 512 MiB against `virsh migrate --live --p2p --copy-storage-all`,

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Lab benchmark: a restore that must remap its NIC (table B2 row 5: a portgroup is created on
 # beta's Open vSwitch network) against the same restore onto identical networks (row 1), in
 # the same run; median of 5 each, printed with their ratio.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* plan: the placement behind PlanEvacuation over a synthetic snapshot of 1000 domains on
  * 16 peers with constraints, against a first-fit baseline implemented here.
  *

@@ -1,8 +1,9 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* FERRY_ERROR and its D-Bus names: the one table of codes and names (udisks' udiskserror.c
  * pattern).
  *
  * Why common/ and not plugin/: registering the names is a GIO call, and plugin/ includes no
- * GDBus header (DESIGN.md). The quark is shared by every program: libferry, virt-ferryd,
+ * GDBus header (doc/ARCHITECTURE.md). The quark is shared by every program: libferry, virt-ferryd,
  * virt-ferry and the hook's rewriter all link this file, so they all raise and recognise
  * the same domain. Only virt-ferryd and virt-ferry use the registration; linking it costs
  * the others nothing but GIO's symbols.

@@ -1,4 +1,5 @@
-/* virt-ferry's errors: one GError domain whose codes are DESIGN.md's D-Bus error names. */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* virt-ferry's errors: one GError domain whose codes are org.virtferry.Ferry1(5)'s D-Bus error names. */
 #pragma once
 
 #include <glib.h>

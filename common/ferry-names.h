@@ -1,4 +1,5 @@
-/* The names of virt-ferry's contract (DESIGN.md, "Names"): the bus name, object paths and
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The names of virt-ferry's contract (org.virtferry.Ferry1(5)): the bus name, object paths and
  * interfaces, the polkit action ids, the D-Bus error names, the metadata namespaces and the
  * files and default paths the programs agree on. Every program takes them from here, so a
  * name is written once.
@@ -6,7 +7,7 @@
  * Plain string macros and nothing else: no include, no type, so that virt-ferry-hook (libc
  * and libdbus only) can include it as well as virt-ferryd, libferry and virt-ferry. The
  * polkit policy, the bus policy and the interface XML are data files that spell the same
- * names; tests/unit/test-names.c checks the error names against DESIGN.md's. */
+ * names; tests/unit/test-names.c checks the error names against org.virtferry.Ferry1(5)'s. */
 #pragma once
 
 /* ------------------------------------------------------------------ bus */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The archive library on the bus: Manager.Archive, Restore, Purge, ListArchives, and one
  * org.virtferry.Ferry1.Archive object per archive. The library may be shared with other
  * hosts, so the objects are refreshed after every job, on ListArchives, and periodically. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* One authorization helper for every method: root is allowed as it is (as systemd's own
  * services do, so that root manages a host whose polkitd is down); anyone else's call asks
  * polkit with canonical details, and the method goes on, with its invocation, once polkit

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* virt-ferryd: the D-Bus adaptor of the host engine (plugin/host.h). It exports the
  * engine's objects, asks polkit, and turns method calls into engine calls and engine
  * callbacks into properties and signals; it holds no state of its own beyond the bus

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Manager.MoveDisk: one disk of a running domain of this host to another path, as a job
  * (plugin/movedisk.c). */
 #include "daemon.h"

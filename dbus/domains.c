@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Domain objects on the bus, following the inventory. */
 #include "daemon.h"
 

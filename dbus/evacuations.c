@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Manager.PlanEvacuation and Manager.Evacuate: the engine's evacuations (plugin/evacuate.c)
  * on the bus. The option keys are checked here, as every Manager method's are; their values,
  * the plan and the job are the engine's. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* org.virtferry.Ferry1.Hook: what virt-ferry-hook reports. The bus policy admits only root;
  * the hook never waits for an answer, so nothing here may be slow to matter to it. */
 #include "daemon.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* org.virtferry.Ferry1.Job objects: one per job, following the plugin's FerryJob, kept on
  * the bus for a while after the job ends so that a caller who polls sees the result. */
 #include "daemon.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* virt-ferryd: one host's virt-ferry service on the system bus. */
 #include "daemon.h"
 

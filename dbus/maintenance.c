@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Manager.EnterMaintenance, Manager.LeaveMaintenance and the Maintenance property
  * (plugin/maintenance.c does the work). */
 #include "daemon.h"

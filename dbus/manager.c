@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* org.virtferry.Ferry1.Manager: host properties and the methods that act on domains. */
 #include "daemon.h"
 #include "log.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Manager.Migrate: a domain of this host to a peer, and Manager.Failover: a dead host's
  * domains to this one, as jobs (plugin/migrate.c, plugin/failover.c). */
 #include "daemon.h"

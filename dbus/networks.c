@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Manager.CheckNetworks: the engine compares this host's networks with the peers'
  * (plugin/host.c, plugin/networks.c); this only answers with its rows. */
 #include "daemon.h"

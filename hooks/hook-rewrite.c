@@ -1,4 +1,5 @@
-/* The transparent VLAN remapping of the hook (hook-rewrite.h): table B2 of MISSION.md decided
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The transparent VLAN remapping of the hook (hook-rewrite.h): the mapping table of virt-ferry-hook(8) decided
  * per NIC by ferry_netmap_map_nic (plugin/netmap.c), the one decision restore makes too, from
  * the network map on disk (this host's networks and the peers' that virt-ferryd keeps), and
  * applied with plugin/domxml.c.
@@ -259,7 +260,7 @@ static FerryDomainXml *judgeable_domain(const char *xml, size_t length, const ch
     return dom;
 }
 
-/* A host in maintenance takes no domain in (MISSION D5): the refusal's line, or NULL. A
+/* A host in maintenance takes no domain in (virt-ferry(1)): the refusal's line, or NULL. A
  * configuration that cannot be read is load_map's to refuse. */
 static char *maintenance_refusal(const char *operation, const char *domain)
 {

@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The transparent VLAN remapping of the hook (see virt-ferry-hook.c), in the module
  * virt-ferry-hook-rewrite.so that the hook loads for a qemu `restore` or `migrate`: the
- * domain XML rewritten by table B2 of MISSION.md from the network map virt-ferryd keeps on
+ * domain XML rewritten by the mapping table of virt-ferry-hook(8) from the network map virt-ferryd keeps on
  * disk. Nothing here calls libvirt or D-Bus. */
 #pragma once
 

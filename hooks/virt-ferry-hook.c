@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* virt-ferry-hook: the libvirt hook of virt-ferry.
  *
  * Installed as /etc/libvirt/hooks/{qemu.d,daemon.d,network.d}/virt-ferry, it is run by
@@ -10,7 +11,7 @@
  * `object` (qemu, daemon, network) is the name of the directory the hook was run from.
  *
  * libvirtd runs hooks synchronously and waits for them, often while it holds a domain's
- * job (DESIGN.md, "The hook's rule"). Hence:
+ * job (virt-ferry-hook(8)). Hence:
  *
  * - It never calls libvirt (that would deadlock against the job the caller holds) and
  *   never forks (a child could keep libvirt's stdout pipe open: libvirt waits for EOF).
@@ -31,7 +32,7 @@
  * time). For qemu `migrate` and `restore` only, it loads virt-ferry-hook-rewrite.so (dlopen,
  * from its own directory) with GLib, libxml2 and virt-ferry's network map and domain XML
  * code, and lets it rewrite the incoming domain XML so that each NIC lands on the right VLAN
- * of this host (transparent VLAN remapping, table B2 of MISSION.md, see hook-rewrite.c); and
+ * of this host (transparent VLAN remapping, the mapping table of virt-ferry-hook(8), see hook-rewrite.c); and
  * for qemu `started` to put the guest's Linux-bridge ports on their portgroups' VLANs
  * (hook_tag_ports: libvirt 9.0 cannot), refusing the start when the bridge cannot. It
  * decides from the network map virt-ferryd keeps on disk, <[state] dir>/netmap, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* virt-ferry-admin-probe: reads the local libvirtd's health through libvirt-admin for
  * virt-ferryd.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What the archive, restore and verify jobs share (internal to plugin/). */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The archive job: the domain's definition, memory state, disks, NVRAM and TPM state into
  * a new archive of the library; then the domain is left shut off and pending deletion.
  *

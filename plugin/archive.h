@@ -1,4 +1,5 @@
-/* Save-image archiving (MISSION A1-A4), verify and purge, as jobs, crash-safe: each job
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Save-image archiving, verify and purge, as jobs, crash-safe: each job
  * journals its steps, and ferry_archive_recover_journal() finishes or rolls back what a
  * killed virt-ferryd left half done (recover.c calls it). Restore is restore.h. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Blocking libvirt calls in a thread (see bgcall.h). */
 #include "bgcall.h"
 #include "libvirt-open.h"

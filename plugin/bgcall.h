@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A blocking libvirt call (a save, a migration) in a thread of its own, so that the job's
  * thread can watch it meanwhile: progress and cancel go through a second connection. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* /etc/virt-ferry/virt-ferry.conf (GKeyFile), see virt-ferry.conf(5). */
 #pragma once
 
@@ -25,7 +26,7 @@ typedef struct {
     char *networks_dir;     /* [networks] dir=: virt-ferry's declarations per libvirt network */
     char *failover_dir;     /* [failover] dir=: shared storage where hosts publish their domains; NULL: none */
     GStrv evacuation_methods;      /* [evacuation] methods=: default methods, never NULL (empty: C7's default) */
-    guint evacuation_batch;        /* [evacuation] batch=: moves at once (MISSION D3) */
+    guint evacuation_batch;        /* [evacuation] batch=: moves at once */
     guint evacuation_storage_per_source; /* [evacuation] storage-per-source=: storage migrations at once */
     double evacuation_memory_ratio; /* [evacuation] memory-ratio=: 1.0, no memory over-commit */
     double evacuation_vcpu_ratio;   /* [evacuation] vcpu-ratio=: vCPUs per host CPU */

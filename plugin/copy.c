@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* SEEK_DATA, SEEK_HOLE, sync_file_range. */
 #define _GNU_SOURCE
 

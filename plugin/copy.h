@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Copying and verifying the files of a save-image archive: sparse-aware copies that compute
  * the file's digest on the way, digests of files at rest, small directory trees (TPM state).
  * Everything here blocks and runs in the caller's thread (archive and restore jobs have their

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* reboot_dependents (see dependents.h). */
 #include "dependents.h"
 

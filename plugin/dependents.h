@@ -1,7 +1,8 @@
-/* Evacuate's reboot_dependents (MISSION D2): once a restarting method (move) has carried a
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Evacuate's reboot_dependents: once a restarting method (move) has carried a
  * domain over, the running domains that `depends` on it are rebooted, wherever they run
  * (this host or a peer), so that they reconnect to it as they did at their own start. A
- * domain under its own `maintenance` mark is never rebooted (DESIGN.md).
+ * domain under its own `maintenance` mark is never rebooted (org.virtferry.Ferry1(5)).
  *
  * A reboot is a graceful shutdown, forced off after the same timeout a move gives a guest
  * (FERRY_MOVE_SHUTDOWN_TIMEOUT), then a start: libvirt's virDomainReboot only asks the guest

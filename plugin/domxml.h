@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Domain XML: the one place in virt-ferry that reads and rewrites libvirt domain XML.
  * Archive, restore, VLAN mapping and migration use it; dbus/ never parses XML itself.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* An evacuation's journal and its crash recovery (see evacuate-journal.h). One entry per
  * evacuation; per domain the keys <uuid>.name, .method, .target, .target-uri, .running,
  * .phase and .failure, and the list `domains` in the plan's order. */

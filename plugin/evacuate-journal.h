@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* An evacuation's journal (journal.h, kind "evacuate"): which domains it queued, where each
  * move went and how far it got, written durably before each move starts and after it ends.
  * When virt-ferryd is killed in the middle, its next start (recover.c) reads it, logs what

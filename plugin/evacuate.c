@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Host evacuation (see evacuate.h). The job's thread schedules the plan's moves in its order,
  * each in a thread of its own running the migration engine (ferry_migrate_run), within the
  * batch, storage and per-target limits; a domain that depends on one a restarting method

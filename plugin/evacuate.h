@@ -1,4 +1,5 @@
-/* Host evacuation (MISSION D1-D4): PlanEvacuation, a dry run over a snapshot of this host and
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Host evacuation: PlanEvacuation, a dry run over a snapshot of this host and
  * its peers (snapshot.h) through placement (placement.h), and Evacuate, one job that carries
  * the plan's moves out through the migration engine (migrate.h), several at once. */
 #pragma once

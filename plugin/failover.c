@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Failover (see failover.h): publication of each host's domains on shared storage, and the
  * job that takes a dead host's domains over. */
 #include "failover.h"

@@ -1,4 +1,5 @@
-/* Failover (MISSION C5): every host publishes its domains on shared storage as they change,
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Failover (virt-ferry(1)): every host publishes its domains on shared storage as they change,
  * so that a live peer can start a dead host's domains; libvirt's lock manager keeps one
  * domain from running on two hosts. */
 #pragma once

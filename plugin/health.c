@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "health.h"
 
 /* libvirt-admin cannot share a process with libvirt.so (see admin-probe.c), so readings come

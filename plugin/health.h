@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The local libvirtd's health, read through libvirt-admin (in a co-process): worker threads, job queue,
  * clients. Polled without blocking the main loop. */
 #pragma once

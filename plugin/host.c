@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The host engine (see host.h). */
 #include "host.h"
 #include "log.h"

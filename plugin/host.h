@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The host engine: everything virt-ferry keeps about this host and does on its own, apart
  * from any bus. It owns the domain inventory, libvirtd's health, the jobs, the recovery of
  * jobs a killed virt-ferryd left (once, at the first connection to libvirtd), the archive
@@ -54,7 +55,7 @@ FerryJobs *ferry_host_jobs(FerryHost *host);
 /* PlanEvacuation and Evacuate of this host (evacuate.h). */
 FerryEvacuations *ferry_host_evacuations(FerryHost *host);
 
-/* The cluster reserve (MISSION D7, reserve.h): [evacuation] reserve=, and whether the
+/* The cluster reserve (reserve.h): [evacuation] reserve=, and whether the
  * running domains of that many failed hosts would not fit on the others. Kept current in
  * a thread of its own from a snapshot of this host and its peers (snapshot.h), read a few
  * seconds after this host's domains change (coalesced) and at every refresh of the peers;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "inventory.h"
 #include "log.h"
 #include "libvirt-open.h"

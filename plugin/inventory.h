@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The host's domain inventory: a connection to the local libvirtd that survives libvirtd
  * restarts (keepalive, reconnect, full resync), kept current from libvirt's events. */
 #pragma once

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "job.h"
 
 #include "ferry-error.h"
@@ -309,7 +310,7 @@ static void finish(FerryJob *job, gboolean ok, GError *error)
         gboolean cancelled = g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ||
                              g_error_matches(error, FERRY_ERROR, FERRY_ERROR_CANCELLED);
         if (!cancelled && error->domain != FERRY_ERROR) {
-            /* Every job error reaches the bus as one of DESIGN.md's names. */
+            /* Every job error reaches the bus as one of org.virtferry.Ferry1(5)'s names. */
             GError *mapped = g_error_new_literal(FERRY_ERROR, FERRY_ERROR_FAILED, error->message);
             g_error_free(error);
             error = mapped;

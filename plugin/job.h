@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Jobs: long operations (archive, restore, verify, later migrations) that run in their own
  * thread, report progress, can be cancelled, and hold their domain so that no second job
  * starts on it. The D-Bus side mirrors each job as an org.virtferry.Ferry1.Job object. */

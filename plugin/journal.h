@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The journal of interrupted work: each long job that changes a domain or the library
  * records, durably and before each step, what it did so far. When virt-ferryd is killed
  * in the middle, its next start reads the entries left and finishes or rolls back. */

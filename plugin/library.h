@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The archive library: one directory per archive, named by its id, with a manifest that
  * records what was saved, from where, when, and each file's size and digest. Archives
  * are written under a hidden ".partial-<id>" name and renamed into place when complete, so

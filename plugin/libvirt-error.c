@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* libvirt's errors as FERRY_ERROR codes. */
 #include "libvirt-error.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "libvirt-open.h"
 
 #include "libvirt-error.h"

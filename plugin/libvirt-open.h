@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The one way virt-ferry opens a libvirt connection. */
 #pragma once
 

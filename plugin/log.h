@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* virt-ferryd's log records for administrators: journald keeps them (notice and above,
  * never GLib's info, which is dropped unless G_MESSAGES_DEBUG is set), with the fields
  * and MESSAGE_IDs that virt-ferryd(8) documents. Without journald they go to stderr as

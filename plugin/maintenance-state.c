@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The maintenance state file (see maintenance-state.h). */
 #include "maintenance-state.h"
 

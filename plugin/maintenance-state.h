@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The host's maintenance state on disk: <[state] dir>/maintenance, a small key file written
  * atomically and fsynced by virt-ferryd, read by virt-ferryd at start and by the hook's
  * module for every incoming migrate/restore. libvirt-free (the hook module links it). */

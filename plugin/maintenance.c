@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Maintenance mode (see maintenance.h). */
 #include "maintenance.h"
 #include "log.h"

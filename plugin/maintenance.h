@@ -1,4 +1,5 @@
-/* Maintenance mode (MISSION D5): the host refuses incoming migrations and restores (the
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Maintenance mode (virt-ferry(1)): the host refuses incoming migrations and restores (the
  * hook, from the state file of maintenance-state.h), and its domains are managed-saved
  * (mode save) or evacuated (mode migrate) by a job.
  *

@@ -1,4 +1,5 @@
-/* Migration methods (C7) and pre-flight checks (C8). See migrate-check.h. */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Migration methods and pre-flight checks. See migrate-check.h. */
 #include "migrate-check.h"
 
 #include "peer-storage.h"
@@ -21,8 +22,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(xmlDoc, xmlFreeDoc)
 
 #define MIB (1024 * 1024)
 
-/* MISSION C8: free space on the target >= 3x the disks. The rule comes from seed 003
- * (XenServer's storage live migration); here it leaves room for the copy, for a sparse
+/* The pre-flight check: free space on the target >= 3x the disks. The rule comes from
+ * XenServer's storage live migration; here it leaves room for the copy, for a sparse
  * copy that comes out less sparse than its source, and for what is left of a failed
  * earlier attempt. */
 #define TARGET_SPACE_FACTOR 3
@@ -46,7 +47,7 @@ gboolean ferry_method_from_name(const char *name, FerryMethod *method)
 {
     if (!name || !g_utf8_validate(name, -1, NULL))
         return FALSE;
-    /* People write "Quick Migration" (the seeds do) or quick_migration (a{sv} habits). */
+    /* People write "Quick Migration" (the requirements do) or quick_migration (a{sv} habits). */
     g_autofree char *key = g_ascii_strdown(name, -1);
     g_strdelimit(key, "_ ", '-');
     for (guint i = 0; i < FERRY_METHOD_N; i++) {
@@ -810,8 +811,8 @@ static gboolean disk_copied(ShareTest *t, const FerryDisk *disk, const char *tar
     return TRUE;
 }
 
-/* The source side: MISSION C8 asks for "source space" for temporaries, and seed 003 asks
- * XenServer for up to 2x the disks for the snapshot its storage migration takes. libvirt's
+/* The source side: the pre-flight checks ask for "source space" for temporaries, and
+ * XenServer asks for up to 2x the disks for the snapshot its storage migration takes. libvirt's
  * storage migration (an NBD drive-mirror) and virt-ferry's `move` (volume streams) take
  * no snapshot and write no temporary file on the source. What does grow there while the
  * copy runs is the domain's own images, which keep taking the guest's writes until the

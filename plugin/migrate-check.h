@@ -1,4 +1,5 @@
-/* Migration methods (MISSION C7) and the checks run before anything moves (C8).
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Migration methods and the checks run before anything moves.
  *
  * Every check is its own function with its own FERRY_ERROR: what is wrong, with the
  * numbers, and what the user can do about it. ferry_migrate_check() runs the ones a method
@@ -12,7 +13,7 @@
 
 G_BEGIN_DECLS
 
-/* The enum order is MISSION C7's canonical order: Migration, Quick Migration, Move,
+/* The enum order is the canonical order: Migration, Quick Migration, Move,
  * Storage Migration, Failover. */
 typedef enum {
     FERRY_METHOD_MIGRATION,
@@ -23,10 +24,10 @@ typedef enum {
     FERRY_METHOD_N
 } FerryMethod;
 
-/* "migration", "quick-migration", "move", "storage-migration", "failover" (DESIGN.md);
+/* "migration", "quick-migration", "move", "storage-migration", "failover" (org.virtferry.Ferry1(5));
  * NULL for a value out of range. */
 const char *ferry_method_name(FerryMethod method);
-/* The method of @name: DESIGN.md's names, also accepted in any case and with '_' or ' '
+/* The method of @name: org.virtferry.Ferry1(5)'s names, also accepted in any case and with '_' or ' '
  * for '-' ("Quick Migration"). FALSE for anything else, including NULL. */
 gboolean ferry_method_from_name(const char *name, FerryMethod *method);
 /* A user's method list: @names (NULL or empty: the default "migration, failover") sorted

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Peer-to-peer migration (see migrate.h): methods in canonical order, each checked first
  * (migrate-check.c), carried out by libvirtd itself (VIR_MIGRATE_PEER2PEER: this host's
  * libvirtd connects to the peer's, no client in between), watched on a second connection for
@@ -564,7 +565,7 @@ static gboolean xmls_for_peer(Migrate *m, char **dxml, char **persist, GError **
     return *persist != NULL;
 }
 
-/* ------------------------------------------------------------------ move (MISSION C4) */
+/* ------------------------------------------------------------------ move */
 
 #define STREAM_CHUNK (1 << 20)
 

@@ -1,4 +1,5 @@
-/* Peer-to-peer migration (MISSION C1-C11): this host's libvirtd moves a domain straight to a
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Peer-to-peer migration: this host's libvirtd moves a domain straight to a
  * peer's, by the first of the user's methods, in canonical order, whose checks pass and that
  * succeeds. */
 #pragma once

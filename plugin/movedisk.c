@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* MoveDisk (see movedisk.h).
  *
  * The copy is libvirt's block copy (QEMU's mirror job): QEMU copies the disk while the guest

@@ -1,4 +1,5 @@
-/* MoveDisk (MISSION C6): one file disk of a running domain to another path on this host,
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* MoveDisk (virt-ferry(1)): one file disk of a running domain to another path on this host,
  * without stopping the domain (libvirt's block copy, switch-over once the copy caught up,
  * persistent definition updated, old file removed). */
 #pragma once

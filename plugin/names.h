@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Checks for the names users hand to virt-ferry: domains, hosts, groups. Each sets a
  * FERRY_ERROR_INVALID_ARGUMENT error that says what is wrong with the name. */
 #pragma once

@@ -1,4 +1,5 @@
-/* The host's network map and the VLAN mapping rules of MISSION B2 (see netmap.h). */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The host's network map and the VLAN mapping rules (virt-ferry-hook(8); see netmap.h). */
 #include "netmap.h"
 
 #include "ferry-error.h"

@@ -1,4 +1,5 @@
-/* The host's network map and the VLAN mapping rules of MISSION B2 (seed 000 table 2-21).
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The host's network map and the VLAN mapping rules (virt-ferry-hook(8), VLAN REMAPPING).
  *
  * Pure: XML strings in, decisions out. Nothing here calls libvirt or D-Bus, so virt-ferryd
  * (networks.c, restore.c) and virt-ferry-hook share one set of rules, and the unit tests

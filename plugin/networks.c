@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The network map read from libvirt, kept on disk for the hook, and compared across peers
- * (MISSION D8). netmap.c holds the model and the rules; this file talks to libvirt. */
+ * (CheckNetworks). netmap.c holds the model and the rules; this file talks to libvirt. */
 #include "networks.h"
 #include "libvirt-open.h"
 

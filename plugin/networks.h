@@ -1,6 +1,7 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The network map's side that talks to libvirt (ferry_networks_*): this host's networks read
  * into a FerryNetmap, the peers' too, the copy on disk the hook reads, and the comparison
- * with the peers (CheckNetworks, MISSION D8). The map itself and its rules, with no
+ * with the peers (CheckNetworks, virt-ferry(1)). The map itself and its rules, with no
  * libvirt in them, are netmap.h (ferry_netmap_*); when the map is rewritten is host.c. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Hot-plugged NICs on a standard switch: tagged, or taken away (see nictag.h). */
 #include "nictag.h"
 

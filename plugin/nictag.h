@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* NICs hot-plugged into a running domain. libvirt runs no hook for an attach, so the tap of a
  * NIC attached to a standard switch would stay on the bridge's default VLAN 1, untagged, even
  * when its portgroup declares a VLAN: virt-ferryd watches libvirt's device-added events and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Storage on a host through its libvirt (see peer-storage.h). */
 #include "peer-storage.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Storage on a host through its libvirt only (the host may be another one): the storage
  * pool over a directory, and disk images created there (a storage migration's target disks). */
 #pragma once

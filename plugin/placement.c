@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Placement: see placement.h for what is decided and why. */
 #include "placement.h"
 

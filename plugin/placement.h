@@ -1,4 +1,5 @@
-/* Placement (MISSION D2): where each domain of a host that is being evacuated goes.
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Placement (virt-ferry(1)): where each domain of a host that is being evacuated goes.
  *
  * A pure function over a snapshot that the caller reads through the peers' libvirt: no
  * libvirt calls, no I/O, no main loop, so it can be tested exhaustively and run on every
@@ -11,7 +12,7 @@
  *    is `stopped`; the rest is `move` with a method and a target, or `no-target` with a
  *    reason naming every rejected peer ("beta: 1.2 GiB free, needs 2 GiB; gamma: in
  *    maintenance; delta: no access to /srv/shared").
- *  - the method: per peer, the first of the caller's methods (MISSION C7 order) whose
+ *  - the method: per peer, the first of the caller's methods (in the canonical order) whose
  *    requirements that peer meets; peers that allow an earlier method are preferred, so a
  *    domain falls back to a later method only when no peer with room allows an earlier one.
  *    Requirements: migration, quick-migration and failover need shared storage; move and
@@ -94,7 +95,7 @@ typedef struct {
     guint64 memory_kib;
     guint vcpus;
     const FerryPolicy *policy; /* NULL: the empty policy */
-    gboolean maintenance;      /* the domain's own maintenance mark (DESIGN.md metadata) */
+    gboolean maintenance;      /* the domain's own maintenance mark (its virt-ferry metadata, org.virtferry.Ferry1(5)) */
     gboolean busy;             /* another job (migration, save, backup...) runs on it */
 } FerryPlaceDomain;
 

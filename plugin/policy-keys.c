@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The policy's keys: the one table virt-ferryd applies a{sv} changes with (policy.c) and
  * virt-ferry parses KEY=VALUE with (tools/cli-policy.c). GLib only, apart from policy.c,
  * so that the CLI links it without libxml2. */

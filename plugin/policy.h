@@ -1,4 +1,5 @@
-/* Per-domain policy, kept in the domain's metadata (DESIGN.md) so that it travels with
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Per-domain policy, kept in the domain's metadata (org.virtferry.Ferry1(5)) so that it travels with
  * migrations and archives. */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Bridge port VLANs over rtnetlink (see porttag.h): the messages `bridge vlan add|del dev
  * PORT vid ...` sends, with no dependency beyond the kernel headers. */
 #include "porttag.h"

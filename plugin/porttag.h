@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A Linux bridge port's VLANs, through rtnetlink: what libvirt 9.0 cannot do for a standard
  * switch (a libvirt network on a Linux bridge), and virt-ferry does for it: the hook for a
  * starting guest's NICs, virt-ferryd for hot-plugged ones (nictag.c), both through

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Crash recovery: what a killed virt-ferryd left in the journal, finished or rolled back
  * by the module whose job wrote it. */
 #pragma once

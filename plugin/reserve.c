@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Cluster reserve: see reserve.h for what is decided and why. Each combination of failed
  * hosts becomes one placement input (the failed hosts together as its source), so the
  * rules are placement's own. */

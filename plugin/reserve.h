@@ -1,4 +1,5 @@
-/* Cluster reserve (MISSION D7): would the running domains of any @reserve failed hosts,
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Cluster reserve: would the running domains of any @reserve failed hosts,
  * among this host and its peers, fit on the hosts that are left?
  *
  * A pure function over the snapshot placement reads (snapshot.h, placement.h): no libvirt,

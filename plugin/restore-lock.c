@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The restore lock (see restore-lock.h). Every file here may be written by any host that
  * shares the library: read without following links, regular files only, bounded. */
 #include "restore-lock.h"

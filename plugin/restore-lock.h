@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The restore lock: one file per domain UUID in the (shared) archive library, so that two
  * hosts never restore the same domain at once. Created with O_CREAT|O_EXCL (atomic on local
  * file systems and on NFS), never with flock, which does not reach across hosts. The file

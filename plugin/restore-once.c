@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A domain restored once (see restore-once.h). The peers are asked through libvirt only: with
  * no manager, what the hosts share is their libvirt and the library. */
 #include "restore-once.h"

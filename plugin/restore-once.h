@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A domain restored once: before a restore gives an archive's domain its UUID back, this host
  * and every peer are asked (through their libvirt, bounded in time) whether that domain runs
  * there, and the restore lock (restore-lock.h) in the shared library keeps a second host from

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The restore job: an archive of the library back onto this host, running from where it was
  * saved. Nothing is changed before the archive verifies; every file and definition the job
  * creates is journalled before it is created, so a failure, a cancel or a killed virt-ferryd
@@ -277,7 +278,7 @@ static gboolean restore_once(Restore *r, GError **error)
     return TRUE;
 }
 
-/* ------------------------------------------------------------------ networks (MISSION B2) */
+/* ------------------------------------------------------------------ networks */
 
 typedef struct {
     char *mac;

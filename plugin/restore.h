@@ -1,4 +1,5 @@
-/* Restore (MISSION B1, B4): an archive of the library back onto this host, as a job,
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Restore: an archive of the library back onto this host, as a job,
  * crash-safe like archiving (archive.h). */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Snapshot for placement (see snapshot.h): this host read in the caller's thread, each peer
  * in a thread of its own that the caller waits for until a deadline. A peer thread that
  * misses it is left to finish on its own: it owns everything it touches. */

@@ -1,7 +1,8 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A snapshot of this host and its peers for placement (placement.h): what each host's
  * libvirt says now about memory, CPUs and running domains, and per (domain, peer) what
  * migrate-check decides about storage, CPU and networks. PlanEvacuation and Evacuate read
- * one per call; the cluster reserve (MISSION D7) reads the same facts.
+ * one per call; the cluster reserve reads the same facts.
  *
  * Blocking (libvirt calls to every peer): run it in a worker or job thread. Each peer is
  * read in a thread of its own with a deadline: a peer that does not answer in time, or

@@ -1,4 +1,5 @@
-/* The unified domain state of virt-ferry: normal, stop, error, unknown (MISSION E1),
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The unified domain state of virt-ferry: normal, stop, error, unknown,
  * with libvirt's own state and reason kept beside it as "state:reason". */
 #pragma once
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A serial worker thread for libvirt calls: the main loop never waits on libvirtd, and
  * the calls for one host run (and report back) in the order they were queued, so a
  * domain's events are applied in the order libvirt sent them. */

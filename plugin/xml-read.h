@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Reading XML that may come from anywhere (a hook's stdin, a file an administrator edits):
  * no network access, no entity substitution, no DOCTYPE. */
 #pragma once

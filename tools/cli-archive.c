@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The archive library and jobs: archive, restore, verify (each starts a job and follows
  * it), archives, purge, jobs, job, cancel. Arguments are checked before connecting, by
  * virt-ferryd's own rules, so a typo never waits for the bus. */

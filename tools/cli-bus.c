@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The bus side of virt-ferry: one connection, the generated proxies, the calls. */
 #include "cli.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Errors: one message on stderr and an exit code (virt-ferry(1), EXIT STATUS). */
 #include "cli.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* plan and evacuate: this host's evacuation (Manager.PlanEvacuation and Manager.Evacuate).
  * The command line is checked before connecting; the rules beyond the form of the values
  * (which peers, the defaults) are virt-ferryd's. */

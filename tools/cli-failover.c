@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* failover: takes over a dead host's domains on this host with the Manager's Failover and
  * follows the job it returns. As for migrate, the command line is checked before
  * connecting, so a typo never waits for the bus or polkit; whether the host is dead and what

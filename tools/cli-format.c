@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Text output for people: status, the domain table, one domain, a policy. */
 #include "cli.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Following a job (org.virtferry.Ferry1.Job): a progress line redrawn in place on a
  * terminal, one line per change elsewhere, Ctrl-C cancels; then the outcome and the exit
  * code. The progress line itself is a pure function of the job's state, for the tests. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* --json: the D-Bus properties as JSON objects, one document per line, for scripts. */
 #include "cli.h"
 

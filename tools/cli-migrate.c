@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* migrate: moves a domain to a peer host with the Manager's Migrate and follows the job it
  * returns. The command line is checked before connecting, so a typo never waits for the bus
  * or polkit. The CLI checks the form of every value (a known method name, a whole number of
@@ -9,7 +10,7 @@
 #include "ferry-error.h"
 #include "names.h"
 
-/* DESIGN.md's method names, in MISSION C7's canonical order: the order virt-ferryd tries
+/* org.virtferry.Ferry1(5)'s method names, in the canonical order: the order virt-ferryd tries
  * them in, whatever order they are given in. */
 static const char *const method_names[] = {
     "migration", "quick-migration", "move", "storage-migration", "failover", NULL

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* `virt-ferry monitor`: one line per DomainStateChanged, HostEvent and virt-ferryd coming
  * or going, each flushed at once so that a pipe sees it; runs until SIGINT or SIGTERM. */
 #include "cli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* move-disk: moves one disk of a running domain to another file on this host with the
  * Manager's MoveDisk and follows the job it returns. As for migrate, the command line is
  * checked before connecting, so a typo never waits for the bus or polkit; whether the disk,

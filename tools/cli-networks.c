@@ -1,4 +1,5 @@
-/* virt-ferry check-networks: which NICs could not move to a peer cleanly (MISSION D8). */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* virt-ferry check-networks: which NICs could not move to a peer cleanly. */
 #include "cli.h"
 
 int cli_verb_check_networks(CliContext *ctx, char **args)

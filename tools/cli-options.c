@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What the verbs' own options share: whole numbers given as text. */
 #include "cli.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* `virt-ferry policy DOMAIN KEY=VALUE...`: the assignments become SetDomainPolicy's a{sv},
  * checked here with virt-ferryd's own rules (plugin/policy.c, plugin/names.c) so that a
  * typo is reported before anything is sent. */

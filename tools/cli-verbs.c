@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The verbs that read or change something once: status, list, show, policy. Each checks
  * its arguments before it connects, so a typo never waits for the bus. */
 #include "cli.h"

@@ -1,5 +1,6 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* virt-ferry, the command line for people: what its files share. It talks to virt-ferryd
- * over D-Bus only (DESIGN.md: data flows libvirt -> plugin -> dbus -> clients). */
+ * over D-Bus only (doc/ARCHITECTURE.md: data flows libvirt -> plugin -> dbus -> clients). */
 #pragma once
 
 #include <gio/gio.h>
@@ -188,7 +189,7 @@ int cli_verb_failover(CliContext *ctx, char **args);
 /* cli-evacuate.c: PlanEvacuation as a table, Evacuate followed with every domain's steps. */
 int cli_verb_plan(CliContext *ctx, char **args);
 int cli_verb_evacuate(CliContext *ctx, char **args);
-/* Whether @name is one of DESIGN.md's method names (cli-migrate.c); InvalidArgument naming
+/* Whether @name is one of org.virtferry.Ferry1(5)'s method names (cli-migrate.c); InvalidArgument naming
  * it and listing them otherwise. */
 gboolean cli_check_method(const char *name, GError **error);
 /* cli-options.c: adds @key to @options when --@option was given (@text not NULL; left out,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* virt-ferry: the command line for people. Global options, then a verb and its
  * arguments; see virt-ferry(1). */
 #include "cli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The fuzz harnesses' driver for `make check` (built with gcc, without libFuzzer): runs one
  * harness over its seed corpus, then over deterministic mutations of it (bit flips, byte
  * changes, insertions, deletions, duplications, truncations, splices of two inputs, XML and

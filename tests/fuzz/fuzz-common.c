@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What every harness shares (fuzz.h). */
 #include "fuzz.h"
 

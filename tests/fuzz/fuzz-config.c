@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* virt-ferry.conf (plugin/config.c), as virt-ferryd, the CLI and the hook read it. */
 #include "fuzz.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Domain XML (plugin/domxml.c): the parse, every reader, the archivability check, and each
  * rewriter on what was read, then the serialization and its parse again. The same input is
  * also read as an archived mark. */

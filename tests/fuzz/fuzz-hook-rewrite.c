@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The hook's rewrite of an incoming domain XML (hooks/hook-rewrite.c, what libvirtd feeds the
  * hook for a migrate or a restore), against a network map with a distributed and a standard
  * switch and a peer's view, as virt-ferryd writes it. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The journal of interrupted jobs (plugin/journal.c): an entry file as virt-ferryd finds it
  * at start, read back with every key it records. */
 #include "fuzz.h"

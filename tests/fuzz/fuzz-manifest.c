@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* An archive's manifest (plugin/library.c), with a digest that matches it so the parse is
  * reached (a hostile library writer can write both), then what the library makes of the
  * archive: its listing and the data size. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Network XML (plugin/netmap.c): a libvirt network with virt-ferry's declarations added to a
  * map, the map's lookups, the B2 decision for each portgroup, the standard switch's metadata
  * rewritten around it, and the map saved to disk and loaded back (the file the hook reads,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* virt-ferry's declaration file for a libvirt network (plugin/networks.c): joined to the
  * network's XML as its metadata when the map is read from libvirt (here the test:///default
  * driver, whose network is "default"). */

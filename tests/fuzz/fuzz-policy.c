@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Policy metadata (plugin/policy.c): the parse, and for what parses, the serialization, its
  * parse again (which must give the same policy) and the D-Bus form. */
 #include "fuzz.h"

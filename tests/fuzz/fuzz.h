@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The parsers' fuzz harnesses (tests/fuzz/fuzz-*.c): each one is a libFuzzer target
  * (LLVMFuzzerTestOneInput), run by `make check` through driver.c and by libFuzzer itself
  * after `make fuzz-libfuzzer`. A harness must not leak, abort or print on any input: a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* ferry-fuzz: throws malformed calls at virt-ferryd and checks every one gets a proper error.
  *
  * Usage: ferry-fuzz [--count N] [--seed S] [--domain NAME] [--unprivileged]

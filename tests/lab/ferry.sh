@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Helpers for lab tests and benchmarks that talk to virt-ferryd (sourced after tap.sh). Skips
 # or bails out at once when the lab or virt-ferry cannot run here.
 ferry_lab_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

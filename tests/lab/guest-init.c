@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The lab's test guest: PID 1 of a tiny initramfs.
  *
  * It loads the virtio modules, brings its NIC up, fills guest memory with data and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # TAP helpers for the lab tests (sourced).
 TAP_N=0
 TAP_FAILED=0

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Save-image archiving and restore on real lab hosts: archive on alpha, restore on beta with
 # the guest's memory (it does not reboot), paused and shut-off domains, refusals, bad input,
 # corrupted archives, a full library, cancel, and virt-ferryd killed in the middle.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Faults in the middle of an evacuation (issue 13, "Bad input and faults") on three real lab
 # hosts, guests dirtying memory:
 # (1) virt-ferryd on alpha killed (-9) while EnterMaintenance migrate evacuates four guests two

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Host evacuation (MISSION D1-D4) on three real lab hosts: alpha holds five small guests
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Host evacuation on three real lab hosts: alpha holds five small guests
 # (one on hold, an ne pair, one pinned to gamma, one with more vCPUs than any peer takes);
 # PlanEvacuation's verdicts and reasons, bad options (InvalidArgument, nothing moved),
 # Evacuate: a second one while it runs is Busy, where each guest ended, that each kept

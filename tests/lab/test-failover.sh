@@ -1,5 +1,6 @@
 #!/bin/bash
-# Failover (MISSION C5) on real lab hosts with libvirt's lock manager (virtlockd, lockspace on
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Failover on real lab hosts with libvirt's lock manager (virtlockd, lockspace on
 # the shared storage): alpha publishes its domains; while alpha is only cut off from the
 # network, beta's failover is refused by the lease and the domain runs on at alpha; while
 # alpha answers, failover is Busy; once alpha is dead, beta starts the domain from the shared

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # Faults in the middle of a job, on real lab hosts: virt-ferryd killed (-9) during an
 # archive's memory save, during its disk copy, during a restore's disk copy and during the
 # restore of memory (after a restart the job is rolled back, the guest runs on exactly one

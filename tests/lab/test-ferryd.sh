@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # virt-ferryd on real lab hosts: its objects and signals follow libvirt, odd domain names
 # map to the documented paths, it survives libvirtd restarts, polkit guards its changes,
 # malformed calls get proper errors (from root and from an unprivileged caller, whose

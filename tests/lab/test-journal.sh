@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # virt-ferryd's records reach the journal as virt-ferryd(8) documents them: an archive job
 # that succeeds and one that fails each log their start and end with the MESSAGE_ID,
 # PRIORITY and VIRT_FERRY_* fields. No journald runs in the lab: tests/lab/journal-sink.py

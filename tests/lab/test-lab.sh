@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The lab itself: three real hosts, live and storage migration between them, and a
 # down that leaves the machine exactly as it was.
 set -uo pipefail

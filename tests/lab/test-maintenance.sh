@@ -1,5 +1,6 @@
 #!/bin/bash
-# Maintenance mode (MISSION D5) on two real lab hosts, mode save: entering it managed-saves
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Maintenance mode on two real lab hosts, mode save: entering it managed-saves
 # alpha's guest, the Maintenance property is true at once and survives a virt-ferryd
 # restart, peers see it through alpha's libvirt, a plain virsh migrate from beta to alpha
 # is refused by the hook with its one line (the guest keeps running on beta, once), and

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Peer-to-peer migration (MISSION C1-C3, C7-C11) on three real lab hosts, with guests that
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Peer-to-peer migration on three real lab hosts, with guests that
 # keep dirtying their memory: each method end to end without a reboot (the guest's boot id
 # prints on; move reboots it), fallback in canonical order, the checks' errors, cancel, a cut link and a
 # killed target libvirtd (the domain runs on at the source, nothing is left on the target),

@@ -1,5 +1,6 @@
 #!/bin/bash
-# MoveDisk (MISSION C6) on a real lab host: a running guest's disk moved to another directory
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# MoveDisk on a real lab host: a running guest's disk moved to another directory
 # while the guest runs and keeps dirtying its memory (its boot id prints on: no reboot), the
 # live and the persistent definition on the new file, the old file gone, the guest's data
 # intact and found again after a restart; Cancel in the middle of a slow copy; refusals that

@@ -1,5 +1,6 @@
 #!/bin/bash
-# VLAN-aware restore (MISSION B2) on real lab hosts: a guest archived on alpha on VLAN 300 of
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# VLAN-aware restore on real lab hosts: a guest archived on alpha on VLAN 300 of
 # the Open vSwitch network comes back on beta on VLAN 300 by each rule of table B2 that a
 # distributed switch has, checked on the wire (the tap port's tag in OVS, and pings between
 # guests); the error rows leave the archive, beta's networks and domains unchanged; the

@@ -1,5 +1,6 @@
 #!/bin/bash
-# The cluster reserve (MISSION D7) on three real lab hosts: alpha and gamma with
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The cluster reserve on three real lab hosts: alpha and gamma with
 # [evacuation] reserve=1, beta without. Every host takes one vCPU of running guests
 # (vcpu-ratio 1.1 / CPUs; memory-ratio high enough that memory, which all lab hosts share,
 # never decides). Guests start on gamma: two fit on alpha and beta if gamma fails, the

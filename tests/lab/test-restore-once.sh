@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # One archive, one running domain: a restore is refused while the archived domain runs on this
 # host or a peer, two restores at once on two hosts give one running domain, a lock left by a
 # dead virt-ferryd is taken over, one whose host cannot be asked needs break_lock, and a copy

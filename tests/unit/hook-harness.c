@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A private bus and a Report receiver for exercising virt-ferry-hook (see hook-harness.h).
  * Everything started here dies with the process that started it (PR_SET_PDEATHSIG), so a
  * failing assertion leaves no dbus-daemon behind. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* What the hook's test and benchmark share: a private dbus-daemon, a receiver of
  * org.virtferry.Ferry1.Hook.Report in a child process, and the hook linked into
  * qemu.d/, daemon.d/ and network.d/ of a scratch directory. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A stand-in for virt-ferryd, for tests/unit/test-cli.sh: owns org.virtferry.Ferry1 on the
  * system bus for a moment and emits the Manager's signals given on the command line,
  *   domain NAME STATE REASON   -> DomainStateChanged

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # virt-ferry's help and --config, without any virt-ferryd: help VERB, VERB -h and VERB --help
 # print the same verb help; migrate's help and virt-ferry(1) give the same default methods;
 # --config checks the file with virt-ferryd's reader and names what nothing reads.

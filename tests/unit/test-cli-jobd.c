@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* A stand-in for virt-ferryd's jobs, for tests/unit/test-cli.sh: owns org.virtferry.Ferry1 on
  * the system bus and serves the Manager's Archive, Restore, Purge, ListArchives and
  * GetDomain, Job objects and one Archive object, with scripted jobs, so that the test can

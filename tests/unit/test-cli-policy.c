@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* virt-ferry's KEY=VALUE policy parser: the right GVariant types for good input, a clear
  * error naming the key for bad input, and the exit codes errors map to. */
 #include "cli.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* virt-ferry's job following, the parts that need no bus: the progress line (a pure
  * function of a job's state, the width and whether stdout is a terminal), the exit code of
  * an ended job, sizes for people, and the checks of archive ids and job numbers. */

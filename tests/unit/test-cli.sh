@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # virt-ferry against the real virt-ferryd on a private system bus that this test starts,
 # with libvirt's test:///default driver (one running domain, "test") behind it. No polkitd
 # runs on that bus, so every change by anyone but root is refused: that is tested too (as

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* virt-ferry.conf(5): a group or key that nothing reads is named (so a misspelt key does not
  * silently keep its default); every key the page documents is known. */
 #include "config.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The archive file copier: sparse copies, the xxh128-z64k digest, failures that leave nothing
  * behind, progress, directory trees. In temporary directories; the out-of-space test mounts
  * a small tmpfs in a private mount namespace (root only, skipped otherwise). With `-m perf`

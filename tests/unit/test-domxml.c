@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Domain XML helpers: reading, archivability, rewrites, live-state stripping, the archived
  * mark. The samples follow what libvirt 9.0's QEMU driver writes (virsh dumpxml of a
  * running domain, and --inactive). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* An evacuation interrupted by virt-ferryd's death and reboot_dependents' choice, as pure
  * functions (the settling of a move from what each host's libvirt says; which dependents a
  * restarted domain's move reboots), and the recovery of an evacuation's journal at start on

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* PlanEvacuation and Evacuate on libvirt's test driver: option checks, the snapshot of this
  * host (a node XML written here) and of peers that cannot be targets (one whose libvirt
  * cannot be opened, one that is this host again: every test:/// connection answers with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Failover's side of the shared directory (plugin/failover.c): what it publishes, and what it
  * refuses to read there. The takeover defines, as root, whatever another host left in that
  * directory: a link, a FIFO, a huge file, a file naming another domain, or a directory others

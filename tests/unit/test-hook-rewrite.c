@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The hook's transparent VLAN remapping (hooks/hook-rewrite.c): the built hook, run as
  * libvirt runs it (.../qemu.d/virt-ferry DOMAIN restore begin -, domain XML on stdin), with
  * a network map written by plugin/netmap.c into the [state] dir of a $VIRT_FERRY_CONFIG of
@@ -834,7 +835,7 @@ static void test_other_operations(Fixture *f, gconstpointer unused)
     g_assert_cmpint(refused->status, ==, 1);
 }
 
-/* A host in maintenance (MISSION D5) takes no domain in: migrate and restore refused with one
+/* A host in maintenance takes no domain in: migrate and restore refused with one
  * line naming the host and the way out, even with no network map; leaving lets them in. */
 static void test_maintenance_refused(Fixture *f, gconstpointer unused)
 {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* virt-ferry-hook, the built program, run the way libvirt runs it: from qemu.d/, daemon.d/
  * or network.d/, XML on stdin, against a private dbus-daemon with a receiver that owns
  * org.virtferry.Ferry1 in a child process (so the test can freeze it with SIGSTOP). */

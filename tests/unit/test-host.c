@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The host engine (plugin/host.c) on libvirt's test:///default driver: the reads any
  * caller may ask for without authorization are shared, however many ask at once. */
 #include "host.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The inventory against real libvirt: the test:///default driver, whose state every
  * connection of this process shares, so a second connection can change what the
  * inventory watches. */

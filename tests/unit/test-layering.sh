@@ -1,5 +1,6 @@
 #!/bin/sh
-# The layering DESIGN.md states, kept true: plugin/ (the engine) uses no GDBus API and
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The layering doc/ARCHITECTURE.md states, kept true: plugin/ (the engine) uses no GDBus API and
 # nothing generated from the interface XML; dbus/ (the adaptor) calls no libvirt and parses
 # no XML; the libc-only hook core stays free of both. Comments are left out of the search.
 srcdir=${srcdir:-.}

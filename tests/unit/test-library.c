@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The archive library's pieces that need no libvirt: ids, manifests, verification, the job
  * journal, and jobs themselves. */
 #include "ferry-error.h"

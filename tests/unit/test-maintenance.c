@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The maintenance state file: persisted and read back, refused when it is not a plain file
  * of ours (symbolic link, FIFO, corrupt, too large), and the hook's refusal line. */
 #include "ferry-error.h"

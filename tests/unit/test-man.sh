@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # The man pages are the project's copy of its contracts: every D-Bus member, error and polkit
 # action, every CLI verb, and every config key must appear in them.
 set -uo pipefail

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Migration methods and pre-flight checks against real libvirt: two test:/// connections
  * opened from node XML files written here, one per host, so source and target differ in
  * pools, free space and domains (test:///default serves as a target with free memory:

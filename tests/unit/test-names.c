@@ -1,12 +1,13 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The error domain against the contract: every FerryErrorCode crosses the bus under the
- * name DESIGN.md gives it and comes back as itself, with no registration call anywhere
+ * name org.virtferry.Ferry1(5) gives it and comes back as itself, with no registration call anywhere
  * (the quark registers its names when first asked for, common/ferry-error.c). */
 #include "ferry-error.h"
 #include "ferry-names.h"
 
 #include <gio/gio.h>
 
-/* DESIGN.md, "Names": org.virtferry.Ferry1.Error.{...}, in FerryErrorCode's order. */
+/* org.virtferry.Ferry1(5), ERRORS: org.virtferry.Ferry1.Error.{...}, in FerryErrorCode's order. */
 #define DESIGN_ERRORS "NotFound, InvalidArgument, Busy, Unsupported, Incompatible, NoCapacity, " \
                       "NetworkUnavailable, Cancelled, Failed"
 

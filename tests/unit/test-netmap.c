@@ -1,4 +1,5 @@
-/* The network map and the VLAN mapping rules of MISSION B2: pure functions, no libvirt. */
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The network map and the VLAN mapping rules (virt-ferry-hook(8)): pure functions, no libvirt. */
 #include "ferry-error.h"
 #include "netmap.h"
 

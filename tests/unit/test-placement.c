@@ -1,4 +1,5 @@
-/* Placement (MISSION D2) as a pure function: every constraint, capacity edges, bad input,
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Placement as a pure function: every constraint, capacity edges, bad input,
  * determinism, and random small instances checked against an exhaustive search. */
 #include "ferry-error.h"
 #include "placement.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Policy metadata, names and the state model: pure functions, no daemon needed. */
 #include "libvirt-error.h"
 #include "names.h"

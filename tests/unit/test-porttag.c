@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* plugin/porttag.c against a fake kernel: the netlink requests go to one end of a socket pair
  * and a thread on the other end answers as the kernel would, or late, or never. The real
  * kernel's tagging is checked in the lab (where a kernel without bridge VLAN filtering

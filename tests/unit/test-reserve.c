@@ -1,4 +1,5 @@
-/* Cluster reserve (MISSION D7) as a pure function: N = 0, 1, 2 and beyond the cluster,
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Cluster reserve as a pure function: N = 0, 1, 2 and beyond the cluster,
  * exact-fit edges, placement's constraints, the same answer seen from every host, bad
  * input, and random small clusters checked against a brute force over every assignment. */
 #include "config.h"

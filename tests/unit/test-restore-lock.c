@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The restore lock on a temporary directory: taken once, Busy for a second taker while its
  * holder lives, taken over only when provably stale, never through a link. */
 #include "ferry-error.h"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
 # virt-ferryd.service: systemd reads every line of it (no unknown key, no bad value), and its
 # sandboxing keeps `systemd-analyze security` below 5 (virt-ferryd(8), SYSTEMD AND D-BUS).
 set -uo pipefail
