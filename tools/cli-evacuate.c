@@ -179,7 +179,7 @@ static guint report_left_behind(CliContext *ctx, const char *job)
             continue;
         const char *why = g_hash_table_lookup(outcomes, name);
         g_autofree char *shown = cli_display(name);
-        g_autofree char *reason = cli_display(why ? why : "not evacuated");
+        g_autofree char *reason = cli_display(why ? why : "the evacuation did not move it (its error above says why)");
         g_printerr("virt-ferry: %s stays on this host, for libvirt-guests: %s\n", shown, reason);
         left++;
     }
