@@ -174,8 +174,10 @@ static guint report_left_behind(CliContext *ctx, const char *job)
     guint left = 0;
     for (guint i = 0; i < domains->len; i++) {
         const CliObject *d = g_ptr_array_index(domains, i);
-        const char *name = cli_object_string(d, "Name"), *state = cli_object_string(d, "State");
-        if (g_strcmp0(state, "running") != 0 && g_strcmp0(state, "paused") != 0)
+        /* Reason is libvirt's state:reason; libvirt-guests handles the active ones. */
+        const char *name = cli_object_string(d, "Name"), *reason_now = cli_object_string(d, "Reason");
+        if (!reason_now || !(g_str_has_prefix(reason_now, "running") || g_str_has_prefix(reason_now, "paused") ||
+                             g_str_has_prefix(reason_now, "blocked")))
             continue;
         const char *why = g_hash_table_lookup(outcomes, name);
         g_autofree char *shown = cli_display(name);
@@ -233,14 +235,13 @@ int cli_verb_evacuate(CliContext *ctx, char **args)
     if (ctx->evacuate.shutdown)
         return evacuate_for_shutdown(ctx);
     g_autoptr(GError) error = NULL;
+    if (ctx->evacuate.timeout && !parse_timeout(ctx->evacuate.timeout, &ctx->follow_deadline, &error))
+        return cli_report_error(error);
+    ctx->follow_grace = SHUTDOWN_GRACE;
     g_autoptr(GVariant) arguments = call_arguments(ctx, TRUE, &error);
     if (!arguments || !cli_connect(ctx, &error))
         return cli_report_error(error);
     ctx->live_steps = TRUE;
-    g_autoptr(GError) bad = NULL;
-    if (ctx->evacuate.timeout && !parse_timeout(ctx->evacuate.timeout, &ctx->follow_deadline, &bad))
-        return cli_report_error(bad);
-    ctx->follow_grace = SHUTDOWN_GRACE;
     int status = cli_start_job(ctx, FERRY_ROOT_PATH, FERRY_MANAGER_INTERFACE, "Evacuate", g_variant_ref(arguments),
                                TRUE, &error);
     if (status < 0)
