@@ -180,6 +180,8 @@ static guint report_left_behind(CliContext *ctx, const char *job)
                              g_str_has_prefix(reason_now, "blocked")))
             continue;
         const char *why = g_hash_table_lookup(outcomes, name);
+        if (g_strcmp0(why, "moved") == 0) /* gone; the inventory has not caught up with libvirt yet */
+            continue;
         g_autofree char *shown = cli_display(name);
         g_autofree char *reason = cli_display(why ? why : "the evacuation did not move it (its error above says why)");
         g_printerr("virt-ferry: %s stays on this host, for libvirt-guests: %s\n", shown, reason);

@@ -124,9 +124,9 @@ tap_ok "neither is left on beta" bash -c "! '$LAB' exec beta virsh dominfo s1 > 
 tap_ok "s1 came back without a reboot (its boot id prints on on alpha)" wait_for 60 alive_since alpha s1 "$boot_s1" "$before_s1"
 tap_ok "b1 came back without a reboot" wait_for 60 alive_since alpha b1 "$boot_b1" "$before_b1"
 tap_ok "s1's Step: back by storage migration (its disk is alpha's own)" \
-    grep -qF "('s1', 'migrate', 'alpha', 'back here, running (storage-migration)')" <<< "$(steps alpha "$job")"
+    grep -q "('s1', 'migrate', '[^']*', 'back here, running (storage-migration)')" <<< "$(steps alpha "$job")"
 tap_ok "b1's Step: back by migration" \
-    grep -qF "('b1', 'migrate', 'alpha', 'back here, running (migration)')" <<< "$(steps alpha "$job")"
+    grep -q "('b1', 'migrate', '[^']*', 'back here, running (migration)')" <<< "$(steps alpha "$job")"
 tap_ok "s1's disk was created on alpha for the copy" \
     grep -q "('s1', 'disk', '[^']*', 'created here" <<< "$(steps alpha "$job")"
 tap_ok "and beta's stale copy is gone" bash -c "! '$LAB' exec beta test -e \"\$1\"" _ \
