@@ -366,6 +366,9 @@ struct _Run {
     GMainContext *context;
     FerryJournal *journal;      /* what a restarted virt-ferryd settles (evacuate-journal.h) */
     GMutex journal_lock;        /* the move threads record their phases in it */
+    FerryEvacuationMoved moved; /* NULL, or told of each move that landed */
+    gpointer moved_data;
+    GDestroyNotify moved_free;
 };
 
 static void move_free(Move *m)
@@ -385,6 +388,8 @@ static void run_free(Run *r)
     g_cond_clear(&r->changed);
     g_clear_pointer(&r->journal, ferry_journal_free);
     g_main_context_unref(r->context);
+    if (r->moved_free)
+        r->moved_free(r->moved_data);
     g_free(r);
 }
 
@@ -600,6 +605,8 @@ static gpointer move_thread(gpointer data)
     report_locked(r, t->job);
     g_cond_signal(&r->changed);
     g_mutex_unlock(&r->lock);
+    if (ok && r->moved)
+        r->moved(r->moved_data, m->uuid, m->peer_uri);
     ferry_job_add_step(t->job, m->row->domain, ferry_method_name(m->row->method), m->row->target,
                        ok ? "moved" : m->failure);
     ferry_job_unref(t->job);
@@ -779,10 +786,26 @@ static gboolean evacuate_job(FerryJob *job, gpointer data, GError **error)
     }
 }
 
+/* Evacuate's call, until its job takes the recorder over. */
+typedef struct {
+    FerryEvacuations *ev;
+    FerryEvacuationMoved moved;
+    gpointer moved_data;
+    GDestroyNotify moved_free;
+} StartCall;
+
+static void start_call_free(StartCall *s)
+{
+    if (s->moved_free)
+        s->moved_free(s->moved_data);
+    g_free(s);
+}
+
 static void start_planned(GObject *source, GAsyncResult *result, gpointer data)
 {
     g_autoptr(GTask) outer = data;
-    FerryEvacuations *ev = g_task_get_task_data(outer);
+    StartCall *start = g_task_get_task_data(outer);
+    FerryEvacuations *ev = start->ev;
     GError *error = NULL;
     if (!g_task_propagate_boolean(G_TASK(result), &error)) {
         ev->busy = FALSE;
@@ -803,6 +826,9 @@ static void start_planned(GObject *source, GAsyncResult *result, gpointer data)
     g_mutex_init(&r->journal_lock);
     g_cond_init(&r->changed);
     r->context = g_main_context_ref_thread_default();
+    r->moved = start->moved;
+    r->moved_data = g_steal_pointer(&start->moved_data);
+    r->moved_free = g_steal_pointer(&start->moved_free);
     for (guint i = 0; i < r->call->plan->len; i++) {
         const FerryPlacement *row = g_ptr_array_index(r->call->plan, i);
         if (row->verdict != FERRY_VERDICT_MOVE)
@@ -825,8 +851,21 @@ static void start_planned(GObject *source, GAsyncResult *result, gpointer data)
 void ferry_evacuations_start_async(FerryEvacuations *ev, const char *const *methods, GVariant *options,
                                    GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
+    ferry_evacuations_start_recorded_async(ev, methods, options, NULL, NULL, NULL, cancellable, callback, user_data);
+}
+
+void ferry_evacuations_start_recorded_async(FerryEvacuations *ev, const char *const *methods, GVariant *options,
+                                            FerryEvacuationMoved moved, gpointer moved_data,
+                                            GDestroyNotify moved_free, GCancellable *cancellable,
+                                            GAsyncReadyCallback callback, gpointer user_data)
+{
     GTask *outer = g_task_new(NULL, cancellable, callback, user_data);
-    g_task_set_task_data(outer, ev, NULL);
+    StartCall *start = g_new0(StartCall, 1);
+    start->ev = ev;
+    start->moved = moved;
+    start->moved_data = moved_data;
+    start->moved_free = moved_free;
+    g_task_set_task_data(outer, start, (GDestroyNotify)start_call_free);
     if (ev->busy) {
         g_task_return_new_error(outer, FERRY_ERROR, FERRY_ERROR_BUSY,
                                 "an evacuation of this host is already being planned or running: wait for its "

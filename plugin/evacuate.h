@@ -93,6 +93,16 @@ GVariant *ferry_evacuations_plan_finish(FerryEvacuations *ev, GAsyncResult *resu
  * while another evacuation is being planned or runs. */
 void ferry_evacuations_start_async(FerryEvacuations *ev, const char *const *methods, GVariant *options,
                                    GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data);
+/* Told, in the thread of the move (any thread, several at once), of each domain the job
+ * moved: @uuid runs (or is defined) on @peer_uri now. */
+typedef void (*FerryEvacuationMoved)(gpointer user_data, const char *uuid, const char *peer_uri);
+/* As ferry_evacuations_start_async, @moved told of every domain that moved (maintenance
+ * records where each went). @moved_free frees @moved_data once the job (or the failed call)
+ * is done with it. */
+void ferry_evacuations_start_recorded_async(FerryEvacuations *ev, const char *const *methods, GVariant *options,
+                                            FerryEvacuationMoved moved, gpointer moved_data,
+                                            GDestroyNotify moved_free, GCancellable *cancellable,
+                                            GAsyncReadyCallback callback, gpointer user_data);
 /* The job (owned by the FerryJobs; ref it to keep it). */
 FerryJob *ferry_evacuations_start_finish(FerryEvacuations *ev, GAsyncResult *result, GError **error);
 

@@ -182,6 +182,12 @@ gboolean ferry_maintenance_store(const char *state_dir, const FerryMaintenanceSt
     g_key_file_set_string_list(kf, GROUP, "peers", peers, g_strv_length((GStrv)peers));
     gsize length;
     g_autofree char *data = g_key_file_to_data(kf, &length, NULL);
+    if (length > FERRY_MAINTENANCE_MAX_BYTES) { /* load would refuse it: the file on disk stays as it was */
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_NO_CAPACITY,
+                    "the maintenance state would exceed %d bytes (%u domains recorded): this one is not recorded",
+                    FERRY_MAINTENANCE_MAX_BYTES, g_strv_length((GStrv)domains));
+        return FALSE;
+    }
     g_autoptr(GError) local = NULL;
     if (!g_file_set_contents_full(path, data, length,
                                   G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0600, &local)) {
@@ -194,6 +200,12 @@ gboolean ferry_maintenance_store(const char *state_dir, const FerryMaintenanceSt
 
 void ferry_maintenance_add_domain(FerryMaintenanceState *state, const char *uuid, const char *peer_uri)
 {
+    for (guint i = 0; state->domains && state->domains[i]; i++)
+        if (g_str_equal(state->domains[i], uuid) && state->peers && i < g_strv_length(state->peers)) {
+            g_free(state->peers[i]); /* moved on since: where it is now */
+            state->peers[i] = g_strdup(peer_uri ? peer_uri : "");
+            return;
+        }
     g_autoptr(GStrvBuilder) d = g_strv_builder_new();
     g_autoptr(GStrvBuilder) p = g_strv_builder_new();
     if (state->domains)

@@ -39,9 +39,11 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(FerryMaintenanceState, ferry_maintenance_state_
  * naming the file. Never blocks on the file (O_NONBLOCK). */
 gboolean ferry_maintenance_load(const char *state_dir, FerryMaintenanceState *state, GError **error);
 /* Writes @state (active) atomically (temporary file, fsync, rename, fsync of the
- * directory), or removes the file (inactive) durably. */
+ * directory), or removes the file (inactive) durably. NoCapacity, the file left as it
+ * was, when it would exceed FERRY_MAINTENANCE_MAX_BYTES (load would refuse it). */
 gboolean ferry_maintenance_store(const char *state_dir, const FerryMaintenanceState *state, GError **error);
-/* Adds @uuid (and @peer_uri, may be NULL) to @state's domains. */
+/* Adds @uuid (and @peer_uri, may be NULL) to @state's domains; a @uuid already there gets
+ * @peer_uri as its peer instead (it moved on since). */
 void ferry_maintenance_add_domain(FerryMaintenanceState *state, const char *uuid, const char *peer_uri);
 
 /* The one line a refused incoming @operation of @domain gets while the host is in

@@ -6,7 +6,10 @@
 #include "libvirt-autoptr.h"
 #include "libvirt-error.h"
 #include "libvirt-open.h"
+#include "bgcall.h"
 #include "evacuate.h"
+#include "migrate.h"
+#include "migrate-check.h"
 
 #include <libvirt/virterror.h>
 
@@ -185,6 +188,178 @@ static gboolean save_job(FerryJob *job, gpointer data, GError **error)
     return TRUE;
 }
 
+/* ------------------------------------------------------------------ bringing migrated domains back */
+
+#define BACK_POLL_MS 250
+
+typedef struct {
+    virDomainPtr dom;     /* on the peer */
+    virConnectPtr here;
+    unsigned int flags;
+} BackRun;
+
+/* A managed migration driven from here with both connections: the peer's libvirtd sends,
+ * this host's receives; no URI of this host as the peer would name it is needed. */
+static int migrate_back(gpointer data)
+{
+    BackRun *r = data;
+    virDomainPtr moved = virDomainMigrate3(r->dom, r->here, NULL, 0, r->flags);
+    if (!moved)
+        return -1;
+    virDomainFree(moved);
+    return 0;
+}
+
+/* Runs the migration, aborting it (libvirt resumes the guest on the peer) on Cancel or when
+ * the peer stops answering. */
+static gboolean migrate_back_watched(FerryJob *job, BackRun *r, const char *peer_uri, const char *uuid,
+                                     GError **error)
+{
+    g_auto(FerrySide) side = { 0 };
+    FerryBgCall *call = ferry_bg_call_start("ferry-return", migrate_back, r);
+    gboolean aborted = FALSE, cancelled = FALSE;
+    virConnectPtr peer = virDomainGetConnect(r->dom);
+    while (!ferry_bg_call_done(call)) {
+        if (!aborted && (g_cancellable_is_cancelled(ferry_job_cancellable(job)) || virConnectIsAlive(peer) == 0)) {
+            cancelled = g_cancellable_is_cancelled(ferry_job_cancellable(job));
+            ferry_side_abort(ferry_side_domain(&side, peer_uri, uuid, r->dom));
+            aborted = TRUE;
+        }
+        g_usleep(BACK_POLL_MS * 1000);
+    }
+    virErrorPtr failure = NULL;
+    if (ferry_bg_call_finish(call, &failure) == 0)
+        return TRUE;
+    if (cancelled)
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_CANCELLED, "cancelled: it runs on the peer still");
+    else
+        g_set_error(error, FERRY_ERROR, failure ? ferry_error_code_for_libvirt(failure->code) : FERRY_ERROR_FAILED,
+                    "not brought back: %s; it runs on the peer still",
+                    failure && failure->message ? failure->message : "libvirt gave no reason");
+    if (failure)
+        virFreeError(failure);
+    return FALSE;
+}
+
+/* Moves the domain @uuid, running on @peer, back here live: over the shared storage when this
+ * host sees its disks (as the marker test of migrate-check.h proves), else its disks copied
+ * into images created here first, and the peer's copies removed once it runs here. The
+ * outcome in *@outcome for its Step; FALSE for a failure (it runs on the peer still). */
+static gboolean bring_back_one(FerryJob *job, virConnectPtr here, virConnectPtr peer, const char *peer_uri,
+                               virDomainPtr dom, const char *uuid, char **outcome, GError **error)
+{
+    const char *name = virDomainGetName(dom);
+    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
+    if (!xml)
+        return ferry_error_from_libvirt(error, "cannot read the definition of %s on the peer", name);
+    gboolean shared = FALSE;
+    g_autofree char *why = NULL;
+    if (!ferry_storage_shared(peer, peer, xml, &shared, &why, error))
+        return FALSE;
+    BackRun r = { .dom = dom, .here = here,
+                  .flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE |
+                           VIR_MIGRATE_ABORT_ON_ERROR };
+    /* Shared storage proven above (libvirt 9.0 cannot tell it by itself). */
+    r.flags |= shared ? VIR_MIGRATE_UNSAFE : VIR_MIGRATE_NON_SHARED_DISK;
+    g_autoptr(GPtrArray) created = g_ptr_array_new_with_free_func(g_free);
+    if (!shared && !ferry_migrate_create_disks(job, name, dom, here, "here", created, error)) {
+        ferry_migrate_remove_images(here, created, TRUE);
+        return FALSE;
+    }
+    if (!migrate_back_watched(job, &r, peer_uri, uuid, error)) {
+        ferry_migrate_remove_images(here, created, TRUE);
+        return FALSE;
+    }
+    /* It runs here: the peer's copies of its disks are stale twins. */
+    if (created->len && !ferry_migrate_remove_images(peer, created, FALSE))
+        ferry_job_add_note(job, "a disk copy left on the peer could not be removed: remove it by hand (the log "
+                                "names it)");
+    *outcome = g_strdup_printf("back here, running (%s)", shared ? "migration" : "storage-migration");
+    return TRUE;
+}
+
+/* One domain of the state: its Step says what became of it; FALSE when it should have come
+ * back and did not. */
+static gboolean bring_back_recorded(FerryJob *job, virConnectPtr here, GHashTable *peers, const char *host,
+                                    const char *uuid, const char *peer_uri)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *outcome = NULL;
+    if (!peer_uri || !*peer_uri) {
+        ferry_job_add_step(job, uuid, "migrate", host, "left where it is: where it went was not recorded; migrate "
+                                                       "it back with virt-ferry migrate on its host");
+        return TRUE;
+    }
+    virConnectPtr peer = g_hash_table_lookup(peers, peer_uri);
+    if (!peer) {
+        peer = ferry_libvirt_open(peer_uri, &error);
+        if (!peer) {
+            g_autofree char *text = g_strdup_printf("not brought back from %s: %s", peer_uri, error->message);
+            ferry_job_add_step(job, uuid, "migrate", host, text);
+            return FALSE;
+        }
+        if (virConnectSetKeepAlive(peer, 2, 3) < 0)
+            virResetLastError();
+        g_hash_table_insert(peers, g_strdup(peer_uri), peer);
+    }
+    g_autoptr(virDomain) dom = virDomainLookupByUUIDString(peer, uuid);
+    if (!dom) {
+        virResetLastError();
+        g_autofree char *text = g_strdup_printf("left alone: no longer on %s", peer_uri);
+        ferry_job_add_step(job, uuid, "migrate", host, text);
+        return TRUE;
+    }
+    const char *name = virDomainGetName(dom);
+    if (virDomainIsActive(dom) != 1) {
+        g_autofree char *text = g_strdup_printf("left on %s: it does not run there", peer_uri);
+        ferry_job_add_step(job, name, "migrate", host, text);
+        return TRUE;
+    }
+    ferry_job_set_message(job, "bringing %s back from %s", name, peer_uri);
+    gboolean ok = bring_back_one(job, here, peer, peer_uri, dom, uuid, &outcome, &error);
+    g_autofree char *failure = ok ? NULL : g_strdup_printf("not brought back from %s: %s", peer_uri, error->message);
+    ferry_job_add_step(job, name, "migrate", host, ok ? outcome : failure);
+    return ok;
+}
+
+static void close_peer(gpointer conn)
+{
+    virConnectClose(conn);
+}
+
+/* Mode migrate's leave with return: every domain the evacuation recorded, one at a time,
+ * from the peer it went to. */
+static gboolean bring_back_job(FerryJob *job, MaintenanceCall *c, GError **error)
+{
+    g_autoptr(virConnect) here = ferry_libvirt_open(c->config->libvirt_uri, error);
+    if (!here)
+        return FALSE;
+    g_autoptr(GHashTable) peers = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, close_peer);
+    const char *host = c->state.host && *c->state.host ? c->state.host : g_get_host_name();
+    guint n = g_strv_length(c->state.domains), failed = 0;
+    for (guint i = 0; i < n; i++) {
+        if (g_cancellable_is_cancelled(ferry_job_cancellable(job))) {
+            ferry_job_add_step(job, c->state.domains[i], "migrate", host, "cancelled: left on its peer");
+            continue;
+        }
+        failed += !bring_back_recorded(job, here, peers, host, c->state.domains[i], c->state.peers[i]);
+        ferry_job_set_progress(job, (double)(i + 1) / n);
+    }
+    if (g_cancellable_is_cancelled(ferry_job_cancellable(job))) {
+        g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                            "cancelled: the domains not brought back so far stay on their peers");
+        return FALSE;
+    }
+    if (failed) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED,
+                    "%u of %u evacuated domains could not be brought back and run on their peers (see the steps)",
+                    failed, n);
+        return FALSE;
+    }
+    ferry_job_set_message(job, "maintenance left; the evacuated domains are back");
+    return TRUE;
+}
+
 static gboolean leave_job(FerryJob *job, gpointer data, GError **error)
 {
     MaintenanceCall *c = data;
@@ -193,13 +368,8 @@ static gboolean leave_job(FerryJob *job, gpointer data, GError **error)
         ferry_job_set_message(job, "maintenance left; %s", n ? "the saved domains stay saved" : "nothing to bring back");
         return TRUE;
     }
-    if (c->state.mode == FERRY_MAINTENANCE_MIGRATE) {
-        for (guint i = 0; i < n; i++)
-            ferry_job_add_step(job, c->state.domains[i], "migrate", c->state.peers[i], "not brought back");
-        ferry_job_add_note(job, "bringing back migrated domains is not supported yet: migrate them with "
-                                "virt-ferry migrate on the peers");
-        return TRUE;
-    }
+    if (c->state.mode == FERRY_MAINTENANCE_MIGRATE)
+        return bring_back_job(job, c, error);
     g_autoptr(virConnect) conn = ferry_libvirt_open(c->config->libvirt_uri, error);
     if (!conn)
         return FALSE;
@@ -283,6 +453,27 @@ static void evacuation_started(GObject *source, GAsyncResult *result, gpointer d
     g_task_return_pointer(task, job, (GDestroyNotify)ferry_job_unref);
 }
 
+/* Where each domain the maintenance evacuation moved went, written to the state file as it
+ * lands (moves land in threads of their own, several at once). */
+static GMutex record_lock;
+
+static void record_moved(gpointer data, const char *uuid, const char *peer_uri)
+{
+    FerryConfig *config = data;
+    g_autoptr(GError) error = NULL;
+    g_mutex_lock(&record_lock);
+    g_auto(FerryMaintenanceState) state = { 0 };
+    if (ferry_maintenance_load(config->state_dir, &state, &error) && state.active &&
+        state.mode == FERRY_MAINTENANCE_MIGRATE) {
+        ferry_maintenance_add_domain(&state, uuid, peer_uri);
+        ferry_maintenance_store(config->state_dir, &state, &error);
+    }
+    g_mutex_unlock(&record_lock);
+    if (error)
+        g_warning("domain %s moved to %s is not recorded for leaving maintenance with return: %s", uuid, peer_uri,
+                  error->message);
+}
+
 /* The state written (the hook refuses from now on) and published, before any job starts. */
 static gboolean enter_state(FerryJobs *jobs, FerryConfig *config, const char *host, FerryMaintenanceMode mode,
                             FerryMaintenanceState *state, GError **error)
@@ -342,8 +533,9 @@ void ferry_maintenance_enter_async(FerryJobs *jobs, FerryConfig *config, FerryEv
         e->ev = ev;
         e->config = ferry_config_ref(config);
         g_task_set_task_data(task, e, (GDestroyNotify)evacuation_start_free);
-        ferry_evacuations_start_async(ev, config_methods, g_variant_new("a{sv}", NULL), NULL, evacuation_started,
-                                      task);
+        ferry_evacuations_start_recorded_async(ev, config_methods, g_variant_new("a{sv}", NULL), record_moved,
+                                               ferry_config_ref(config), (GDestroyNotify)ferry_config_unref, NULL,
+                                               evacuation_started, task);
         return;
     }
     FerryJob *job = ferry_jobs_start(jobs, FERRY_JOB_MAINTENANCE, host, NULL, save_job, c,

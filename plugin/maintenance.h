@@ -25,7 +25,8 @@ G_BEGIN_DECLS
 /* Enters maintenance in @mode_word ("save" or "migrate") on @host (its name, for the
  * state): the state is written before the answer (the hook refuses from then on), then
  * the job managed-saves every running domain (one Step each), or @ev evacuates them as
- * [evacuation] configures it (its plan is made first: its errors undo the state).
+ * [evacuation] configures it (its plan is made first: its errors undo the state), each
+ * domain that moved recorded in the state with the peer it went to.
  * InvalidArgument for an unknown mode; Busy when a maintenance or evacuation job runs or
  * the host is in maintenance already. */
 void ferry_maintenance_enter_async(FerryJobs *jobs, FerryConfig *config, FerryEvacuations *ev, const char *host,
@@ -33,8 +34,11 @@ void ferry_maintenance_enter_async(FerryJobs *jobs, FerryConfig *config, FerryEv
 /* The job (a new reference). */
 FerryJob *ferry_maintenance_enter_finish(GAsyncResult *result, GError **error);
 /* Leaves maintenance: the state is removed before this returns; with @bring_back, the job
- * starts the domains maintenance saved (their managed save is restored). InvalidArgument
- * when the host is not in maintenance; Busy while a maintenance job runs. */
+ * starts the domains maintenance saved (their managed save is restored), or (mode migrate)
+ * live-migrates each domain the evacuation moved back from the peer it went to, one at a
+ * time (storage copied when this host does not see its disks), one Step each; a domain no
+ * longer on that peer or not running there is a Step saying so, not a failure.
+ * InvalidArgument when the host is not in maintenance; Busy while a maintenance job runs. */
 FerryJob *ferry_maintenance_leave(FerryJobs *jobs, FerryConfig *config, gboolean bring_back, GError **error);
 
 /* At start: whether this host is in maintenance (a state file that cannot be read counts

@@ -254,15 +254,16 @@ static char *xml_for_peer(Migrate *m, unsigned int flags, const FerryNetmap *map
 
 /* ------------------------------------------------------------------ storage-migration: disks there first */
 
-/* libvirt copies the disks of a storage migration into images that must exist on the peer:
- * each is created there, at the same path, through the peer's libvirt (a pool over its
+/* libvirt copies the disks of a storage migration into images that must exist on the target:
+ * each is created there, at the same path, through the target's libvirt (a pool over its
  * directory). Created ones are listed in @created for removal should the migration fail. */
-static gboolean create_target_disks(Migrate *m, GPtrArray *created, GError **error)
+gboolean ferry_migrate_create_disks(FerryJob *job, const char *name, virDomainPtr dom, virConnectPtr dst,
+                                    const char *where, GPtrArray *created, GError **error)
 {
-    g_autofree char *xml = virDomainGetXMLDesc(m->dom, 0);
+    g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
     g_autoptr(FerryDomainXml) def = xml ? ferry_domxml_parse(xml, error) : NULL;
     if (!def)
-        return xml ? FALSE : ferry_error_from_libvirt(error, "cannot read the definition of %s", m->call->name);
+        return xml ? FALSE : ferry_error_from_libvirt(error, "cannot read the definition of %s", name);
     GPtrArray *disks = ferry_domxml_disks(def);
     for (guint i = 0; i < disks->len; i++) {
         const FerryDisk *disk = g_ptr_array_index(disks, i);
@@ -270,20 +271,25 @@ static gboolean create_target_disks(Migrate *m, GPtrArray *created, GError **err
             disk->readonly || disk->shareable)
             continue;
         virDomainBlockInfo info;
-        if (virDomainGetBlockInfo(m->dom, disk->target, &info, 0) < 0)
+        if (virDomainGetBlockInfo(dom, disk->target, &info, 0) < 0)
             return ferry_error_from_libvirt(error, "cannot read the size of disk %s", disk->target);
         g_autoptr(GError) local = NULL;
-        if (!ferry_peer_create_volume(m->dst, disk->source, info.capacity, disk->format ? disk->format : "raw",
+        if (!ferry_peer_create_volume(dst, disk->source, info.capacity, disk->format ? disk->format : "raw",
                                       &local)) {
             g_propagate_prefixed_error(error, g_steal_pointer(&local), "disk %s: ", disk->target);
             return FALSE;
         }
         g_ptr_array_add(created, g_strdup(disk->source));
-        g_autofree char *what = g_strdup_printf("created on the peer, %" G_GUINT64_FORMAT " MiB",
+        g_autofree char *what = g_strdup_printf("created %s, %" G_GUINT64_FORMAT " MiB", where,
                                                 (guint64)info.capacity >> 20);
-        ferry_job_add_step(m->job, m->call->name, "disk", disk->source, what);
+        ferry_job_add_step(job, name, "disk", disk->source, what);
     }
     return TRUE;
+}
+
+static gboolean create_target_disks(Migrate *m, GPtrArray *created, GError **error)
+{
+    return ferry_migrate_create_disks(m->job, m->call->name, m->dom, m->dst, "on the peer", created, error);
 }
 
 static virStorageVolPtr volume_at(virConnectPtr conn, const char *path, FerryDirPool *pool, GError **error)
@@ -300,10 +306,7 @@ static virStorageVolPtr volume_at(virConnectPtr conn, const char *path, FerryDir
     return vol;
 }
 
-/* Removes the images at @paths on @conn's host, through its storage pool so that the pool does
- * not go on listing them; a file no pool can show is unlinked when it is this host's (@local).
- * FALSE if one of them could not be removed (logged). */
-static gboolean remove_images(virConnectPtr conn, GPtrArray *paths, gboolean local)
+gboolean ferry_migrate_remove_images(virConnectPtr conn, GPtrArray *paths, gboolean local)
 {
     gboolean all = TRUE;
     for (guint i = 0; paths && i < paths->len; i++) {
@@ -323,7 +326,7 @@ static gboolean remove_images(virConnectPtr conn, GPtrArray *paths, gboolean loc
 /* The images a failed migration or move had created on the peer. */
 static void remove_target_disks(Migrate *m, GPtrArray *created)
 {
-    if (!remove_images(m->dst, created, FALSE))
+    if (!ferry_migrate_remove_images(m->dst, created, FALSE))
         g_warning("images created on %s for a failed move of %s are left there", m->call->peer_uri, m->call->name);
 }
 
@@ -332,7 +335,7 @@ static void remove_source_disks(Migrate *m, GPtrArray *paths)
 {
     if (!paths || paths->len == 0)
         return;
-    if (remove_images(m->src, paths, TRUE))
+    if (ferry_migrate_remove_images(m->src, paths, TRUE))
         for (guint i = 0; i < paths->len; i++)
             ferry_job_add_step(m->job, m->call->name, "disk", g_ptr_array_index(paths, i), "removed here");
     else

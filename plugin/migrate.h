@@ -5,6 +5,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <libvirt/libvirt.h>
 
 #include "config.h"
 #include "job.h"
@@ -62,5 +63,15 @@ typedef struct {
 gboolean ferry_migrate_run(FerryJob *job, FerryConfig *config, const char *domain_uuid, const char *domain_name,
                            const char *peer_uri, GArray *methods, const FerryMigrateOptions *options,
                            const FerryMigrateReport *report, GError **error);
+
+/* The images a storage migration of @dom (on its host) needs on @dst: each file-backed,
+ * writable, unshared disk created at the same path (a Step "disk" each, saying "created
+ * @where"), listed in @created (g_free'd paths). Busy when a file is there already. */
+gboolean ferry_migrate_create_disks(FerryJob *job, const char *name, virDomainPtr dom, virConnectPtr dst,
+                                    const char *where, GPtrArray *created, GError **error);
+/* Removes the images at @paths on @conn's host, through its storage pool so that the pool does
+ * not go on listing them; a file no pool can show is unlinked when it is this host's (@local).
+ * FALSE if one of them could not be removed (logged). */
+gboolean ferry_migrate_remove_images(virConnectPtr conn, GPtrArray *paths, gboolean local);
 
 G_END_DECLS

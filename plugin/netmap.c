@@ -1012,7 +1012,8 @@ static const FerryNetwork *pick_target(const FerryNetmap *map, const char *reque
     }
     const FerryNetwork *same = ferry_netmap_find(map, archived);
     if (same && same->active) {
-        *how = g_strdup_printf("network %s as archived", same->name);
+        /* Both a restore (the archive's network) and a migration (the source's) land here. */
+        *how = g_strdup_printf("network %s, as on the source", same->name);
         return same;
     }
     for (guint i = 0; i < map->networks->len; i++) {
@@ -1025,7 +1026,7 @@ static const FerryNetwork *pick_target(const FerryNetmap *map, const char *reque
     }
     g_autofree char *seen = looked_at(map);
     ferry_error_set(error, FERRY_ERROR_NETWORK_UNAVAILABLE, "NIC %s (%s) has no network on this host: network %s %s and no other %s switch is active "
-                "(%s); name a network for the restore", nic->mac, nic->vlan_text, archived,
+                "(%s); create it here, or name another network for a restore", nic->mac, nic->vlan_text, archived,
                 same ? "is not active" : "does not exist", ferry_switch_kind_name(kind), seen);
     return NULL;
 }

@@ -7,6 +7,8 @@
 #include "ferry-error.h"
 #include "names.h"
 
+#include <stdio.h>
+
 /* --methods m1,m2 as a list, each a known method. */
 static gboolean split_methods(const char *text, GStrv *out, GError **error)
 {
@@ -53,10 +55,19 @@ static GVariant *evacuate_options(const CliEvacuateArgs *a, gboolean evacuate, G
     return g_variant_ref_sink(g_variant_builder_end(&b));
 }
 
+/* A shutdown evacuation migrates only, unless --methods says otherwise: a method that restarts
+ * a guest (move) or copies its disks could not end before the host does. */
+#define SHUTDOWN_METHODS "migration"
+#define SHUTDOWN_TIMEOUT 180  /* s: virt-ferry-shutdown.service's TimeoutStopSec= leaves room for the grace */
+#define SHUTDOWN_GRACE 30     /* s the cancelled moves have to roll back before we stop waiting */
+
 static GVariant *call_arguments(CliContext *ctx, gboolean evacuate, GError **error)
 {
     g_auto(GStrv) methods = NULL;
-    if (!split_methods(ctx->evacuate.methods, &methods, error))
+    const char *names = ctx->evacuate.methods;
+    if (!names && ctx->evacuate.shutdown)
+        names = SHUTDOWN_METHODS;
+    if (!split_methods(names, &methods, error))
         return NULL;
     g_autoptr(GVariant) options = evacuate_options(&ctx->evacuate, evacuate, error);
     if (!options)
@@ -116,11 +127,122 @@ int cli_verb_plan(CliContext *ctx, char **args)
     return plan(ctx);
 }
 
+/* --timeout S as seconds (1 or more). */
+static gboolean parse_timeout(const char *text, guint *seconds, GError **error)
+{
+    guint64 n = 0;
+    if (!g_ascii_string_to_unsigned(text, 10, 1, 24 * 3600, &n, NULL)) {
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
+                    "--timeout: \"%s\" is not a number of seconds from 1 to 86400", text);
+        return FALSE;
+    }
+    *seconds = (guint)n;
+    return TRUE;
+}
+
+/* The last Step of each domain: what became of it. */
+static GHashTable *last_outcomes(CliContext *ctx, const char *job)
+{
+    GHashTable *outcomes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    if (!job)
+        return outcomes;
+    g_autoptr(GVariant) reply = cli_call(ctx, job, "org.freedesktop.DBus.Properties", "Get",
+                                         g_variant_new("(ss)", FERRY_JOB_INTERFACE, "Steps"), G_VARIANT_TYPE("(v)"),
+                                         FALSE, NULL);
+    g_autoptr(GVariant) boxed = reply ? g_variant_get_child_value(reply, 0) : NULL;
+    g_autoptr(GVariant) steps = boxed ? g_variant_get_variant(boxed) : NULL;
+    if (!steps || !g_variant_is_of_type(steps, G_VARIANT_TYPE("a(ssss)")))
+        return outcomes;
+    GVariantIter iter;
+    const char *domain, *step, *target, *outcome;
+    g_variant_iter_init(&iter, steps);
+    while (g_variant_iter_next(&iter, "(&s&s&s&s)", &domain, &step, &target, &outcome))
+        if (*domain && g_strcmp0(step, "network") != 0 && g_strcmp0(step, "disk") != 0)
+            g_hash_table_insert(outcomes, g_strdup(domain), g_strdup(outcome));
+    return outcomes;
+}
+
+/* One line per domain still running here: libvirt-guests (ordered after us at shutdown)
+ * handles it as it is configured to (suspend or shut down). */
+static guint report_left_behind(CliContext *ctx, const char *job)
+{
+    g_autoptr(GError) error = NULL;
+    g_autoptr(GPtrArray) domains = cli_objects(ctx, FERRY_DOMAIN_INTERFACE, &error);
+    if (!domains) {
+        g_printerr("virt-ferry: cannot list this host's domains (%s): libvirt-guests handles whatever runs here\n",
+                   error->message);
+        return 1;
+    }
+    g_autoptr(GHashTable) outcomes = last_outcomes(ctx, job);
+    guint left = 0;
+    for (guint i = 0; i < domains->len; i++) {
+        const CliObject *d = g_ptr_array_index(domains, i);
+        /* Reason is libvirt's state:reason; libvirt-guests handles the active ones. */
+        const char *name = cli_object_string(d, "Name"), *reason_now = cli_object_string(d, "Reason");
+        if (!reason_now || !(g_str_has_prefix(reason_now, "running") || g_str_has_prefix(reason_now, "paused") ||
+                             g_str_has_prefix(reason_now, "blocked")))
+            continue;
+        const char *why = g_hash_table_lookup(outcomes, name);
+        if (g_strcmp0(why, "moved") == 0) /* gone; the inventory has not caught up with libvirt yet */
+            continue;
+        g_autofree char *shown = cli_display(name);
+        g_autofree char *reason = cli_display(why ? why : "the evacuation did not move it (its error above says why)");
+        g_printerr("virt-ferry: %s stays on this host, for libvirt-guests: %s\n", shown, reason);
+        left++;
+    }
+    if (left == 0)
+        g_printerr("virt-ferry: no domain runs on this host any more\n");
+    return left;
+}
+
+/* virt-ferry-shutdown.service's ExecStop=: Evacuate by migration within a deadline, then
+ * cancel what still runs; what could not move is left to libvirt-guests, named one line
+ * each. Never prompts (nobody answers at shutdown). */
+static int evacuate_for_shutdown(CliContext *ctx)
+{
+    g_autoptr(GError) error = NULL;
+    guint timeout = SHUTDOWN_TIMEOUT;
+    if (ctx->evacuate.timeout && !parse_timeout(ctx->evacuate.timeout, &timeout, &error))
+        return cli_report_error(error);
+    g_autoptr(GVariant) arguments = call_arguments(ctx, TRUE, &error);
+    if (!arguments)
+        return cli_report_error(error);
+    ctx->no_ask_password = TRUE;
+    if (!cli_connect(ctx, &error)) {
+        cli_report_error(error);
+        g_printerr("virt-ferry: nothing evacuated: libvirt-guests handles every domain of this host\n");
+        return CLI_EXIT_FAILED;
+    }
+    g_autoptr(GVariant) reply = cli_call(ctx, FERRY_ROOT_PATH, FERRY_MANAGER_INTERFACE, "Evacuate",
+                                         g_variant_ref(arguments), G_VARIANT_TYPE("(o)"), FALSE, &error);
+    const char *job = NULL;
+    int status;
+    if (!reply) {
+        status = cli_report_error(error);
+        g_printerr("virt-ferry: nothing evacuated\n");
+    } else {
+        g_variant_get(reply, "(&o)", &job);
+        cli_print_field("", "Job", job);
+        fflush(stdout);
+        ctx->live_steps = TRUE;
+        ctx->follow_deadline = timeout;
+        ctx->follow_grace = SHUTDOWN_GRACE;
+        status = cli_job_follow(ctx, job);
+    }
+    guint left = report_left_behind(ctx, job);
+    return left && status == CLI_EXIT_OK ? CLI_EXIT_FAILED : status;
+}
+
 int cli_verb_evacuate(CliContext *ctx, char **args)
 {
     if (ctx->evacuate.dry_run)
         return plan(ctx);
+    if (ctx->evacuate.shutdown)
+        return evacuate_for_shutdown(ctx);
     g_autoptr(GError) error = NULL;
+    if (ctx->evacuate.timeout && !parse_timeout(ctx->evacuate.timeout, &ctx->follow_deadline, &error))
+        return cli_report_error(error);
+    ctx->follow_grace = SHUTDOWN_GRACE;
     g_autoptr(GVariant) arguments = call_arguments(ctx, TRUE, &error);
     if (!arguments || !cli_connect(ctx, &error))
         return cli_report_error(error);

@@ -336,6 +336,8 @@ typedef struct {
     char *printed_message;      /* not a terminal: what the last line said */
     int printed_tenth;
     guint steps_shown;          /* ctx->live_steps: the Steps printed so far */
+    gboolean deadline_passed;   /* ctx->follow_deadline: cancelled for it */
+    guint grace;                /* the timer running after that cancel */
 } Follower;
 
 static GVariant *state_variant(Follower *f)
@@ -545,6 +547,14 @@ static void cancel_done(GObject *source, GAsyncResult *res, gpointer data)
     }
 }
 
+static void request_cancel(Follower *f)
+{
+    gboolean ask = !f->ctx->no_ask_password;
+    g_dbus_connection_call(f->ctx->bus, FERRY_BUS_NAME, f->path, FERRY_JOB_INTERFACE, "Cancel", NULL, G_VARIANT_TYPE_UNIT,
+                           ask ? G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION : G_DBUS_CALL_FLAGS_NONE,
+                           ask ? 5 * 60 * 1000 : -1, f->cancel_call, cancel_done, f);
+}
+
 static gboolean on_interrupt(gpointer data)
 {
     Follower *f = data;
@@ -557,11 +567,32 @@ static gboolean on_interrupt(gpointer data)
     }
     g_printerr("virt-ferry: cancelling job %s; it rolls back what it did (Ctrl-C again stops waiting)\n",
                job_number(f->path));
-    gboolean ask = !f->ctx->no_ask_password;
-    g_dbus_connection_call(f->ctx->bus, FERRY_BUS_NAME, f->path, FERRY_JOB_INTERFACE, "Cancel", NULL, G_VARIANT_TYPE_UNIT,
-                           ask ? G_DBUS_CALL_FLAGS_ALLOW_INTERACTIVE_AUTHORIZATION : G_DBUS_CALL_FLAGS_NONE,
-                           ask ? 5 * 60 * 1000 : -1, f->cancel_call, cancel_done, f);
+    request_cancel(f);
     return G_SOURCE_CONTINUE;
+}
+
+/* The grace after the deadline's cancel is over: the job goes on without a witness. */
+static gboolean on_grace_over(gpointer data)
+{
+    Follower *f = data;
+    f->grace = 0;
+    clear_bar(f);
+    g_printerr("virt-ferry: stopped waiting %u s after cancelling; job %s goes on\n", f->ctx->follow_grace,
+               job_number(f->path));
+    g_main_loop_quit(f->loop);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean on_deadline(gpointer data)
+{
+    Follower *f = data;
+    clear_bar(f);
+    f->deadline_passed = TRUE;
+    g_printerr("virt-ferry: %u s passed: cancelling job %s (what moves is stopped and stays here)\n",
+               f->ctx->follow_deadline, job_number(f->path));
+    request_cancel(f);
+    f->grace = g_timeout_add_seconds(f->ctx->follow_grace, on_grace_over, f);
+    return G_SOURCE_REMOVE;
 }
 
 /* Where no job is, GDBus answers UnknownMethod (or UnknownObject, UnknownInterface). */
@@ -613,6 +644,7 @@ int cli_job_follow(CliContext *ctx, const char *path)
     gulong closed = g_signal_connect(ctx->bus, "closed", G_CALLBACK(on_closed), &f);
     guint sigint = g_unix_signal_add(SIGINT, on_interrupt, &f);
     guint tick = f.tty ? g_timeout_add_seconds(1, on_tick, &f) : 0;
+    guint deadline = ctx->follow_deadline ? g_timeout_add_seconds(ctx->follow_deadline, on_deadline, &f) : 0;
 
     int status = CLI_EXIT_OK;
     g_autoptr(GVariant) initial = get_all(&f, &error);
@@ -630,6 +662,9 @@ int cli_job_follow(CliContext *ctx, const char *path)
 
     g_cancellable_cancel(f.cancel_call);
     g_clear_handle_id(&tick, g_source_remove);
+    if (!f.deadline_passed)
+        g_clear_handle_id(&deadline, g_source_remove);
+    g_clear_handle_id(&f.grace, g_source_remove);
     g_source_remove(sigint);
     g_signal_handler_disconnect(ctx->bus, closed);
     g_bus_unwatch_name(watch);

@@ -55,6 +55,8 @@ typedef struct {
     char *per_target;         /* --per-target N */
     char *methods;            /* --methods m1,m2 */
     gboolean reboot_dependents; /* --reboot-dependents: evacuate */
+    gboolean shutdown;        /* --shutdown: the host goes down (virt-ferry-shutdown.service) */
+    char *timeout;            /* --timeout S: cancel what still runs after S seconds */
 } CliEvacuateArgs;
 
 /* Global options and the connection every verb uses. */
@@ -76,6 +78,8 @@ typedef struct {
     CliFailoverArgs failover; /* failover */
     CliEvacuateArgs evacuate; /* plan, evacuate */
     gboolean live_steps;      /* a followed job prints each new step as it comes (evacuate) */
+    guint follow_deadline;    /* s: a followed job is cancelled then (0: never) */
+    guint follow_grace;       /* s after the cancel: stop waiting for it to end */
     char *maintenance_mode;   /* --mode: maintenance enter */
     gboolean maintenance_return; /* --return: maintenance leave */
     gboolean follow;          /* --follow: job (and wait) */

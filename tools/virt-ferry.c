@@ -77,7 +77,7 @@ static const GOptionEntry failover_entries[] = {
 
 static const GOptionEntry maintenance_entries[] = {
     { "mode", 0, 0, G_OPTION_ARG_STRING, &ctx.maintenance_mode, "enter: migrate the domains away, or save them here (default save)", "migrate|save" },
-    { "return", 0, 0, G_OPTION_ARG_NONE, &ctx.maintenance_return, "leave: bring back what maintenance put away (start the saved domains)", NULL },
+    { "return", 0, 0, G_OPTION_ARG_NONE, &ctx.maintenance_return, "leave: bring back what maintenance put away (start the saved domains, or migrate the evacuated ones back)", NULL },
     { "no-wait", 0, 0, G_OPTION_ARG_NONE, &ctx.no_wait, "Print the job's object path and leave; do not follow the job", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &ctx.verbose, "At the end, show what became of each domain", NULL },
     { NULL }
@@ -120,6 +120,8 @@ static const GOptionEntry evacuate_entries[] = {
     { "per-target", 0, 0, G_OPTION_ARG_STRING, &ctx.evacuate.per_target, "At most N incoming moves at once per peer (default: no cap)", "N" },
     { "reboot-dependents", 0, 0, G_OPTION_ARG_NONE, &ctx.evacuate.reboot_dependents, "Reboot the running domains that depend on a domain a move restarted", NULL },
     { "methods", 0, 0, G_OPTION_ARG_STRING, &ctx.evacuate.methods, "Methods M1,M2,... (see migrate; default: [evacuation] methods=, else migration)", "M1,M2" },
+    { "timeout", 0, 0, G_OPTION_ARG_STRING, &ctx.evacuate.timeout, "Cancel what still moves after S seconds (with --shutdown: default 180)", "S" },
+    { "shutdown", 0, 0, G_OPTION_ARG_NONE, &ctx.evacuate.shutdown, "The host goes down: migration only (unless --methods), bounded by --timeout, never prompts; names each domain left for libvirt-guests", NULL },
     { "no-wait", 0, 0, G_OPTION_ARG_NONE, &ctx.no_wait, "Print the job's object path and leave; do not follow the job", NULL },
     { NULL }
 };
@@ -196,12 +198,17 @@ static const Verb verbs[] = {
       "Each domain's steps are shown as they happen. The job fails when a domain that should have moved\n"
       "did not (busy, no target, its move failed), warns for a domain under its own maintenance, and\n"
       "says which and why; hold, unmanaged and stopped domains (without --all) stay without effect.\n"
+      "--timeout S cancels the job after S seconds, as Ctrl-C would. --shutdown is what\n"
+      "virt-ferry-shutdown.service runs when the host goes down: migration only (unless --methods), within\n"
+      "--timeout (default 180 s), never prompting; afterwards one line on stderr per domain still running\n"
+      "here, left to libvirt-guests (exit status 1 when there is one).\n"
       JOB_DESCRIPTION("queued domains stay, running moves are cancelled: each domain runs here or on its target"),
       0, 0, cli_verb_evacuate, evacuate_entries },
     { "maintenance", "enter|leave|status", "Put this host into maintenance mode, take it out, or show whether it is.",
       "enter [--mode save|migrate]: from now on incoming migrations and restores are refused, and every\n"
       "running domain is managed-saved here (save) or evacuated to the peers (migrate). leave [--return]:\n"
-      "incoming migrations are accepted again; with --return the saved domains are started again.\n"
+      "incoming migrations are accepted again; with --return the saved domains are started again, or the\n"
+      "evacuated ones are migrated back live from the peers they went to.\n"
       "status: prints Maintenance: yes or no.\n" JOB_DESCRIPTION("what was done so far stays done"),
       1, 1, cli_verb_maintenance, maintenance_entries, "enter, leave or status" },
     { "reserve", "", "Show the cluster reserve: whether the running domains of any N failed hosts fit on the others.",

@@ -6,7 +6,8 @@
 # is refused by the hook with its one line (the guest keeps running on beta, once), and
 # leaving with return starts the saved guest again from its memory state (same boot id).
 # Mode migrate: the guests are evacuated to beta by the evacuation engine, and beta's own
-# evacuation plan then has no target on alpha.
+# evacuation plan then has no target on alpha; leaving with return brings both back live
+# (s1's own disk copied back), each without a reboot; leaving without return leaves them.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/tap.sh"
@@ -107,6 +108,35 @@ back=$(on beta gdbus call --system -d $BUS -o $ROOT -m $MANAGER.PlanEvacuation "
 tap_diag "beta's plan: $back"
 tap_ok "beta's plan sends nothing to alpha, saying it is in maintenance" \
     bash -c "grep -q \"'no-target', '[^']*alpha[^']*maintenance\" <<< \"\$1\" && ! grep -q \"'alpha', 'move'\" <<< \"\$1\"" _ "$back"
+tap_ok "the state records where each went" \
+    bash -c "'$LAB' exec alpha cat /var/lib/libvirt/virt-ferry/maintenance | grep -q '^peers=qemu+tcp://beta/system;qemu+tcp://beta/system;'"
+
+# ------------------------------------------------------------------ leave with return: back to alpha
+before_s1=$(alive_count alpha s1 "$boot_s1")
+before_b1=$(alive_count alpha b1 "$boot_b1")
+job=$(call_job alpha LeaveMaintenance 'a{sv}' 1 return b true)
+tap_ok "LeaveMaintenance return after mode migrate returns a job" grep -q '^/org/virtferry/Ferry1/job/' <<< "$job"
+tap_is "Maintenance is false from the call on" "$(maintenance alpha)" false
+tap_is "bringing them back succeeds" "$(job_wait alpha "$job" 300)" succeeded
+tap_diag "steps: $(steps alpha "$job")"
+tap_is "s1 runs on alpha again" "$(state alpha s1)" running
+tap_is "b1 runs on alpha again" "$(state alpha b1)" running
+tap_ok "neither is left on beta" bash -c "! '$LAB' exec beta virsh dominfo s1 > /dev/null 2>&1 && ! '$LAB' exec beta virsh dominfo b1 > /dev/null 2>&1"
+tap_ok "s1 came back without a reboot (its boot id prints on on alpha)" wait_for 60 alive_since alpha s1 "$boot_s1" "$before_s1"
+tap_ok "b1 came back without a reboot" wait_for 60 alive_since alpha b1 "$boot_b1" "$before_b1"
+tap_ok "s1's Step: back by storage migration (its disk is alpha's own)" \
+    grep -q "('s1', 'migrate', '[^']*', 'back here, running (storage-migration)')" <<< "$(steps alpha "$job")"
+tap_ok "b1's Step: back by migration" \
+    grep -q "('b1', 'migrate', '[^']*', 'back here, running (migration)')" <<< "$(steps alpha "$job")"
+tap_ok "s1's disk was created on alpha for the copy" \
+    grep -q "('s1', 'disk', '[^']*', 'created here" <<< "$(steps alpha "$job")"
+tap_ok "and beta's stale copy is gone" bash -c "! '$LAB' exec beta test -e \"\$1\"" _ \
+    "$(on alpha virsh domblklist s1 --details | awk '$2 == "disk" { print $4; exit }')"
+
+# ------------------------------------------------------------------ leave without return
+job=$(call_job alpha EnterMaintenance 'sa{sv}' migrate 0)
+tap_is "entering mode migrate again evacuates again" "$(job_wait alpha "$job" 300)" succeeded
+tap_is "s1 runs on beta" "$(state beta s1)" running
 job=$(call_job alpha LeaveMaintenance 'a{sv}' 0)
 tap_is "leaving after an evacuation succeeds and moves nothing back" "$(job_wait alpha "$job" 60)" succeeded
 tap_is "Maintenance is false" "$(maintenance alpha)" false

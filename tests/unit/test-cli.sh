@@ -245,6 +245,13 @@ else
     tap_ok "saying it is not authorized for the evacuate action" is_error "$err" "not authorized for org.virtferry.ferry1.evacuate"
     run "${UNPRIV[@]}" "$CLI" --no-ask-password evacuate
     tap_is "evacuate without polkit exits 4" "$rc" 4
+    # The shutdown command never prompts, and names what stays for libvirt-guests.
+    run "${UNPRIV[@]}" timeout 60 "$CLI" evacuate --shutdown --timeout 5
+    tap_diag "evacuate --shutdown said: $err"
+    tap_is "evacuate --shutdown refused by polkit exits 4" "$rc" 4
+    tap_ok "saying nothing was evacuated" grep -qx "virt-ferry: nothing evacuated" <<< "$err"
+    tap_ok "and naming the running domain left for libvirt-guests" \
+        grep -q "^virt-ferry: test stays on this host, for libvirt-guests: " <<< "$err"
 fi
 
 run "$CLI" frobnicate
@@ -319,9 +326,14 @@ run "$CLI" --bus-address "$nobus" plan --exclude ""
 tap_is "plan --exclude with an empty peer exits 2" "$rc" 2
 run "$CLI" --bus-address "$nobus" plan extra
 tap_is "plan with an argument exits 2" "$rc" 2
+run "$CLI" --bus-address "$nobus" evacuate --timeout 0
+tap_is "evacuate --timeout 0 exits 2" "$rc" 2
+run "$CLI" --bus-address "$nobus" evacuate --shutdown --timeout 3m
+tap_is "evacuate --shutdown --timeout 3m exits 2" "$rc" 2
+tap_ok "naming the option" is_error "$err" '--timeout: "3m" is not a number of seconds'
 run "$CLI" evacuate --help
 tap_ok "evacuate --help documents its options" has_lines "$out" '--dry-run' '--batch=N' '--storage-per-source=N' \
-    '--exclude=PEER'
+    '--exclude=PEER' '--timeout=S' '--shutdown'
 run "$CLI" migrate --help
 tap_ok "migrate --help documents its options and methods" has_lines "$out" '--method=M' '--bandwidth=MIB' \
     '--completion-timeout=S' '^  quick-migration '

@@ -143,6 +143,55 @@ static void test_store_replaces_symlink(Fixture *f, gconstpointer data)
     g_assert_false(g_file_test(f->path, G_FILE_TEST_IS_SYMLINK));
 }
 
+/* A domain the evacuation moved twice is recorded once, where it went last. */
+static void test_record_moved_on(Fixture *f, gconstpointer data)
+{
+    g_auto(FerryMaintenanceState) s = { .active = TRUE, .mode = FERRY_MAINTENANCE_MIGRATE };
+    ferry_maintenance_add_domain(&s, "11111111-2222-3333-4444-555555555555", "qemu+tcp://beta/system");
+    ferry_maintenance_add_domain(&s, "22222222-2222-3333-4444-555555555555", "qemu+tcp://beta/system");
+    ferry_maintenance_add_domain(&s, "11111111-2222-3333-4444-555555555555", "qemu+tcp://gamma/system");
+    g_assert_cmpuint(g_strv_length(s.domains), ==, 2);
+    g_assert_cmpuint(g_strv_length(s.peers), ==, 2);
+    g_assert_cmpstr(s.peers[0], ==, "qemu+tcp://gamma/system");
+    g_assert_cmpstr(s.peers[1], ==, "qemu+tcp://beta/system");
+}
+
+/* A file written before peers were recorded (no peers key) still reads: every peer unknown. */
+static void test_old_file_without_peers(Fixture *f, gconstpointer data)
+{
+    g_assert_true(g_file_set_contents(f->path, "[maintenance]\nmode=migrate\nhost=alpha\nsince=1\n"
+                                               "domains=11111111-2222-3333-4444-555555555555;\n", -1, NULL));
+    g_auto(FerryMaintenanceState) s = { 0 };
+    g_autoptr(GError) error = NULL;
+    g_assert_true(ferry_maintenance_load(f->dir, &s, &error));
+    g_assert_no_error(error);
+    g_assert_cmpuint(g_strv_length(s.domains), ==, 1);
+    g_assert_cmpuint(g_strv_length(s.peers), ==, 1);
+    g_assert_cmpstr(s.peers[0], ==, "");
+}
+
+/* Recording never writes a file that load would refuse as too large: NoCapacity, and the
+ * file on disk stays as it was (still readable, still in maintenance). */
+static void test_record_bounded(Fixture *f, gconstpointer data)
+{
+    enter(f, FERRY_MAINTENANCE_MIGRATE);
+    g_auto(FerryMaintenanceState) s = { 0 };
+    g_autoptr(GError) error = NULL;
+    g_assert_true(ferry_maintenance_load(f->dir, &s, &error));
+    g_autofree char *long_uri = g_strnfill(1000, 'p');
+    for (guint i = 0; i < FERRY_MAINTENANCE_MAX_BYTES / 1000 + 10; i++) {
+        g_autofree char *uuid = g_strdup_printf("%08x-0000-0000-0000-000000000000", i);
+        ferry_maintenance_add_domain(&s, uuid, long_uri);
+    }
+    g_assert_false(ferry_maintenance_store(f->dir, &s, &error));
+    g_assert_error(error, FERRY_ERROR, FERRY_ERROR_NO_CAPACITY);
+    g_auto(FerryMaintenanceState) after = { 0 };
+    g_clear_error(&error);
+    g_assert_true(ferry_maintenance_load(f->dir, &after, &error));
+    g_assert_true(after.active);
+    g_assert_cmpuint(g_strv_length(after.domains), ==, 2);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -155,5 +204,8 @@ int main(int argc, char **argv)
     ADD("symlink", test_symlink);
     ADD("fifo", test_fifo);
     ADD("store-replaces-symlink", test_store_replaces_symlink);
+    ADD("record-moved-on", test_record_moved_on);
+    ADD("old-file-without-peers", test_old_file_without_peers);
+    ADD("record-bounded", test_record_bounded);
     return g_test_run();
 }

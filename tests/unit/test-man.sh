@@ -39,7 +39,7 @@ documents() { # PAGE HEADING LINE
     section "$1" "$2" | sed -e 's/^[[:space:]]*//' | grep -E -- "^$(sed -e 's/[][\\.*^$+?(){}|/]/\\&/g' <<< "$3")( |,|$)" > /dev/null
 }
 declare -A TEXT
-for p in org.virtferry.Ferry1.5 virt-ferryd.8 virt-ferry.1 virt-ferry-hook.8 virt-ferry.conf.5; do
+for p in org.virtferry.Ferry1.5 virt-ferryd.8 virt-ferry.1 virt-ferry-hook.8 virt-ferry.conf.5 virt-ferry-shutdown.service.8; do
     [ -f "$BUILD/man/$p" ] || tap_bail "man/$p is not built"
     TEXT[$p]=$(page "$p")
     tap_ok "man/$p renders" [ -n "${TEXT[$p]}" ]

@@ -729,7 +729,7 @@ static void test_fallbacks(void)
     g_autoptr(FerryNetmap) map = host_map();
     /* The same name first, even on another kind of switch. */
     g_autoptr(FerryNicMapping) same = decide_ok(map, NULL, "brnet", FERRY_SWITCH_DISTRIBUTED, 300, FALSE);
-    assert_mapping(same, FERRY_MAP_CONNECT, "brnet", "vlan300", "network brnet as archived");
+    assert_mapping(same, FERRY_MAP_CONNECT, "brnet", "vlan300", "network brnet, as on the source");
     /* Then the first active network of the same kind, by name: ovs2 before ovsnet. */
     g_autoptr(FerryNicMapping) dist = decide_ok(map, NULL, "gone", FERRY_SWITCH_DISTRIBUTED, 300, FALSE);
     assert_mapping(dist, FERRY_MAP_CREATE_PORTGROUP, "ovs2", "vlan300", "row 5");
