@@ -108,10 +108,10 @@ typedef struct {
 
 static void send_message(NotifyDesktop *desktop, NotifySlot *slot, NotifyMessage *message);
 
+/* The array's free function drops the reference slot_remember took. */
 static void slot_forget(NotifyDesktop *desktop, NotifySlot *slot)
 {
-    if (g_ptr_array_remove_fast(desktop->slots, slot))
-        notify_slot_unref(slot);
+    g_ptr_array_remove_fast(desktop->slots, slot);
 }
 
 static void slot_remember(NotifyDesktop *desktop, NotifySlot *slot)
@@ -335,7 +335,6 @@ static void server_changed(NotifyDesktop *desktop)
         NotifySlot *slot = desktop->slots->pdata[i];
         slot->id = 0;
         slot->in_flight = FALSE;
-        slot->dismissed = FALSE;
         g_clear_pointer(&slot->queued, notify_message_free);
     }
     g_ptr_array_set_size(desktop->slots, 0);
