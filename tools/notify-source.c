@@ -89,11 +89,47 @@ static void job_ended(JobEntry *e)
                          e->source->hostname);
 }
 
+static void job_seen(NotifySource *source, const char *path, GVariant *properties, gboolean initial);
+
+typedef struct {
+    NotifySource *source;
+    guint generation;
+    char *path;
+} JobCall;
+
+static void on_job_properties(GObject *bus, GAsyncResult *result, gpointer data)
+{
+    g_autofree JobCall *call = data;
+    g_autofree char *path = call->path;
+    g_autoptr(GVariant) reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(bus), result, NULL);
+    if (!reply || call->generation != call->source->generation)
+        return;
+    g_autoptr(GVariant) properties = g_variant_get_child_value(reply, 0);
+    job_seen(call->source, path, properties, FALSE);
+}
+
+/* A change of a job the agent never saw appear (it came up between the tree's reading and
+ * the signals): its whole state, once. */
+static void read_job(NotifySource *source, const char *path)
+{
+    JobCall *call = g_new0(JobCall, 1);
+    call->source = source;
+    call->generation = source->generation;
+    call->path = g_strdup(path);
+    g_dbus_connection_call(source->bus, source->owner, path, PROPERTIES_INTERFACE, "GetAll",
+                           g_variant_new("(s)", FERRY_JOB_INTERFACE), G_VARIANT_TYPE("(a{sv})"),
+                           G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MSEC, NULL, on_job_properties, call);
+}
+
 /* What the bus said of a job: from the initial read (@initial), InterfacesAdded or
  * PropertiesChanged. A job that had ended before the agent looked is not news. */
 static void job_seen(NotifySource *source, const char *path, GVariant *properties, gboolean initial)
 {
     JobEntry *e = g_hash_table_lookup(source->jobs, path);
+    if (!e && !g_variant_lookup(properties, "Kind", "&s", NULL)) {
+        read_job(source, path);
+        return;
+    }
     if (!e) {
         e = g_new0(JobEntry, 1);
         e->source = source;
