@@ -21,6 +21,7 @@ typedef struct {
     gboolean in_flight;     /* a Notify call waits for its id */
     NotifyMessage *queued;  /* the newest message, sent once the id is known */
     gboolean dismissed;     /* the user closed it: progress does not bring it back */
+    gboolean running;       /* shows a running job (closed when the agent exits) */
     NotifySource *source;   /* for the Cancel action; NULL when not a job */
     char *job_path;
 } NotifySlot;

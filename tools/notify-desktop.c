@@ -179,6 +179,7 @@ static void send_message(NotifyDesktop *desktop, NotifySlot *slot, NotifyMessage
         return;
     }
     guint32 replaces = slot->server == desktop->server ? slot->id : 0;
+    slot->running = m->progress >= 0;
     g_autofree char *summary = plain_text(m->summary);
     g_autofree char *body = desktop->body_markup ? g_strdup(m->body) : plain_text(m->body);
     const char *cancel[] = { "cancel", "Cancel", NULL };
@@ -463,10 +464,27 @@ void notify_desktop_add_source(NotifyDesktop *desktop, NotifySource *source)
     g_ptr_array_add(desktop->sources, source);
 }
 
+/* A running job's notification would outlive the agent and show a job no one follows (and a
+ * second one when the agent starts again): it goes with the agent. Outcomes stay. */
+static void close_running(NotifyDesktop *desktop)
+{
+    if (!desktop->bus)
+        return;
+    for (guint i = 0; i < desktop->slots->len; i++) {
+        NotifySlot *slot = desktop->slots->pdata[i];
+        if (slot->running && slot->id && slot->server == desktop->server)
+            g_dbus_connection_call(desktop->bus, NOTIFICATIONS_NAME, NOTIFICATIONS_PATH, NOTIFICATIONS_INTERFACE,
+                                   "CloseNotification", g_variant_new("(u)", slot->id), NULL, G_DBUS_CALL_FLAGS_NONE,
+                                   CALL_TIMEOUT_MSEC, NULL, NULL, NULL);
+    }
+    g_dbus_connection_flush_sync(desktop->bus, NULL, NULL);
+}
+
 void notify_desktop_free(NotifyDesktop *desktop)
 {
     if (!desktop)
         return;
+    close_running(desktop);
     g_clear_handle_id(&desktop->retry, g_source_remove);
     g_clear_handle_id(&desktop->burst_timer, g_source_remove);
     drop_session(desktop);

@@ -88,12 +88,16 @@ tap_ok "its notification says so" grep -q $'\talpha: Migration of m1 was cancell
 tap_is "m1 still runs on alpha" "$(on alpha virsh domstate m1 | head -n 1)" running
 
 # ------------------------------------------------------------------ already running at start; dunst restart
+sess dunstctl close-all
 job=$(migrate alpha m1 beta migration 1)
 wait_for 10 status_is alpha "$job" running
+wait_for 10 displayed_is 1
 agent_stop
+tap_ok "a running job's notification goes with the agent" wait_for 5 displayed_is 0
 : > "$DESK/monitor.log"
 agent_start alpha
 tap_is "a job already running when the agent starts is shown once" "$(notify_calls 'igration of m1')" 1
+tap_is "and is the one notification displayed" "$(displayed)" 1
 dunst_stop
 dunst_start
 sleep 2
