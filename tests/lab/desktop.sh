@@ -47,6 +47,7 @@ EOF
 [global]
     notification_limit = 0
     sort = no
+    stack_duplicates = false
     idle_threshold = 0
     markup = full
     history_length = 1000
