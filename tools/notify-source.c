@@ -91,10 +91,12 @@ static void job_ended(JobEntry *e)
 
 static void job_seen(NotifySource *source, const char *path, GVariant *properties, gboolean initial);
 
+
 typedef struct {
     NotifySource *source;
     guint generation;
     char *path;
+    gboolean finished;      /* Finished came: the job ends with what this read says */
 } JobCall;
 
 static void on_job_properties(GObject *bus, GAsyncResult *result, gpointer data)
@@ -102,20 +104,38 @@ static void on_job_properties(GObject *bus, GAsyncResult *result, gpointer data)
     g_autofree JobCall *call = data;
     g_autofree char *path = call->path;
     g_autoptr(GVariant) reply = g_dbus_connection_call_finish(G_DBUS_CONNECTION(bus), result, NULL);
-    if (!reply || call->generation != call->source->generation)
+    if (call->generation != call->source->generation)
         return;
-    g_autoptr(GVariant) properties = g_variant_get_child_value(reply, 0);
-    job_seen(call->source, path, properties, FALSE);
+    g_autoptr(GVariant) properties = reply ? g_variant_get_child_value(reply, 0) : NULL;
+    if (!call->finished) {
+        if (properties)
+            job_seen(call->source, path, properties, FALSE);
+        return;
+    }
+    JobEntry *e = g_hash_table_lookup(call->source->jobs, path);
+    if (!e)
+        return;
+    if (properties) {
+        /* Finished's status and message stand; the rest (the error's name) comes from here. */
+        g_autofree char *status = g_strdup(e->job->status), *message = g_strdup(e->job->message);
+        notify_job_update(e->job, properties);
+        g_free(e->job->status);
+        g_free(e->job->message);
+        e->job->status = g_steal_pointer(&status);
+        e->job->message = g_steal_pointer(&message);
+    }
+    job_ended(e);
 }
 
-/* A change of a job the agent never saw appear (it came up between the tree's reading and
- * the signals): its whole state, once. */
-static void read_job(NotifySource *source, const char *path)
+/* A job's whole state, once: for a change of a job the agent never saw appear (it came up
+ * between the tree's reading and the signals), or (@finished) to end it with its error. */
+static void read_job(NotifySource *source, const char *path, gboolean finished)
 {
     JobCall *call = g_new0(JobCall, 1);
     call->source = source;
     call->generation = source->generation;
     call->path = g_strdup(path);
+    call->finished = finished;
     g_dbus_connection_call(source->bus, source->owner, path, PROPERTIES_INTERFACE, "GetAll",
                            g_variant_new("(s)", FERRY_JOB_INTERFACE), G_VARIANT_TYPE("(a{sv})"),
                            G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MSEC, NULL, on_job_properties, call);
@@ -127,7 +147,7 @@ static void job_seen(NotifySource *source, const char *path, GVariant *propertie
 {
     JobEntry *e = g_hash_table_lookup(source->jobs, path);
     if (!e && !g_variant_lookup(properties, "Kind", "&s", NULL)) {
-        read_job(source, path);
+        read_job(source, path, FALSE);
         return;
     }
     if (!e) {
@@ -291,7 +311,11 @@ static void on_signal(GDBusConnection *bus, const char *sender, const char *path
             g_autoptr(GVariant) props = g_variant_ref_sink(g_variant_new_parsed(
                 "{'Status': <%s>, 'Message': <%s>}", status, message));
             notify_job_update(e->job, props);
-            job_ended(e);
+            /* A failure is shown with its error's name: one read when it has not come yet. */
+            if (g_str_equal(status, "failed") && !(e->job->error && *e->job->error))
+                read_job(source, path, TRUE);
+            else
+                job_ended(e);
         }
     } else if (g_str_equal(interface, FERRY_MANAGER_INTERFACE) && g_str_equal(member, "DomainStateChanged") &&
                g_variant_is_of_type(parameters, G_VARIANT_TYPE("(sss)"))) {

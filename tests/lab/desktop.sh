@@ -68,7 +68,7 @@ EOF
     wait_for 5 test -S "$DESK/session" || tap_bail "no session bus socket"
     dunst_start
     # Every Notify call and its answer, with the bus's clock, for counting and timing.
-    sess sh -c 'echo $$ > "$0/monitor.pid"; exec dbus-monitor --session "interface=org.freedesktop.Notifications" "type=method_return" "type=error" > "$0/monitor.log" 2>&1' "$DESK" &
+    sess sh -c 'echo $$ > "$0/monitor.pid"; exec dbus-monitor --session "interface=org.freedesktop.Notifications" "type=method_return" "type=error" >> "$0/monitor.log" 2>&1' "$DESK" &
     wait_for 5 test -s "$DESK/monitor.pid"
 }
 

@@ -115,9 +115,10 @@ for n in "${names[@]}"; do define_stub alpha "$n" || tap_diag "could not define 
 sleep 1.5
 : > "$DESK/monitor.log"
 sess dunstctl close-all
-for n in "${names[@]}"; do migrate alpha "$n" beta move > /dev/null & done
-for i in 1 2 3 4; do on alpha busctl call $BUS "$ROOT/archive/$(escape "$archive_id")" $BUS.Archive Verify > /dev/null & done
-wait
+pids=()
+for n in "${names[@]}"; do migrate alpha "$n" beta move > /dev/null & pids+=($!); done
+for i in 1 2 3 4; do on alpha busctl call $BUS "$ROOT/archive/$(escape "$archive_id")" $BUS.Archive Verify > /dev/null & pids+=($!); done
+wait "${pids[@]}"
 sleep 3
 h=$(history)
 tap_diag "$(with_summary 'b[0-9]|erify|jobs ended|events' <<< "$h" | cut -f2)"
