@@ -45,7 +45,7 @@ EOF
     # Nothing expires: the test reads every notification back with close-all and history.
     cat > "$DESK/dunstrc" <<EOF
 [global]
-    notification_limit = 0
+    notification_limit = ${DESK_DUNST_LIMIT:-0}
     sort = no
     stack_duplicates = false
     idle_threshold = 0
