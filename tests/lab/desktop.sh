@@ -11,6 +11,8 @@ chmod 0755 "$DESK"
 chown "$DESK_USER" "$DESK"
 DESK_BUS=unix:path=$DESK/session
 AGENT=$BUILD/tools/virt-ferry-notify
+# A wrapper (valgrind, say) may run it: VIRT_FERRY_NOTIFY_WRAPPER.
+[ -n "${VIRT_FERRY_NOTIFY_WRAPPER:-}" ] && AGENT="$VIRT_FERRY_NOTIFY_WRAPPER"
 [ -x "$AGENT" ] || tap_bail "virt-ferry-notify is not built in $BUILD"
 
 # A command as the desktop's user, on its session bus.
