@@ -31,7 +31,8 @@ struct NotifySource {
     guint generation;           /* counts owners: answers for an older one are dropped */
     GCancellable *reading;      /* the initial read of the present owner */
     char *hostname;
-    gboolean libvirt_lost;
+    gboolean libvirt_lost;      /* a libvirt-disconnected came from this owner: the next
+                                   libvirt-connected is news (not virt-ferryd's own start) */
     gboolean overcommitted, overcommitted_known;
     gboolean was_present;       /* virt-ferryd was seen once: its going and coming are news */
     NotifySlot *service;        /* "virt-ferryd stopped", then "is back", in place */
@@ -245,7 +246,7 @@ static void event(NotifySource *source, NotifyMessage *message)
         notify_desktop_event(source->desktop, NULL, message, source->hostname);
 }
 
-static void manager_properties(NotifySource *source, GVariant *properties, gboolean initial)
+static void manager_properties(NotifySource *source, GVariant *properties)
 {
     const char *hostname;
     gboolean flag;
@@ -253,8 +254,6 @@ static void manager_properties(NotifySource *source, GVariant *properties, gbool
         g_free(source->hostname);
         source->hostname = g_strdup(hostname);
     }
-    if (g_variant_lookup(properties, "LibvirtConnected", "b", &flag) && initial)
-        source->libvirt_lost = !flag;
     if (g_variant_lookup(properties, "Overcommitted", "b", &flag)) {
         gboolean news = source->overcommitted_known ? flag != source->overcommitted : flag;
         source->overcommitted = flag;
@@ -283,7 +282,7 @@ static void on_signal(GDBusConnection *bus, const char *sender, const char *path
         if (g_str_equal(iface, FERRY_JOB_INTERFACE) && is_job_path(path))
             job_seen(source, path, changed, FALSE);
         else if (g_str_equal(iface, FERRY_MANAGER_INTERFACE) && g_str_equal(path, FERRY_ROOT_PATH))
-            manager_properties(source, changed, FALSE);
+            manager_properties(source, changed);
     } else if (g_str_equal(interface, OBJECT_MANAGER_INTERFACE) && g_str_equal(member, "InterfacesAdded") &&
                g_variant_is_of_type(parameters, G_VARIANT_TYPE("(oa{sa{sv}})"))) {
         const char *object;
@@ -368,7 +367,7 @@ static void on_manager(GObject *bus, GAsyncResult *result, gpointer data)
         return;
     if (reply) {
         g_autoptr(GVariant) properties = g_variant_get_child_value(reply, 0);
-        manager_properties(source, properties, TRUE);
+        manager_properties(source, properties);
     } else {
         g_printerr("virt-ferry-notify: cannot read virt-ferryd's Manager: %s\n", error->message);
     }
@@ -406,6 +405,7 @@ static void on_ferryd_appeared(GDBusConnection *bus, const char *name, const cha
     g_free(source->owner);
     source->owner = g_strdup(owner);
     source->generation++;
+    source->libvirt_lost = FALSE;
     if (source->was_present)
         notify_desktop_show(source->desktop, source->service, notify_map_service(TRUE, source->hostname));
     source->was_present = TRUE;

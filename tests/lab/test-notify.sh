@@ -142,6 +142,7 @@ sess dunstctl close-all
 sleep 1.5
 h=$(history)
 tap_is "virt-ferryd's restart: one notification, back in place" "$(with_summary 'virt-ferryd' <<< "$h" | cut -f2)" "alpha: virt-ferryd is back"
+tap_is "and no news of libvirtd (virt-ferryd connecting at its start is not libvirtd coming back)" "$(with_summary libvirtd <<< "$h" | wc -l)" 0
 tap_ok "the agent survived it" agent_alive
 : > "$DESK/monitor.log"
 job=$(migrate alpha m1 beta migration)

@@ -131,6 +131,31 @@ agent_stop
 tap_ok "a running job's notification goes with the agent" wait_for 5 displayed_is 0
 local_agent_start
 tap_ok "and comes back once with the next agent (jobs already running are shown)" wait_for 5 displayed_is 1
+# ------------------------------------------------------------------ the real virt-ferryd
+# virt-ferryd itself (libvirt's test:///default driver behind it) in the stand-in's place,
+# restarted: one notification, back in place, and no "libvirtd is back" from its connecting.
+DAEMON=$BUILD/dbus/virt-ferryd
+mkdir -p "$DESK/library" "$DESK/state" "$DESK/images"
+printf '[libvirt]\nuri=test:///default\n[archive]\nlibrary=%s\nimage-dir=%s\n[state]\ndir=%s\n' \
+    "$DESK/library" "$DESK/images" "$DESK/state" > "$DESK/virt-ferry.conf"
+ferryd_start() {
+    env DBUS_SYSTEM_BUS_ADDRESS="$PRIV" sh -c 'echo $$ > "$0/jobd.pid"; exec "$1" --config "$0/virt-ferry.conf" >> "$0/ferryd.log" 2>&1' "$DESK" "$DAEMON" &
+    wait_for 10 bash -c "gdbus call --address '$PRIV' -d $BUS -o $ROOT -m org.freedesktop.DBus.Properties.Get $BUS.Manager LibvirtConnected 2> /dev/null | grep -q true"
+}
+jobd_stop
+ferryd_start || tap_bail "virt-ferryd did not start: $(tail -n 3 "$DESK/ferryd.log")"
+sleep 1
+# A fresh dunst: a history of the restart only.
+dunst_stop
+dunst_start
+jobd_stop
+ferryd_start
+sleep 1.5
+h=$(history)
+tap_is "virt-ferryd's restart: one notification, back in place" "$(with_summary 'virt-ferryd' <<< "$h" | cut -f2 | sed -e 's/^[^:]*: //')" "virt-ferryd is back"
+tap_is "and no news of libvirtd (virt-ferryd connecting at its start is not libvirtd coming back)" "$(with_summary libvirtd <<< "$h" | wc -l)" 0
+tap_diag "$(cut -f2 <<< "$h" | tr '\n' '|')"
+
 # What the bus policy lets the agent's user do: receive the signals and read (all of the
 # above, as nobody), call the Manager (polkit decides in virt-ferryd), never the Hook.
 out=$(sess gdbus call --address "$PRIV" -d $BUS -o $ROOT -m $BUS.Hook.Report domain x migrate begin 2>&1)
