@@ -310,14 +310,23 @@ NotifyMessage *notify_map_job(const NotifyJob *job, const char *host, gint64 now
 
 /* ------------------------------------------------------------------ domains and the host */
 
-NotifyMessage *notify_map_domain_state(const char *name, const char *state, const char *reason, const char *host)
+/* The reasons a domain has while it leaves by migration, before it is undefined here. */
+static gboolean leaving_by_migration(const char *reason)
+{
+    return g_strcmp0(reason, "shutoff:migrated") == 0 || g_strcmp0(reason, "paused:migration") == 0 ||
+           g_strcmp0(reason, "paused:postcopy") == 0 || g_strcmp0(reason, "running:postcopy") == 0;
+}
+
+NotifyMessage *notify_map_domain_state(const char *name, const char *state, const char *reason, const char *previous,
+                                       const char *host)
 {
     g_autofree char *n = name_text(name);
     g_autofree char *r = name_text(reason);
     if (g_strcmp0(reason, "running:migrated") == 0)
         return message_new("domain-migration", name, host, g_strdup_printf("%s arrived by migration", n), NULL,
                            NOTIFY_URGENCY_NORMAL, CATEGORY_DOMAIN);
-    if (g_strcmp0(reason, "shutoff:migrated") == 0)
+    if (g_strcmp0(reason, "shutoff:migrated") == 0 ||
+        (g_strcmp0(reason, "undefined") == 0 && leaving_by_migration(previous)))
         return message_new("domain-migration", name, host, g_strdup_printf("%s left by migration", n), NULL,
                            NOTIFY_URGENCY_NORMAL, CATEGORY_DOMAIN);
     if (g_strcmp0(state, "error") == 0)

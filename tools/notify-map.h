@@ -71,8 +71,11 @@ char *notify_text(const char *raw, gsize max_chars, gboolean multiline);
 /* The notification for a job in its present state, on @host (Manager.Hostname). */
 NotifyMessage *notify_map_job(const NotifyJob *job, const char *host, gint64 now_usec);
 /* DomainStateChanged: a notification for a domain in error or unknown state, or arriving
- * or leaving by migration; NULL for the rest. */
-NotifyMessage *notify_map_domain_state(const char *name, const char *state, const char *reason, const char *host);
+ * or leaving by migration; NULL for the rest. @previous: the reason the domain had before
+ * (NULL: unknown): a domain that leaves by migration may go from paused:migration straight
+ * to undefined, libvirt undefining it before its stopped state was read. */
+NotifyMessage *notify_map_domain_state(const char *name, const char *state, const char *reason, const char *previous,
+                                       const char *host);
 /* HostEvent: libvirtd lost or back, maintenance entered or left; NULL for the rest.
  * @libvirt_was_lost: whether a libvirt-disconnected was seen before (a libvirt-connected
  * alone is virt-ferryd starting, not news). */

@@ -37,6 +37,7 @@ struct NotifySource {
     gboolean was_present;       /* virt-ferryd was seen once: its going and coming are news */
     NotifySlot *service;        /* "virt-ferryd stopped", then "is back", in place */
     GHashTable *jobs;           /* path -> JobEntry */
+    GHashTable *reasons;        /* domain name -> its last reason, from DomainStateChanged */
 };
 
 /* ------------------------------------------------------------------ jobs */
@@ -320,7 +321,12 @@ static void on_signal(GDBusConnection *bus, const char *sender, const char *path
                g_variant_is_of_type(parameters, G_VARIANT_TYPE("(sss)"))) {
         const char *name, *state, *reason;
         g_variant_get(parameters, "(&s&s&s)", &name, &state, &reason);
-        event(source, notify_map_domain_state(name, state, reason, source->hostname));
+        event(source, notify_map_domain_state(name, state, reason, g_hash_table_lookup(source->reasons, name),
+                                              source->hostname));
+        if (g_str_equal(reason, "undefined"))
+            g_hash_table_remove(source->reasons, name);
+        else
+            g_hash_table_replace(source->reasons, g_strdup(name), g_strdup(reason));
     } else if (g_str_equal(interface, FERRY_MANAGER_INTERFACE) && g_str_equal(member, "HostEvent") &&
                g_variant_is_of_type(parameters, G_VARIANT_TYPE("(ss)"))) {
         const char *kind, *detail;
@@ -432,6 +438,7 @@ static void on_ferryd_vanished(GDBusConnection *bus, const char *name, gpointer 
     g_clear_pointer(&source->owner, g_free);
     source->generation++;
     forget_jobs(source);
+    g_hash_table_remove_all(source->reasons);
     notify_desktop_show(source->desktop, source->service, notify_map_service(FALSE, source->hostname));
 }
 
@@ -518,6 +525,7 @@ NotifySource *notify_source_new(NotifyDesktop *desktop, const char *bus_address)
     source->address = g_strdup(bus_address);
     source->service = notify_slot_new(NULL, NULL);
     source->jobs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)job_entry_free);
+    source->reasons = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     notify_desktop_add_source(desktop, source);
     connect_bus(source);
     return source;
@@ -532,6 +540,7 @@ void notify_source_free(NotifySource *source)
     g_clear_object(&source->reading);
     drop_bus(source);
     g_hash_table_unref(source->jobs);
+    g_hash_table_unref(source->reasons);
     notify_slot_unref(source->service);
     g_free(source->owner);
     g_free(source->hostname);

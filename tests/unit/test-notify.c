@@ -202,22 +202,28 @@ static void test_job_hostile(void)
 
 static void test_domain_states(void)
 {
-    g_autoptr(NotifyMessage) error = notify_map_domain_state("web1", "error", "paused:ioerror", "alpha");
+    g_autoptr(NotifyMessage) error = notify_map_domain_state("web1", "error", "paused:ioerror", NULL, "alpha");
     g_assert_cmpstr(error->summary, ==, "alpha: web1 is in error");
     g_assert_cmpstr(error->body, ==, "libvirt says paused:ioerror");
     g_assert_cmpint(error->urgency, ==, NOTIFY_URGENCY_CRITICAL);
     g_assert_cmpstr(error->kind, ==, "domain-state");
-    g_autoptr(NotifyMessage) unknown = notify_map_domain_state("web1", "unknown", "nostate:unknown", "alpha");
+    g_autoptr(NotifyMessage) unknown = notify_map_domain_state("web1", "unknown", "nostate:unknown", NULL, "alpha");
     g_assert_cmpstr(unknown->summary, ==, "alpha: web1 is in an unknown state");
-    g_autoptr(NotifyMessage) in = notify_map_domain_state("web1", "normal", "running:migrated", "beta");
+    g_autoptr(NotifyMessage) in = notify_map_domain_state("web1", "normal", "running:migrated", NULL, "beta");
     g_assert_cmpstr(in->summary, ==, "beta: web1 arrived by migration");
     g_assert_cmpstr(in->kind, ==, "domain-migration");
     g_assert_cmpstr(in->domain, ==, "web1");
-    g_autoptr(NotifyMessage) out = notify_map_domain_state("web1", "stop", "shutoff:migrated", "alpha");
+    g_autoptr(NotifyMessage) out = notify_map_domain_state("web1", "stop", "shutoff:migrated", NULL, "alpha");
     g_assert_cmpstr(out->summary, ==, "alpha: web1 left by migration");
-    g_assert_null(notify_map_domain_state("web1", "normal", "running:booted", "alpha"));
-    g_assert_null(notify_map_domain_state("web1", "stop", "undefined", "alpha"));
-    g_autoptr(NotifyMessage) hostile = notify_map_domain_state("<b>\xff", "error", "<x>", "alpha");
+    g_assert_null(notify_map_domain_state("web1", "normal", "running:booted", NULL, "alpha"));
+    g_assert_null(notify_map_domain_state("web1", "stop", "undefined", NULL, "alpha"));
+    g_assert_null(notify_map_domain_state("web1", "stop", "undefined", "shutoff:destroyed", "alpha"));
+    /* libvirt undefines a domain that migrated away before its stopped state is read. */
+    g_autoptr(NotifyMessage) gone = notify_map_domain_state("web1", "stop", "undefined", "paused:migration", "alpha");
+    g_assert_cmpstr(gone->summary, ==, "alpha: web1 left by migration");
+    g_autoptr(NotifyMessage) after = notify_map_domain_state("web1", "stop", "undefined", "shutoff:migrated", "alpha");
+    g_assert_cmpstr(after->summary, ==, "alpha: web1 left by migration");
+    g_autoptr(NotifyMessage) hostile = notify_map_domain_state("<b>\xff", "error", "<x>", NULL, "alpha");
     assert_inert_markup(hostile->summary);
     assert_inert_markup(hostile->body);
 }
@@ -271,9 +277,9 @@ static void test_filter(void)
     g_autoptr(NotifyJob) archive = job_with(T0, "{'Kind': <'archive'>, 'Target': <'web1'>, 'Status': <'failed'>}");
     g_autoptr(NotifyMessage) archive_m = notify_map_job(archive, "alpha", T0);
     g_assert_false(notify_filter_allows(filter, archive_m));
-    g_autoptr(NotifyMessage) db1 = notify_map_domain_state("db1", "error", "x", "alpha");
+    g_autoptr(NotifyMessage) db1 = notify_map_domain_state("db1", "error", "x", NULL, "alpha");
     g_assert_true(notify_filter_allows(filter, db1));
-    g_autoptr(NotifyMessage) db10 = notify_map_domain_state("db10", "error", "x", "alpha");
+    g_autoptr(NotifyMessage) db10 = notify_map_domain_state("db10", "error", "x", NULL, "alpha");
     g_assert_false(notify_filter_allows(filter, db10));
     /* No domain: the globs do not apply. */
     g_autoptr(NotifyMessage) lost = notify_map_host_event("libvirt-disconnected", "", "alpha", FALSE);
@@ -358,7 +364,7 @@ static void test_summary(void)
     g_auto(GStrv) lines = g_strsplit(s->body, "\n", -1);
     g_assert_cmpuint(g_strv_length(lines), ==, NOTIFY_SUMMARY_LINES + 1);
     assert_inert_markup(s->body);
-    g_ptr_array_add(messages, notify_map_domain_state("web1", "error", "x", "alpha"));
+    g_ptr_array_add(messages, notify_map_domain_state("web1", "error", "x", NULL, "alpha"));
     g_autoptr(NotifyMessage) mixed = notify_map_summary(messages, NULL);
     g_assert_cmpstr(mixed->summary, ==, "50 events");
 }
