@@ -143,7 +143,7 @@ if [ "${NOTIFY_BENCH_LAB:-1}" = 0 ]; then
 elif ! LAB_USED=1 || ! "$LAB" up 1 >&2; then
     echo "lab part: SKIP (lab up failed)"
 else
-"$LAB" guest alpha v1 --mem 64 --disk 16 >&2 || tap_bail "guest v1 did not start"
+"$LAB" guest alpha v1 --mem 128 --disk 16 >&2 || tap_bail "guest v1 did not start"
 job=$(call_job alpha Archive 'sa{sv}' v1 0)
 [ "$(job_wait alpha "$job")" = succeeded ] || tap_bail "archive of v1 failed: $(jprop alpha "$job" Message)"
 archive=$ROOT/archive/$(escape "$(jprop alpha "$job" Result)")
