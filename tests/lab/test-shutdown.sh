@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# The shutdown evacuation (MISSION D6) on two real lab hosts: the command that
+# The shutdown evacuation on two real lab hosts: the command that
 # virt-ferry-shutdown.service runs at shutdown, `virt-ferry evacuate --shutdown --timeout S`
 # (the lab has no systemd: the unit file itself is checked by tests/unit/test-shutdown-unit.sh).
 # It migrates alpha's guests to beta within the bound, each without a reboot; with its only
