@@ -32,10 +32,20 @@ NotifySlot *notify_slot_ref(NotifySlot *slot);
 void notify_slot_unref(NotifySlot *slot);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NotifySlot, notify_slot_unref)
 
-/* Reconnection delays: from 1 s, doubling up to a minute. */
+/* Reconnection to a bus: the next attempt after a delay from 1 s, doubling up to a minute. */
 #define NOTIFY_RETRY_MIN_SECONDS 1
 #define NOTIFY_RETRY_MAX_SECONDS 60
-guint notify_next_retry(guint *backoff_seconds);
+typedef struct {
+    guint backoff; /* s: the next delay */
+    guint source;  /* the pending attempt, 0: none */
+    void (*connect)(gpointer data);
+    gpointer data;
+} NotifyRetry;
+/* Says @why on stderr and calls @r's connect later. */
+void notify_retry_later(NotifyRetry *r, const char *why);
+/* Connected: the next failure waits the shortest delay again. */
+void notify_retry_reset(NotifyRetry *r);
+void notify_retry_cancel(NotifyRetry *r);
 
 /* notify-desktop.c */
 NotifyDesktop *notify_desktop_new(const NotifyFilter *filter);

@@ -19,7 +19,8 @@
 struct NotifyDesktop {
     const NotifyFilter *filter;
     GDBusConnection *bus;
-    guint backoff, retry, watch, action_signal, closed_signal;
+    NotifyRetry retry;
+    guint watch, action_signal, closed_signal;
     char *server_owner;
     guint server;               /* counts server instances: ids of an older one are void */
     gboolean body_markup;
@@ -72,11 +73,31 @@ void notify_slot_unref(NotifySlot *slot)
     g_rc_box_release_full(slot, (GDestroyNotify)slot_clear);
 }
 
-guint notify_next_retry(guint *backoff_seconds)
+static gboolean retry_now(gpointer data)
 {
-    guint delay = *backoff_seconds ? *backoff_seconds : NOTIFY_RETRY_MIN_SECONDS;
-    *backoff_seconds = MIN(delay * 2, NOTIFY_RETRY_MAX_SECONDS);
-    return delay;
+    NotifyRetry *r = data;
+    r->source = 0;
+    r->connect(r->data);
+    return G_SOURCE_REMOVE;
+}
+
+void notify_retry_later(NotifyRetry *r, const char *why)
+{
+    guint delay = r->backoff ? r->backoff : NOTIFY_RETRY_MIN_SECONDS;
+    r->backoff = MIN(delay * 2, NOTIFY_RETRY_MAX_SECONDS);
+    g_printerr("virt-ferry-notify: %s; trying again in %u s\n", why, delay);
+    g_clear_handle_id(&r->source, g_source_remove);
+    r->source = g_timeout_add_seconds(delay, retry_now, r);
+}
+
+void notify_retry_reset(NotifyRetry *r)
+{
+    r->backoff = 0;
+}
+
+void notify_retry_cancel(NotifyRetry *r)
+{
+    g_clear_handle_id(&r->source, g_source_remove);
 }
 
 /* ------------------------------------------------------------------ markup */
@@ -369,21 +390,9 @@ static void on_server_vanished(GDBusConnection *bus, const char *name, gpointer 
 
 /* ------------------------------------------------------------------ the session bus */
 
-static void connect_session(NotifyDesktop *desktop);
-
-static gboolean retry_session(gpointer data)
-{
-    NotifyDesktop *desktop = data;
-    desktop->retry = 0;
-    connect_session(desktop);
-    return G_SOURCE_REMOVE;
-}
-
 static void session_lost(NotifyDesktop *desktop, const char *why)
 {
-    guint delay = notify_next_retry(&desktop->backoff);
-    g_printerr("virt-ferry-notify: %s; trying again in %u s\n", why, delay);
-    desktop->retry = g_timeout_add_seconds(delay, retry_session, desktop);
+    notify_retry_later(&desktop->retry, why);
 }
 
 static void drop_session(NotifyDesktop *desktop)
@@ -418,7 +427,7 @@ static void on_session_ready(GObject *source, GAsyncResult *result, gpointer dat
         return;
     }
     desktop->bus = bus;
-    desktop->backoff = 0;
+    notify_retry_reset(&desktop->retry);
     g_dbus_connection_set_exit_on_close(bus, FALSE);
     g_signal_connect(bus, "closed", G_CALLBACK(on_session_closed), desktop);
     desktop->action_signal = g_dbus_connection_signal_subscribe(bus, NOTIFICATIONS_NAME, NOTIFICATIONS_INTERFACE,
@@ -431,8 +440,9 @@ static void on_session_ready(GObject *source, GAsyncResult *result, gpointer dat
                                                     on_server_appeared, on_server_vanished, desktop, NULL);
 }
 
-static void connect_session(NotifyDesktop *desktop)
+static void connect_session(gpointer data)
 {
+    NotifyDesktop *desktop = data;
     g_autoptr(GError) error = NULL;
     g_autofree char *address = g_dbus_address_get_for_bus_sync(G_BUS_TYPE_SESSION, NULL, &error);
     if (!address) {
@@ -456,6 +466,8 @@ NotifyDesktop *notify_desktop_new(const NotifyFilter *filter)
     desktop->sources = g_ptr_array_new();
     desktop->held = g_ptr_array_new_with_free_func((GDestroyNotify)held_free);
     desktop->body_markup = TRUE; /* until GetCapabilities says otherwise */
+    desktop->retry.connect = connect_session;
+    desktop->retry.data = desktop;
     connect_session(desktop);
     return desktop;
 }
@@ -486,7 +498,7 @@ void notify_desktop_free(NotifyDesktop *desktop)
     if (!desktop)
         return;
     close_running(desktop);
-    g_clear_handle_id(&desktop->retry, g_source_remove);
+    notify_retry_cancel(&desktop->retry);
     g_clear_handle_id(&desktop->burst_timer, g_source_remove);
     drop_session(desktop);
     g_ptr_array_unref(desktop->slots);

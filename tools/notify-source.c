@@ -27,7 +27,8 @@ struct NotifySource {
     NotifyDesktop *desktop;
     char *address;              /* NULL: the system bus */
     GDBusConnection *bus;
-    guint backoff, retry, watch, signals;
+    NotifyRetry retry;
+    guint watch, signals;
     char *owner;                /* virt-ferryd's unique name, while it is there */
     guint generation;           /* counts owners: answers for an older one are dropped */
     GCancellable *reading;      /* the initial read of the present owner */
@@ -445,21 +446,9 @@ static void on_ferryd_vanished(GDBusConnection *bus, const char *name, gpointer 
 
 /* ------------------------------------------------------------------ the bus */
 
-static void connect_bus(NotifySource *source);
-
-static gboolean retry_bus(gpointer data)
-{
-    NotifySource *source = data;
-    source->retry = 0;
-    connect_bus(source);
-    return G_SOURCE_REMOVE;
-}
-
 static void bus_lost(NotifySource *source, const char *why)
 {
-    guint delay = notify_next_retry(&source->backoff);
-    g_printerr("virt-ferry-notify: %s; trying again in %u s\n", why, delay);
-    source->retry = g_timeout_add_seconds(delay, retry_bus, source);
+    notify_retry_later(&source->retry, why);
 }
 
 static void drop_bus(NotifySource *source)
@@ -493,7 +482,7 @@ static void on_bus_ready(GObject *object, GAsyncResult *result, gpointer data)
         return;
     }
     source->bus = bus;
-    source->backoff = 0;
+    notify_retry_reset(&source->retry);
     g_dbus_connection_set_exit_on_close(bus, FALSE);
     g_signal_connect(bus, "closed", G_CALLBACK(on_bus_closed), source);
     /* Every signal virt-ferryd sends, subscribed before the tree is read so none is missed. */
@@ -503,8 +492,9 @@ static void on_bus_ready(GObject *object, GAsyncResult *result, gpointer data)
                                                    on_ferryd_appeared, on_ferryd_vanished, source, NULL);
 }
 
-static void connect_bus(NotifySource *source)
+static void connect_bus(gpointer data)
 {
+    NotifySource *source = data;
     g_autoptr(GError) error = NULL;
     g_autofree char *address = source->address ? g_strdup(source->address)
                                                : g_dbus_address_get_for_bus_sync(G_BUS_TYPE_SYSTEM, NULL, &error);
@@ -528,6 +518,8 @@ NotifySource *notify_source_new(NotifyDesktop *desktop, const char *bus_address)
     source->jobs = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, (GDestroyNotify)job_entry_free);
     source->reasons = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     notify_desktop_add_source(desktop, source);
+    source->retry.connect = connect_bus;
+    source->retry.data = source;
     connect_bus(source);
     return source;
 }
@@ -536,7 +528,7 @@ void notify_source_free(NotifySource *source)
 {
     if (!source)
         return;
-    g_clear_handle_id(&source->retry, g_source_remove);
+    notify_retry_cancel(&source->retry);
     g_cancellable_cancel(source->reading);
     g_clear_object(&source->reading);
     drop_bus(source);
