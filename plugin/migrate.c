@@ -515,8 +515,9 @@ static void add_params(Migrate *m, FerryMethod method, const char *dxml, const c
         virTypedParamsAddULLong(params, n, max, VIR_MIGRATE_PARAM_BANDWIDTH, o->bandwidth_mib);
     if (o->compress) {
         *flags |= VIR_MIGRATE_COMPRESSED;
+        /* XBZRLE only: QEMU's multi-threaded compression ("mt") is unmaintained (deprecated in
+         * QEMU 8.2), and lab guests migrated with it crashed on arrival. */
         virTypedParamsAddString(params, n, max, VIR_MIGRATE_PARAM_COMPRESSION, "xbzrle");
-        virTypedParamsAddString(params, n, max, VIR_MIGRATE_PARAM_COMPRESSION, "mt");
     }
     if (o->auto_converge)
         *flags |= VIR_MIGRATE_AUTO_CONVERGE;

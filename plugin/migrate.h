@@ -16,7 +16,7 @@ G_BEGIN_DECLS
 
 typedef struct {
     guint64 bandwidth_mib;       /* 0: unlimited */
-    gboolean compress;           /* xbzrle + multi-threaded compression */
+    gboolean compress;           /* XBZRLE deltas for pages sent again */
     gboolean auto_converge;
     guint parallel;              /* 0 or 1: one connection; 2..32 */
     gboolean postcopy;           /* switch to post-copy rather than abort when not converging */

@@ -48,7 +48,7 @@ static const GOptionEntry restore_entries[] = {
 static const GOptionEntry migrate_entries[] = {
     { "method", 0, 0, G_OPTION_ARG_STRING_ARRAY, &ctx.migrate.methods, "Try method M (repeat for more; see below)", "M" },
     { "bandwidth", 0, 0, G_OPTION_ARG_STRING, &ctx.migrate.bandwidth, "Move at most MIB MiB/s (default: unlimited)", "MIB" },
-    { "compress", 0, 0, G_OPTION_ARG_NONE, &ctx.migrate.compress, "Compress the memory pages sent (xbzrle, multi-threaded)", NULL },
+    { "compress", 0, 0, G_OPTION_ARG_NONE, &ctx.migrate.compress, "Send the pages written again as XBZRLE deltas", NULL },
     { "auto-converge", 0, 0, G_OPTION_ARG_NONE, &ctx.migrate.auto_converge, "Slow the guest's vCPUs down while the migration does not converge", NULL },
     { "parallel", 0, 0, G_OPTION_ARG_STRING, &ctx.migrate.parallel, "Move the memory state over N connections (2 to 32; default 1)", "N" },
     { "postcopy", 0, 0, G_OPTION_ARG_NONE, &ctx.migrate.postcopy, "Switch to post-copy when the migration stops converging (the guest is lost if the link fails then)", NULL },
