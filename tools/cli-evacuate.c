@@ -114,7 +114,7 @@ static int plan(CliContext *ctx)
     if (!arguments || !cli_connect(ctx, &error))
         return cli_report_error(error);
     g_autoptr(GVariant) reply = cli_call(ctx, FERRY_ROOT_PATH, FERRY_MANAGER_INTERFACE, "PlanEvacuation",
-                                         g_variant_ref(arguments), G_VARIANT_TYPE("(a(sssss))"), TRUE, &error);
+                                         arguments, G_VARIANT_TYPE("(a(sssss))"), TRUE, &error);
     if (!reply)
         return cli_report_error(error);
     g_autoptr(GVariant) rows = g_variant_get_child_value(reply, 0);
@@ -214,7 +214,7 @@ static int evacuate_for_shutdown(CliContext *ctx)
         return CLI_EXIT_FAILED;
     }
     g_autoptr(GVariant) reply = cli_call(ctx, FERRY_ROOT_PATH, FERRY_MANAGER_INTERFACE, "Evacuate",
-                                         g_variant_ref(arguments), G_VARIANT_TYPE("(o)"), FALSE, &error);
+                                         arguments, G_VARIANT_TYPE("(o)"), FALSE, &error);
     const char *job = NULL;
     int status;
     if (!reply) {
@@ -247,7 +247,7 @@ int cli_verb_evacuate(CliContext *ctx, char **args)
     if (!arguments || !cli_connect(ctx, &error))
         return cli_report_error(error);
     ctx->live_steps = TRUE;
-    int status = cli_start_job(ctx, FERRY_ROOT_PATH, FERRY_MANAGER_INTERFACE, "Evacuate", g_variant_ref(arguments),
+    int status = cli_start_job(ctx, FERRY_ROOT_PATH, FERRY_MANAGER_INTERFACE, "Evacuate", arguments,
                                TRUE, &error);
     if (status < 0)
         return cli_report_error(error);

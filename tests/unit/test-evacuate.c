@@ -274,7 +274,7 @@ static void test_evacuate_job(Fixture *f, gconstpointer data)
     g_assert_null(ferry_evacuations_start_finish(ev, wait_for(&second), &error));
     g_assert_error(error, FERRY_ERROR, FERRY_ERROR_BUSY);
     g_clear_error(&error);
-    FerryJob *job = ferry_evacuations_start_finish(ev, wait_for(&first), &error);
+    g_autoptr(FerryJob) job = ferry_evacuations_start_finish(ev, wait_for(&first), &error);
     g_assert_no_error(error);
     g_assert_cmpint(ferry_job_kind(job), ==, FERRY_JOB_EVACUATE);
     while (!ferry_job_is_finished(job))
@@ -289,7 +289,7 @@ static void test_evacuate_job(Fixture *f, gconstpointer data)
     /* Over: a new evacuation may start. */
     GAsyncResult *third = NULL;
     ferry_evacuations_start_async(ev, NULL, NULL, NULL, got, &third);
-    FerryJob *again = ferry_evacuations_start_finish(ev, wait_for(&third), &error);
+    g_autoptr(FerryJob) again = ferry_evacuations_start_finish(ev, wait_for(&third), &error);
     g_assert_no_error(error);
     while (!ferry_job_is_finished(again))
         g_main_context_iteration(NULL, TRUE);
