@@ -529,11 +529,12 @@ void ferry_maintenance_enter_async(FerryJobs *jobs, FerryConfig *config, FerryEv
         maintenance_call_free(c);
         /* The evacuation as [evacuation] configures it: its methods, every running domain. */
         static const char *const config_methods[] = { NULL };
+        g_autoptr(GVariant) no_options = g_variant_ref_sink(g_variant_new("a{sv}", NULL));
         EvacuationStart *e = g_new0(EvacuationStart, 1);
         e->ev = ev;
         e->config = ferry_config_ref(config);
         g_task_set_task_data(task, e, (GDestroyNotify)evacuation_start_free);
-        ferry_evacuations_start_recorded_async(ev, config_methods, g_variant_new("a{sv}", NULL), record_moved,
+        ferry_evacuations_start_recorded_async(ev, config_methods, no_options, record_moved,
                                                ferry_config_ref(config), (GDestroyNotify)ferry_config_unref, NULL,
                                                evacuation_started, task);
         return;
