@@ -104,6 +104,21 @@ static gboolean create_dir_pool(virConnectPtr conn, const char *dir, FerryDirPoo
     return TRUE;
 }
 
+/* @out's pool active, started for the question when it was not. */
+static gboolean start_pool(FerryDirPool *out, const char *dir, GError **error)
+{
+    int active = virStoragePoolIsActive(out->pool);
+    if (active == 0) {
+        if (virStoragePoolCreate(out->pool, 0) < 0)
+            return ferry_error_from_libvirt(error, "cannot start storage pool '%s' over %s",
+                                            virStoragePoolGetName(out->pool), dir);
+        out->started = TRUE;
+    } else if (active < 0) {
+        return ferry_error_from_libvirt(error, "cannot read storage pool '%s'", virStoragePoolGetName(out->pool));
+    }
+    return TRUE;
+}
+
 gboolean ferry_dir_pool_open(virConnectPtr conn, const char *dir, FerryDirPool *out, GError **error)
 {
     if (!find_dir_pool(conn, dir, out, error))
@@ -121,25 +136,63 @@ gboolean ferry_dir_pool_open(virConnectPtr conn, const char *dir, FerryDirPool *
             return FALSE;
         }
     }
-    int active = virStoragePoolIsActive(out->pool);
-    if (active == 0) {
-        if (virStoragePoolCreate(out->pool, 0) < 0)
-            return ferry_error_from_libvirt(error, "cannot start storage pool '%s' over %s",
-                                            virStoragePoolGetName(out->pool), dir);
-        out->started = TRUE;
-    } else if (active < 0) {
-        return ferry_error_from_libvirt(error, "cannot read storage pool '%s'", virStoragePoolGetName(out->pool));
+    return start_pool(out, dir, error);
+}
+
+gboolean ferry_plain_absolute_path(const char *path)
+{
+    if (!path || !g_path_is_absolute(path) || g_str_has_suffix(path, "/"))
+        return FALSE;
+    for (const char *c = path; *c; c++)
+        if (g_ascii_iscntrl(*c))
+            return FALSE;
+    g_auto(GStrv) parts = g_strsplit(path + 1, "/", -1);
+    for (char **p = parts; *p; p++)
+        if (!**p || g_str_equal(*p, ".") || g_str_equal(*p, ".."))
+            return FALSE;
+    return TRUE;
+}
+
+/* The host's own file-system pool over exactly @dir: persistent, so defined by its
+ * administrator (a transient one may be another job's view of any directory). */
+static gboolean find_own_pool(virConnectPtr conn, const char *dir, FerryDirPool *out, GError **error)
+{
+    if (!find_dir_pool(conn, dir, out, error))
+        return FALSE;
+    if (out->pool && virStoragePoolIsPersistent(out->pool) != 1) {
+        virResetLastError();
+        g_clear_pointer(&out->pool, virStoragePoolFree);
     }
     return TRUE;
+}
+
+/* The path of a disk image comes from a domain's definition, which is another host's word (a
+ * peer's definition when a domain comes back, this host's when it leaves): root creates it
+ * only where the host's administrator keeps images, never at any path it names. */
+static gboolean open_own_pool_for(virConnectPtr conn, const char *path, FerryDirPool *p, GError **error)
+{
+    g_autofree char *dir = g_path_get_dirname(path);
+    if (!ferry_plain_absolute_path(path))
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT,
+                               "the disk image path \"%s\" is not a plain absolute path (no \".\", \"..\" or "
+                               "empty parts): name the image by its real path first", path);
+    if (!find_own_pool(conn, dir, p, error))
+        return FALSE;
+    if (!p->pool)
+        return ferry_error_set(error, FERRY_ERROR_UNSUPPORTED,
+                               "%s is in no storage pool of the target host (virt-ferry creates disk images only "
+                               "in a host's own dir, fs or netfs pools): define one over %s there (virsh "
+                               "pool-define-as), or move the disk into a pool first (virt-ferry move-disk)",
+                               path, dir);
+    return start_pool(p, dir, error);
 }
 
 gboolean ferry_peer_create_volume(virConnectPtr conn, const char *path, guint64 capacity, const char *format,
                                   GError **error)
 {
-    g_autofree char *dir = g_path_get_dirname(path);
     g_autofree char *base = g_path_get_basename(path);
     g_auto(FerryDirPool) p = { 0 };
-    if (!ferry_dir_pool_open(conn, dir, &p, error))
+    if (!open_own_pool_for(conn, path, &p, error))
         return FALSE;
     if (virStoragePoolRefresh(p.pool, 0) < 0)
         virResetLastError();

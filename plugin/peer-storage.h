@@ -26,8 +26,14 @@ gboolean ferry_dir_pool_open(virConnectPtr conn, const char *dir, FerryDirPool *
  * be listed). */
 GPtrArray *ferry_dir_pool_paths(virConnectPtr conn);
 
-/* Creates the image @path (@format "qcow2" or "raw", @capacity bytes) on @conn's host.
- * Busy when a file is there already (it is never overwritten). */
+/* Whether @path is absolute with no ".", ".." or empty part and no control character:
+ * what it names is where it ends, whatever links the host has. */
+gboolean ferry_plain_absolute_path(const char *path);
+
+/* Creates the image @path (@format "qcow2" or "raw", @capacity bytes) on @conn's host, only
+ * in one of that host's own (persistent) dir, fs or netfs pools: Unsupported elsewhere,
+ * InvalidArgument for a path that is not plain. Busy when a file is there already (it is
+ * never overwritten). */
 gboolean ferry_peer_create_volume(virConnectPtr conn, const char *path, guint64 capacity, const char *format,
                                   GError **error);
 

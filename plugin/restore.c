@@ -483,22 +483,6 @@ static gboolean owned_by_replaced(Restore *r, const char *path)
     return g_strcmp0(ferry_domxml_nvram(def), path) == 0;
 }
 
-/* An absolute path without ".", ".." or empty components, control characters or a trailing
- * slash: what the archive job records. Anything else in a manifest was put there by hand. */
-static gboolean plain_absolute_path(const char *path)
-{
-    if (!g_path_is_absolute(path) || g_str_has_suffix(path, "/"))
-        return FALSE;
-    for (const char *c = path; *c; c++)
-        if (g_ascii_iscntrl(*c))
-            return FALSE;
-    g_auto(GStrv) parts = g_strsplit(path + 1, "/", -1);
-    for (char **p = parts; *p; p++)
-        if (!**p || g_str_equal(*p, ".") || g_str_equal(*p, ".."))
-            return FALSE;
-    return TRUE;
-}
-
 static void add_writable_dir(GPtrArray *dirs, const char *dir)
 {
     char *real = realpath(dir, NULL);
@@ -543,7 +527,7 @@ static gboolean in_writable_dir(Restore *r, const char *path)
  * job never writes is refused: the manifest was tampered with. */
 static Placement *place(Restore *r, const FerryManifestFile *f, const char *fallback_dir, GError **error)
 {
-    if (f->source && !plain_absolute_path(f->source)) {
+    if (f->source && !ferry_plain_absolute_path(f->source)) {
         g_set_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT,
                     "archive %s: file %s names the path \"%s\", which no archive records (not a plain absolute "
                     "path): the manifest was altered; nothing is restored", r->call->id, f->path, f->source);

@@ -255,11 +255,13 @@ static gboolean on_burst_end(gpointer data)
     guint held = notify_burst_flush(&desktop->burst);
     g_autoptr(GPtrArray) items = g_steal_pointer(&desktop->held);
     desktop->held = g_ptr_array_new_with_free_func((GDestroyNotify)held_free);
-    if (held == 1) {
-        Held *h = items->pdata[0];
-        g_autoptr(NotifySlot) own = h->slot ? NULL : notify_slot_new(NULL, NULL);
-        send_message(desktop, h->slot ? h->slot : own, g_steal_pointer(&h->message));
-    } else if (held > 1) {
+    if (!notify_burst_is_summary(held)) {
+        for (guint i = 0; i < items->len; i++) {
+            Held *h = items->pdata[i];
+            g_autoptr(NotifySlot) own = h->slot ? NULL : notify_slot_new(NULL, NULL);
+            send_message(desktop, h->slot ? h->slot : own, g_steal_pointer(&h->message));
+        }
+    } else {
         g_autoptr(GPtrArray) messages = g_ptr_array_new();
         /* The host in the summary when all came from one. */
         const char *host = ((Held *)items->pdata[0])->host;

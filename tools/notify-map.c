@@ -311,11 +311,12 @@ NotifyMessage *notify_map_job(const NotifyJob *job, const char *host, gint64 now
 
 /* ------------------------------------------------------------------ domains and the host */
 
-/* The reasons a domain has while it leaves by migration, before it is undefined here. */
+/* The reasons a domain has while it leaves by migration, before it is undefined here
+ * (shutoff:migrated is not one: it was news of its own, and the undefine after it is not). */
 static gboolean leaving_by_migration(const char *reason)
 {
-    return g_strcmp0(reason, "shutoff:migrated") == 0 || g_strcmp0(reason, "paused:migration") == 0 ||
-           g_strcmp0(reason, "paused:postcopy") == 0 || g_strcmp0(reason, "running:postcopy") == 0;
+    return g_strcmp0(reason, "paused:migration") == 0 || g_strcmp0(reason, "paused:postcopy") == 0 ||
+           g_strcmp0(reason, "running:postcopy") == 0;
 }
 
 NotifyMessage *notify_map_domain_state(const char *name, const char *state, const char *reason, const char *previous,
@@ -534,4 +535,9 @@ guint notify_burst_flush(NotifyBurst *burst)
     /* While a burst goes on, the next window holds from its start: one summary a second. */
     burst->window_start = held ? notify_burst_deadline(burst) : 0;
     return held;
+}
+
+gboolean notify_burst_is_summary(guint held)
+{
+    return held > NOTIFY_BURST_SINGLES;
 }

@@ -15,8 +15,10 @@ G_BEGIN_DECLS
 #define NOTIFY_UPDATE_INTERVAL_USEC G_USEC_PER_SEC
 /* One-shot notifications (a job's end, a domain or host event): the first of a window goes
  * out at once; what follows within the window is held and, at its end, given as one summary
- * (or as itself when it is alone). */
+ * when it is a burst (more than NOTIFY_BURST_SINGLES), else each as itself: one migration's
+ * end and its domain's leaving are two notifications, not a summary that hides them. */
 #define NOTIFY_BURST_WINDOW_USEC G_USEC_PER_SEC
+#define NOTIFY_BURST_SINGLES 3
 /* Lines a summary lists before "and N more". */
 #define NOTIFY_SUMMARY_LINES 8
 
@@ -110,8 +112,9 @@ typedef struct {
 } NotifyBurst;
 gboolean notify_burst_admit(NotifyBurst *burst, gint64 now_usec);
 gint64 notify_burst_deadline(const NotifyBurst *burst);
-/* Ends the window; returns how many were held. 0: nothing; 1: show it as itself; more: a
- * summary. */
+/* Ends the window; returns how many were held. */
 guint notify_burst_flush(NotifyBurst *burst);
+/* Whether @held notifications of a window go out as one summary. */
+gboolean notify_burst_is_summary(guint held);
 
 G_END_DECLS

@@ -12,6 +12,7 @@
 #include "ferry-error.h"
 #include "libvirt-autoptr.h"
 #include "migrate-check.h"
+#include "peer-storage.h"
 #include "policy.h"
 
 #include <glib/gstdio.h>
@@ -454,6 +455,50 @@ static void test_storage_shared(Fixture *f, gconstpointer data)
     g_assert_error(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT);
 }
 
+/* ------------------------------------------------------------------ images created on a host */
+
+static void assert_create_refused(virConnectPtr conn, const char *path, FerryErrorCode code)
+{
+    g_autoptr(GError) error = NULL;
+    int before = n_pools(conn);
+    g_assert_false(ferry_peer_create_volume(conn, path, 1 << 20, "raw", &error));
+    g_assert_error(error, FERRY_ERROR, code);
+    g_assert_cmpint(n_pools(conn), ==, before);
+}
+
+/* A storage migration's images are created only in the host's own pools: a definition that
+ * names any other path (a peer's, when a domain comes back) does not make root write there. */
+static void test_create_volume_confined(Fixture *f, gconstpointer data)
+{
+    g_autoptr(GError) error = NULL;
+    g_autofree char *inside = g_build_filename(f->images, "new.img", NULL);
+    g_assert_true(ferry_peer_create_volume(f->src, inside, 1 << 20, "qcow2", &error));
+    g_assert_no_error(error);
+    g_autoptr(virStoragePool) pool = virStoragePoolLookupByName(f->src, "images");
+    g_autoptr(virStorageVol) vol = virStorageVolLookupByName(pool, "new.img");
+    g_assert_nonnull(vol);
+
+    assert_create_refused(f->src, inside, FERRY_ERROR_BUSY);
+    assert_create_refused(f->src, "/etc/virt-ferry-evil.img", FERRY_ERROR_UNSUPPORTED);
+    g_autofree char *dotdot = g_strdup_printf("%s/../evil.img", f->images);
+    assert_create_refused(f->src, dotdot, FERRY_ERROR_INVALID_ARGUMENT);
+    g_autofree char *dot = g_strdup_printf("%s/./evil.img", f->images);
+    assert_create_refused(f->src, dot, FERRY_ERROR_INVALID_ARGUMENT);
+    assert_create_refused(f->src, "relative/evil.img", FERRY_ERROR_INVALID_ARGUMENT);
+
+    /* A transient pool (another job's view of a directory) is not the host's word. */
+    g_autofree char *other = g_build_filename(f->dir, "elsewhere", NULL);
+    g_assert_cmpint(g_mkdir(other, 0700), ==, 0);
+    g_autofree char *xml = g_strdup_printf("<pool type='dir'><name>virt-ferry-view</name><target><path>%s</path>"
+                                           "</target></pool>", other);
+    g_autoptr(virStoragePool) view = virStoragePoolCreateXML(f->src, xml, 0);
+    g_assert_nonnull(view);
+    g_autofree char *in_view = g_build_filename(other, "evil.img", NULL);
+    assert_create_refused(f->src, in_view, FERRY_ERROR_UNSUPPORTED);
+    g_assert_cmpint(virStoragePoolDestroy(view), ==, 0);
+    g_assert_cmpint(g_rmdir(other), ==, 0);
+}
+
 /* ------------------------------------------------------------------ blockers */
 
 static void set_no_migrate(virDomainPtr dom, gboolean on)
@@ -574,6 +619,7 @@ int main(int argc, char **argv)
     g_test_add("/migrate-check/memory", Fixture, NULL, setup, test_memory, teardown);
     g_test_add("/migrate-check/disk-space", Fixture, NULL, setup, test_disk_space, teardown);
     g_test_add("/migrate-check/storage-shared", Fixture, NULL, setup, test_storage_shared, teardown);
+    g_test_add("/migrate-check/create-volume-confined", Fixture, NULL, setup, test_create_volume_confined, teardown);
     g_test_add("/migrate-check/blockers", Fixture, NULL, setup, test_blockers, teardown);
     g_test_add("/migrate-check/migrate-check", Fixture, NULL, setup, test_migrate_check, teardown);
     return g_test_run();
