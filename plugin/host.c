@@ -51,6 +51,7 @@ struct _FerryHost {
     FerryJobs *jobs;
     FerryEvacuations *evacuations; /* PlanEvacuation, Evacuate */
     gboolean recovery_done;
+    GStrv recovering;       /* the domains held while the journal's recovery runs */
     guint archives_timer;
 
     /* The network map keeper: one write at a time, one more if asked meanwhile. */
@@ -623,17 +624,31 @@ static void recover_in_thread(GTask *task, gpointer source, gpointer data, GCanc
     g_task_return_boolean(task, TRUE);
 }
 
-static void recovered(GObject *source, GAsyncResult *res, gpointer data)
+static void release_recovering(FerryHost *host)
 {
-    refresh_archives(data);
+    for (char **u = host->recovering; u && *u; u++)
+        ferry_jobs_release(host->jobs, *u);
+    g_clear_pointer(&host->recovering, g_strfreev);
 }
 
-/* Once per process: later journal entries belong to jobs running here. */
+static void recovered(GObject *source, GAsyncResult *res, gpointer data)
+{
+    FerryHost *host = data;
+    release_recovering(host);
+    refresh_archives(host);
+}
+
+/* Once per process: later journal entries belong to jobs running here. Until it is done,
+ * the domains it settles are held: an Evacuate or Migrate meanwhile would race the
+ * recovery's own destroy, resume or undefine (Busy, or the plan's verdict busy). */
 static void recover_once(FerryHost *host)
 {
     if (host->recovery_done)
         return;
     host->recovery_done = TRUE;
+    host->recovering = ferry_recover_domains(host->config);
+    for (char **u = host->recovering; *u; u++)
+        ferry_jobs_hold(host->jobs, *u, NULL); /* a repeat is held already */
     g_autoptr(GTask) task = g_task_new(NULL, NULL, recovered, host);
     g_task_set_task_data(task, ferry_config_ref(host->config), (GDestroyNotify)ferry_config_unref);
     g_task_run_in_thread(task, recover_in_thread);
@@ -763,6 +778,7 @@ void ferry_host_free(FerryHost *host)
     /* Waits for a plan being read (bounded by [evacuation] peer-timeout=). */
     g_clear_pointer(&host->evacuations, ferry_evacuations_free);
     g_clear_pointer(&host->jobs, ferry_jobs_free);
+    g_strfreev(host->recovering);
     ferry_inventory_free(host->inventory);
     ferry_health_free(host->health);
     ferry_config_unref(host->config);

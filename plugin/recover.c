@@ -8,15 +8,33 @@
 #include "restore.h"
 #include "restore-once.h"
 
-/* One row per job kind that journals its steps. */
+/* One row per job kind that journals its steps, with the journal key naming the domains
+ * its recovery may act on. */
 static const struct {
     FerryJobKind kind;
     void (*recover)(const FerryConfig *config, virConnectPtr conn, FerryJournal *journal);
+    const char *domains_key; /* a list */
 } recoveries[] = {
-    { FERRY_JOB_ARCHIVE, ferry_archive_recover_journal },
-    { FERRY_JOB_RESTORE, ferry_restore_recover_journal },
-    { FERRY_JOB_EVACUATE, ferry_evacuation_recover_journal },
+    { FERRY_JOB_ARCHIVE, ferry_archive_recover_journal, "domain" },
+    { FERRY_JOB_RESTORE, ferry_restore_recover_journal, "defined" },
+    { FERRY_JOB_EVACUATE, ferry_evacuation_recover_journal, "domains" },
 };
+
+GStrv ferry_recover_domains(const FerryConfig *config)
+{
+    g_autoptr(GPtrArray) entries = ferry_journal_load_all(config->state_dir);
+    g_autoptr(GStrvBuilder) b = g_strv_builder_new();
+    for (guint i = 0; i < entries->len; i++) {
+        FerryJournal *j = g_ptr_array_index(entries, i);
+        for (gsize k = 0; k < G_N_ELEMENTS(recoveries); k++) {
+            if (!g_str_equal(ferry_journal_kind(j), ferry_job_kind_name(recoveries[k].kind)))
+                continue;
+            g_auto(GStrv) uuids = ferry_journal_get_list(j, recoveries[k].domains_key);
+            g_strv_builder_addv(b, (const char **)uuids);
+        }
+    }
+    return g_strv_builder_end(b);
+}
 
 static void recover_entry(const FerryConfig *config, virConnectPtr conn, FerryJournal *j)
 {

@@ -12,4 +12,8 @@ G_BEGIN_DECLS
  * it in a thread, once, when libvirtd is first reachable. */
 void ferry_recover_journal(const FerryConfig *config);
 
+/* The UUIDs of the domains the journal's entries name (repeats possible): held while their
+ * recovery runs, so that no new job acts on a domain whose last move is not settled. */
+GStrv ferry_recover_domains(const FerryConfig *config);
+
 G_END_DECLS

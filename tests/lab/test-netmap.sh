@@ -158,7 +158,6 @@ filtering=$(on beta cat /sys/class/net/br0/bridge/vlan_filtering 2> /dev/null)
 tap_diag "br0 on beta filters VLANs: ${filtering:-no (the kernel cannot)}"
 tap_dev() { on "$1" virsh domiflist "$2" | awk 'NR > 2 && $1 { print $1; exit }'; }
 port_vlans() { on "$1" bridge vlan show dev "$(tap_dev "$1" "$2")" | tail -n +2 | tr -s ' \t' ' '; }
-type tap_skip > /dev/null 2>&1 || tap_skip() { TAP_N=$((TAP_N + 1)); echo "ok $TAP_N - $1 # SKIP $2"; }
 standard_row() { # ROW WIRE-CHECK: a restore onto brnet, on the wire or refused
     local row=$1 before_pg
     before_pg=$(portgroups beta brnet)

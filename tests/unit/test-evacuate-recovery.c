@@ -205,12 +205,32 @@ static void test_recover_kept(Fixture *f, gconstpointer data)
     virConnectClose(conn);
 }
 
+/* What the recovery holds while it runs: every domain an entry names, whatever its kind. */
+static void test_recover_domains(Fixture *f, gconstpointer data)
+{
+    g_auto(GStrv) none = ferry_recover_domains(f->config);
+    g_assert_cmpuint(g_strv_length(none), ==, 0);
+    write_journal(f);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(FerryJournal) archive = ferry_journal_create(f->dir, "archive", "7", &error);
+    g_assert_no_error(error);
+    ferry_journal_set(archive, "domain", "00000000-0000-0000-0000-00000000000a");
+    g_assert_true(ferry_journal_commit(archive, &error));
+    g_auto(GStrv) held = ferry_recover_domains(f->config);
+    g_assert_cmpuint(g_strv_length(held), ==, 4);
+    g_assert_true(g_strv_contains((const char *const *)held, TEST_UUID));
+    g_assert_true(g_strv_contains((const char *const *)held, "00000000-0000-0000-0000-000000000003"));
+    g_assert_true(g_strv_contains((const char *const *)held, "00000000-0000-0000-0000-00000000000a"));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/evacuate-recovery/resolve", test_resolve);
     g_test_add_func("/evacuate-recovery/dependents", test_dependents);
     g_test_add("/evacuate-recovery/recover-here", Fixture, NULL, fixture_set_up, test_recover_here, fixture_tear_down);
+    g_test_add("/evacuate-recovery/recover-domains", Fixture, NULL, fixture_set_up, test_recover_domains,
+               fixture_tear_down);
     g_test_add("/evacuate-recovery/recover-kept", Fixture, NULL, fixture_set_up, test_recover_kept, fixture_tear_down);
     return g_test_run();
 }
