@@ -591,11 +591,14 @@ static gpointer move_thread(gpointer data)
     FerryMigrateOptions options = { 0 };
     FerryMigrateReport report = { move_data, move_message, t };
     g_autoptr(GError) error = NULL;
+    FerryMethod used = m->row->method;
     gboolean ok = journal_phase(r, m, FERRY_EVAC_MOVING, NULL, &error) &&
                   ferry_migrate_run(t->job, r->config, m->uuid, m->row->domain, m->peer_uri, m->methods, &options,
-                                    &report, &error);
+                                    &report, &used, &error);
     journal_ended(r, m, ok, error);
-    if (ok && m->restarts && r->call->options.reboot_dependents)
+    /* The method that succeeded decides, not the plan's: a live method that fell back to
+     * move restarted the domain all the same. */
+    if (ok && m->running && !ferry_method_is_live(used) && r->call->options.reboot_dependents)
         reboot_dependents(r, m, t->job); /* before its end lets the domains that wait for it go */
     g_mutex_lock(&r->lock);
     m->ended = TRUE;

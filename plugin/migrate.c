@@ -105,6 +105,7 @@ typedef struct {
     guint64 memory_bytes;
     gint64 started;
     const FerryMigrateReport *report; /* NULL: data and message are the job's own */
+    FerryMethod used;        /* the method that succeeded */
 } Migrate;
 
 /* Inside an evacuation many domains move under one job: their data and messages go to the
@@ -842,6 +843,7 @@ static gboolean try_methods(Migrate *m, GError **error)
         } else if (phase(m, "checks", name) && ferry_migrate_check(m->src, m->dst, m->dom, method, NULL, &last) &&
                    phase(m, "preparing", name) && run_method(m, method, &last)) {
             ferry_job_add_step(m->job, m->call->name, name, m->call->peer_uri, "succeeded");
+            m->used = method;
             if (!m->report)
                 ferry_job_set_result(m->job, m->call->peer_uri);
             report_message(m, "%s runs on %s (%s)", m->call->name, m->call->peer_uri, name);
@@ -920,13 +922,15 @@ static MigrateCall *migrate_call_new(FerryConfig *config, const char *domain_uui
 
 gboolean ferry_migrate_run(FerryJob *job, FerryConfig *config, const char *domain_uuid, const char *domain_name,
                            const char *peer_uri, GArray *methods, const FerryMigrateOptions *options,
-                           const FerryMigrateReport *report, GError **error)
+                           const FerryMigrateReport *report, FerryMethod *used, GError **error)
 {
     if (!check_options(options, error) || !methods_available(methods, error))
         return FALSE;
     MigrateCall *c = migrate_call_new(config, domain_uuid, domain_name, peer_uri, methods, options);
     Migrate m = { .job = job, .call = c, .started = g_get_monotonic_time(), .report = report };
     gboolean ok = connect_hosts(&m, error) && check_auto_converge(&m, error) && try_methods(&m, error);
+    if (ok && used)
+        *used = m.used;
     migrate_clear(&m);
     migrate_call_free(c);
     return ok;

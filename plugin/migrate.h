@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "job.h"
+#include "migrate-check.h"
 #include "domxml.h"
 #include "netmap.h"
 
@@ -58,11 +59,11 @@ typedef struct {
 } FerryMigrateReport;
 
 /* The engine of ferry_migrate_start's job, run in @job's own thread for one domain: tries
- * @methods (FerryMethod, canonical order) in turn, with the same checks and fallback. The
- * caller holds the domain (ferry_jobs_hold). */
+ * @methods (FerryMethod, canonical order) in turn, with the same checks and fallback; @used
+ * (may be NULL) tells which one succeeded. The caller holds the domain (ferry_jobs_hold). */
 gboolean ferry_migrate_run(FerryJob *job, FerryConfig *config, const char *domain_uuid, const char *domain_name,
                            const char *peer_uri, GArray *methods, const FerryMigrateOptions *options,
-                           const FerryMigrateReport *report, GError **error);
+                           const FerryMigrateReport *report, FerryMethod *used, GError **error);
 
 /* The images a storage migration of @dom (on its host) needs on @dst: each file-backed,
  * writable, unshared disk created at the same path (a Step "disk" each, saying "created
