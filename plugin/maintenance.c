@@ -256,6 +256,11 @@ static gboolean bring_back_one(FerryJob *job, virConnectPtr here, virConnectPtr 
     g_autofree char *why = NULL;
     if (!ferry_storage_shared(peer, peer, xml, &shared, &why, error))
         return FALSE;
+    /* The checks of the engine's own moves: memory, disk space, CPU, versions, blockers. A
+     * domain that no longer fits here stays on its peer, said in its step. */
+    if (!ferry_migrate_check(peer, here, dom, shared ? FERRY_METHOD_MIGRATION : FERRY_METHOD_STORAGE_MIGRATION, NULL,
+                             error))
+        return FALSE;
     BackRun r = { .dom = dom, .here = here,
                   .flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE |
                            VIR_MIGRATE_ABORT_ON_ERROR };
