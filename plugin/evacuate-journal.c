@@ -7,6 +7,7 @@
 #include "job.h"
 #include "libvirt-autoptr.h"
 #include "libvirt-open.h"
+#include "migrate.h"
 
 #include <libvirt/virterror.h>
 
@@ -54,6 +55,13 @@ gboolean ferry_evacuation_journal_phase(FerryJournal *j, const char *uuid, const
 {
     set_field(j, uuid, "phase", phase);
     set_field(j, uuid, "failure", failure);
+    return ferry_journal_commit(j, error);
+}
+
+gboolean ferry_evacuation_journal_image(FerryJournal *j, const char *uuid, const char *path, GError **error)
+{
+    g_autofree char *k = key(uuid, "created");
+    ferry_journal_append(j, k, path);
     return ferry_journal_commit(j, error);
 }
 
@@ -152,10 +160,10 @@ static int undefine(virDomainPtr dom)
     return virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA);
 }
 
-/* Carries @actions out; what was done, for the log ("destroyed on beta, resumed on here"). */
-static char *apply(guint actions, Side *here, Side *there, const char *name, const char *target)
+/* Carries @actions out; what was done goes to @done, for the log ("destroyed on beta,
+ * resumed on this host"). */
+static void apply(guint actions, Side *here, Side *there, const char *name, const char *target, GString *done)
 {
-    g_autoptr(GString) done = g_string_new(NULL);
     if (actions & FERRY_EVAC_DESTROY_THERE)
         act(virDomainDestroy(there->dom), done, "destroyed", name, target);
     if (actions & FERRY_EVAC_UNDEFINE_THERE)
@@ -172,7 +180,6 @@ static char *apply(guint actions, Side *here, Side *there, const char *name, con
         act(virDomainResume(there->dom), done, "resumed", name, target);
     if (actions & FERRY_EVAC_START_THERE)
         act(virDomainCreate(there->dom), done, "started", name, target);
-    return g_string_free(g_steal_pointer(&done), FALSE);
 }
 
 typedef struct {
@@ -221,10 +228,26 @@ static const char *where_text(FerryEvacWhere where)
     }
 }
 
+/* The images the cut-short move had created on its target, whose domain stays here: the
+ * target's copies of its disks, partial and of no use. Only those it created (never a file
+ * that was there before: creating one fails then). */
+static void remove_copies(virConnectPtr target_conn, GPtrArray *images, GString *done, const char *name,
+                          const char *target)
+{
+    if (!images->len)
+        return;
+    if (ferry_migrate_remove_images(target_conn, images, FALSE))
+        g_string_append_printf(done, "%sremoved %u partial disk copies on %s", done->len ? ", " : "", images->len,
+                               target);
+    else
+        g_warning("recovering the evacuation of %s: the partial disk copies it made on %s could not all be removed "
+                  "(the log names them): remove them by hand", name, target);
+}
+
 /* A move under way at the kill: settled. FALSE: its target cannot be read and the domain does
  * not run here, so the entry stays for the next start. */
 static gboolean settle(Recovery *rc, const char *uuid, const char *name, const char *target, const char *uri,
-                       gboolean was_running)
+                       gboolean was_running, GPtrArray *images)
 {
     g_auto(Side) here = { 0 }, there = { 0 };
     const char *why = NULL;
@@ -237,12 +260,15 @@ static gboolean settle(Recovery *rc, const char *uuid, const char *name, const c
         return FALSE;
     }
     FerryEvacResolution r = ferry_evacuation_resolve(&here.side, &there.side, was_running);
-    g_autofree char *done = apply(r.actions, &here, &there, name, target);
+    g_autoptr(GString) done = g_string_new(NULL);
+    apply(r.actions, &here, &there, name, target, done);
+    if (r.where == FERRY_EVAC_RUNS_HERE && conn)
+        remove_copies(conn, images, done, name, target);
     GLogLevelFlags level = r.where == FERRY_EVAC_RUNS_HERE || r.where == FERRY_EVAC_RUNS_THERE ? G_LOG_LEVEL_MESSAGE
                                                                                              : G_LOG_LEVEL_CRITICAL;
-    g_log(G_LOG_DOMAIN, level, "recovered evacuation %s: %s was moving to %s when virt-ferryd stopped: %s%s%s%s%s", rc->id, name, target,
-        where_text(r.where), *done ? " (" : "", done, *done ? ")" : "",
-        conn ? "" : "; its target cannot be reached to check that no copy is left there");
+    g_log(G_LOG_DOMAIN, level, "recovered evacuation %s: %s was moving to %s when virt-ferryd stopped: %s%s%s%s%s",
+          rc->id, name, target, where_text(r.where), done->len ? " (" : "", done->str, done->len ? ")" : "",
+          conn ? "" : "; its target cannot be reached to check that no copy is left there");
     rc->settled++;
     return TRUE;
 }
@@ -257,8 +283,14 @@ static gboolean recover_domain(Recovery *rc, FerryJournal *j, const char *uuid)
         g_warning("recovered evacuation %s: domain %s has an incomplete journal record; left alone", rc->id, uuid);
         return TRUE;
     }
-    if (g_str_equal(phase, FERRY_EVAC_MOVING))
-        return settle(rc, uuid, name, target, uri, g_strcmp0(running, "true") == 0);
+    if (g_str_equal(phase, FERRY_EVAC_MOVING)) {
+        g_autofree char *images_key = key(uuid, "created");
+        g_auto(GStrv) created = ferry_journal_get_list(j, images_key);
+        g_autoptr(GPtrArray) images = g_ptr_array_new_with_free_func(g_free);
+        for (char **p = created; *p; p++)
+            g_ptr_array_add(images, g_strdup(*p));
+        return settle(rc, uuid, name, target, uri, g_strcmp0(running, "true") == 0, images);
+    }
     if (g_str_equal(phase, FERRY_EVAC_MOVED)) {
         rc->moved++;
         g_message("recovered evacuation %s: %s had moved to %s (%s)", rc->id, name, target, method);

@@ -28,6 +28,10 @@ void ferry_evacuation_journal_queue(FerryJournal *journal, const char *uuid, con
 gboolean ferry_evacuation_journal_phase(FerryJournal *journal, const char *uuid, const char *phase,
                                         const char *failure, GError **error);
 
+/* Records, durably, an image a move created on its target: a move cut short by a kill has
+ * it removed there when the domain stays here. */
+gboolean ferry_evacuation_journal_image(FerryJournal *journal, const char *uuid, const char *path, GError **error);
+
 /* ---- settling a move that was under way: a pure decision over what each host's libvirt says */
 
 typedef struct {

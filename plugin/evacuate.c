@@ -513,6 +513,18 @@ static void move_message(gpointer data, const char *message)
     ferry_job_set_message(t->job, "%s: %s", t->move->row->domain, message);
 }
 
+static void move_image_created(gpointer data, const char *path)
+{
+    MoveThread *t = data;
+    Run *r = t->move->run;
+    g_autoptr(GError) error = NULL;
+    g_mutex_lock(&r->journal_lock);
+    if (!ferry_evacuation_journal_image(r->journal, t->move->uuid, path, &error))
+        g_warning("evacuation of %s: %s (a kill now would leave %s on %s)", t->move->row->domain, error->message,
+                  path, t->move->row->target);
+    g_mutex_unlock(&r->journal_lock);
+}
+
 /* The domains whose own restarting move has yet to start: restarted anyway, after this one. */
 static GStrv restarted_later(Run *r)
 {
@@ -589,7 +601,7 @@ static gpointer move_thread(gpointer data)
     Move *m = t->move;
     Run *r = m->run;
     FerryMigrateOptions options = { 0 };
-    FerryMigrateReport report = { move_data, move_message, t };
+    FerryMigrateReport report = { move_data, move_message, t, move_image_created };
     g_autoptr(GError) error = NULL;
     FerryMethod used = m->row->method;
     gboolean ok = journal_phase(r, m, FERRY_EVAC_MOVING, NULL, &error) &&

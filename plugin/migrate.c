@@ -120,6 +120,12 @@ static void report_data(Migrate *m, guint64 total, guint64 remaining)
     ferry_job_set_progress(m->job, total ? 1.0 - (double)remaining / (double)total : 0.0);
 }
 
+static void report_images(Migrate *m, GPtrArray *created, guint from)
+{
+    for (guint i = from; m->report && m->report->image_created && i < created->len; i++)
+        m->report->image_created(m->report->user_data, g_ptr_array_index(created, i));
+}
+
 static void report_message(Migrate *m, const char *format, ...) G_GNUC_PRINTF(2, 3);
 static void report_message(Migrate *m, const char *format, ...)
 {
@@ -290,7 +296,10 @@ gboolean ferry_migrate_create_disks(FerryJob *job, const char *name, virDomainPt
 
 static gboolean create_target_disks(Migrate *m, GPtrArray *created, GError **error)
 {
-    return ferry_migrate_create_disks(m->job, m->call->name, m->dom, m->dst, "on the peer", created, error);
+    guint before = created->len;
+    gboolean ok = ferry_migrate_create_disks(m->job, m->call->name, m->dom, m->dst, "on the peer", created, error);
+    report_images(m, created, before);
+    return ok;
 }
 
 static virStorageVolPtr volume_at(virConnectPtr conn, const char *path, FerryDirPool *pool, GError **error)
@@ -743,6 +752,7 @@ static gboolean copy_disks(Migrate *m, Move *mv, GError **error)
         if (!ferry_peer_create_volume(m->dst, path, (guint64)st.st_size, "raw", error))
             return FALSE;
         g_ptr_array_add(mv->created, g_strdup(path));
+        report_images(m, mv->created, mv->created->len - 1);
         report_message(m, "copying %s to %s", path, m->call->peer_uri);
         if (!stream_disk(m, mv, path, error))
             return FALSE;

@@ -56,6 +56,9 @@ typedef struct {
     void (*data)(gpointer user_data, guint64 total, guint64 remaining);
     void (*message)(gpointer user_data, const char *message);
     gpointer user_data;
+    /* An image created on the target (a storage migration's or a move's copy), before any
+     * byte goes into it; NULL: not asked. */
+    void (*image_created)(gpointer user_data, const char *path);
 } FerryMigrateReport;
 
 /* The engine of ferry_migrate_start's job, run in @job's own thread for one domain: tries

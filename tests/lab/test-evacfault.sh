@@ -11,7 +11,8 @@
 #     the job fails by D4 naming the guests that stayed;
 # (3) reboot_dependents: db moves off alpha by `move` (restarted), app on beta depends on it
 #     and is rebooted (a step, a new boot), fix2 on beta depends on it under its own
-#     maintenance mark and is not (a step saying so, the same boot).
+#     maintenance mark and is not (a step saying so, the same boot);
+# (4) virt-ferryd killed while a move copies a disk: the partial copy on the target goes.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/tap.sh"
@@ -190,5 +191,38 @@ tap_ok "(3) and booted again on beta" wait_for 120 booted_anew beta app "$app_bo
 tap_ok "(3) fix2, under its own maintenance mark, has a step saying it was skipped" \
     grep -q "('fix2', 'reboot', 'beta', 'skipped: depends on db, but is under maintenance')" <<< "$steps"
 tap_ok "(3) and kept running without a reboot" kept_running beta fix2 "$fix2_boot"
+
+# ------------------------------------------------------------------ (4) a copy cut short
+# virt-ferryd killed while a move streams a 768 MiB disk to its target: once restarted, the
+# guest runs exactly once, and when it stays on alpha the partial copy on the target is gone.
+"$LAB" guest alpha cut --mem 96 --disk 1024 >&2 || tap_bail "guest cut"
+on alpha virsh -q destroy cut > /dev/null
+on alpha qemu-io -f qcow2 -c "write -P 0x5a 0 768M" /var/lib/libvirt/images/cut.qcow2 > /dev/null ||
+    tap_bail "cannot fill cut's disk"
+on alpha virsh -q start cut > /dev/null
+copying() { local j; j=$(evac_journal); [ -n "$j" ] && grep -q '\.created=' "$j"; }
+log_before=$(wc -l < "$LOG")
+job=$(on alpha gdbus call --system -d $BUS -o $ROOT -m $MANAGER.Evacuate "['move']" "{}" 2>&1 |
+    sed -e "s/^(objectpath '\(.*\)',)$/\1/")
+tap_ok "(4) Evacuate by move returns a job" grep -q '^/org/virtferry/Ferry1/job/' <<< "$job"
+tap_ok "(4) virt-ferryd on alpha is killed (-9) while the move copies cut's disk" \
+    kill_when alpha "$(ferryd_pid alpha)" 300 copying
+cp "$(evac_journal)" "$SAVED" 2> /dev/null
+to=$(journal_field "$SAVED" cut target)
+tap_diag "journal at the kill: $(grep -E '\.(name|target|phase|created)=' "$SAVED" | sed 's/^[0-9a-f-]*\.//' | tr '\n' ' ')"
+"$LAB" ferryd alpha start >&2 || tap_bail "virt-ferryd on alpha does not start again"
+tap_ok "(4) after the restart, its journal is settled" wait_for 600 journal_gone
+tap_diag "log: $(tail -n +$((log_before + 1)) "$LOG" | grep -a 'recovered evacuation' | tr '\n' '|')"
+where=$(runs_on cut)
+tap_ok "(4) cut runs exactly once, on alpha or ${to:-its target} ($where)" \
+    bash -c '[ "$1" = alpha ] || { [ -n "$2" ] && [ "$1" = "$2" ]; }' _ "$where" "$to"
+if [ "$where" = alpha ] && [ -n "$to" ]; then
+    tap_ok "(4) the partial copy of cut's disk on $to is removed" on "$to" test ! -e /var/lib/libvirt/images/cut.qcow2
+    tap_ok "(4) the log says so" grep -qa "cut was moving to $to when virt-ferryd stopped: it stays on this host (.*removed 1 partial disk copies on $to" \
+        <(tail -n +$((log_before + 1)) "$LOG")
+else
+    tap_skip "(4) the partial copy of cut's disk on the target is removed" "the move had finished (cut runs on $where)"
+    tap_skip "(4) the log says so" "the move had finished"
+fi
 
 tap_done
