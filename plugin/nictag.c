@@ -108,7 +108,11 @@ static gboolean take_away(virDomainPtr dom, xmlDocPtr doc, xmlNodePtr nic, GErro
     return FALSE;
 }
 
-gboolean ferry_nic_tag_hotplugged(virDomainPtr dom, const char *alias, const char *networks_dir, GError **error)
+/* Blocking: the device @alias of running domain @dom, if it is a NIC on a standard switch
+ * whose portgroup declares a VLAN, put on that VLAN. TRUE when done or when there is nothing
+ * to do. When the tagging fails the NIC's link is cut and the NIC unplugged (live), and
+ * FALSE says why and what became of the NIC. */
+static gboolean tag_hotplugged(virDomainPtr dom, const char *alias, const char *networks_dir, GError **error)
 {
     const char *domain = virDomainGetName(dom);
     g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
@@ -171,7 +175,7 @@ static void tag_in_worker(GTask *task, gpointer source, gpointer data, GCancella
 {
     Added *a = data;
     g_autoptr(GError) error = NULL;
-    if (!ferry_nic_tag_hotplugged(a->dom, a->alias, a->networks_dir, &error))
+    if (!tag_hotplugged(a->dom, a->alias, a->networks_dir, &error))
         g_warning("%s", error->message);
     virResetLastError();
     g_task_return_boolean(task, TRUE);

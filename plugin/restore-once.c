@@ -57,7 +57,8 @@ static xmlNodePtr child_elem(xmlNodePtr parent, const char *name)
     return NULL;
 }
 
-char *ferry_libvirt_host_uuid(virConnectPtr conn, GError **error)
+/* This host's libvirt host UUID (capabilities), or NULL with libvirt's error. */
+static char *libvirt_host_uuid(virConnectPtr conn, GError **error)
 {
     g_autofree char *caps = virConnectGetCapabilities(conn);
     if (!caps) {
@@ -82,7 +83,7 @@ static void ask(virConnectPtr conn, const char *uuid, Answer *a)
 {
     g_autoptr(GError) error = NULL;
     a->hostname = virConnectGetHostname(conn);
-    a->host_uuid = ferry_libvirt_host_uuid(conn, &error);
+    a->host_uuid = libvirt_host_uuid(conn, &error);
     if (!a->hostname || !a->host_uuid) {
         a->error = g_strdup(error ? error->message : virGetLastErrorMessage());
         virResetLastError();
@@ -326,7 +327,7 @@ void ferry_restore_locks_sweep(const FerryConfig *config)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(virConnect) conn = ferry_libvirt_open(config->libvirt_uri, &error);
-    g_autofree char *host_uuid = conn ? ferry_libvirt_host_uuid(conn, &error) : NULL;
+    g_autofree char *host_uuid = conn ? libvirt_host_uuid(conn, &error) : NULL;
     if (!host_uuid) {
         g_warning("cannot look for restore locks this host left behind: %s", error->message);
         return;
