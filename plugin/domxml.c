@@ -1130,10 +1130,7 @@ char *ferry_archived_mark_to_xml(const char *archive_id, gint64 created_usec)
     g_snprintf(created, sizeof created, "%" G_GINT64_FORMAT, created_usec);
     set_prop(root, "created", created);
 
-    xmlBufferPtr buf = xmlBufferCreate();
-    xmlNodeDump(buf, doc, root, 0, 0);
-    char *xml = g_strdup((const char *)xmlBufferContent(buf));
-    xmlBufferFree(buf);
+    char *xml = ferry_xml_node_string(doc, root);
     xmlFreeDoc(doc);
     return xml;
 }

@@ -349,10 +349,7 @@ char *ferry_policy_to_xml(const FerryPolicy *p)
     if (p->maintenance)
         add_element(root, "maintenance", NULL, NULL);
 
-    xmlBufferPtr buf = xmlBufferCreate();
-    xmlNodeDump(buf, doc, root, 0, 0);
-    char *xml = g_strdup((const char *)xmlBufferContent(buf));
-    xmlBufferFree(buf);
+    char *xml = ferry_xml_node_string(doc, root);
     xmlFreeDoc(doc);
     return xml;
 }
