@@ -151,11 +151,12 @@ static gpointer ask_thread(gpointer data)
     g_mutex_lock(&s->mutex);
     a.uri = g_strdup(g_array_index(s->answers, Answer, p->index).uri);
     g_mutex_unlock(&s->mutex);
-    virConnectPtr conn = virConnectOpen(a.uri);
+    g_autoptr(GError) error = NULL;
+    virConnectPtr conn = ferry_libvirt_open(a.uri, &error);
     if (conn)
         ask(conn, s->uuid, &a);
     else
-        a.error = g_strdup(virGetLastErrorMessage());
+        a.error = g_strdup(error->message);
     if (conn)
         virConnectClose(conn);
     virResetLastError();
