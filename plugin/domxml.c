@@ -14,8 +14,8 @@
 typedef struct {
     char *name, *uuid, *type;
     guint64 memory_kib;
-    guint vcpus, vcpus_current;
-    char *cpu_mode, *cpu_model, *emulator, *machine, *nvram, *tpm_version;
+    guint vcpus;
+    char *cpu_mode, *cpu_model, *nvram;
     gboolean tpm_emulator;
     GPtrArray *disks;
     GPtrArray *nics;
@@ -65,10 +65,7 @@ static void view_free(gpointer p)
     g_free(v->type);
     g_free(v->cpu_mode);
     g_free(v->cpu_model);
-    g_free(v->emulator);
-    g_free(v->machine);
     g_free(v->nvram);
-    g_free(v->tpm_version);
     g_ptr_array_unref(v->disks);
     g_ptr_array_unref(v->nics);
     g_free(v);
@@ -337,7 +334,6 @@ static FerryNic *read_nic(xmlNodePtr node)
 
 static void read_os(View *v, xmlNodePtr os)
 {
-    v->machine = prop(child(os, "type"), "machine");
     xmlNodePtr nvram = child(os, "nvram");
     v->nvram = text(nvram);
     if (!v->nvram) /* libvirt >= 8.5 can write <nvram type='file'><source file=/></nvram> */
@@ -356,19 +352,13 @@ static void read_cpu(View *v, xmlNodePtr cpu)
 
 static void read_devices(View *v, xmlNodePtr devs)
 {
-    v->emulator = text(child(devs, "emulator"));
     for (xmlNodePtr c = devs ? devs->children : NULL; c; c = c->next) {
         if (is_elem(c, "disk"))
             g_ptr_array_add(v->disks, read_disk(c));
         else if (is_elem(c, "interface"))
             g_ptr_array_add(v->nics, read_nic(c));
-        else if (is_elem(c, "tpm") && !v->tpm_emulator) {
-            xmlNodePtr backend = child(c, "backend");
-            if (prop_is(backend, "type", "emulator")) {
-                v->tpm_emulator = TRUE;
-                v->tpm_version = prop(backend, "version");
-            }
-        }
+        else if (is_elem(c, "tpm") && prop_is(child(c, "backend"), "type", "emulator"))
+            v->tpm_emulator = TRUE;
     }
 }
 
@@ -385,9 +375,7 @@ static View *view(FerryDomainXml *d)
     v->memory_kib = read_kib(child(d->root, "memory"));
     xmlNodePtr vcpu = child(d->root, "vcpu");
     g_autofree char *vcpus = text(vcpu);
-    g_autofree char *current = prop(vcpu, "current");
     v->vcpus = read_uint(vcpus, 1);
-    v->vcpus_current = read_uint(current, v->vcpus);
     read_os(v, child(d->root, "os"));
     read_cpu(v, child(d->root, "cpu"));
     read_devices(v, devices(d));
@@ -399,16 +387,12 @@ const char *ferry_domxml_uuid(FerryDomainXml *d) { return view(d)->uuid; }
 const char *ferry_domxml_type(FerryDomainXml *d) { return view(d)->type; }
 guint64 ferry_domxml_memory_kib(FerryDomainXml *d) { return view(d)->memory_kib; }
 guint ferry_domxml_vcpus(FerryDomainXml *d) { return view(d)->vcpus; }
-guint ferry_domxml_vcpus_current(FerryDomainXml *d) { return view(d)->vcpus_current; }
 const char *ferry_domxml_cpu_mode(FerryDomainXml *d) { return view(d)->cpu_mode; }
 const char *ferry_domxml_cpu_model(FerryDomainXml *d) { return view(d)->cpu_model; }
-const char *ferry_domxml_emulator(FerryDomainXml *d) { return view(d)->emulator; }
-const char *ferry_domxml_machine(FerryDomainXml *d) { return view(d)->machine; }
 GPtrArray *ferry_domxml_disks(FerryDomainXml *d) { return view(d)->disks; }
 GPtrArray *ferry_domxml_nics(FerryDomainXml *d) { return view(d)->nics; }
 const char *ferry_domxml_nvram(FerryDomainXml *d) { return view(d)->nvram; }
 gboolean ferry_domxml_has_tpm_emulator(FerryDomainXml *d) { return view(d)->tpm_emulator; }
-const char *ferry_domxml_tpm_version(FerryDomainXml *d) { return view(d)->tpm_version; }
 
 /* ------------------------------------------------------------------ parsing */
 
@@ -1104,18 +1088,6 @@ static gboolean in_archive_ns(xmlNodePtr node)
            g_str_equal((const char *)node->ns->href, FERRY_ARCHIVE_NS);
 }
 
-void ferry_domxml_clear_archived_mark(FerryDomainXml *d)
-{
-    xmlNodePtr metadata = child(d->root, "metadata");
-    xmlNodePtr next;
-    for (xmlNodePtr c = metadata ? metadata->children : NULL; c; c = next) {
-        next = c->next;
-        if (in_archive_ns(c))
-            remove_node(c);
-    }
-    changed(d);
-}
-
 /* ------------------------------------------------------------------ archived mark */
 
 char *ferry_archived_mark_to_xml(const char *archive_id, gint64 created_usec)
@@ -1130,10 +1102,7 @@ char *ferry_archived_mark_to_xml(const char *archive_id, gint64 created_usec)
     g_snprintf(created, sizeof created, "%" G_GINT64_FORMAT, created_usec);
     set_prop(root, "created", created);
 
-    xmlBufferPtr buf = xmlBufferCreate();
-    xmlNodeDump(buf, doc, root, 0, 0);
-    char *xml = g_strdup((const char *)xmlBufferContent(buf));
-    xmlBufferFree(buf);
+    char *xml = ferry_xml_node_string(doc, root);
     xmlFreeDoc(doc);
     return xml;
 }

@@ -65,14 +65,11 @@ const char *ferry_domxml_type(FerryDomainXml *d);        /* <domain type=>: "kvm
  * or unreadable. */
 guint64 ferry_domxml_memory_kib(FerryDomainXml *d);
 guint ferry_domxml_vcpus(FerryDomainXml *d);             /* <vcpu>: the maximum; 1 if absent */
-guint ferry_domxml_vcpus_current(FerryDomainXml *d);     /* <vcpu current=>, else the maximum */
 /* <cpu mode=>: "host-passthrough", "host-model", "custom" ("custom" for a <cpu> with a
  * <model> and no mode), NULL without <cpu>. A running host-model domain's XML shows the
  * expanded "custom" CPU. */
 const char *ferry_domxml_cpu_mode(FerryDomainXml *d);
 const char *ferry_domxml_cpu_model(FerryDomainXml *d);   /* <cpu><model> text */
-const char *ferry_domxml_emulator(FerryDomainXml *d);    /* <devices><emulator> */
-const char *ferry_domxml_machine(FerryDomainXml *d);     /* <os><type machine=> */
 GPtrArray *ferry_domxml_disks(FerryDomainXml *d);        /* FerryDisk*, document order */
 GPtrArray *ferry_domxml_nics(FerryDomainXml *d);         /* FerryNic*, document order */
 /* The NIC whose MAC is @mac (compared case-blind, as libvirt does), or NULL. */
@@ -80,8 +77,6 @@ const FerryNic *ferry_domxml_nic_by_mac(FerryDomainXml *d, const char *mac);
 /* The UEFI variables file: <os><nvram> text, or its <source file=> (libvirt >= 8.5). */
 const char *ferry_domxml_nvram(FerryDomainXml *d);
 gboolean ferry_domxml_has_tpm_emulator(FerryDomainXml *d);
-/* The emulated TPM's <backend version=> ("2.0", "1.2"); NULL if not stated or no TPM. */
-const char *ferry_domxml_tpm_version(FerryDomainXml *d);
 
 /* Whether the domain can be archived. FALSE with FERRY_ERROR_UNSUPPORTED naming every
  * device that stops it and what to do about it, for: a host device (<hostdev>: USB by
@@ -181,10 +176,6 @@ gboolean ferry_domxml_map_nic(FerryDomainXml *d, const char *mac, const FerryNic
  * no telling them from the domain's own; ask libvirt for the inactive XML when only the
  * configuration is wanted), currentMemory, metadata. */
 void ferry_domxml_strip_live_state(FerryDomainXml *d);
-
-/* Removes the archived mark (FERRY_ARCHIVE_NS) from <metadata>, so that a domain defined
- * from an archive is not born pending deletion. */
-void ferry_domxml_clear_archived_mark(FerryDomainXml *d);
 
 /* The document as XML text, indented, without an XML declaration (as libvirt writes it). */
 char *ferry_domxml_format(FerryDomainXml *d);

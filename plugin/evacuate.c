@@ -23,17 +23,6 @@ void ferry_evacuate_options_clear(FerryEvacuateOptions *o)
     g_clear_pointer(&o->exclude, g_strfreev);
 }
 
-static gboolean bad(GError **error, const char *format, ...) G_GNUC_PRINTF(2, 3);
-static gboolean bad(GError **error, const char *format, ...)
-{
-    va_list ap;
-    va_start(ap, format);
-    g_autofree char *message = g_strdup_vprintf(format, ap);
-    va_end(ap);
-    g_set_error_literal(error, FERRY_ERROR, FERRY_ERROR_INVALID_ARGUMENT, message);
-    return FALSE;
-}
-
 static gboolean count_option(GVariant *options, const char *key, guint fallback, gboolean zero_ok, guint *out,
                              GError **error)
 {
@@ -41,7 +30,7 @@ static gboolean count_option(GVariant *options, const char *key, guint fallback,
     if (!g_variant_lookup(options, key, "u", out))
         return TRUE;
     if (*out == 0 && !zero_ok)
-        return bad(error, "option %s: 0 would move nothing; give 1 or more", key);
+        return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "option %s: 0 would move nothing; give 1 or more", key);
     return TRUE;
 }
 
@@ -92,7 +81,7 @@ gboolean ferry_evacuate_options_parse(const FerryConfig *config, const char *con
         g_autoptr(GError) local = NULL;
         g_autofree char *uri = ferry_peer_uri(config, *e, &local);
         if (!uri)
-            return bad(error, "exclude: %s", local->message);
+            return ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "exclude: %s", local->message);
     }
     out->exclude = g_strdupv((char **)exclude);
     if (!out->exclude)
@@ -133,7 +122,7 @@ GPtrArray *ferry_evacuation_plan(const FerryConfig *config, const FerrySnapshot 
     for (char **e = o->exclude; e && *e; e++) {
         int p = ferry_snapshot_find_peer(snapshot, *e);
         if (p < 0) {
-            bad(error, "exclude: \"%s\" is not a peer of this host", *e);
+            ferry_error_set(error, FERRY_ERROR_INVALID_ARGUMENT, "exclude: \"%s\" is not a peer of this host", *e);
             return NULL;
         }
         g_ptr_array_add(exclude, (gpointer)in.peers[p].name);

@@ -409,10 +409,7 @@ static gboolean read_cpu_xml(const char *xml, char **cpu_xml, char **arch, GErro
         return FALSE;
     *arch = prop(child(child(root, "os"), "type"), "arch");
     xmlNodePtr cpu = child(root, "cpu");
-    xmlBufferPtr buf = xmlBufferCreate();
-    xmlNodeDump(buf, doc, cpu, 0, 0);
-    *cpu_xml = g_strdup((const char *)xmlBufferContent(buf));
-    xmlBufferFree(buf);
+    *cpu_xml = ferry_xml_node_string(doc, cpu);
     return TRUE;
 }
 

@@ -27,7 +27,8 @@ const char *ferry_switch_kind_name(FerrySwitchKind kind)
     return (guint)kind < G_N_ELEMENTS(kind_names) ? kind_names[kind] : "unknown";
 }
 
-gboolean ferry_switch_kind_from_name(const char *name, FerrySwitchKind *kind)
+/* The kind ferry_switch_kind_name calls @name; FALSE for anything else. */
+static gboolean switch_kind_from_name(const char *name, FerrySwitchKind *kind)
 {
     for (guint i = 0; name && i < G_N_ELEMENTS(kind_names); i++)
         if (g_str_equal(name, kind_names[i])) {
@@ -745,7 +746,7 @@ static FerryNetwork *load_network(Loader *l, const char *prefix, guint n)
         return NULL;
     g_autoptr(FerryNetwork) net = network_new(name);
     int portgroups;
-    if (!ferry_switch_kind_from_name(kind, &net->kind)) {
+    if (!switch_kind_from_name(kind, &net->kind)) {
         load_bad(l, group, "switch", kind);
         return NULL;
     }

@@ -87,8 +87,6 @@ const char *ferry_switch_kind_name(FerrySwitchKind kind);
 /* A VLAN in words, for every message: "VLAN 300", "no VLAN" (@vlan < 0), "every VLAN
  * (trunk, 4095)". */
 char *ferry_vlan_words(int vlan, gboolean trunk);
-/* The kind for one of those words; FALSE for anything else. */
-gboolean ferry_switch_kind_from_name(const char *name, FerrySwitchKind *kind);
 
 typedef struct {
     char *name;

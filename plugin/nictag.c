@@ -56,15 +56,6 @@ static char *child_prop(xmlNodePtr node, const char *child, const char *prop)
     return NULL;
 }
 
-static char *node_xml(xmlDocPtr doc, xmlNodePtr node)
-{
-    xmlBufferPtr buf = xmlBufferCreate();
-    xmlNodeDump(buf, doc, node, 0, 0);
-    char *xml = g_strdup((const char *)xmlBufferContent(buf));
-    xmlBufferFree(buf);
-    return xml;
-}
-
 /* The NIC's link down, live: QEMU drops its traffic both ways at once, whatever the guest
  * does with the unplug request that follows. */
 static gboolean cut_link(virDomainPtr dom, xmlDocPtr doc, xmlNodePtr nic, GError **error)
@@ -78,7 +69,7 @@ static gboolean cut_link(virDomainPtr dom, xmlDocPtr doc, xmlNodePtr nic, GError
     }
     xmlNodePtr link = xmlNewChild(nic, NULL, BAD_CAST "link", NULL);
     xmlNewProp(link, BAD_CAST "state", BAD_CAST "down");
-    g_autofree char *xml = node_xml(doc, nic);
+    g_autofree char *xml = ferry_xml_node_string(doc, nic);
     if (virDomainUpdateDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0)
         return ferry_error_from_libvirt(error, "cannot take its link down");
     return TRUE;
@@ -90,7 +81,7 @@ static gboolean take_away(virDomainPtr dom, xmlDocPtr doc, xmlNodePtr nic, GErro
 {
     g_autoptr(GError) link_error = NULL, unplug_error = NULL;
     gboolean cut = cut_link(dom, doc, nic, &link_error);
-    g_autofree char *xml = node_xml(doc, nic);
+    g_autofree char *xml = ferry_xml_node_string(doc, nic);
     /* libvirt waits a few seconds for the guest to let go; a guest that ignores the request
      * keeps a NIC whose link is down. */
     if (virDomainDetachDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0)
@@ -108,7 +99,11 @@ static gboolean take_away(virDomainPtr dom, xmlDocPtr doc, xmlNodePtr nic, GErro
     return FALSE;
 }
 
-gboolean ferry_nic_tag_hotplugged(virDomainPtr dom, const char *alias, const char *networks_dir, GError **error)
+/* Blocking: the device @alias of running domain @dom, if it is a NIC on a standard switch
+ * whose portgroup declares a VLAN, put on that VLAN. TRUE when done or when there is nothing
+ * to do. When the tagging fails the NIC's link is cut and the NIC unplugged (live), and
+ * FALSE says why and what became of the NIC. */
+static gboolean tag_hotplugged(virDomainPtr dom, const char *alias, const char *networks_dir, GError **error)
 {
     const char *domain = virDomainGetName(dom);
     g_autofree char *xml = virDomainGetXMLDesc(dom, 0);
@@ -171,7 +166,7 @@ static void tag_in_worker(GTask *task, gpointer source, gpointer data, GCancella
 {
     Added *a = data;
     g_autoptr(GError) error = NULL;
-    if (!ferry_nic_tag_hotplugged(a->dom, a->alias, a->networks_dir, &error))
+    if (!tag_hotplugged(a->dom, a->alias, a->networks_dir, &error))
         g_warning("%s", error->message);
     virResetLastError();
     g_task_return_boolean(task, TRUE);

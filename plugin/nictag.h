@@ -25,10 +25,4 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(FerryNicTagger, ferry_nic_tagger_free)
  * set). */
 int ferry_nic_tagger_watch(FerryNicTagger *tagger, virConnectPtr conn);
 
-/* Blocking: the device @alias of running domain @dom, if it is a NIC on a standard switch
- * whose portgroup declares a VLAN, put on that VLAN. TRUE when done or when there is nothing
- * to do. When the tagging fails the NIC's link is cut and the NIC unplugged (live), and
- * FALSE says why and what became of the NIC. */
-gboolean ferry_nic_tag_hotplugged(virDomainPtr dom, const char *alias, const char *networks_dir, GError **error);
-
 G_END_DECLS

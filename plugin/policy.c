@@ -186,29 +186,34 @@ gboolean ferry_policy_update(FerryPolicy *policy, GVariant *changes, GError **er
     return TRUE;
 }
 
+/* @value under its key's name (ferry_policy_keys), so that the a{sv} spells each key once. */
+static void add_key(GVariantBuilder *b, FerryPolicyKeyId key, GVariant *value)
+{
+    g_variant_builder_add(b, "{sv}", ferry_policy_keys[key].name, value);
+}
+
 GVariant *ferry_policy_to_variant(const FerryPolicy *p)
 {
     GVariantBuilder b;
     g_variant_builder_init(&b, G_VARIANT_TYPE_VARDICT);
     if (p->hold)
-        g_variant_builder_add(&b, "{sv}", "hold", g_variant_new_boolean(TRUE));
+        add_key(&b, FERRY_POLICY_KEY_HOLD, g_variant_new_boolean(TRUE));
     if (p->no_migrate)
-        g_variant_builder_add(&b, "{sv}", "no_migrate", g_variant_new_boolean(TRUE));
+        add_key(&b, FERRY_POLICY_KEY_NO_MIGRATE, g_variant_new_boolean(TRUE));
     if (p->eq)
-        g_variant_builder_add(&b, "{sv}", "eq", g_variant_new_string(p->eq));
+        add_key(&b, FERRY_POLICY_KEY_EQ, g_variant_new_string(p->eq));
     if (p->ne)
-        g_variant_builder_add(&b, "{sv}", "ne", g_variant_new_string(p->ne));
+        add_key(&b, FERRY_POLICY_KEY_NE, g_variant_new_string(p->ne));
     if (p->pin[0])
-        g_variant_builder_add(&b, "{sv}", "pin", g_variant_new_strv((const char *const *)p->pin, -1));
+        add_key(&b, FERRY_POLICY_KEY_PIN, g_variant_new_strv((const char *const *)p->pin, -1));
     if (p->priority)
-        g_variant_builder_add(&b, "{sv}", "priority", g_variant_new_int32(p->priority));
+        add_key(&b, FERRY_POLICY_KEY_PRIORITY, g_variant_new_int32(p->priority));
     if (p->depends[0])
-        g_variant_builder_add(&b, "{sv}", "depends",
-                              g_variant_new_strv((const char *const *)p->depends, -1));
+        add_key(&b, FERRY_POLICY_KEY_DEPENDS, g_variant_new_strv((const char *const *)p->depends, -1));
     if (p->unmanaged)
-        g_variant_builder_add(&b, "{sv}", "unmanaged", g_variant_new_boolean(TRUE));
+        add_key(&b, FERRY_POLICY_KEY_UNMANAGED, g_variant_new_boolean(TRUE));
     if (p->maintenance)
-        g_variant_builder_add(&b, "{sv}", "maintenance", g_variant_new_boolean(TRUE));
+        add_key(&b, FERRY_POLICY_KEY_MAINTENANCE, g_variant_new_boolean(TRUE));
     return g_variant_builder_end(&b);
 }
 
@@ -349,10 +354,7 @@ char *ferry_policy_to_xml(const FerryPolicy *p)
     if (p->maintenance)
         add_element(root, "maintenance", NULL, NULL);
 
-    xmlBufferPtr buf = xmlBufferCreate();
-    xmlNodeDump(buf, doc, root, 0, 0);
-    char *xml = g_strdup((const char *)xmlBufferContent(buf));
-    xmlBufferFree(buf);
+    char *xml = ferry_xml_node_string(doc, root);
     xmlFreeDoc(doc);
     return xml;
 }

@@ -18,7 +18,9 @@
 #define VLAN_FIRST 1
 #define VLAN_LAST 4094
 
-gboolean ferry_bridge_filters_vlans(const char *bridge)
+/* Whether @bridge filters VLANs (/sys/class/net/@bridge/bridge/vlan_filtering is 1): on one
+ * that does not, a port's VLANs are stored but do not separate anything. */
+static gboolean bridge_filters_vlans(const char *bridge)
 {
     g_autofree char *path = g_build_filename("/sys/class/net", bridge, "bridge", "vlan_filtering", NULL);
     g_autofree char *value = NULL;
@@ -147,7 +149,9 @@ gboolean ferry_port_set_vlan_on(int fd, const char *port, int ifindex, int vlan,
     return FALSE;
 }
 
-gboolean ferry_port_set_vlan(const char *port, int vlan, gboolean trunk, gint64 deadline, GError **error)
+/* ferry_port_set_vlan_on over a netlink socket of its own; NotFound when there is no device
+ * @port. */
+static gboolean port_set_vlan(const char *port, int vlan, gboolean trunk, gint64 deadline, GError **error)
 {
     unsigned int ifindex = if_nametoindex(port);
     if (!ifindex) {
@@ -189,7 +193,7 @@ gboolean ferry_port_tag_nic(const FerryNetwork *net, const FerryNic *nic, const 
                     nic->mac, domain, words, nic->target_dev ? "bridge" : "tap device");
         return FALSE;
     }
-    if (!ferry_bridge_filters_vlans(net->bridge)) {
+    if (!bridge_filters_vlans(net->bridge)) {
         g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED,
                     "cannot put NIC %s of domain %s on %s: bridge %s of network %s does not filter VLANs, so the "
                     "guest would reach every VLAN; turn filtering on (ip link set %s type bridge vlan_filtering 1) "
@@ -198,7 +202,7 @@ gboolean ferry_port_tag_nic(const FerryNetwork *net, const FerryNic *nic, const 
         return FALSE;
     }
     g_autoptr(GError) local = NULL;
-    if (!ferry_port_set_vlan(nic->target_dev, vlan, trunk, deadline, &local)) {
+    if (!port_set_vlan(nic->target_dev, vlan, trunk, deadline, &local)) {
         g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot put NIC %s of domain %s on %s: %s", nic->mac,
                     domain, words, local->message);
         return FALSE;

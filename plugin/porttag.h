@@ -17,25 +17,19 @@ G_BEGIN_DECLS
  * kernel that does not answer gives a refusal naming the port, not the hook's cut-off. */
 #define FERRY_PORT_TAG_BUDGET_MS 1000
 
-/* Whether @bridge filters VLANs (/sys/class/net/@bridge/bridge/vlan_filtering is 1): on one
- * that does not, a port's VLANs are stored but do not separate anything. */
-gboolean ferry_bridge_filters_vlans(const char *bridge);
-
-/* Puts bridge port @port (a guest's tap device) on VLAN @vlan (1..4094), untagged, as its
- * only VLAN and its PVID; or with @trunk on every VLAN 1..4094, tagged, and no PVID. The
- * port's default VLAN (1, as the kernel gives every new port) is taken away first. Gives up
- * at @deadline (g_get_monotonic_time()). Failed, "bridge port <port>: <the kernel's reason>" (a kernel without
- * bridge VLAN filtering says Operation not supported, one that does not answer in time says
- * so); NotFound when there is no such device. */
-gboolean ferry_port_set_vlan(const char *port, int vlan, gboolean trunk, gint64 deadline, GError **error);
-
-/* The same over @fd, a NETLINK_ROUTE socket or anything that answers like one (the tests' fake
- * kernel), for the device with index @ifindex (named @port in messages). @fd is not closed. */
+/* Puts bridge port @port (a guest's tap device, index @ifindex) on VLAN @vlan (1..4094),
+ * untagged, as its only VLAN and its PVID; or with @trunk on every VLAN 1..4094, tagged, and
+ * no PVID, talking to the kernel over @fd, a NETLINK_ROUTE socket or anything that answers
+ * like one (the tests' fake kernel); @fd is not closed. The port's default VLAN (1, as the
+ * kernel gives every new port) is taken away first. Gives up at @deadline
+ * (g_get_monotonic_time()). Failed, "bridge port <port>: <the kernel's reason>" (a kernel
+ * without bridge VLAN filtering says Operation not supported, one that does not answer in
+ * time says so). */
 gboolean ferry_port_set_vlan_on(int fd, const char *port, int ifindex, int vlan, gboolean trunk, gint64 deadline,
                                 GError **error);
 
 /* NIC @nic of domain @domain, on @net: when @net is a standard switch whose portgroup for the
- * NIC declares a VLAN (or a trunk), puts its tap device on it (ferry_port_set_vlan), checking
+ * NIC declares a VLAN (or a trunk), puts its tap device on it (ferry_port_set_vlan_on), checking
  * first that the bridge filters VLANs at all. TRUE when done or when there is nothing to do;
  * else Failed, one line a user can act on ("cannot put NIC <mac> of domain <d> on VLAN 400:
  * ..."): the caller must then not let the NIC run (the hook refuses the start, virt-ferryd

@@ -57,7 +57,8 @@ static xmlNodePtr child_elem(xmlNodePtr parent, const char *name)
     return NULL;
 }
 
-char *ferry_libvirt_host_uuid(virConnectPtr conn, GError **error)
+/* This host's libvirt host UUID (capabilities), or NULL with libvirt's error. */
+static char *libvirt_host_uuid(virConnectPtr conn, GError **error)
 {
     g_autofree char *caps = virConnectGetCapabilities(conn);
     if (!caps) {
@@ -82,7 +83,7 @@ static void ask(virConnectPtr conn, const char *uuid, Answer *a)
 {
     g_autoptr(GError) error = NULL;
     a->hostname = virConnectGetHostname(conn);
-    a->host_uuid = ferry_libvirt_host_uuid(conn, &error);
+    a->host_uuid = libvirt_host_uuid(conn, &error);
     if (!a->hostname || !a->host_uuid) {
         a->error = g_strdup(error ? error->message : virGetLastErrorMessage());
         virResetLastError();
@@ -150,11 +151,12 @@ static gpointer ask_thread(gpointer data)
     g_mutex_lock(&s->mutex);
     a.uri = g_strdup(g_array_index(s->answers, Answer, p->index).uri);
     g_mutex_unlock(&s->mutex);
-    virConnectPtr conn = virConnectOpen(a.uri);
+    g_autoptr(GError) error = NULL;
+    virConnectPtr conn = ferry_libvirt_open(a.uri, &error);
     if (conn)
         ask(conn, s->uuid, &a);
     else
-        a.error = g_strdup(virGetLastErrorMessage());
+        a.error = g_strdup(error->message);
     if (conn)
         virConnectClose(conn);
     virResetLastError();
@@ -326,7 +328,7 @@ void ferry_restore_locks_sweep(const FerryConfig *config)
 {
     g_autoptr(GError) error = NULL;
     g_autoptr(virConnect) conn = ferry_libvirt_open(config->libvirt_uri, &error);
-    g_autofree char *host_uuid = conn ? ferry_libvirt_host_uuid(conn, &error) : NULL;
+    g_autofree char *host_uuid = conn ? libvirt_host_uuid(conn, &error) : NULL;
     if (!host_uuid) {
         g_warning("cannot look for restore locks this host left behind: %s", error->message);
         return;

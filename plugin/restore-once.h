@@ -32,9 +32,6 @@ typedef struct {
 FerryRestoreLock *ferry_restore_once_begin(virConnectPtr conn, const FerryRestoreOnceRequest *req, GPtrArray *notes,
                                            GError **error);
 
-/* This host's libvirt host UUID (capabilities), or NULL with libvirt's error. */
-char *ferry_libvirt_host_uuid(virConnectPtr conn, GError **error);
-
 /* Removes the restore locks this host's earlier virt-ferryd left in the library (after the
  * journal's restores were rolled back). Blocking. */
 void ferry_restore_locks_sweep(const FerryConfig *config);

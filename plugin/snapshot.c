@@ -83,7 +83,8 @@ static DomainFacts *read_domain(virDomainPtr dom, const char *const *busy_uuids)
 typedef struct {
     gatomicrefcount ref;
     /* input, owned */
-    char *src_uri, *uri, *networks_dir, *source_name;
+    FerryConfig *config;         /* a reference: the thread may outlive the request */
+    char *uri, *source_name;
     GPtrArray *domains;          /* DomainFacts (shared read-only with the caller: refs below) */
     gboolean all;
     gboolean cluster;            /* no access checks (FerrySnapshotRequest) */
@@ -112,9 +113,8 @@ static void peer_read_unref(PeerRead *p)
 {
     if (!p || !g_atomic_ref_count_dec(&p->ref))
         return;
-    g_free(p->src_uri);
+    ferry_config_unref(p->config);
     g_free(p->uri);
-    g_free(p->networks_dir);
     g_free(p->source_name);
     g_ptr_array_unref(p->domains);
     g_mutex_clear(&p->lock);
@@ -241,11 +241,11 @@ static void check_access(PeerRead *p, virConnectPtr src, virConnectPtr dst, gboo
 
 static gboolean read_access(PeerRead *p, virConnectPtr dst, GError **error)
 {
-    g_autoptr(virConnect) src = ferry_libvirt_open(p->src_uri, error);
+    g_autoptr(virConnect) src = ferry_libvirt_open(p->config->libvirt_uri, error);
     if (!src)
         return FALSE;
     g_autoptr(FerryNetmap) map = ferry_networks_read_map(dst, NULL, error);
-    g_autoptr(FerryNetmap) here = map ? ferry_networks_read_map(src, p->networks_dir, error) : NULL;
+    g_autoptr(FerryNetmap) here = map ? ferry_networks_read_map(src, p->config->networks_dir, error) : NULL;
     if (!here)
         return FALSE;
     g_autoptr(GError) versions = NULL;
@@ -303,9 +303,8 @@ static PeerRead *peer_read_start(const FerrySnapshotRequest *request, const char
     PeerRead *p = g_new0(PeerRead, 1);
     p->source_name = g_strdup(source);
     g_atomic_ref_count_init(&p->ref);
-    p->src_uri = g_strdup(request->config->libvirt_uri);
+    p->config = ferry_config_ref(request->config);
     p->uri = g_strdup(uri);
-    p->networks_dir = g_strdup(request->config->networks_dir);
     p->domains = g_ptr_array_ref(domains);
     p->all = request->all;
     p->cluster = request->cluster;

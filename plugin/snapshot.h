@@ -18,7 +18,8 @@
 G_BEGIN_DECLS
 
 typedef struct {
-    const FerryConfig *config;
+    /* Read-only; a peer's read that outlives its deadline holds a reference of its own. */
+    FerryConfig *config;
     /* Domains another virt-ferry job holds (the caller reads them in the main context):
      * they are `busy` like domains whose libvirt job runs. NULL: none. */
     const char *const *busy_uuids;

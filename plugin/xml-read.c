@@ -46,3 +46,12 @@ xmlDocPtr ferry_xml_read(const char *xml, const char *what, const char *name, GE
     xmlFreeParserCtxt(ctxt);
     return doc;
 }
+
+char *ferry_xml_node_string(xmlDocPtr doc, xmlNodePtr node)
+{
+    xmlBufferPtr buf = xmlBufferCreate();
+    xmlNodeDump(buf, doc, node, 0, 0);
+    char *xml = g_strdup((const char *)xmlBufferContent(buf));
+    xmlBufferFree(buf);
+    return xml;
+}

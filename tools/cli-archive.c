@@ -406,6 +406,16 @@ int cli_verb_jobs(CliContext *ctx, char **args)
     return CLI_EXIT_OK;
 }
 
+/* A call to job @id's object failed: there is no such job (any more) when the object is unknown. */
+static void unknown_object_is_no_job(GError **error, guint id)
+{
+    if (!cli_is_unknown_object(*error))
+        return;
+    g_autofree char *number = g_strdup_printf("%u", id);
+    g_clear_error(error);
+    cli_set_no_job(error, number);
+}
+
 /* The job's properties (GetAll), or NULL and NotFound when there is no such job. */
 static GVariant *job_properties(CliContext *ctx, const char *path, guint id, GError **error)
 {
@@ -414,22 +424,27 @@ static GVariant *job_properties(CliContext *ctx, const char *path, guint id, GEr
                                          error);
     if (reply)
         return g_variant_get_child_value(reply, 0);
-    if (cli_is_unknown_object(*error)) {
-        g_autofree char *number = g_strdup_printf("%u", id);
-        g_clear_error(error);
-        cli_set_no_job(error, number);
-    }
+    unknown_object_is_no_job(error, id);
     return NULL;
+}
+
+/* The job @arg names (a number or its path), once connected: its number, object path and
+ * properties; NULL and @error when there is none. */
+static GVariant *find_job(CliContext *ctx, const char *arg, guint *id, char **path, GError **error)
+{
+    *id = cli_parse_job_id(arg, error);
+    if (!*id || !cli_connect(ctx, error))
+        return NULL;
+    *path = g_strdup_printf(FERRY_JOB_PATH "/%u", *id);
+    return job_properties(ctx, *path, *id, error);
 }
 
 int cli_verb_job(CliContext *ctx, char **args)
 {
     g_autoptr(GError) error = NULL;
-    guint id = cli_parse_job_id(args[0], &error);
-    if (!id || !cli_connect(ctx, &error))
-        return fail(error);
-    g_autofree char *path = g_strdup_printf(FERRY_JOB_PATH "/%u", id);
-    g_autoptr(GVariant) properties = job_properties(ctx, path, id, &error);
+    guint id;
+    g_autofree char *path = NULL;
+    g_autoptr(GVariant) properties = find_job(ctx, args[0], &id, &path, &error);
     if (!properties)
         return fail(error);
     if (ctx->follow) /* re-attach: as the verb that started it follows it */
@@ -450,11 +465,9 @@ int cli_verb_wait(CliContext *ctx, char **args)
 int cli_verb_cancel(CliContext *ctx, char **args)
 {
     g_autoptr(GError) error = NULL;
-    guint id = cli_parse_job_id(args[0], &error);
-    if (!id || !cli_connect(ctx, &error))
-        return fail(error);
-    g_autofree char *path = g_strdup_printf(FERRY_JOB_PATH "/%u", id);
-    g_autoptr(GVariant) before = job_properties(ctx, path, id, &error);
+    guint id;
+    g_autofree char *path = NULL;
+    g_autoptr(GVariant) before = find_job(ctx, args[0], &id, &path, &error);
     if (!before)
         return fail(error);
     const char *status = NULL;
@@ -464,11 +477,7 @@ int cli_verb_cancel(CliContext *ctx, char **args)
         g_autoptr(GVariant) reply =
             cli_call(ctx, path, FERRY_JOB_INTERFACE, "Cancel", NULL, G_VARIANT_TYPE_UNIT, TRUE, &error);
         if (!reply) {
-            if (cli_is_unknown_object(error)) { /* it ended and went in between */
-                g_autofree char *number = g_strdup_printf("%u", id);
-                g_clear_error(&error);
-                cli_set_no_job(&error, number);
-            }
+            unknown_object_is_no_job(&error, id); /* it ended and went in between */
             return fail(error);
         }
     }

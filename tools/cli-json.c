@@ -46,6 +46,8 @@ static void append_double(GString *out, double value)
     g_string_append(out, g_ascii_dtostr(buf, sizeof buf, value));
 }
 
+static void append_value(GString *out, GVariant *value);
+
 /* A dictionary becomes an object: its keys are strings already, or printed as one. */
 static void append_object(GString *out, GVariant *dict)
 {
@@ -66,7 +68,7 @@ static void append_object(GString *out, GVariant *dict)
         else
             append_string(out, printed = g_variant_print(key, FALSE));
         g_string_append_c(out, ':');
-        cli_json_append(out, value);
+        append_value(out, value);
         g_variant_unref(entry);
     }
     g_string_append_c(out, '}');
@@ -80,12 +82,12 @@ static void append_array(GString *out, GVariant *container)
         g_autoptr(GVariant) child = g_variant_get_child_value(container, i);
         if (i)
             g_string_append_c(out, ',');
-        cli_json_append(out, child);
+        append_value(out, child);
     }
     g_string_append_c(out, ']');
 }
 
-void cli_json_append(GString *out, GVariant *value)
+static void append_value(GString *out, GVariant *value)
 {
     switch (g_variant_classify(value)) {
     case G_VARIANT_CLASS_BOOLEAN:
@@ -125,7 +127,7 @@ void cli_json_append(GString *out, GVariant *value)
         return;
     case G_VARIANT_CLASS_VARIANT: {
         g_autoptr(GVariant) inner = g_variant_get_variant(value);
-        cli_json_append(out, inner);
+        append_value(out, inner);
         return;
     }
     case G_VARIANT_CLASS_ARRAY:
@@ -147,7 +149,7 @@ void cli_json_print(GVariant *value)
 {
     g_autoptr(GVariant) owned = g_variant_ref_sink(value);
     g_autoptr(GString) out = g_string_new(NULL);
-    cli_json_append(out, owned);
+    append_value(out, owned);
     g_print("%s\n", out->str);
 }
 

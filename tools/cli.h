@@ -148,7 +148,6 @@ void cli_table_set_legend(gboolean legend);
 char *cli_format_size(guint64 bytes);
 
 /* cli-json.c: the same data as JSON, for scripts. */
-void cli_json_append(GString *out, GVariant *value);
 void cli_json_print(GVariant *value); /* one line on stdout; sinks a floating @value */
 GVariant *cli_status_variant(FerryBusManager *manager, GList *domains);
 GVariant *cli_domain_variant(FerryBusDomain *domain);

@@ -46,7 +46,7 @@ cd "$srcdir" || exit 1
 plugin_files=$(ls plugin/*.c plugin/*.h)
 dbus_files=$(ls dbus/*.c dbus/*.h | grep -v ferry-generated)
 
-echo "1..5"
+echo "1..6"
 check "plugin/ uses no GDBus API" '\bg_dbus_|\bGDBus[A-Z]|\bG_DBUS_|gio/gdbus' $plugin_files
 check "plugin/ does not include the generated D-Bus code or the adaptor" \
     '#include[[:space:]]*[<"](ferry-generated|daemon|authz)\.h' $plugin_files
@@ -54,4 +54,9 @@ check "dbus/ calls no libvirt" '\bvir[A-Z][A-Za-z]*[[:space:]]*\(|\bvir[A-Z][A-Z
 check "dbus/ parses no XML" '\bxml[A-Z][A-Za-z]*\b|libxml|\bferry_xml_read|domxml|xml-read\.h' $dbus_files
 check "dbus/ opens no files of the engine (library, journal, network map)" \
     '\bferry_(library_list|manifest_load|journal_|netmap_write|netmap_read)' $dbus_files
+# virt-ferry-hook runs inside libvirtd on every domain operation: its core (what is not
+# dlopen'ed) links libc and libdbus alone, and its header to the rewrite module says no more.
+check "the hook's core uses no GLib, libvirt or libxml2" \
+    '#include[[:space:]]*[<"](glib|gio|libvirt|libxml)|\bg_[a-z_]+[[:space:]]*\(|\bG[A-Z][a-z]+[A-Z]?[A-Za-z]*[[:space:]]*\*|\bvir[A-Z][A-Za-z]*[[:space:]]*\(|\bxml[A-Z][A-Za-z]*\b' \
+    hooks/virt-ferry-hook.c hooks/hook-rewrite.h
 exit $fail
