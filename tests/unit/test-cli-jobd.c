@@ -10,6 +10,7 @@
  *   missing      failed with org.virtferry.Ferry1.Error.NotFound
  *   unsupported  failed with org.virtferry.Ferry1.Error.Unsupported
  *   slow         runs until cancelled (then "cancelled" half a second later)
+ *   stubborn     as slow, but its rollback takes 30 s (a second Ctrl-C always comes first)
  *   vanish       runs until cancelled; Cancel drops the job object before it answers, as
  *                virt-ferryd may drop a job that ended
  *   instant      ended (and Finished emitted) before the call returns
@@ -90,11 +91,12 @@ static gboolean tick(gpointer data)
     job->ticks++;
     if (g_str_equal(job->script, "vanish") && job->cancelled)
         return G_SOURCE_REMOVE; /* gone */
-    if (job->cancelled && ++job->rollback >= 5) { /* rolling back takes half a second */
+    guint rollback_ticks = g_str_equal(job->script, "stubborn") ? 300 : 5; /* 30 s, or half a second */
+    if (job->cancelled && ++job->rollback >= rollback_ticks) {
         finish(job, "cancelled", "cancelled; everything was rolled back", FERRY_ERROR_NAME_CANCELLED);
         return G_SOURCE_REMOVE;
     }
-    if (g_str_equal(job->script, "slow") || g_str_equal(job->script, "vanish")) {
+    if (g_str_equal(job->script, "slow") || g_str_equal(job->script, "stubborn") || g_str_equal(job->script, "vanish")) {
         set_progress(job, MIN(0.01 * job->ticks, 0.99));
         return G_SOURCE_CONTINUE;
     }
@@ -155,7 +157,7 @@ static char *start(const char *kind, const char *target, const char *script, con
     if (g_str_equal(script, "instant"))
         finish(job, "succeeded", "done", NULL);
     else
-        g_timeout_add(g_str_equal(script, "slow") || g_str_equal(script, "vanish") ? 100 : TICK_MSEC, tick, job);
+        g_timeout_add(g_str_equal(script, "slow") || g_str_equal(script, "stubborn") || g_str_equal(script, "vanish") ? 100 : TICK_MSEC, tick, job);
     return g_steal_pointer(&path);
 }
 
