@@ -197,7 +197,7 @@ static void unplace(Plan *plan, guint d)
 
 /* Whether peer @p is a better target for @d than peer @q (both fit): the earlier method,
  * then room for the domain's whole eq group, then shared storage (nothing to copy), then
- * the tightest memory fit (keeps large holes for large domains), then the name. */
+ * the most memory left (spreads the load), then the name. */
 static gboolean holds_group(const Plan *plan, guint d, guint p)
 {
     int eq = plan->eq_of[d];
@@ -217,8 +217,10 @@ static gboolean prefer(const Plan *plan, guint d, guint p, guint q)
     gboolean s = access_of(plan, d, p)->storage_shared, sq = access_of(plan, d, q)->storage_shared;
     if (s != sq)
         return s;
+    /* Spread: the peer with the most memory left, so that the evacuated domains (and their
+     * incoming migrations) share the remaining hosts instead of filling one after another. */
     if (plan->mem_left[p] != plan->mem_left[q])
-        return plan->mem_left[p] < plan->mem_left[q];
+        return plan->mem_left[p] > plan->mem_left[q];
     return strcmp(plan->in->peers[p].name, plan->in->peers[q].name) < 0;
 }
 

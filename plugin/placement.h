@@ -42,7 +42,7 @@
  *    (a few ms; never worse than greedy); larger
  *    ones greedily (by priority, then smaller first, so that more of them fit; each to
  *    the peer allowing the earliest method, then with shared storage, then with the
- *    tightest fit; the first member of an eq group goes where the whole group fits and
+ *    most memory left, so that the domains spread over the peers; the first member of an eq group goes where the whole group fits and
  *    the members of its priority follow at once), followed by a bounded repair step:
  *    per domain left behind, one placed domain is moved to another peer to make room.
  *  - the order of moves: the rows with verdict `move` come first, in the order the moves

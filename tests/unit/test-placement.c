@@ -293,6 +293,33 @@ static void test_memory_sum(void)
     g_assert_cmpstr(row_of(rows, "b")->reason, ==, "beta: 1 GiB free, needs 2 GiB");
 }
 
+/* Eight like domains onto two like peers: four each, not eight onto the first (their
+ * incoming migrations share the hosts too); a peer with more room left takes the next one. */
+static void test_spread(void)
+{
+    g_autoptr(Snap) s = snap_new();
+    add_peer(s, "beta", 16ULL * GIB, 16);
+    add_peer(s, "gamma", 16ULL * GIB, 16);
+    static const char *const names[] = { "ev1", "ev2", "ev3", "ev4", "ev5", "ev6", "ev7", "ev8" };
+    for (gsize i = 0; i < G_N_ELEMENTS(names); i++)
+        add_domain(s, names[i], GIB, 1);
+    g_autoptr(GPtrArray) rows = plan(s);
+    guint on_beta = 0;
+    for (guint i = 0; i < rows->len; i++) {
+        const FerryPlacement *row = rows->pdata[i];
+        g_assert_cmpint(row->verdict, ==, FERRY_VERDICT_MOVE);
+        on_beta += !g_strcmp0(row->target, "beta");
+    }
+    g_assert_cmpuint(on_beta, ==, 4);
+
+    g_autoptr(Snap) t = snap_new();
+    add_peer(t, "beta", 4ULL * GIB, 16);
+    add_peer(t, "gamma", 8ULL * GIB, 16);
+    add_domain(t, "a", GIB, 1);
+    g_autoptr(GPtrArray) one = plan(t);
+    assert_row(one, "a", FERRY_VERDICT_MOVE, "gamma");
+}
+
 static void test_vcpu_ratio(void)
 {
     g_autoptr(Snap) s = snap_new();
@@ -1095,6 +1122,7 @@ int main(int argc, char **argv)
     g_test_add_func("/placement/stopped-need-no-capacity", test_stopped_need_no_capacity);
     g_test_add_func("/placement/memory-edges", test_memory_edges);
     g_test_add_func("/placement/memory-sum", test_memory_sum);
+    g_test_add_func("/placement/spread", test_spread);
     g_test_add_func("/placement/vcpu-ratio", test_vcpu_ratio);
     g_test_add_func("/placement/peers-never-targets", test_peers_never_targets);
     g_test_add_func("/placement/pin", test_pin);
