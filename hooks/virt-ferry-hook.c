@@ -29,7 +29,8 @@
  *
  * Only libc and libdbus are linked: the hook is exec'd for every domain operation and must
  * start fast (GLib and libxml2, which pulls in libstdc++ and ICU, would double its start-up
- * time). For qemu `migrate` and `restore` only, it loads virt-ferry-hook-rewrite.so (dlopen,
+ * time); libdbus from its archive where there is one, since the shared one brings libsystemd
+ * and six more libraries to load (hooks/Makefile.inc). For qemu `migrate` and `restore` only, it loads virt-ferry-hook-rewrite.so (dlopen,
  * from its own directory) with GLib, libxml2 and virt-ferry's network map and domain XML
  * code, and lets it rewrite the incoming domain XML so that each NIC lands on the right VLAN
  * of this host (transparent VLAN remapping, the mapping table of virt-ferry-hook(8), see hook-rewrite.c); and
@@ -48,8 +49,8 @@
  * Time bounds, and why there are two of them:
  *
  * - REPORT_BOUND_MS (250 ms) bounds everything the hook does for an operation that only
- *   reports: reading the input, connecting to the bus, authenticating, Hello (a round
- *   trip) and sending Report. A SIGALRM then ends the process with status 0 (1 after a
+ *   reports: reading the input, connecting to the bus, authenticating, and sending Hello
+ *   and Report (Hello's answer is not waited for: send_hello). A SIGALRM then ends the process with status 0 (1 after a
  *   refusal). That bound is what a stopped or overloaded dbus-daemon costs libvirtd at most.
  * - `migrate` and `restore` of qemu may rewrite the domain XML: libvirt reads the hook's
  *   stdout and uses it as the new XML, and an empty stdout means "unchanged". A cut-off
