@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,7 +30,7 @@ static double now(void)
     return (double) t.tv_sec + (double) t.tv_nsec / 1e9;
 }
 
-double hook_bench_call(const HookScenario *s)
+double hook_bench_call(const HookScenario *s, double *cpu)
 {
     int in[2], out[2];
     g_assert_cmpint(pipe2(in, O_CLOEXEC), ==, 0);
@@ -64,9 +65,13 @@ double hook_bench_call(const HookScenario *s)
         total += n > 0 ? (gsize) n : 0;
     }
     int status;
-    while (waitpid(pid, &status, 0) < 0)
+    struct rusage usage;
+    while (wait4(pid, &status, 0, &usage) < 0)
         g_assert_cmpint(errno, ==, EINTR);
     double elapsed = now() - start;
+    if (cpu)
+        *cpu = (double) (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+               (double) (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 
     close(out[0]);
     posix_spawn_file_actions_destroy(&actions);
@@ -192,11 +197,12 @@ void hook_bench_run(HookScenario *scenarios, gsize count, guint calls, const cha
     for (gsize s = 0; s < count; s++) {
         scenarios[s].quiet = g_array_sized_new(FALSE, FALSE, sizeof(double), calls);
         scenarios[s].loaded = g_array_sized_new(FALSE, FALSE, sizeof(double), calls);
+        scenarios[s].quiet_cpu = g_array_sized_new(FALSE, FALSE, sizeof(double), calls);
     }
     /* Warm the page cache and the dynamic linker's files first. */
     for (gsize s = 0; s < count; s++)
         for (int i = 0; i < 5; i++)
-            hook_bench_call(&scenarios[s]);
+            hook_bench_call(&scenarios[s], NULL);
     count_reports(receiver, 500);
 
     *reports = *expected = 0;
@@ -206,8 +212,11 @@ void hook_bench_run(HookScenario *scenarios, gsize count, guint calls, const cha
         HookLoad *load = loaded && *done < calls ? hook_load_start(dir) : NULL;
         for (guint r = 0; r < BLOCK_ROUNDS && *done < calls; r++, (*done)++) {
             for (gsize s = 0; s < count; s++) {
-                double t = hook_bench_call(&scenarios[s]);
+                double cpu;
+                double t = hook_bench_call(&scenarios[s], &cpu);
                 g_array_append_val(loaded ? scenarios[s].loaded : scenarios[s].quiet, t);
+                if (!loaded)
+                    g_array_append_val(scenarios[s].quiet_cpu, cpu);
                 *expected += scenarios[s].expects_report;
             }
             *reports += count_reports(receiver, 0); /* keep the receiver's pipe from filling */
@@ -263,12 +272,15 @@ void hook_bench_print(HookScenario *scenarios, gsize count, gsize base, BenchJso
         quiet[s] = summarize(scenarios[s].quiet);
         loaded[s] = summarize(scenarios[s].loaded);
     }
-    g_print("%-28s %-5s %8s %8s %8s %8s %10s %12s\n", "scenario", "host", "p50 ms", "p90 ms", "p99 ms", "max ms",
-            "p99 ratio", "p99 vs base");
+    g_print("%-28s %-5s %8s %8s %8s %8s %10s %12s %8s\n", "scenario", "host", "p50 ms", "p90 ms", "p99 ms", "max ms",
+            "p99 ratio", "p99 vs base", "CPU ms");
     for (gsize s = 0; s < count; s++) {
         const Summary *q = &quiet[s], *l = &loaded[s];
-        g_print("%-28s %-5s %8.3f %8.3f %8.3f %8.3f %10s %11.2fx\n", scenarios[s].label, "quiet", q->p50, q->p90,
-                q->p99, q->max, "", q->p99 / quiet[base].p99);
+        double cpu = summarize(scenarios[s].quiet_cpu).p50;
+        g_print("%-28s %-5s %8.3f %8.3f %8.3f %8.3f %10s %11.2fx %8.3f\n", scenarios[s].label, "quiet", q->p50,
+                q->p90, q->p99, q->max, "", q->p99 / quiet[base].p99, cpu);
+        g_autofree char *cpu_key = g_strdup_printf("%s_quiet_cpu_p50_ms", scenarios[s].key);
+        bench_json_number(json, cpu_key, cpu);
         g_print("%-28s %-5s %8.3f %8.3f %8.3f %8.3f %9.2fx %11.2fx\n", "", "load", l->p50, l->p90, l->p99, l->max,
                 l->p99 / q->p99, l->p99 / loaded[base].p99);
         json_summary(json, scenarios[s].key, "quiet", q);
@@ -282,7 +294,8 @@ void hook_bench_print(HookScenario *scenarios, gsize count, gsize base, BenchJso
             bench_json_number(json, vs_load, l->p99 / loaded[base].p99);
         }
     }
-    g_print("(p99 ratio: under load / quiet; p99 vs base: to \"%s\" on the same host state)\n",
+    g_print("(p99 ratio: under load / quiet; p99 vs base: to \"%s\" on the same host state;\n"
+            " CPU ms: the median user + system time of a quiet call, the hook's own work)\n",
             scenarios[base].label);
 }
 
@@ -291,5 +304,6 @@ void hook_bench_free(HookScenario *scenarios, gsize count)
     for (gsize s = 0; s < count; s++) {
         g_clear_pointer(&scenarios[s].quiet, g_array_unref);
         g_clear_pointer(&scenarios[s].loaded, g_array_unref);
+        g_clear_pointer(&scenarios[s].quiet_cpu, g_array_unref);
     }
 }

@@ -20,12 +20,13 @@ typedef struct {
     GBytes *xml;       /* on stdin */
     int expects_output; /* 1: some stdout, 0: none, -1: either */
     gboolean expects_report;
-    GArray *quiet, *loaded; /* seconds per call */
+    GArray *quiet, *loaded; /* seconds per call, wall time */
+    GArray *quiet_cpu;      /* seconds per quiet call, the hook's CPU time (user + system) */
 } HookScenario;
 
 /* One call as libvirt makes it (posix_spawn, the XML on a stdin pipe, stdout read to EOF,
- * waitpid): its wall time in seconds. */
-double hook_bench_call(const HookScenario *s);
+ * waitpid): its wall time in seconds, and its CPU time in *@cpu (NULL: not asked). */
+double hook_bench_call(const HookScenario *s, double *cpu);
 
 /* A load generator beside the calls: one busy process per online CPU, one that sweeps 64 MiB
  * of memory, one that writes and syncs a file in @dir. Each is a child of its own, stopped by
@@ -47,7 +48,8 @@ void hook_bench_run(HookScenario *scenarios, gsize count, guint calls, const cha
                     guint *reports, guint *expected);
 
 /* The table: p50/p90/p99/max quiet and under load, their p99 ratio and each p99's ratio to
- * scenarios[@base]; and the same in @json. */
+ * scenarios[@base], and the median CPU time of a quiet call (what the load competes for);
+ * and the same in @json. */
 void hook_bench_print(HookScenario *scenarios, gsize count, gsize base, BenchJson *json);
 
 void hook_bench_free(HookScenario *scenarios, gsize count);
