@@ -8,6 +8,7 @@
 # BENCH_GUESTS, BENCH_MEM_MIB, BENCH_DIRTY_MIB change the load.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/json.sh"
 BUILD=${VIRT_FERRY_BUILDDIR:-$(cd "$here/.." && pwd)}
 export VIRT_FERRY_BUILDDIR=$BUILD
 . "$here/../tests/lab/tap.sh"
@@ -99,10 +100,9 @@ printf 'virt-ferry Evacuate:       %8.1f s  worst downtime %6s ms  guests dead a
 printf 'virsh migrate loop:        %8.1f s  worst downtime %6s ms  guests dead after it: %s\n' "$LOOP" "$LOOP_DOWN" "$LOOP_DEAD"
 printf 'virsh migrate all at once: %8.1f s  worst downtime %6s ms  guests dead after it: %s\n' "$PAR" "$PAR_DOWN" "$PAR_DEAD"
 echo "ratio Evacuate / loop: $(ratio "$EVAC" "$LOOP") (goal <= 0.4); Evacuate / all at once: $(ratio "$EVAC" "$PAR")"
-# One line for whoever collects the numbers.
-printf '{"bench":"evacuate","guests":%d,"mem_mib":%d,"dirty_mib_s":%d,"accel":"%s","evacuate_s":%s,"loop_s":%s,' \
-    "$N" "$MEM" "$DIRTY" "$("$LAB" accel | cut -d" " -f1)" "$EVAC" "$LOOP"
-printf '"all_at_once_s":%s,"ratio_loop":%s,"ratio_all_at_once":%s,"goal_ratio_loop":0.4,' \
-    "$PAR" "$(ratio "$EVAC" "$LOOP")" "$(ratio "$EVAC" "$PAR")"
-printf '"worst_downtime_ms":{"evacuate":%d,"loop":%d,"all_at_once":%d},"guests_dead":{"evacuate":%d,"loop":%d,"all_at_once":%d}}\n' \
-    "$EVAC_DOWN" "$LOOP_DOWN" "$PAR_DOWN" "$EVAC_DEAD" "$LOOP_DEAD" "$PAR_DEAD"
+# One line for whoever collects the numbers (json.sh).
+bench_json evacuate guests "$N" mem_mib "$MEM" dirty_mib_s "$DIRTY" accel "$("$LAB" accel | cut -d" " -f1)" \
+    evacuate_s "$EVAC" loop_s "$LOOP" all_at_once_s "$PAR" \
+    ratio_loop "$(ratio "$EVAC" "$LOOP")" ratio_all_at_once "$(ratio "$EVAC" "$PAR")" goal_ratio_loop 0.4 \
+    worst_downtime_ms_evacuate "$EVAC_DOWN" worst_downtime_ms_loop "$LOOP_DOWN" worst_downtime_ms_all_at_once "$PAR_DOWN" \
+    guests_dead_evacuate "$EVAC_DEAD" guests_dead_loop "$LOOP_DEAD" guests_dead_all_at_once "$PAR_DEAD"

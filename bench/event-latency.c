@@ -6,12 +6,14 @@
  * Usage: event-latency DOMAIN [CHANGES]   (run on a host with virt-ferryd and a running DOMAIN)
  *
  * Each change is a suspend or resume of DOMAIN; both latencies are measured from the moment
- * the call was made. Prints p50/p99 of each, of virt-ferry's added delay, and their ratio. */
+ * the call was made. Prints p50/p99 of each, of virt-ferry's added delay, and their ratio,
+ * then the same as one JSON line (bench-json.h). */
 #include <gio/gio.h>
 #include <libvirt-glib/libvirt-glib.h>
 #include <libvirt/libvirt.h>
 #include <stdlib.h>
 
+#include "bench-json.h"
 #include "ferry-names.h"
 
 #define CHANGE_TIMEOUT_US (5 * G_USEC_PER_SEC)
@@ -121,9 +123,21 @@ int main(int argc, char **argv)
     g_print("changes: %u measured, %d lost (suspend/resume of %s)\n", b.event_us->len, lost, b.domain);
     g_print("libvirt lifecycle event (baseline): p50 %.2f ms  p99 %.2f ms\n", ev50, ev99);
     g_print("virt-ferry DomainStateChanged:      p50 %.2f ms  p99 %.2f ms\n", sg50, sg99);
-    g_print("added by virt-ferry:                p50 %.2f ms  p99 %.2f ms\n",
-            percentile_ms(b.added_us, 0.5), percentile_ms(b.added_us, 0.99));
+    double ad50 = percentile_ms(b.added_us, 0.5), ad99 = percentile_ms(b.added_us, 0.99);
+    g_print("added by virt-ferry:                p50 %.2f ms  p99 %.2f ms\n", ad50, ad99);
     g_print("ratio signal/event:                 p50 %.2fx  p99 %.2fx\n", sg50 / ev50, sg99 / ev99);
+    BenchJson json = bench_json_begin("event-latency");
+    bench_json_number(&json, "changes", b.event_us->len);
+    bench_json_number(&json, "lost", lost);
+    bench_json_number(&json, "event_p50_ms", ev50);
+    bench_json_number(&json, "event_p99_ms", ev99);
+    bench_json_number(&json, "signal_p50_ms", sg50);
+    bench_json_number(&json, "signal_p99_ms", sg99);
+    bench_json_number(&json, "added_p50_ms", ad50);
+    bench_json_number(&json, "added_p99_ms", ad99);
+    bench_json_number(&json, "ratio_p50", sg50 / ev50);
+    bench_json_number(&json, "ratio_p99", sg99 / ev99);
+    bench_json_end(&json);
     virDomainFree(dom);
     virConnectClose(conn);
     return lost ? 1 : 0;

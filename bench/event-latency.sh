@@ -9,6 +9,8 @@ LAB=$here/../tests/lab/lab
 export VIRT_FERRY_BUILDDIR=$BUILD
 "$LAB" up 1 >&2
 "$LAB" exec alpha virsh -q domstate bench-ev > /dev/null 2>&1 || "$LAB" guest alpha bench-ev --mem 128 >&2
-"$LAB" exec alpha "$BUILD/bench/event-latency" bench-ev "${1:-200}"
+# The program prints its own JSON line; the commit is told from here, outside the lab host.
+. "$here/json.sh"
+"$LAB" exec alpha env BENCH_COMMIT="$(bench_json_commit)" "$BUILD/bench/event-latency" bench-ev "${1:-200}"
 "$LAB" exec alpha virsh -q destroy bench-ev > /dev/null
 "$LAB" exec alpha virsh -q undefine bench-ev > /dev/null

@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # virt-ferryd's cost per domain: resident memory and the time to list every object, with
 # 500 domains against 1 (the baseline), on libvirt's test driver and a private system bus.
+# Prints numbers and ratios, then one JSON line (json.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/json.sh"
 BUILD=${VIRT_FERRY_BUILDDIR:-$(cd "$here/.." && pwd)}
 N=${1:-500}
 work=$(mktemp -d)
@@ -66,3 +68,9 @@ echo "virt-ferryd RSS: $rss1 KiB with 1 domain, $rssN KiB with $N ($(( (rssN - r
 echo "virt-ferryd private memory: $priv1 KiB with 1 domain, $privN KiB with $N (ratio $(awk -v a="$privN" -v b="$priv1" 'BEGIN { printf "%.2f", a / b }'))"
 echo "busctl tree: $tree1 ms with 1 domain, $treeN ms with $N (ratio $(awk -v a="$treeN" -v b="$tree1" 'BEGIN { printf "%.1f", a / (b ? b : 1) }'))"
 echo "GetManagedObjects: $obj1 ms with 1 domain, $objN ms with $N (ratio $(awk -v a="$objN" -v b="$obj1" 'BEGIN { printf "%.1f", a / (b ? b : 1) }'))"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / (b ? b : 1) }'; }
+bench_json inventory-scale domains "$N" served_1 "$c1" served_n "$cN" \
+    rss_1_kib "$rss1" rss_n_kib "$rssN" rss_per_domain_kib $(((rssN - rss1) / (N - 1))) rss_ratio "$(ratio "$rssN" "$rss1")" \
+    private_1_kib "$priv1" private_n_kib "$privN" private_ratio "$(ratio "$privN" "$priv1")" \
+    tree_1_ms "$tree1" tree_n_ms "$treeN" tree_ratio "$(ratio "$treeN" "$tree1")" \
+    objects_1_ms "$obj1" objects_n_ms "$objN" objects_ratio "$(ratio "$objN" "$obj1")"

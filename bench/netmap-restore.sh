@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Lab benchmark: a restore that must remap its NIC (table B2 row 5: a portgroup is created on
 # beta's Open vSwitch network) against the same restore onto identical networks (row 1), in
-# the same run; median of 5 each, printed with their ratio.
+# the same run; median of 5 each, printed with their ratio, then one JSON line (json.sh).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+. "$here/json.sh"
 BUILD=${VIRT_FERRY_BUILDDIR:-$(cd "$here/.." && pwd)}
 LAB=$here/../tests/lab/lab
 export VIRT_FERRY_BUILDDIR=$BUILD
@@ -43,5 +44,8 @@ s=$(printf '%s\n' "${same[@]}" | median)
 r=$(printf '%s\n' "${remap[@]}" | median)
 echo "restore onto identical networks (row 1), median of $RUNS: $s s"
 echo "restore with remapping (row 5, portgroup created), median of $RUNS: $r s"
-echo "ratio: $(awk -v a="$r" -v b="$s" 'BEGIN { printf "%.3f", a / b }')"
+ratio=$(awk -v a="$r" -v b="$s" 'BEGIN { printf "%.3f", a / b }')
+echo "ratio: $ratio"
+bench_json netmap-restore runs "$RUNS" same_median_s "$s" remap_median_s "$r" ratio "$ratio" \
+    same_s "${same[*]}" remap_s "${remap[*]}"
 on alpha busctl call $BUS $ROOT $MANAGER Purge s nb1 > /dev/null 2>&1 || true

@@ -11,7 +11,7 @@
 #     second per job.
 # Run as root, the lab part under the lab lock (NOTIFY_BENCH_LAB=0 leaves it out):
 #   VIRT_FERRY_LAB_DIR=/var/lib/virt-ferry-lab-X flock /work/wt/lab.lock bench/notify.sh
-# Prints numbers and ratios, then one JSON line.
+# Prints numbers and ratios, then one JSON line (json.sh).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 lab=$here/../tests/lab
@@ -171,5 +171,9 @@ on alpha kill "$SYSMON_PID" 2> /dev/null; SYSMON_PID=
 "$LAB" down > /dev/null 2>&1
 fi
 
-printf '{"bench":"notify","jobs":%s,"standin_latency_samples":%s,"standin_latency_p50_ms":%s,"standin_latency_p99_ms":%s,"standin_latency_max_ms":%s,"standin_ends_alone":%s,"standin_summaries":%s,"lab_latency_samples":%s,"lab_latency_p50_ms":%s,"lab_latency_p99_ms":%s,"lab_latency_max_ms":%s,"cpu_idle_percent":%s,"cpu_progress_percent":%s,"progress_jobs":%s,"signals_per_s":%s,"notify_per_s":%s}\n' \
-    "$JOBS" "$pairs" "$p50" "$p99" "$pmax" "$ends" "$summaries" "${lab_pairs:-0}" "${lab_p50:-null}" "${lab_p99:-null}" "${lab_pmax:-null}" "$idle" "$busy" "$PROGRESS_JOBS" "$signals" "$rate"
+. "$here/json.sh"
+bench_json notify jobs "$JOBS" standin_latency_samples "$pairs" standin_latency_p50_ms "$p50" \
+    standin_latency_p99_ms "$p99" standin_latency_max_ms "$pmax" standin_ends_alone "$ends" \
+    standin_summaries "$summaries" lab_latency_samples "${lab_pairs:-0}" lab_latency_p50_ms "${lab_p50:-}" \
+    lab_latency_p99_ms "${lab_p99:-}" lab_latency_max_ms "${lab_pmax:-}" cpu_idle_percent "$idle" \
+    cpu_progress_percent "$busy" progress_jobs "$PROGRESS_JOBS" signals_per_s "$signals" notify_per_s "$rate"

@@ -12,11 +12,12 @@
  * First fit: the domains in inventory order, each to the first peer (by name) where every
  * rule holds, the rules being the same: it is what a shell loop that asks each peer in
  * turn would do. Also first fit over the domains sorted by priority (then inventory). The numbers: time per plan (goal under 50 ms), domains placed by each,
- * and per priority. A benchmark, not a test: it prints numbers and ratios and judges
- * nothing.
+ * and per priority, then one JSON line (bench-json.h). A benchmark, not a test: it prints
+ * numbers and ratios and judges nothing.
  *
  *   bench/plan [ROUNDS]     (default 20 plans timed; the median is reported)
  */
+#include "bench-json.h"
 #include "placement.h"
 
 #include <stdio.h>
@@ -269,6 +270,29 @@ int main(int argc, char **argv)
     printf("ratio placed plan/first-fit:  %8.3f\n", ff_placed ? (double) placed / ff_placed : 0.0);
     printf("ratio placed plan/first-fit by priority: %.3f\n", ffp_placed ? (double) placed / ffp_placed : 0.0);
     printf("ratio time plan/first-fit:    %8.1f\n", ff_ms > 0 ? plan_ms / ff_ms : 0.0);
+    fflush(stdout);
+
+    BenchJson json = bench_json_begin("plan");
+    bench_json_number(&json, "domains", N_DOMAINS);
+    bench_json_number(&json, "candidates", candidates);
+    bench_json_number(&json, "peers", N_PEERS);
+    bench_json_number(&json, "rounds", rounds);
+    bench_json_number(&json, "plan_median_ms", plan_ms);
+    bench_json_number(&json, "plan_max_ms", plan_s[rounds - 1] * 1e3);
+    bench_json_number(&json, "first_fit_median_ms", ff_ms);
+    bench_json_number(&json, "placed_plan", placed);
+    bench_json_number(&json, "placed_first_fit", ff_placed);
+    bench_json_number(&json, "placed_first_fit_by_priority", ffp_placed);
+    for (int p = N_PRIORITIES - 1; p >= 0; p--) {
+        g_autofree char *plan_key = g_strdup_printf("placed_plan_priority_%d", p);
+        g_autofree char *ff_key = g_strdup_printf("placed_first_fit_priority_%d", p);
+        bench_json_number(&json, plan_key, per[p]);
+        bench_json_number(&json, ff_key, ff_per[p]);
+    }
+    bench_json_number(&json, "ratio_placed_first_fit", ff_placed ? (double) placed / ff_placed : NAN);
+    bench_json_number(&json, "ratio_placed_first_fit_by_priority", ffp_placed ? (double) placed / ffp_placed : NAN);
+    bench_json_number(&json, "ratio_time_first_fit", ff_ms > 0 ? plan_ms / ff_ms : NAN);
+    bench_json_end(&json);
 
     for (guint d = 0; d < N_DOMAINS; d++)
         ferry_policy_free(s.policies[d]);

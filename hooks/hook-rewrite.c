@@ -220,19 +220,27 @@ static gboolean map_domain(Rewrite *rw, const char *xml)
     return TRUE;
 }
 
-/* The network map, as the configuration says where. NULL with *@message NULL when there is
- * none: virt-ferry is not set up here (virt-ferryd never ran), nothing to map by. NULL with
- * *@message ("virt-ferry: " @cannot ": " why) when the configuration or the map cannot be read:
- * then the NICs cannot be judged, and the caller refuses rather than guess. */
-static FerryNetmap *load_map(const char *cannot, char **message)
+/* The configuration ($VIRT_FERRY_CONFIG, else virt-ferry.conf), read once per call: NULL with
+ * *@error when it cannot be read. */
+static FerryConfig *load_config(GError **error)
 {
-    g_autoptr(GError) error = NULL;
     const char *config_path = g_getenv("VIRT_FERRY_CONFIG");
-    g_autoptr(FerryConfig) config = ferry_config_load(config_path && *config_path ? config_path : NULL, &error);
+    return ferry_config_load(config_path && *config_path ? config_path : NULL, error);
+}
+
+/* The network map, where @config (NULL: it could not be read, @config_error says why) says.
+ * NULL with *@message NULL when there is none: virt-ferry is not set up here (virt-ferryd
+ * never ran), nothing to map by. NULL with *@message ("virt-ferry: " @cannot ": " why) when
+ * the configuration or the map cannot be read: then the NICs cannot be judged, and the caller
+ * refuses rather than guess. */
+static FerryNetmap *load_map(const FerryConfig *config, const GError *config_error, const char *cannot,
+                             char **message)
+{
     if (!config) {
-        *message = one_line(g_strdup_printf("virt-ferry: %s: %s", cannot, error->message));
+        *message = one_line(g_strdup_printf("virt-ferry: %s: %s", cannot, config_error->message));
         return NULL;
     }
+    g_autoptr(GError) error = NULL;
     g_autofree char *map_path = g_build_filename(config->state_dir, FERRY_NETMAP_FILE, NULL);
     FerryNetmap *map = ferry_netmap_load(map_path, &error);
     if (!map && !g_error_matches(error, FERRY_ERROR, FERRY_ERROR_NOT_FOUND))
@@ -261,11 +269,9 @@ static FerryDomainXml *judgeable_domain(const char *xml, size_t length, const ch
 }
 
 /* A host in maintenance takes no domain in (virt-ferry(1)): the refusal's line, or NULL. A
- * configuration that cannot be read is load_map's to refuse. */
-static char *maintenance_refusal(const char *operation, const char *domain)
+ * configuration that cannot be read (@config NULL) is load_map's to refuse. */
+static char *maintenance_refusal(const FerryConfig *config, const char *operation, const char *domain)
 {
-    const char *config_path = g_getenv("VIRT_FERRY_CONFIG");
-    g_autoptr(FerryConfig) config = ferry_config_load(config_path && *config_path ? config_path : NULL, NULL);
     char *refusal = config ? ferry_maintenance_refusal(config->state_dir, operation, domain) : NULL;
     return refusal ? one_line(refusal) : NULL;
 }
@@ -276,10 +282,12 @@ HookXmlOutcome hook_rewrite_domain_xml(const char *xml, size_t length, const cha
     *out = NULL;
     *out_length = 0;
     *message = NULL;
-    if ((*message = maintenance_refusal(operation, domain)))
+    g_autoptr(GError) config_error = NULL;
+    g_autoptr(FerryConfig) config = load_config(&config_error);
+    if ((*message = maintenance_refusal(config, operation, domain)))
         return HOOK_XML_REFUSED;
     g_autofree char *cannot = g_strdup_printf("cannot map the NICs of domain %s for %s", domain, operation);
-    g_autoptr(FerryNetmap) map = load_map(cannot, message);
+    g_autoptr(FerryNetmap) map = load_map(config, config_error, cannot, message);
     if (!map)
         return *message ? HOOK_XML_REFUSED : HOOK_XML_UNCHANGED;
     g_autoptr(FerryDomainXml) dom = judgeable_domain(xml, length, cannot, message);
@@ -312,7 +320,10 @@ int hook_tag_ports(const char *xml, size_t length, const char *domain, char **me
     *message = NULL;
     /* A map that cannot be read, or an XML that cannot be judged: whether a port needs a VLAN
      * cannot be told, so the start is refused. No map at all: virt-ferry is not set up. */
-    g_autoptr(FerryNetmap) map = load_map("the start is refused, its standard-switch ports cannot be put on their VLANs",
+    g_autoptr(GError) config_error = NULL;
+    g_autoptr(FerryConfig) config = load_config(&config_error);
+    g_autoptr(FerryNetmap) map = load_map(config, config_error,
+                                          "the start is refused, its standard-switch ports cannot be put on their VLANs",
                                           message);
     if (!map)
         return *message ? 1 : 0;

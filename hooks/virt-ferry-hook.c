@@ -29,7 +29,8 @@
  *
  * Only libc and libdbus are linked: the hook is exec'd for every domain operation and must
  * start fast (GLib and libxml2, which pulls in libstdc++ and ICU, would double its start-up
- * time). For qemu `migrate` and `restore` only, it loads virt-ferry-hook-rewrite.so (dlopen,
+ * time); libdbus from its archive where there is one, since the shared one brings libsystemd
+ * and six more libraries to load (hooks/Makefile.inc). For qemu `migrate` and `restore` only, it loads virt-ferry-hook-rewrite.so (dlopen,
  * from its own directory) with GLib, libxml2 and virt-ferry's network map and domain XML
  * code, and lets it rewrite the incoming domain XML so that each NIC lands on the right VLAN
  * of this host (transparent VLAN remapping, the mapping table of virt-ferry-hook(8), see hook-rewrite.c); and
@@ -48,8 +49,8 @@
  * Time bounds, and why there are two of them:
  *
  * - REPORT_BOUND_MS (250 ms) bounds everything the hook does for an operation that only
- *   reports: reading the input, connecting to the bus, authenticating, Hello (a round
- *   trip) and sending Report. A SIGALRM then ends the process with status 0 (1 after a
+ *   reports: reading the input, connecting to the bus, authenticating, and sending Hello
+ *   and Report (Hello's answer is not waited for: send_hello). A SIGALRM then ends the process with status 0 (1 after a
  *   refusal). That bound is what a stopped or overloaded dbus-daemon costs libvirtd at most.
  * - `migrate` and `restore` of qemu may rewrite the domain XML: libvirt reads the hook's
  *   stdout and uses it as the new XML, and an empty stdout means "unchanged". A cut-off
@@ -101,6 +102,25 @@
 #define REWRITER_NAME "virt-ferry-hook-rewrite.so"
 #ifndef FERRY_HOOKSEXECDIR
 #define FERRY_HOOKSEXECDIR "/usr/libexec/virt-ferry"
+#endif
+
+#ifdef FERRY_HOOK_STATIC_DBUS
+/* libdbus linked from its archive (hooks/Makefile.inc) without libsystemd: these two are the
+ * archive's only use of it, a bus server's socket activation, never reached by a client like
+ * this one. Should they ever be, they say what libsystemd says without activation: no
+ * sockets passed. */
+int sd_listen_fds(int unset_environment);
+int sd_is_socket(int fd, int family, int type, int listening);
+int sd_listen_fds(int unset_environment)
+{
+    (void) unset_environment;
+    return 0;
+}
+int sd_is_socket(int fd, int family, int type, int listening)
+{
+    (void) fd, (void) family, (void) type, (void) listening;
+    return 0;
+}
 #endif
 
 /* One hook invocation, as libvirt made it. */
@@ -447,14 +467,21 @@ static DBusConnection *connect_to_system_bus(void)
     if (!connection)
         return NULL;
     dbus_connection_set_exit_on_disconnect(connection, FALSE);
-    /* Hello is a round trip; like the connect and authentication, it is bounded only by
-     * the report bound, which is what keeps a stopped dbus-daemon from holding us. */
-    if (!dbus_bus_register(connection, NULL)) {
-        dbus_connection_close(connection);
-        dbus_connection_unref(connection);
-        return NULL;
-    }
     return connection;
+}
+
+/* Hello, which the bus wants first on every connection, sent without waiting for its answer
+ * (as sd-bus does): the bus handles a connection's messages in order, so what follows goes
+ * out under the name Hello gives, and the hook saves the round trip, a wait on dbus-daemon
+ * being scheduled, which on a busy host is most of a report's cost (bench/hook-cost). */
+static bool send_hello(DBusConnection *connection)
+{
+    DBusMessage *hello = dbus_message_new_method_call(DBUS_SERVICE_DBUS, DBUS_PATH_DBUS, DBUS_INTERFACE_DBUS, "Hello");
+    if (!hello)
+        return false;
+    bool sent = dbus_connection_send(connection, hello, NULL);
+    dbus_message_unref(hello);
+    return sent;
 }
 
 static DBusMessage *new_report(const HookCall *call)
@@ -490,9 +517,11 @@ static void report_to_ferryd(const HookCall *call)
         return;
     DBusConnection *connection = connect_to_system_bus();
     if (connection) {
-        /* Once flushed, the message is in the bus's socket buffer: the bus delivers it
-         * even though we hang up right away. */
-        if (dbus_connection_send(connection, message, NULL))
+        /* Once flushed, both messages are in the bus's socket buffer: the bus delivers them
+         * even though we hang up right away. Connecting and authenticating (the flush
+         * waits for it) are bounded only by the report bound, which is what keeps a
+         * stopped dbus-daemon from holding us. */
+        if (send_hello(connection) && dbus_connection_send(connection, message, NULL))
             dbus_connection_flush(connection);
         dbus_connection_close(connection);
         dbus_connection_unref(connection);
