@@ -29,8 +29,7 @@
  *
  * Only libc and libdbus are linked: the hook is exec'd for every domain operation and must
  * start fast (GLib and libxml2, which pulls in libstdc++ and ICU, would double its start-up
- * time); libdbus from its archive where there is one, since the shared one brings libsystemd
- * and six more libraries to load (hooks/Makefile.inc). For qemu `migrate` and `restore` only, it loads virt-ferry-hook-rewrite.so (dlopen,
+ * time). For qemu `migrate` and `restore` only, it loads virt-ferry-hook-rewrite.so (dlopen,
  * from its own directory) with GLib, libxml2 and virt-ferry's network map and domain XML
  * code, and lets it rewrite the incoming domain XML so that each NIC lands on the right VLAN
  * of this host (transparent VLAN remapping, the mapping table of virt-ferry-hook(8), see hook-rewrite.c); and
@@ -102,25 +101,6 @@
 #define REWRITER_NAME "virt-ferry-hook-rewrite.so"
 #ifndef FERRY_HOOKSEXECDIR
 #define FERRY_HOOKSEXECDIR "/usr/libexec/virt-ferry"
-#endif
-
-#ifdef FERRY_HOOK_STATIC_DBUS
-/* libdbus linked from its archive (hooks/Makefile.inc) without libsystemd: these two are the
- * archive's only use of it, a bus server's socket activation, never reached by a client like
- * this one. Should they ever be, they say what libsystemd says without activation: no
- * sockets passed. */
-int sd_listen_fds(int unset_environment);
-int sd_is_socket(int fd, int family, int type, int listening);
-int sd_listen_fds(int unset_environment)
-{
-    (void) unset_environment;
-    return 0;
-}
-int sd_is_socket(int fd, int family, int type, int listening)
-{
-    (void) fd, (void) family, (void) type, (void) listening;
-    return 0;
-}
 #endif
 
 /* One hook invocation, as libvirt made it. */
