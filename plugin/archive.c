@@ -649,6 +649,8 @@ static gboolean save_and_copy(Archive *a, GError **error)
     /* A save that failed at once: nothing to copy for. */
     gboolean copied = ferry_bg_call_failed(s.call) ? FALSE : copy_disks(a, &copy_error);
     phase(a, "disks copied");
+    if (copied && !save_done(&s))
+        ferry_job_set_message(a->job, "saving the memory state of %s (its disks are copied)", a->call->name);
     if (!copied && !save_done(&s))
         abort_save(a);
     while (!save_done(&s)) {
