@@ -49,7 +49,9 @@ fraction() { awk -v b="$1" -v s="$2" -v d="$3" 'BEGIN { printf "%.2f", b / s / 1
 cold() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 
 # Runs a virt-ferry job on alpha and prints, to stderr and to $BASE/timeline, when its Message
-# changed (where the time goes); prints the job path.
+# changed (where the time goes); prints the job path. It looks every 100 ms: each look starts
+# busctl, and on this 2-core lab looking every 10 ms takes CPU from the QEMU restoring or saving
+# the guest, a cost the baseline (not watched) does not pay.
 traced_job() { # METHOD SIGNATURE ARGS...
     on alpha bash -c '
         t0=$(date +%s%N)
@@ -61,7 +63,7 @@ traced_job() { # METHOD SIGNATURE ARGS...
             [ "$v" != "$last" ] && printf "  %6d ms  %s (progress %s)\n" $((($(date +%s%N) - t0) / 1000000)) "$v" \
                 "$(busctl get-property '$BUS' "$job" '$BUS'.Job Progress | cut -d" " -f2)" | tee -a '"$BASE"'/timeline >&2
             last=$v
-            case "$v" in *running*) sleep 0.01 ;; *) break ;; esac
+            case "$v" in *running*) sleep 0.1 ;; *) break ;; esac
         done
         echo "$job"' _ "$@"
 }
@@ -106,7 +108,7 @@ one_run() {
     [ "$st" = succeeded ] || { echo "archive: $st: $(jprop alpha "$job" Message)" >&2; exit 1; }
     # The memory state is written when libvirt's save returned and the image is digested (the
     # job then writes the manifest); the disk copies run beside the save and end before it.
-    mem_done=$(timeline_at "writing the manifest")
+    mem_done=$(timeline_at "writing th|succeeded")
     id=$(jprop alpha "$job" Result)
     ferry_bytes=$(du -cb "$LAB_DIR/shared/archive/$id"/memory.save "$LAB_DIR/shared/archive/$id"/disks/* | tail -n 1 | cut -f1)
     ferry_alloc=$(du -sk "$LAB_DIR/shared/archive/$id" | cut -f1)

@@ -18,6 +18,8 @@
 
 #include <errno.h>
 #include <glib/gstdio.h>
+#include <linux/ioprio.h>
+#include <sys/syscall.h>
 #include <libvirt/virterror.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -84,6 +86,9 @@ typedef struct {
     GCancellable *verify_stop;
     gulong verify_link;      /* the job's cancellation stops the verifier */
     GError *verify_error;
+    GMutex verify_lock;      /* guards: */
+    gboolean copies_done;
+    pid_t verifier_tid;      /* while its I/O class is idle */
 } Restore;
 
 static void stop_memory_verifier(Restore *r);
@@ -143,9 +148,34 @@ static gboolean load_manifest(Restore *r, GError **error)
     return TRUE;
 }
 
+/* While the disks are copied, the verifier reads only when the disk has nothing else to do
+ * (I/O class idle): libvirt can start only once the disks are in place, and it then reads the
+ * memory state from the page cache up to where the verifier got, the verifier reading ahead of
+ * it again at the normal priority. */
+static void verifier_io_idle(Restore *r)
+{
+    g_mutex_lock(&r->verify_lock);
+    if (!r->copies_done && syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0,
+                                   IOPRIO_PRIO_VALUE(IOPRIO_CLASS_IDLE, 0)) == 0)
+        r->verifier_tid = (pid_t)syscall(SYS_gettid);
+    g_mutex_unlock(&r->verify_lock);
+}
+
+static void verifier_io_normal(Restore *r)
+{
+    g_mutex_lock(&r->verify_lock);
+    r->copies_done = TRUE;
+    /* Back to the class its CPU priority gives it. */
+    if (r->verifier_tid)
+        syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, r->verifier_tid, IOPRIO_PRIO_VALUE(IOPRIO_CLASS_NONE, 0));
+    r->verifier_tid = 0;
+    g_mutex_unlock(&r->verify_lock);
+}
+
 static gpointer memory_verifier_thread(gpointer data)
 {
     Restore *r = data;
+    verifier_io_idle(r);
     ferry_library_verify(r->call->dir, r->manifest, ~MEMORY_ROLE, r->verify_stop, ferry_job_bytes_side_progress,
                          &r->bytes, &r->verify_error);
     return NULL;
@@ -221,7 +251,9 @@ static gboolean copy_and_verify(Restore *r, GError **error)
 {
     ferry_job_set_message(r->job, "verifying archive %s and copying its disks", r->call->id);
     start_memory_verifier(r);
-    if (copy_placements(r, error) && verify_small_files(r, error))
+    gboolean copied = copy_placements(r, error);
+    verifier_io_normal(r);
+    if (copied && verify_small_files(r, error))
         return TRUE;
     stop_memory_verifier(r); /* the copy's error says what is wrong: no need to read on */
     return FALSE;
@@ -990,12 +1022,14 @@ static gboolean run_restore(Restore *r, GError **error)
 static gboolean restore_job(FerryJob *job, gpointer data, GError **error)
 {
     Restore r = { .job = job, .call = data };
+    g_mutex_init(&r.verify_lock);
     gboolean ok = run_restore(&r, error);
     if (!ok) {
         stop_memory_verifier(&r);
         roll_back(&r);
     }
     restore_clear(&r);
+    g_mutex_clear(&r.verify_lock);
     return ok;
 }
 
