@@ -6,6 +6,9 @@
  * one stream). libvirt pauses the guest first, and QEMU drains and flushes every disk when
  * it stops the CPUs, so the disks are consistent from the moment the domain is paused:
  * they are copied while libvirt still writes the memory state. */
+/* sync_file_range. */
+#define _GNU_SOURCE
+
 #include "archive.h"
 #include "log.h"
 
@@ -360,6 +363,7 @@ static void wait_until_paused(Archive *a, SaveRun *s)
 #define SAVE_MAGIC_PARTIAL "LibvirtQemudPart"
 #define SAVE_MAGIC_DONE "LibvirtQemudSave"
 #define TAIL_CHUNK (4 * 1024 * 1024)
+#define SAVE_WRITEBACK_WINDOW (32 * 1024 * 1024)
 
 typedef struct {
     char *path;
@@ -369,6 +373,8 @@ typedef struct {
     gsize first_len;
     FerryFileDigest digest;
     gboolean ok;
+    guint64 writeback_from;            /* offsets not yet handed to writeback start here */
+    guint64 waiting_from, waiting_to;  /* handed to writeback, not yet waited for */
 } TailDigest;
 
 static void remember_first_block(TailDigest *t, guint64 offset, guchar *data, gsize len)
@@ -388,6 +394,28 @@ static gboolean first_block_as_digested(TailDigest *t, int fd)
     guchar now[FERRY_DIGEST_BLOCK_SIZE];
     ssize_t n = pread(fd, now, t->first_len, 0);
     return n == (ssize_t)t->first_len && memcmp(now, t->first, t->first_len) == 0;
+}
+
+/* The image goes through the page cache, and what was digested is handed to writeback a window
+ * at a time: the disk writes while QEMU still saves, each byte is read back from memory rather
+ * than from the disk, the fsync before publishing has little left to do, and the image does not
+ * fill the page cache. (Left to the kernel, writeback of a save image smaller than the dirty
+ * threshold starts only at that fsync, which then writes it all while nothing else runs.) */
+static void push_save_writeback(TailDigest *t, int fd, guint64 digested)
+{
+    if (digested - t->writeback_from < SAVE_WRITEBACK_WINDOW)
+        return;
+    /* Best effort: a failed write shows in libvirt's save or in the fsync before publishing. */
+    sync_file_range(fd, (off_t)t->writeback_from, (off_t)(digested - t->writeback_from), SYNC_FILE_RANGE_WRITE);
+    if (t->waiting_to > t->waiting_from) {
+        off_t len = (off_t)(t->waiting_to - t->waiting_from);
+        sync_file_range(fd, (off_t)t->waiting_from, len,
+                        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+        posix_fadvise(fd, (off_t)t->waiting_from, len, POSIX_FADV_DONTNEED);
+    }
+    t->waiting_from = t->writeback_from;
+    t->waiting_to = digested;
+    t->writeback_from = digested;
 }
 
 static gpointer tail_digest_thread(gpointer data)
@@ -411,6 +439,7 @@ static gpointer tail_digest_thread(gpointer data)
             remember_first_block(t, offset, buf, n);
             ferry_digester_update(d, buf, n);
             offset += n;
+            push_save_writeback(t, fd, offset);
             continue;
         }
         if (over) {
@@ -529,8 +558,8 @@ static gboolean write_definition(Archive *a, GError **error)
 }
 
 /* The archive appears complete or not at all: every file and directory in it is on the disk
- * before the rename publishes it (libvirt wrote the save image with O_DIRECT, which makes
- * neither its size nor its directory entry durable), and the library after. */
+ * before the rename publishes it (libvirt's save syncs neither the image nor its directory
+ * entry), and the library after. */
 static gboolean publish(Archive *a, GError **error)
 {
     if (!ferry_manifest_save(a->manifest, a->partial, error) || !ferry_fsync_tree(a->partial, error))
@@ -600,10 +629,11 @@ static gboolean save_and_copy(Archive *a, GError **error)
 {
     SaveRun s = { .dom = a->dom };
     s.path = g_build_filename(a->partial, "memory.save", NULL);
-    /* Straight to disk (libvirt's I/O helper with O_DIRECT): twice as fast as through the page
-     * cache here, and the image is not read again before a restore. */
-    s.flags = VIR_DOMAIN_SAVE_BYPASS_CACHE |
-              (a->state == VIR_DOMAIN_PAUSED ? VIR_DOMAIN_SAVE_PAUSED : VIR_DOMAIN_SAVE_RUNNING);
+    /* Through the page cache, with QEMU writing to the file itself, and the digest reading it
+     * back from memory while pushing it to the disk (push_save_writeback). With
+     * VIR_DOMAIN_SAVE_BYPASS_CACHE every byte went through libvirt's I/O helper and a pipe,
+     * and the digest read it back from the disk, competing with the writes and the disk copies. */
+    s.flags = a->state == VIR_DOMAIN_PAUSED ? VIR_DOMAIN_SAVE_PAUSED : VIR_DOMAIN_SAVE_RUNNING;
     if (!ferry_journal_record(a->journal, "phase", "saving", error)) {
         g_free(s.path);
         return FALSE;
@@ -619,6 +649,8 @@ static gboolean save_and_copy(Archive *a, GError **error)
     /* A save that failed at once: nothing to copy for. */
     gboolean copied = ferry_bg_call_failed(s.call) ? FALSE : copy_disks(a, &copy_error);
     phase(a, "disks copied");
+    if (copied && !save_done(&s))
+        ferry_job_set_message(a->job, "saving the memory state of %s (its disks are copied)", a->call->name);
     if (!copied && !save_done(&s))
         abort_save(a);
     while (!save_done(&s)) {

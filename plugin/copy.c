@@ -9,7 +9,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +27,12 @@ G_STATIC_ASSERT(FERRY_COPY_CHUNK % BLOCK == 0);
 #define WRITEBACK_WINDOW (32 * 1024 * 1024)
 
 static gboolean hole_detection = TRUE;
+static gboolean reflinks = TRUE;
+
+void ferry_copy_set_reflinks(gboolean enabled)
+{
+    g_atomic_int_set(&reflinks, enabled);
+}
 
 void ferry_copy_set_hole_detection(gboolean enabled)
 {
@@ -77,6 +85,9 @@ typedef struct {
     gpointer user_data;
     guint64 done;             /* data-extent bytes handled, what progress reports */
     guint64 reported;
+
+    GArray *zero_blocks;      /* digesting a clone: the offsets of its blocks of zeros, made
+                               * holes once the digest is known */
 
     XXH3_state_t *hash;       /* NULL when nobody wants the digest */
     guint64 nonzero;          /* bytes of non-zero blocks */
@@ -364,6 +375,8 @@ static gboolean handle_chunk(Pass *p, guint64 offset, gsize len, GError **error)
         if (block_is_zero(p->buf + b, n)) {
             if (run_len && p->dst_path && !write_run(p, p->buf + run, run_len, offset + run, error))
                 return FALSE;
+            if (p->zero_blocks)
+                g_array_append_val(p->zero_blocks, (guint64){ offset + b });
             run_len = 0;
             continue;
         }
@@ -526,13 +539,33 @@ static gboolean finish_destination(Pass *p, GError **error)
     return TRUE;
 }
 
+/* Where source and destination share a file system that can (btrfs, XFS with reflink, bcachefs),
+ * the destination shares the source's extents: nothing is written, and only the digest reads the
+ * data. Anything else (ext4, another file system, NFS) copies. */
+static gboolean clone_file(int src_fd, int dst_fd)
+{
+    if (!g_atomic_int_get(&reflinks))
+        return FALSE;
+    return ioctl(dst_fd, FICLONE, src_fd) == 0;
+}
+
+/* A clone's blocks of zeros become holes, as a written copy's do (the whole block: a short
+ * last one's file system block goes too); only space is at stake if that fails. After the
+ * digest, so that it reads the extents the clone came with. */
+static void punch_zero_blocks(int fd, GArray *offsets)
+{
+    for (guint i = 0; i < offsets->len; i++)
+        fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)g_array_index(offsets, guint64, i), BLOCK);
+}
+
 /* Copies the open @src_fd to @dst_name, created in @dst_dirfd; closes @src_fd. */
 static gboolean copy_opened(int src_fd, guint64 size, const char *src, int dst_dirfd, const char *dst_name,
                             const char *dst, guint mode, GCancellable *cancellable, FerryCopyProgress progress,
                             gpointer user_data, FerryFileDigest *digest, GError **error)
 {
-    /* O_EXCL|O_NOFOLLOW: neither an existing file nor a link planted at @dst is written through. */
-    int dst_fd = openat(dst_dirfd, dst_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
+    /* O_EXCL|O_NOFOLLOW: neither an existing file nor a link planted at @dst is written through.
+     * Read too: a clone is digested from it. */
+    int dst_fd = openat(dst_dirfd, dst_name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0600);
     if (dst_fd < 0) {
         int err = errno;
         g_set_error(error, FERRY_ERROR, is_out_of_space(err) ? FERRY_ERROR_NO_CAPACITY : FERRY_ERROR_FAILED,
@@ -542,14 +575,22 @@ static gboolean copy_opened(int src_fd, guint64 size, const char *src, int dst_d
     }
 
     Pass p;
-    pass_init(&p, src, src_fd, size, digest != NULL, cancellable, progress, user_data);
-    p.dst_path = dst;
+    gboolean cloned = clone_file(src_fd, dst_fd);
+    /* A clone is digested from the destination: what is checked is what was placed. */
+    pass_init(&p, src, cloned ? dst_fd : src_fd, size, digest != NULL, cancellable, progress, user_data);
+    p.dst_path = cloned ? NULL : dst;
+    p.zero_blocks = cloned ? g_array_new(FALSE, FALSE, sizeof(guint64)) : NULL;
     p.dst_fd = dst_fd;
     gboolean ok = TRUE;
     /* fchmod, not open's mode: the umask must not change what the archive records. */
     if (fchmod(dst_fd, mode & 07777) < 0)
         ok = fail_errno(error, errno, "set the mode of", dst);
-    ok = ok && pass_run(&p, error) && finish_destination(&p, error);
+    ok = ok && pass_run(&p, error);
+    if (ok && cloned)
+        punch_zero_blocks(dst_fd, p.zero_blocks);
+    g_clear_pointer(&p.zero_blocks, g_array_unref);
+    p.dst_path = dst;
+    ok = ok && finish_destination(&p, error);
     if (ok && digest)
         digest_finish(&p, digest);
     if (!ok) {

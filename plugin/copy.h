@@ -68,7 +68,10 @@ gboolean ferry_digest_checksum_is_valid(const char *checksum);
 /* Copies the regular file @src to @dst, which is created (O_EXCL: an existing file is never
  * touched, the call fails) with exactly @mode (the umask does not apply). Only @src's data
  * extents are read (SEEK_DATA/SEEK_HOLE; everything when the file system cannot tell) and
- * blocks of zeros are not written, so holes stay holes and zeros become holes. @dst gets
+ * blocks of zeros are not written, so holes stay holes and zeros become holes. Where @src and
+ * @dst share a file system with reflinks (btrfs, XFS), @dst is a clone of @src instead (FICLONE:
+ * it shares @src's extents, copy on write; its blocks of zeros are punched into holes) and the
+ * digest is computed by reading @dst. @dst gets
  * @src's size and is fdatasync'ed before returning; syncing the directory that holds it is
  * the caller's business (ferry_fsync_dir). @digest (may be NULL) is computed during the copy.
  * On failure or cancellation @dst is removed. Errors: G_IO_ERROR_CANCELLED;
@@ -142,6 +145,8 @@ GPtrArray *ferry_copy_tree_owned(const char *src, const char *dst, uid_t uid, gi
 
 /* For tests: pretend that file systems cannot report holes, so every byte is read. */
 void ferry_copy_set_hole_detection(gboolean enabled);
+/* For tests: never clone (FICLONE), always copy. */
+void ferry_copy_set_reflinks(gboolean enabled);
 
 /* Removes a file or a directory tree (what a failed copy created, a partial archive, an
  * archive); best effort, warning about what cannot be removed. Link-safe: every directory

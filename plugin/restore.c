@@ -18,6 +18,8 @@
 
 #include <errno.h>
 #include <glib/gstdio.h>
+#include <linux/ioprio.h>
+#include <sys/syscall.h>
 #include <libvirt/virterror.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -80,10 +82,20 @@ typedef struct {
     virDomainPtr dom;        /* the restored domain once defined */
     gboolean copy;           /* a copy: new UUID, new MACs, booted from its disks */
     FerryRestoreLock *lock;  /* no other host restores this UUID meanwhile */
+    GThread *verifier;       /* digesting the memory state while the restore goes on */
+    GCancellable *verify_stop;
+    gulong verify_link;      /* the job's cancellation stops the verifier */
+    GError *verify_error;
+    GMutex verify_lock;      /* guards: */
+    gboolean copies_done;
+    pid_t verifier_tid;      /* while its I/O class is idle */
 } Restore;
+
+static void stop_memory_verifier(Restore *r);
 
 static void restore_clear(Restore *r)
 {
+    stop_memory_verifier(r);
     g_clear_pointer(&r->manifest, ferry_manifest_free);
     g_clear_pointer(&r->journal, ferry_journal_free);
     if (r->replaced)
@@ -113,9 +125,14 @@ static gboolean cancelled(Restore *r, GError **error)
 
 static gboolean copy_placements(Restore *r, GError **error);
 
-/* Disks and NVRAM are checked against their digests as they are copied; the other files
- * (the memory state above all) are read by a verifier thread at the same time. */
+/* The memory state is read from the library once: a verifier thread digests it from the start
+ * of the disk copies, libvirt restores it paused as soon as the domain is defined (reading what
+ * the verifier brought into the page cache), and the domain runs only once the digest matched;
+ * otherwise it is destroyed like anything else the restore created. Disks and NVRAM are checked
+ * against their digests as they are copied; the small files (the definition, TPM state) are
+ * checked before anything is made from them. */
 #define COPIED_ROLES ((1u << FERRY_FILE_DISK) | (1u << FERRY_FILE_NVRAM))
+#define MEMORY_ROLE (1u << FERRY_FILE_MEMORY)
 
 static gboolean load_manifest(Restore *r, GError **error)
 {
@@ -124,47 +141,122 @@ static gboolean load_manifest(Restore *r, GError **error)
     guint64 total = 0;
     for (guint i = 0; i < r->manifest->files->len; i++) {
         FerryManifestFile *f = g_ptr_array_index(r->manifest->files, i);
-        /* Copied files are read once; the others once to verify, the memory state once more
-         * by libvirt. */
+        /* Copied files are read once; the memory state by the verifier and by libvirt. */
         total += f->allocated * (f->role == FERRY_FILE_MEMORY ? 2 : 1);
     }
     r->bytes = (FerryJobBytes){ .job = r->job, .total = total };
     return TRUE;
 }
 
-typedef struct {
-    Restore *r;
-    GError *error;
-} Verifier;
-
-static gpointer verifier_thread(gpointer data)
+/* While the disks are copied, the verifier reads only when the disk has nothing else to do
+ * (I/O class idle): libvirt can start only once the disks are in place, and it then reads the
+ * memory state from the page cache up to where the verifier got, the verifier reading ahead of
+ * it again at the normal priority. */
+static void verifier_io_idle(Restore *r)
 {
-    Verifier *v = data;
-    Restore *r = v->r;
-    ferry_library_verify(r->call->dir, r->manifest, COPIED_ROLES, ferry_job_cancellable(r->job),
-                         ferry_job_bytes_side_progress, &r->bytes, &v->error);
+    g_mutex_lock(&r->verify_lock);
+    if (!r->copies_done && syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0,
+                                   IOPRIO_PRIO_VALUE(IOPRIO_CLASS_IDLE, 0)) == 0)
+        r->verifier_tid = (pid_t)syscall(SYS_gettid);
+    g_mutex_unlock(&r->verify_lock);
+}
+
+static void verifier_io_normal(Restore *r)
+{
+    g_mutex_lock(&r->verify_lock);
+    r->copies_done = TRUE;
+    /* Back to the class its CPU priority gives it. */
+    if (r->verifier_tid)
+        syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, r->verifier_tid, IOPRIO_PRIO_VALUE(IOPRIO_CLASS_NONE, 0));
+    r->verifier_tid = 0;
+    g_mutex_unlock(&r->verify_lock);
+}
+
+static gpointer memory_verifier_thread(gpointer data)
+{
+    Restore *r = data;
+    verifier_io_idle(r);
+    ferry_library_verify(r->call->dir, r->manifest, ~MEMORY_ROLE, r->verify_stop, ferry_job_bytes_side_progress,
+                         &r->bytes, &r->verify_error);
     return NULL;
 }
 
-/* Copies disks and NVRAM while the rest of the archive is verified. */
-static gboolean copy_and_verify(Restore *r, GError **error)
+static void stop_verifying(GCancellable *job_cancellable, gpointer verify_stop)
 {
-    Verifier v = { .r = r };
-    ferry_job_set_message(r->job, "verifying archive %s and copying its disks", r->call->id);
-    GThread *thread = g_thread_new("verify", verifier_thread, &v);
-    gboolean copied = copy_placements(r, error);
-    if (!copied)
-        g_cancellable_cancel(ferry_job_cancellable(r->job)); /* no need to read on */
-    g_thread_join(thread);
-    if (copied && v.error) {
-        g_propagate_error(error, v.error);
+    g_cancellable_cancel(verify_stop);
+}
+
+static void start_memory_verifier(Restore *r)
+{
+    r->verify_stop = g_cancellable_new();
+    r->verify_link = g_cancellable_connect(ferry_job_cancellable(r->job), G_CALLBACK(stop_verifying),
+                                           r->verify_stop, NULL);
+    r->verifier = g_thread_new("verify", memory_verifier_thread, r);
+}
+
+/* Waits for the verifier: FALSE with its error when the memory state is not the archived one. */
+static gboolean join_memory_verifier(Restore *r, GError **error)
+{
+    if (!r->verifier)
+        return TRUE;
+    g_thread_join(g_steal_pointer(&r->verifier));
+    g_cancellable_disconnect(ferry_job_cancellable(r->job), r->verify_link);
+    r->verify_link = 0;
+    if (r->verify_error) {
+        g_propagate_error(error, g_steal_pointer(&r->verify_error));
         return FALSE;
     }
-    g_clear_error(&v.error);
-    if (!copied)
-        return FALSE;
     ferry_job_add_step(r->job, r->manifest->domain, "verify", r->call->id, "intact");
     return TRUE;
+}
+
+/* A restore that fails stops reading the archive before it rolls back. */
+static void stop_memory_verifier(Restore *r)
+{
+    if (r->verifier)
+        g_cancellable_cancel(r->verify_stop);
+    join_memory_verifier(r, NULL);
+    g_clear_error(&r->verify_error);
+    g_clear_object(&r->verify_stop);
+}
+
+/* A failure while the memory state was still being verified: a damaged archive is the likelier
+ * cause, and the verifier's error names the file. */
+static gboolean prefer_verifier_error(Restore *r, GError **error)
+{
+    g_autoptr(GError) corrupted = NULL;
+    if (!join_memory_verifier(r, &corrupted) && !g_error_matches(corrupted, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        g_clear_error(error);
+        g_propagate_error(error, g_steal_pointer(&corrupted));
+    }
+    return FALSE;
+}
+
+/* The definition and TPM state, small, before anything is made from them. */
+static gboolean verify_small_files(Restore *r, GError **error)
+{
+    guint skip = COPIED_ROLES | MEMORY_ROLE;
+    if (!ferry_library_verify(r->call->dir, r->manifest, skip, ferry_job_cancellable(r->job), NULL, NULL, error))
+        return FALSE;
+    for (guint i = 0; i < r->manifest->files->len; i++) {
+        FerryManifestFile *f = g_ptr_array_index(r->manifest->files, i);
+        if (!(skip & (1u << f->role)))
+            ferry_job_bytes_file_done(&r->bytes, f->allocated);
+    }
+    return TRUE;
+}
+
+/* Copies disks and NVRAM while the memory state is verified. */
+static gboolean copy_and_verify(Restore *r, GError **error)
+{
+    ferry_job_set_message(r->job, "verifying archive %s and copying its disks", r->call->id);
+    start_memory_verifier(r);
+    gboolean copied = copy_placements(r, error);
+    verifier_io_normal(r);
+    if (copied && verify_small_files(r, error))
+        return TRUE;
+    stop_memory_verifier(r); /* the copy's error says what is wrong: no need to read on */
+    return FALSE;
 }
 
 static gboolean is_pending_with(virDomainPtr dom)
@@ -764,28 +856,46 @@ static gboolean define_domain(Restore *r, GError **error)
     return TRUE;
 }
 
+/* Whether the restored domain runs: as asked, else as it was archived. */
+static gboolean runs_after_restore(Restore *r)
+{
+    if (r->call->options.start != -1)
+        return r->call->options.start == 1;
+    return g_strcmp0(r->manifest->state, "paused") != 0;
+}
+
+/* libvirt restores the memory state paused while the verifier still reads it; the guest's CPUs
+ * start only once its digest matched. The image's own definition is read before that: only to
+ * be rewritten (name, UUID, disks, NICs) into the one libvirt restores under. */
 static gboolean restore_memory(Restore *r, GError **error)
 {
     g_autofree char *image = g_build_filename(r->call->dir, "memory.save", NULL);
     g_autofree char *saved_xml = virDomainSaveImageGetXMLDesc(r->conn, image, VIR_DOMAIN_SAVE_IMAGE_XML_SECURE);
-    if (!saved_xml)
-        return ferry_error_from_libvirt(error, "cannot read the domain from the save image of %s", r->call->id);
+    if (!saved_xml) {
+        ferry_error_from_libvirt(error, "cannot read the domain from the save image of %s", r->call->id);
+        return prefer_verifier_error(r, error);
+    }
     g_autofree char *dxml = rewritten_xml(r, saved_xml, TRUE, error);
     if (!dxml)
-        return FALSE;
-    unsigned int flags = r->call->options.start == 0 ? VIR_DOMAIN_SAVE_PAUSED
-                         : r->call->options.start == 1 ? VIR_DOMAIN_SAVE_RUNNING : 0;
+        return prefer_verifier_error(r, error);
     ferry_job_set_message(r->job, "restoring the memory state of %s", r->name);
     if (!ferry_journal_record(r->journal, "phase", "restoring", error))
         return FALSE;
-    if (virDomainRestoreFlags(r->conn, image, dxml, flags) < 0)
-        return ferry_error_from_libvirt(error, "cannot restore the memory state of %s", r->name);
+    if (virDomainRestoreFlags(r->conn, image, dxml, VIR_DOMAIN_SAVE_PAUSED) < 0) {
+        ferry_error_from_libvirt(error, "cannot restore the memory state of %s", r->name);
+        return prefer_verifier_error(r, error);
+    }
     ferry_job_bytes_file_done(&r->bytes, ferry_manifest_find(r->manifest, FERRY_FILE_MEMORY)->allocated);
+    if (!join_memory_verifier(r, error))
+        return FALSE; /* the paused domain is destroyed by the rollback: none of the guest ran */
     if (r->replaced_policy && *r->replaced_policy)
         virDomainSetMetadata(r->dom, VIR_DOMAIN_METADATA_ELEMENT, r->replaced_policy, FERRY_POLICY_PREFIX,
                              FERRY_POLICY_NS, VIR_DOMAIN_AFFECT_LIVE);
     virResetLastError();
-    ferry_job_add_step(r->job, r->name, "restore", "memory.save", flags == VIR_DOMAIN_SAVE_PAUSED ? "paused" : "running");
+    gboolean run = runs_after_restore(r);
+    if (run && virDomainResume(r->dom) < 0)
+        return ferry_error_from_libvirt(error, "cannot resume %s after restoring its memory state", r->name);
+    ferry_job_add_step(r->job, r->name, "restore", "memory.save", run ? "running" : "paused");
     return TRUE;
 }
 
@@ -900,7 +1010,8 @@ static gboolean run_restore(Restore *r, GError **error)
     if ((r->lock && !ferry_restore_lock_check(r->lock, error)) || !define_domain(r, error) ||
         !commit_staged(r, error) || cancelled(r, error))
         return FALSE;
-    if (ferry_manifest_has_memory(r->manifest) && !r->copy ? !restore_memory(r, error) : !start_defined(r, error))
+    if (ferry_manifest_has_memory(r->manifest) && !r->copy ? !restore_memory(r, error)
+                                                           : !join_memory_verifier(r, error) || !start_defined(r, error))
         return FALSE;
     ferry_journal_record(r->journal, "phase", "done", NULL);
     ferry_journal_remove(r->journal);
@@ -911,10 +1022,14 @@ static gboolean run_restore(Restore *r, GError **error)
 static gboolean restore_job(FerryJob *job, gpointer data, GError **error)
 {
     Restore r = { .job = job, .call = data };
+    g_mutex_init(&r.verify_lock);
     gboolean ok = run_restore(&r, error);
-    if (!ok)
+    if (!ok) {
+        stop_memory_verifier(&r);
         roll_back(&r);
+    }
     restore_clear(&r);
+    g_mutex_clear(&r.verify_lock);
     return ok;
 }
 

@@ -237,6 +237,22 @@ done
 tap_is "the corrupted restores left the archive as it was" "$(library_digest)" "$before"
 tap_is "and left no domain on alpha" "$(on alpha virsh list --all --name | grep -cx a1)" 0
 tap_is "and no disk" "$(ls "$LAB_DIR/hosts/alpha/var-lib-libvirt/images" | grep -c 'a1')" 0
+# The memory state is read once: libvirt restores it paused while the verifier reads the same
+# file, and the guest's CPUs start only if its digest matches. A bad byte in it: QEMU was started
+# (paused), then destroyed; nothing of a1 is left, running, paused or defined, and the archive is
+# as it was.
+qemu_starts() { grep -c 'starting up' "$LAB_DIR/hosts/alpha/var-log-libvirt/qemu/a1.log" 2> /dev/null || echo 0; }
+starts=$(qemu_starts)
+flip_byte "$LIBRARY/$id/memory.save"
+job=$(restore alpha "$id")
+tap_is "a bad byte in the memory state: the restore fails" "$(job_wait alpha "$job")" failed
+tap_is "with Failed" "$(jprop alpha "$job" Error)" $FERR.Failed
+tap_ok "naming memory.save as not matching its manifest" grep -qF "memory.save does not match its manifest" <<< "$(jprop alpha "$job" Message)"
+tap_ok "its memory state was restored (paused) while it was verified" test "$(qemu_starts)" -gt "$starts"
+tap_is "no domain a1 is left on alpha" "$(on alpha virsh list --all --name | grep -cx a1)" 0
+tap_ok "and no QEMU of a1 (no pid file)" bash -c "! '$LAB' exec alpha test -e /run/libvirt/qemu/a1.pid"
+flip_byte "$LIBRARY/$id/memory.save"
+tap_is "and the archive is as it was" "$(library_digest)" "$before"
 job=$(restore beta "$id" a1copy)
 tap_is "a saved domain under another name is refused" "$(job_wait beta "$job")" failed
 tap_is "with Unsupported" "$(jprop beta "$job" Error)" org.virtferry.Ferry1.Error.Unsupported

@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -248,6 +250,54 @@ static void test_sparse_copy(Fixture *f, gconstpointer data)
     g_assert_cmpuint(copied.size, ==, SPARSE_SIZE);
     g_assert_cmpuint(copied.allocated, ==, reference.allocated);
     g_assert_cmpuint(of_src.allocated, ==, reference.allocated);
+}
+
+/* Whether the file system of @dir can clone files (FICLONE). */
+static gboolean has_reflinks(const char *dir)
+{
+    g_autofree char *a = g_build_filename(dir, "probe-a", NULL), *b = g_build_filename(dir, "probe-b", NULL);
+    write_random_at(a, 0, BLOCK, 9);
+    int src = open(a, O_RDONLY | O_CLOEXEC), dst = open(b, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    gboolean ok = src >= 0 && dst >= 0 && ioctl(dst, FICLONE, src) == 0;
+    close(src);
+    close(dst);
+    g_unlink(a);
+    g_unlink(b);
+    return ok;
+}
+
+/* On a file system with reflinks the copy is a clone digested from the destination: the same
+ * content and digest as a written copy, written zeros made holes, the mode as asked. */
+static void test_reflink_clone(Fixture *f, gconstpointer data)
+{
+    if (!has_reflinks(f->dir)) {
+        g_test_skip("the file system of the temporary directory cannot clone files (FICLONE); "
+                    "set TMPDIR to a btrfs or XFS (reflink=1) directory to run this test");
+        return;
+    }
+    g_autofree char *src = path_in(f, "src"), *cloned = path_in(f, "cloned"), *written = path_in(f, "written");
+    make_sparse(src);
+    FerryFileDigest by_clone, by_write, reference;
+    copy_ok(src, cloned, &by_clone);
+    ferry_copy_set_reflinks(FALSE);
+    copy_ok(src, written, &by_write);
+    ferry_copy_set_reflinks(TRUE);
+    reference_digest(src, &reference);
+    assert_same_content(src, cloned);
+    g_assert_cmpstr(by_clone.checksum, ==, reference.checksum);
+    g_assert_cmpstr(by_write.checksum, ==, reference.checksum);
+    g_assert_cmpuint(by_clone.allocated, ==, reference.allocated);
+    struct stat st;
+    g_assert_cmpint(stat(cloned, &st), ==, 0);
+    g_assert_cmpuint(st.st_mode & 07777, ==, 0640);
+    int fd = open(cloned, O_RDONLY | O_CLOEXEC);
+    g_assert_cmpint(lseek(fd, ZERO_RUN_START, SEEK_HOLE), ==, ZERO_RUN_START);
+    close(fd);
+    /* A flipped byte in the source after the clone does not show in the clone (copy on write). */
+    flip_byte(src, 40 * MiB + 3);
+    FerryFileDigest after;
+    digest_of(cloned, &after);
+    g_assert_cmpstr(after.checksum, ==, reference.checksum);
 }
 
 static void test_dense_same_digest(Fixture *f, gconstpointer data)
@@ -1011,6 +1061,7 @@ int main(int argc, char **argv)
     ADD("/copy/known-answers", test_known_answers);
     ADD("/copy/sparse", test_sparse_copy);
     ADD("/copy/dense-same-digest", test_dense_same_digest);
+    ADD("/copy/reflink-clone", test_reflink_clone);
     ADD("/copy/flipped-byte", test_flipped_byte);
     ADD("/copy/size-changes-digest", test_size_changes_digest);
     ADD("/copy/empty", test_empty);
