@@ -1012,13 +1012,14 @@ static gboolean run_move(Migrate *m, const char *persist, GError **error)
 }
 
 /* What libvirt says of the finished migration (the target keeps its statistics): a step
- * with its time, the guest's pause and the passes over its memory. */
+ * with its time, the guest's pause and the passes over its memory. Kept there for others to read. */
 static void step_completed(Migrate *m, FerryMethod method)
 {
     g_autoptr(virDomain) there = virDomainLookupByUUIDString(m->dst, m->call->uuid);
     virTypedParameterPtr params = NULL;
     int n = 0, type = 0;
-    if (there && virDomainGetJobStats(there, &type, &params, &n, VIR_DOMAIN_JOB_STATS_COMPLETED) == 0 &&
+    if (there && virDomainGetJobStats(there, &type, &params, &n,
+                                      VIR_DOMAIN_JOB_STATS_COMPLETED | VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED) == 0 &&
         type == VIR_DOMAIN_JOB_COMPLETED) {
         unsigned long long elapsed = 0, downtime = 0, iteration = 0, processed = 0;
         virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_TIME_ELAPSED, &elapsed);
