@@ -57,6 +57,11 @@ void ferry_migrate_tune(const FerryTuneInput *in, FerryTuneSettings *out)
     } else if (in->free_cpus >= 2.0) {
         out->parallel = MIN((guint)in->free_cpus, FERRY_TUNE_MAX_PARALLEL);
     }
+    if (in->paused) {
+        out->why = g_strdup_printf("settings: %u connection%s, no bandwidth limit (the guest is paused; %.1f CPUs "
+                                   "free)", out->parallel, out->parallel > 1 ? "s" : "", MAX(in->free_cpus, 0.0));
+        return;
+    }
     g_autofree char *dirty = rate_text(in->dirty_bps);
     g_autofree char *link = rate_text(in->link_bps);
     g_autofree char *how = out->compress

@@ -42,6 +42,7 @@ typedef struct {
     guint64 dirty_bps;      /* measured before it starts; 0: unknown */
     guint64 link_bps;       /* last measured to this peer; 0: unknown */
     double free_cpus;       /* this host's CPUs minus its load */
+    gboolean paused;        /* quick-migration: the guest is paused, nothing to converge */
     /* the caller's transfer options */
     guint64 bandwidth_mib;
     gboolean compress, auto_converge, postcopy;

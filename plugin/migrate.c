@@ -482,7 +482,8 @@ static void pick_settings(Migrate *m, FerryMethod method, FerryTuneSettings *out
     FerryTuneInput in;
     tune_input(m, &in);
     in.link_bps = link_rate(m->call->peer_uri);
-    if (method != FERRY_METHOD_QUICK_MIGRATION)
+    in.paused = method == FERRY_METHOD_QUICK_MIGRATION;
+    if (!in.paused)
         in.dirty_bps = read_dirty_rate(m);
     if (ferry_migrate_tune_wanted(&in))
         in.free_cpus = free_cpus(m);

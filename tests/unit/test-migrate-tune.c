@@ -33,6 +33,13 @@ static void test_quiet_guest_free_cpus(void)
     ferry_migrate_tune(&in, &s);
     g_assert_cmpuint(s.parallel, ==, 3);
     g_assert_false(s.compress);
+    /* Paused (quick-migration): the dirty rate is moot, the connections are not. */
+    FerryTuneInput paused = guest(4096, 0, 2.5);
+    paused.paused = TRUE;
+    g_auto(FerryTuneSettings) p = { 0 };
+    ferry_migrate_tune(&paused, &p);
+    g_assert_cmpuint(p.parallel, ==, 2);
+    g_assert_nonnull(strstr(p.why, "paused"));
     in.free_cpus = 31;
     g_auto(FerryTuneSettings) many = { 0 };
     ferry_migrate_tune(&in, &many);
