@@ -758,7 +758,8 @@ static gboolean migrate_watched(Migrate *m, FerryMethod method, const FerryTuneS
     if (failure)
         virFreeError(failure);
     virTypedParamsFree(r.params, r.nparams);
-    remember_link_rate(m->call->peer_uri, w.first_pass_bps);
+    if (!settings->bandwidth_mib) /* a limit says nothing of the link */
+        remember_link_rate(m->call->peer_uri, w.first_pass_bps);
     g_free(w.why);
     return ok;
 }
