@@ -25,6 +25,8 @@ RUNS=${BENCH_RUNS:-3}
 LIMIT=${BENCH_LIMIT:-60}
 DATA=${BENCH_DISK_DATA_MIB:-512}
 IMG=/var/lib/libvirt/images
+# virt-ferryd logs each migration's phases (checks, preparing, libvirt migrates, done).
+export G_MESSAGES_DEBUG=virt-ferry
 CONFIGS=("virsh default" "virsh parallel 2" "virsh parallel 4" "virsh compressed" "virt-ferry")
 
 "$LAB" up 2 >&2
@@ -113,6 +115,11 @@ for rate in $RATES; do
     on "$where" virsh -q destroy bm > /dev/null
     on "$where" virsh -q undefine bm > /dev/null
     echo "live migration of $MEM MiB dirtying $rate MiB/s:"
+    # The phases of virt-ferry's last migration here, and the settings it picked.
+    for h in alpha beta; do
+        grep -a "migrate bm (" "$LAB_DIR/hosts/$h/var-log-libvirt/virt-ferryd.log" 2> /dev/null | tail -n 5 |
+            sed -e "s/^.*migrate bm/  ($h) virt-ferry phases: bm/" || true
+    done | tail -n 5
     best=
     for c in "${CONFIGS[@]}"; do
         key="$rate/$c"

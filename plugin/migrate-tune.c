@@ -10,6 +10,12 @@ gboolean ferry_migrate_tune_wanted(const FerryTuneInput *in)
     return !(in->bandwidth_mib || in->compress || in->auto_converge || in->postcopy || in->parallel);
 }
 
+gboolean ferry_migrate_tune_probe_pays(guint64 memory_bytes, guint64 link_bps)
+{
+    guint64 rate = link_bps ? link_bps : FERRY_TUNE_ASSUMED_LINK_MIB * MIB;
+    return memory_bytes / rate >= FERRY_TUNE_PROBE_MIN_SECONDS;
+}
+
 static guint64 pow2_floor(guint64 v)
 {
     guint64 p = 1;
@@ -62,7 +68,7 @@ void ferry_migrate_tune(const FerryTuneInput *in, FerryTuneSettings *out)
                                    "free)", out->parallel, out->parallel > 1 ? "s" : "", MAX(in->free_cpus, 0.0));
         return;
     }
-    g_autofree char *dirty = rate_text(in->dirty_bps);
+    g_autofree char *dirty = in->dirty_bps ? rate_text(in->dirty_bps) : g_strdup("not measured");
     g_autofree char *link = rate_text(in->link_bps);
     g_autofree char *how = out->compress
                                ? g_strdup_printf("XBZRLE with a %" G_GUINT64_FORMAT " MiB cache",

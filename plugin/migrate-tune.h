@@ -36,6 +36,8 @@ G_BEGIN_DECLS
 #define FERRY_TUNE_DOWNTIME_CAP_MS 1000  /* longest pause a live migration may take */
 #define FERRY_TUNE_XBZRLE_CACHE_MIN (G_GUINT64_CONSTANT(64) << 20) /* QEMU's default */
 #define FERRY_CONVERGE_MAX_ITERATIONS 12
+#define FERRY_TUNE_PROBE_MIN_SECONDS 10  /* the dirty-rate probe costs up to a second */
+#define FERRY_TUNE_ASSUMED_LINK_MIB 128  /* a link never measured yet */
 
 typedef struct {
     guint64 memory_bytes;   /* the guest's */
@@ -59,6 +61,11 @@ typedef struct {
     char *why;              /* the settings and why, for a Step */
 } FerryTuneSettings;
 
+/* Whether measuring the dirty rate (a second) pays: when the migration of @memory_bytes
+ * over @link_bps (0: not known yet) is expected to take FERRY_TUNE_PROBE_MIN_SECONDS or
+ * more. A shorter one is over before compression could matter; its settings are picked
+ * without a dirty rate. */
+gboolean ferry_migrate_tune_probe_pays(guint64 memory_bytes, guint64 link_bps);
 /* TRUE when the caller gave none of the transfer options: the settings are picked. */
 gboolean ferry_migrate_tune_wanted(const FerryTuneInput *in);
 void ferry_migrate_tune(const FerryTuneInput *in, FerryTuneSettings *out);

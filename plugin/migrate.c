@@ -24,6 +24,7 @@
 #include <string.h>
 
 #define POLL_MS 250            /* job statistics: Progress is due at least every second */
+#define DONE_POLL_MS 25        /* how soon the end of libvirt's migration call is seen */
 #define MAX_PARALLEL 32        /* QEMU's multifd channel limit we accept */
 #define PEER_KEEPALIVE_INTERVAL 2 /* s between keepalive probes to the peer's libvirtd */
 #define PEER_KEEPALIVE_COUNT 3    /* probes unanswered before the peer counts as lost */
@@ -429,7 +430,8 @@ static gboolean has_live_method(Migrate *m)
 }
 
 /* Started as the job starts, so that the one second libvirt measures for runs beside the
- * checks rather than before the migration. Only when the tuning will use it. */
+ * checks rather than before the migration. Only when the tuning will use it and the
+ * migration is long enough for it to pay (migrate-tune.h); the CPUs are sampled anyway. */
 static gboolean start_dirty_probe(Migrate *m)
 {
     FerryTuneInput in;
@@ -438,6 +440,8 @@ static gboolean start_dirty_probe(Migrate *m)
         return TRUE;
     if (!cpu_times(m->src, &m->cpu_idle, &m->cpu_total))
         m->cpu_total = 0;
+    if (!ferry_migrate_tune_probe_pays(m->memory_bytes, link_rate(m->call->peer_uri)))
+        return TRUE;
     m->dirty_probe = virDomainStartDirtyRateCalc(m->dom, 1, VIR_DOMAIN_DIRTYRATE_MODE_PAGE_SAMPLING) == 0;
     if (!m->dirty_probe)
         g_debug("no dirty rate for %s: %s", m->call->name, virGetLastErrorMessage());
@@ -749,9 +753,12 @@ static gboolean migrate_watched(Migrate *m, FerryMethod method, const FerryTuneS
     Watch w = { 0 };
     watch_init(m, &w, method, settings);
     FerryBgCall *call = ferry_bg_call_start("ferry-migrate", migration, &r);
-    while (!ferry_bg_call_done(call)) {
-        watch_tick(m, &w);
-        g_usleep(POLL_MS * 1000);
+    /* Statistics every POLL_MS, the end seen within DONE_POLL_MS: a short migration's end
+     * should not wait for the next tick. */
+    for (guint slept = 0; !ferry_bg_call_done(call); slept += DONE_POLL_MS) {
+        if (slept % POLL_MS == 0)
+            watch_tick(m, &w);
+        g_usleep(DONE_POLL_MS * 1000);
     }
     virErrorPtr failure = NULL;
     gboolean ok = ferry_bg_call_finish(call, &failure) == 0 || watch_failed(m, &w, failure, error);

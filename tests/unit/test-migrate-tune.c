@@ -191,6 +191,15 @@ static void test_converge_no_rate(void)
     g_assert_cmpuint(c.downtime_ms, ==, FERRY_TUNE_DOWNTIME_MS);
 }
 
+/* The dirty-rate probe (a second) only for a migration expected to take ten or more. */
+static void test_probe_pays(void)
+{
+    g_assert_false(ferry_migrate_tune_probe_pays(256 * MIB, 0));
+    g_assert_true(ferry_migrate_tune_probe_pays(2048 * MIB, 0));
+    g_assert_false(ferry_migrate_tune_probe_pays(2048 * MIB, 1024 * MIB));
+    g_assert_true(ferry_migrate_tune_probe_pays(256 * MIB, 16 * MIB));
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -198,6 +207,7 @@ int main(int argc, char **argv)
     g_test_add_func("/migrate-tune/quiet-guest-free-cpus", test_quiet_guest_free_cpus);
     g_test_add_func("/migrate-tune/dirty-guest-compressed", test_dirty_guest_compressed);
     g_test_add_func("/migrate-tune/caller-wins", test_caller_wins);
+    g_test_add_func("/migrate-tune/probe-pays", test_probe_pays);
     g_test_add_func("/migrate-tune/converge-downtime-fits", test_converge_downtime_fits);
     g_test_add_func("/migrate-tune/converge-steps", test_converge_steps);
     g_test_add_func("/migrate-tune/converge-outrun", test_converge_outrun);
