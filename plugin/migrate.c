@@ -11,17 +11,20 @@
 #include "libvirt-error.h"
 #include "libvirt-autoptr.h"
 #include "migrate-check.h"
+#include "migrate-tune.h"
 #include "netmap.h"
 #include "networks.h"
 #include "peer-storage.h"
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <glib/gstdio.h>
 #include <libvirt/virterror.h>
 #include <string.h>
 
 #define POLL_MS 250            /* job statistics: Progress is due at least every second */
+#define DONE_POLL_MS 25        /* how soon the end of libvirt's migration call is seen */
 #define MAX_PARALLEL 32        /* QEMU's multifd channel limit we accept */
 #define PEER_KEEPALIVE_INTERVAL 2 /* s between keepalive probes to the peer's libvirtd */
 #define PEER_KEEPALIVE_COUNT 3    /* probes unanswered before the peer counts as lost */
@@ -103,6 +106,8 @@ typedef struct {
     virDomainPtr dom;
     FerrySide side;          /* progress and abort of the running migration */
     guint64 memory_bytes;
+    gboolean dirty_probe;    /* libvirt measures the guest's dirty rate (migrate-tune.h) */
+    guint64 cpu_idle, cpu_total; /* this host's CPU times (ns) as the probe started */
     gint64 started;
     const FerryMigrateReport *report; /* NULL: data and message are the job's own */
     FerryMethod used;        /* the method that succeeded */
@@ -353,6 +358,152 @@ static void remove_source_disks(Migrate *m, GPtrArray *paths)
                                    "(the log names it)");
 }
 
+/* ------------------------------------------------------------------ what the tuning measures */
+
+/* The first pass's rate of the last migration to each peer: the link as libvirt saw it. */
+static GMutex link_lock;
+static GHashTable *link_rates; /* peer URI -> guint64 bytes/s, under link_lock */
+
+static guint64 link_rate(const char *peer_uri)
+{
+    g_mutex_lock(&link_lock);
+    gpointer v = link_rates ? g_hash_table_lookup(link_rates, peer_uri) : NULL;
+    g_mutex_unlock(&link_lock);
+    return v ? *(guint64 *)v : 0;
+}
+
+static void remember_link_rate(const char *peer_uri, guint64 bps)
+{
+    if (bps == 0)
+        return;
+    g_mutex_lock(&link_lock);
+    if (!link_rates)
+        link_rates = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    g_hash_table_insert(link_rates, g_strdup(peer_uri), g_memdup2(&bps, sizeof bps));
+    g_mutex_unlock(&link_lock);
+}
+
+static gboolean cpu_times(virConnectPtr conn, guint64 *idle, guint64 *total)
+{
+    int n = 0;
+    if (virNodeGetCPUStats(conn, VIR_NODE_CPU_STATS_ALL_CPUS, NULL, &n, 0) < 0 || n <= 0) {
+        virResetLastError();
+        return FALSE;
+    }
+    g_autofree virNodeCPUStatsPtr stats = g_new0(virNodeCPUStats, n);
+    if (virNodeGetCPUStats(conn, VIR_NODE_CPU_STATS_ALL_CPUS, stats, &n, 0) < 0) {
+        virResetLastError();
+        return FALSE;
+    }
+    *idle = *total = 0;
+    for (int i = 0; i < n; i++) {
+        if (g_str_equal(stats[i].field, VIR_NODE_CPU_STATS_IDLE))
+            *idle += stats[i].value;
+        if (!g_str_equal(stats[i].field, VIR_NODE_CPU_STATS_UTILIZATION))
+            *total += stats[i].value;
+    }
+    return *total > 0;
+}
+
+/* This host's CPUs left idle since the probe started (its load average when that cannot
+ * be read): what parallel connections can use. */
+static double free_cpus(Migrate *m)
+{
+    virNodeInfo info;
+    if (virNodeGetInfo(m->src, &info) < 0) {
+        virResetLastError();
+        return 0;
+    }
+    guint64 idle = 0, total = 0;
+    if (m->cpu_total && cpu_times(m->src, &idle, &total) && total > m->cpu_total && idle >= m->cpu_idle)
+        return (double)info.cpus * (double)(idle - m->cpu_idle) / (double)(total - m->cpu_total);
+    double load[1];
+    return getloadavg(load, 1) == 1 ? (double)info.cpus - load[0] : 0;
+}
+
+static void tune_input(Migrate *m, FerryTuneInput *in)
+{
+    const FerryMigrateOptions *o = &m->call->options;
+    *in = (FerryTuneInput){ .memory_bytes = m->memory_bytes, .bandwidth_mib = o->bandwidth_mib,
+                            .compress = o->compress, .auto_converge = o->auto_converge, .postcopy = o->postcopy,
+                            .parallel = o->parallel };
+}
+
+static gboolean has_live_method(Migrate *m)
+{
+    for (guint i = 0; i < m->call->methods->len; i++) {
+        FerryMethod method = g_array_index(m->call->methods, FerryMethod, i);
+        if (method == FERRY_METHOD_MIGRATION || method == FERRY_METHOD_STORAGE_MIGRATION)
+            return TRUE;
+    }
+    return FALSE;
+}
+
+/* Started as the job starts, so that the one second libvirt measures for runs beside the
+ * checks rather than before the migration. Only when the tuning will use it and the
+ * migration is long enough for it to pay (migrate-tune.h); the CPUs are sampled anyway. */
+static gboolean start_dirty_probe(Migrate *m)
+{
+    FerryTuneInput in;
+    tune_input(m, &in);
+    if (!ferry_migrate_tune_wanted(&in) || !has_live_method(m))
+        return TRUE;
+    if (!cpu_times(m->src, &m->cpu_idle, &m->cpu_total))
+        m->cpu_total = 0;
+    if (!ferry_migrate_tune_probe_pays(m->memory_bytes, link_rate(m->call->peer_uri)))
+        return TRUE;
+    m->dirty_probe = virDomainStartDirtyRateCalc(m->dom, 1, VIR_DOMAIN_DIRTYRATE_MODE_PAGE_SAMPLING) == 0;
+    if (!m->dirty_probe)
+        g_debug("no dirty rate for %s: %s", m->call->name, virGetLastErrorMessage());
+    virResetLastError();
+    return TRUE;
+}
+
+/* The probe's result, waited for at most two seconds; 0 when there is none. */
+static guint64 read_dirty_rate(Migrate *m)
+{
+    if (!m->dirty_probe)
+        return 0;
+    m->dirty_probe = FALSE;
+    virDomainPtr doms[] = { m->dom, NULL };
+    for (int i = 0; i < 20; i++) {
+        virDomainStatsRecordPtr *records = NULL;
+        int status = -1;
+        long long mib = -1;
+        int n = virDomainListGetStats(doms, VIR_DOMAIN_STATS_DIRTYRATE, &records, 0);
+        if (n > 0) {
+            virTypedParamsGetInt(records[0]->params, records[0]->nparams, "dirtyrate.calc_status", &status);
+            virTypedParamsGetLLong(records[0]->params, records[0]->nparams, "dirtyrate.megabytes_per_second", &mib);
+        }
+        if (records)
+            virDomainStatsRecordListFree(records);
+        if (status == VIR_DOMAIN_DIRTYRATE_MEASURED && mib >= 0) {
+            virResetLastError();
+            return (guint64)mib << 20;
+        }
+        if (n <= 0 || status != VIR_DOMAIN_DIRTYRATE_MEASURING)
+            break;
+        g_usleep(100 * 1000);
+    }
+    virResetLastError();
+    return 0;
+}
+
+/* The settings of one method's run: measured and picked for a live method when the caller
+ * gave no transfer options; a quick-migration's guest is paused, its dirty rate moot. */
+static void pick_settings(Migrate *m, FerryMethod method, FerryTuneSettings *out)
+{
+    FerryTuneInput in;
+    tune_input(m, &in);
+    in.link_bps = link_rate(m->call->peer_uri);
+    in.paused = method == FERRY_METHOD_QUICK_MIGRATION;
+    if (!in.paused)
+        in.dirty_bps = read_dirty_rate(m);
+    if (ferry_migrate_tune_wanted(&in))
+        in.free_cpus = free_cpus(m);
+    ferry_migrate_tune(&in, out);
+}
+
 /* ------------------------------------------------------------------ the migration, watched */
 
 typedef struct {
@@ -370,7 +521,14 @@ static int migration(gpointer data)
 }
 
 /* Why the watcher stopped the migration, if it did. */
-typedef enum { WATCH_NONE, WATCH_CANCELLED, WATCH_NO_PROGRESS, WATCH_TOO_LONG, WATCH_PEER_LOST } WatchVerdict;
+typedef enum {
+    WATCH_NONE,
+    WATCH_CANCELLED,
+    WATCH_NO_PROGRESS,
+    WATCH_TOO_LONG,
+    WATCH_NOT_CONVERGING,
+    WATCH_PEER_LOST
+} WatchVerdict;
 
 typedef struct {
     gint64 started, last_progress;
@@ -378,6 +536,10 @@ typedef struct {
     gboolean postcopy_started;
     WatchVerdict verdict;
     guint progress_timeout, completion_limit;
+    gboolean live;           /* convergence watched, downtime stepped (migrate-tune.h) */
+    FerryConverge converge;
+    guint64 first_pass_bps;  /* the link, as the first pass saw it */
+    char *why;               /* why it cannot converge */
 } Watch;
 
 static char *eta_text(guint64 remaining, guint64 bps)
@@ -387,6 +549,18 @@ static char *eta_text(guint64 remaining, guint64 bps)
     guint64 s = remaining / bps;
     return s >= 120 ? g_strdup_printf(", about %" G_GUINT64_FORMAT " min left", (s + 59) / 60)
                     : g_strdup_printf(", about %" G_GUINT64_FORMAT " s left", s + 1);
+}
+
+static void read_sample(virTypedParameterPtr params, int n, FerryJobSample *s)
+{
+    unsigned long long iteration = 0, remaining = 0, bps = 0, dirty_pages = 0, page_size = 0;
+    virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_MEMORY_ITERATION, &iteration);
+    virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_MEMORY_REMAINING, &remaining);
+    virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_MEMORY_BPS, &bps);
+    virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_MEMORY_DIRTY_RATE, &dirty_pages);
+    virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_MEMORY_PAGE_SIZE, &page_size);
+    *s = (FerryJobSample){ .iteration = iteration, .remaining = remaining, .bps = bps,
+                           .dirty_bps = dirty_pages * (page_size ? page_size : 4096) };
 }
 
 static void report_stats(Migrate *m, Watch *w, virTypedParameterPtr params, int n)
@@ -423,7 +597,9 @@ static void stop_migration(Migrate *m, Watch *w, WatchVerdict why)
 /* Aborts (libvirt resumes the guest here), or switches to post-copy when asked to. */
 static void escalate(Migrate *m, Watch *w, WatchVerdict why)
 {
-    const char *what = why == WATCH_NO_PROGRESS ? "made no progress" : "took too long";
+    const char *what = why == WATCH_NO_PROGRESS      ? "made no progress"
+                       : why == WATCH_NOT_CONVERGING ? "did not converge"
+                                                     : "took too long";
     if (m->call->options.postcopy && !w->postcopy_started) {
         if (virDomainMigrateStartPostCopy(side_domain(m), 0) == 0) {
             w->postcopy_started = TRUE;
@@ -434,6 +610,35 @@ static void escalate(Migrate *m, Watch *w, WatchVerdict why)
         g_warning("cannot switch %s to post-copy: %s; aborting", m->call->name, virGetLastErrorMessage());
     }
     stop_migration(m, w, why);
+}
+
+/* Steps the allowed downtime up as passes fail to finish; a guest that cannot converge is
+ * given up on (or switched to post-copy when asked) after a few passes, not a timeout. */
+static void watch_convergence(Migrate *m, Watch *w, virTypedParameterPtr params, int n)
+{
+    if (!w->live || w->postcopy_started)
+        return;
+    FerryJobSample s;
+    read_sample(params, n, &s);
+    if (s.iteration == 1 && s.bps)
+        w->first_pass_bps = s.bps;
+    switch (ferry_converge_step(&w->converge, &s)) {
+    case FERRY_CONVERGE_DOWNTIME:
+        g_debug("migrate %s: pass %" G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT " MiB left: downtime up to %u ms",
+                m->call->name, s.iteration, s.remaining >> 20, w->converge.downtime_ms);
+        if (virDomainMigrateSetMaxDowntime(side_domain(m), w->converge.downtime_ms, 0) < 0)
+            g_warning("cannot set the downtime of %s's migration: %s", m->call->name, virGetLastErrorMessage());
+        virResetLastError();
+        break;
+    case FERRY_CONVERGE_GIVE_UP:
+        g_free(w->why);
+        w->why = ferry_converge_why(&w->converge);
+        escalate(m, w, WATCH_NOT_CONVERGING);
+        break;
+    case FERRY_CONVERGE_WAIT:
+    default:
+        break;
+    }
 }
 
 static void watch_tick(Migrate *m, Watch *w)
@@ -450,8 +655,10 @@ static void watch_tick(Migrate *m, Watch *w)
     }
     virTypedParameterPtr params = NULL;
     int n = 0, type = 0;
-    if (virDomainGetJobStats(side_domain(m), &type, &params, &n, 0) == 0 && type != VIR_DOMAIN_JOB_NONE)
+    if (virDomainGetJobStats(side_domain(m), &type, &params, &n, 0) == 0 && type != VIR_DOMAIN_JOB_NONE) {
         report_stats(m, w, params, n);
+        watch_convergence(m, w, params, n);
+    }
     virTypedParamsFree(params, n);
     virResetLastError();
     gint64 now = g_get_monotonic_time();
@@ -463,8 +670,10 @@ static void watch_tick(Migrate *m, Watch *w)
         escalate(m, w, WATCH_TOO_LONG);
 }
 
-static void watch_init(Migrate *m, Watch *w)
+static void watch_init(Migrate *m, Watch *w, FerryMethod method, const FerryTuneSettings *settings)
 {
+    w->live = method != FERRY_METHOD_QUICK_MIGRATION;
+    ferry_converge_init(&w->converge, FERRY_TUNE_DOWNTIME_CAP_MS, settings->compress);
     const FerryMigrateOptions *o = &m->call->options;
     guint per_gib = o->completion_timeout ? o->completion_timeout : FERRY_MIGRATE_COMPLETION_TIMEOUT;
     double gib = MAX(1.0, (double)m->memory_bytes / (1 << 30));
@@ -485,6 +694,11 @@ static gboolean watch_failed(Migrate *m, Watch *w, virErrorPtr failure, GError *
                     "aborted: the migration made no progress for %u s (the guest dirties memory faster than the link "
                     "carries it); the domain runs on here; try again with auto_converge or postcopy, more bandwidth, "
                     "or quick-migration", w->progress_timeout);
+        return FALSE;
+    case WATCH_NOT_CONVERGING:
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED,
+                    "aborted: the migration %s; the domain runs on here; quick-migration (paused while its memory "
+                    "moves once) or postcopy carries such a guest", w->why ? w->why : "did not converge");
         return FALSE;
     case WATCH_TOO_LONG:
         g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED,
@@ -507,10 +721,9 @@ static gboolean watch_failed(Migrate *m, Watch *w, virErrorPtr failure, GError *
     return FALSE;
 }
 
-static void add_params(Migrate *m, FerryMethod method, const char *dxml, const char *persist_xml,
-                       virTypedParameterPtr *params, int *n, int *max, unsigned int *flags)
+static void add_params(Migrate *m, FerryMethod method, const FerryTuneSettings *o, const char *dxml,
+                       const char *persist_xml, virTypedParameterPtr *params, int *n, int *max, unsigned int *flags)
 {
-    const FerryMigrateOptions *o = &m->call->options;
     *flags = VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST | VIR_MIGRATE_UNDEFINE_SOURCE |
              VIR_MIGRATE_ABORT_ON_ERROR;
     if (method != FERRY_METHOD_QUICK_MIGRATION)
@@ -528,8 +741,10 @@ static void add_params(Migrate *m, FerryMethod method, const char *dxml, const c
         /* XBZRLE only: QEMU's multi-threaded compression ("mt") is unmaintained (deprecated in
          * QEMU 8.2), and lab guests migrated with it crashed on arrival. */
         virTypedParamsAddString(params, n, max, VIR_MIGRATE_PARAM_COMPRESSION, "xbzrle");
+        if (o->xbzrle_cache)
+            virTypedParamsAddULLong(params, n, max, VIR_MIGRATE_PARAM_COMPRESSION_XBZRLE_CACHE, o->xbzrle_cache);
     }
-    if (o->auto_converge)
+    if (m->call->options.auto_converge)
         *flags |= VIR_MIGRATE_AUTO_CONVERGE;
     if (o->parallel > 1) {
         *flags |= VIR_MIGRATE_PARALLEL;
@@ -539,24 +754,30 @@ static void add_params(Migrate *m, FerryMethod method, const char *dxml, const c
         *flags |= VIR_MIGRATE_POSTCOPY;
 }
 
-static gboolean migrate_watched(Migrate *m, FerryMethod method, const char *dxml, const char *persist_xml,
-                                GError **error)
+static gboolean migrate_watched(Migrate *m, FerryMethod method, const FerryTuneSettings *settings,
+                                const char *dxml, const char *persist_xml, GError **error)
 {
     MigrationRun r = { .dom = m->dom, .peer_uri = m->call->peer_uri };
     int max = 0;
-    add_params(m, method, dxml, persist_xml, &r.params, &r.nparams, &max, &r.flags);
+    add_params(m, method, settings, dxml, persist_xml, &r.params, &r.nparams, &max, &r.flags);
     Watch w = { 0 };
-    watch_init(m, &w);
+    watch_init(m, &w, method, settings);
     FerryBgCall *call = ferry_bg_call_start("ferry-migrate", migration, &r);
-    while (!ferry_bg_call_done(call)) {
-        watch_tick(m, &w);
-        g_usleep(POLL_MS * 1000);
+    /* Statistics every POLL_MS, the end seen within DONE_POLL_MS: a short migration's end
+     * should not wait for the next tick. */
+    for (guint slept = 0; !ferry_bg_call_done(call); slept += DONE_POLL_MS) {
+        if (slept % POLL_MS == 0)
+            watch_tick(m, &w);
+        g_usleep(DONE_POLL_MS * 1000);
     }
     virErrorPtr failure = NULL;
     gboolean ok = ferry_bg_call_finish(call, &failure) == 0 || watch_failed(m, &w, failure, error);
     if (failure)
         virFreeError(failure);
     virTypedParamsFree(r.params, r.nparams);
+    if (!settings->bandwidth_mib) /* a limit says nothing of the link */
+        remember_link_rate(m->call->peer_uri, w.first_pass_bps);
+    g_free(w.why);
     return ok;
 }
 
@@ -810,6 +1031,31 @@ static gboolean run_move(Migrate *m, const char *persist, GError **error)
     return TRUE;
 }
 
+/* What libvirt says of the finished migration (the target keeps its statistics): a step
+ * with its time, the guest's pause and the passes over its memory. Kept there for others to read. */
+static void step_completed(Migrate *m, FerryMethod method)
+{
+    g_autoptr(virDomain) there = virDomainLookupByUUIDString(m->dst, m->call->uuid);
+    virTypedParameterPtr params = NULL;
+    int n = 0, type = 0;
+    if (there && virDomainGetJobStats(there, &type, &params, &n,
+                                      VIR_DOMAIN_JOB_STATS_COMPLETED | VIR_DOMAIN_JOB_STATS_KEEP_COMPLETED) == 0 &&
+        type == VIR_DOMAIN_JOB_COMPLETED) {
+        unsigned long long elapsed = 0, downtime = 0, iteration = 0, processed = 0;
+        virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_TIME_ELAPSED, &elapsed);
+        virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DOWNTIME, &downtime);
+        virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_MEMORY_ITERATION, &iteration);
+        virTypedParamsGetULLong(params, n, VIR_DOMAIN_JOB_DATA_PROCESSED, &processed);
+        g_autofree char *what = g_strdup_printf("transferred: %" G_GUINT64_FORMAT " MiB in %.1f s, downtime %"
+                                                G_GUINT64_FORMAT " ms, %" G_GUINT64_FORMAT " passes",
+                                                (guint64)processed >> 20, (double)elapsed / 1000, (guint64)downtime,
+                                                (guint64)iteration);
+        ferry_job_add_step(m->job, m->call->name, ferry_method_name(method), m->call->peer_uri, what);
+    }
+    virTypedParamsFree(params, n);
+    virResetLastError();
+}
+
 static gboolean run_method(Migrate *m, FerryMethod method, GError **error)
 {
     g_autofree char *dxml = NULL, *persist = NULL;
@@ -822,10 +1068,15 @@ static gboolean run_method(Migrate *m, FerryMethod method, GError **error)
         remove_target_disks(m, created);
         return FALSE;
     }
+    g_auto(FerryTuneSettings) settings = { 0 };
+    pick_settings(m, method, &settings);
+    if (settings.tuned)
+        ferry_job_add_step(m->job, m->call->name, ferry_method_name(method), m->call->peer_uri, settings.why);
     report_message(m, "%s to %s", ferry_method_name(method), m->call->peer_uri);
     phase(m, "libvirt migrates", ferry_method_name(method));
-    if (migrate_watched(m, method, dxml, persist, error)) {
+    if (migrate_watched(m, method, &settings, dxml, persist, error)) {
         phase(m, "done", ferry_method_name(method));
+        step_completed(m, method);
         /* libvirt leaves the source's copies behind: a stale twin of every disk. */
         remove_source_disks(m, created);
         return TRUE;
@@ -902,7 +1153,7 @@ static gboolean migrate_job(FerryJob *job, gpointer data, GError **error)
 {
     Migrate m = { .job = job, .call = data, .started = g_get_monotonic_time() };
     gboolean ok = connect_hosts(&m, error) && phase(&m, "connected", "-") && check_auto_converge(&m, error) &&
-                  try_methods(&m, error);
+                  start_dirty_probe(&m) && try_methods(&m, error);
     migrate_clear(&m);
     return ok;
 }
@@ -938,7 +1189,8 @@ gboolean ferry_migrate_run(FerryJob *job, FerryConfig *config, const char *domai
         return FALSE;
     MigrateCall *c = migrate_call_new(config, domain_uuid, domain_name, peer_uri, methods, options);
     Migrate m = { .job = job, .call = c, .started = g_get_monotonic_time(), .report = report };
-    gboolean ok = connect_hosts(&m, error) && check_auto_converge(&m, error) && try_methods(&m, error);
+    gboolean ok = connect_hosts(&m, error) && check_auto_converge(&m, error) && start_dirty_probe(&m) &&
+                  try_methods(&m, error);
     if (ok && used)
         *used = m.used;
     migrate_clear(&m);

@@ -91,6 +91,11 @@ tap_ok "the guest did not reboot: its boot id prints on beta" moved_without_rebo
 tap_ok "the job's Steps record the method" grep -qF "('m1', 'migration', 'qemu+tcp://beta/system', 'succeeded')" <<< "$(steps alpha "$job")"
 tap_ok "and its Result names the peer" test "$(jprop alpha "$job" Result)" = qemu+tcp://beta/system
 tap_ok "DataTotal was set from libvirt's statistics" test "$(prop alpha "$job" $BUS.Job DataTotal | sed 's/^uint64 //')" -gt 0
+# With no options the migration picks its settings from what it measured, and says so.
+tap_ok "the job's Steps name the settings it picked from its measurements" \
+    grep -q "('m1', 'migration', 'qemu+tcp://beta/system', 'settings: .*guest dirtying \(not measured\|[0-9]* MiB/s\), .* CPUs free)')" <<< "$(steps alpha "$job")"
+tap_ok "and what libvirt measured of it (time, downtime)" \
+    grep -q "('m1', 'migration', 'qemu+tcp://beta/system', 'transferred: [0-9]* MiB in [0-9.]* s, downtime [0-9]* ms, [0-9]* passes')" <<< "$(steps alpha "$job")"
 # C11: both inventories follow.
 tap_ok "alpha's virt-ferryd dropped m1" wait_for 2 bash -c "! '$LAB' exec alpha busctl --list tree $BUS | grep -qx '$(domain_path m1)'"
 tap_ok "beta's virt-ferryd has m1" wait_for 2 bash -c "'$LAB' exec beta busctl --list tree $BUS | grep -qx '$(domain_path m1)'"
@@ -190,6 +195,23 @@ tap_is "auto_converge for a TCG guest fails the job" "$(job_wait alpha "$job" 60
 tap_is "with Unsupported" "$(jprop alpha "$job" Error)" org.virtferry.Ferry1.Error.Unsupported
 tap_ok "saying why" grep -q "corrupts the guest's memory" <<< "$(jprop alpha "$job" Message)"
 tap_is "m5 runs on alpha" "$(state alpha m5)" running
+# A guest that dirties memory faster than the link carries it (bandwidth stands for a slow
+# link) cannot converge: seen within a few passes, long before the 150 s without progress,
+# and the next method of the list moves it.
+boot=$(boot_id alpha m5)
+t0=$(now)
+job=$(migrate alpha m5 beta migration quick-migration -- bandwidth t 32)
+tap_is "[migration, quick-migration] of m5, dirtying 64 MiB/s over 32 MiB/s, succeeds" "$(job_wait alpha "$job" 150)" succeeded
+took=$(since "$t0")
+s=$(steps alpha "$job")
+tap_diag "non-convergence handled in $took s; steps: $s"
+tap_ok "migration failed, naming the non-convergence and the measured rates" \
+    grep -q "('m5', 'migration', 'qemu+tcp://beta/system', .failed: aborted: the migration did not converge: after [0-9]* passes the guest dirties [0-9]* MiB/s while the link carries [0-9]* MiB/s" <<< "$s"
+tap_ok "then quick-migration moved it" grep -qF "('m5', 'quick-migration', 'qemu+tcp://beta/system', 'succeeded')" <<< "$s"
+tap_ok "within 90 s in all (no timeout waited for)" awk -v t="$took" 'BEGIN { exit !(t < 90) }'
+tap_is "m5 runs on beta" "$(state beta m5)" running
+tap_ok "and left alpha" gone_from alpha m5
+tap_ok "the guest did not reboot" moved_without_reboot alpha beta m5 "$boot"
 
 # ------------------------------------------------------------------ cancel at 30%
 "$LAB" guest alpha m4 --mem 512 --dirty 4 >&2 || tap_bail "guest m4"
