@@ -75,16 +75,7 @@ EOF
 
 DESK_DUNST_LIMIT=20 desktop_up
 # ------------------------------------------------------------------ the stand-in on a private bus
-cat > "$DESK/private.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:path=$DESK/private</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy>
-</busconfig>
-EOF
+private_bus_conf system "unix:path=$DESK/private" > "$DESK/private.conf"
 runuser -u "$DESK_USER" -- dbus-daemon --config-file="$DESK/private.conf" --fork --print-pid=5 5> "$DESK/private.pid"
 PRIV_BUS_PID=$(cat "$DESK/private.pid")
 PRIV=unix:path=$DESK/private

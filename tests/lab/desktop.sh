@@ -3,6 +3,7 @@
 # ferry.sh): Xvfb, a session dbus-daemon listening on a path (abstract sockets would stay in
 # one network namespace), dunst from Debian as the notification server, all as user nobody;
 # the agent runs as nobody on a lab host, following that host's system bus (--bus-address).
+. "$(dirname "${BASH_SOURCE[0]}")/privbus.sh"
 for p in dunst dunstctl Xvfb dbus-daemon dbus-monitor python3; do
     command -v "$p" > /dev/null || tap_skip_all "$p is not installed (apt-get install dunst xvfb; .ci/deps)"
 done
@@ -31,20 +32,7 @@ dunst_stop() {
 }
 
 desktop_up() {
-    cat > "$DESK/session.conf" <<EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=$DESK/session</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-EOF
+    private_bus_conf session "unix:path=$DESK/session" > "$DESK/session.conf"
     # Nothing expires: the test reads every notification back with close-all and history.
     cat > "$DESK/dunstrc" <<EOF
 [global]

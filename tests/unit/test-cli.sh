@@ -7,6 +7,7 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lab/tap.sh"
+. "$here/../lab/privbus.sh"
 BUILD=${VIRT_FERRY_BUILDDIR:-$here/../..}
 CLI=$BUILD/tools/virt-ferry
 DAEMON=$BUILD/dbus/virt-ferryd
@@ -30,21 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat > "$tmp/bus.conf" << EOF
-<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>system</type>
-  <listen>unix:dir=$tmp</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow user="*"/>
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-EOF
+private_bus_conf system "unix:dir=$tmp" any-user > "$tmp/bus.conf"
 # An empty archive library of its own, and state and images kept in $tmp too.
 mkdir "$tmp/library" "$tmp/state" "$tmp/images"
 printf '[libvirt]\nuri=test:///default\n[archive]\nlibrary=%s\nimage-dir=%s\n[state]\ndir=%s\n' \
@@ -59,11 +46,9 @@ if [ "$(id -u)" = 0 ]; then
     chmod 0755 "$tmp"
 fi
 
-dbus-daemon --nofork --print-address=3 --config-file="$tmp/bus.conf" 3> "$tmp/address" 2> "$tmp/bus.log" &
-bus_pid=$!
-wait_for 10 test -s "$tmp/address" || tap_bail "the private dbus-daemon did not start: $(cat "$tmp/bus.log")"
-DBUS_SYSTEM_BUS_ADDRESS=$(head -n 1 "$tmp/address")
-export DBUS_SYSTEM_BUS_ADDRESS
+private_bus_start "$tmp/bus.conf" "$tmp/bus.log"
+bus_pid=$PRIVATE_BUS_PID
+export DBUS_SYSTEM_BUS_ADDRESS=$PRIVATE_BUS_ADDRESS
 unset DBUS_SESSION_BUS_ADDRESS
 
 starts=0
