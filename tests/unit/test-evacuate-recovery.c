@@ -6,6 +6,7 @@
 #include "dependents.h"
 #include "evacuate-journal.h"
 #include "recover.h"
+#include "scratch.h"
 
 #include <glib/gstdio.h>
 #include <libvirt/virterror.h>
@@ -128,23 +129,18 @@ static void fixture_set_up(Fixture *f, gconstpointer data)
     virSetErrorFunc(NULL, quiet);
     /* The restore-lock sweep after the journal warns that the test driver names no host UUID. */
     g_log_set_always_fatal(G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_ERROR);
-    f->dir = g_dir_make_tmp("test-evacuate-recovery-XXXXXX", NULL);
+    f->dir = scratch_dir_new("test-evacuate-recovery");
     f->unreachable = g_strdup_printf("test://%s/missing.xml", f->dir);
-    g_autofree char *conf = g_build_filename(f->dir, "virt-ferry.conf", NULL);
     g_autofree char *text = g_strdup_printf("[libvirt]\nuri=test:///default\n[peers]\nuris=%s\n[state]\ndir=%s\n"
                                             "[networks]\ndir=%s\n",
                                             f->unreachable, f->dir, f->dir);
-    g_assert_true(g_file_set_contents(conf, text, -1, NULL));
-    g_autoptr(GError) error = NULL;
-    f->config = ferry_config_load(conf, &error);
-    g_assert_no_error(error);
+    f->config = scratch_config(f->dir, text);
 }
 
 static void fixture_tear_down(Fixture *f, gconstpointer data)
 {
     ferry_config_unref(f->config);
-    g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", f->dir);
-    g_assert_cmpint(system(cmd), ==, 0);
+    scratch_dir_remove(f->dir);
     g_free(f->unreachable);
     g_free(f->dir);
 }

@@ -8,6 +8,7 @@
 #include "evacuate.h"
 #include "ferry-error.h"
 #include "inventory.h"
+#include "scratch.h"
 
 #include <glib/gstdio.h>
 #include <libvirt/virterror.h>
@@ -38,29 +39,24 @@ static const char *const DOMAINS =
 static void fixture_set_up(Fixture *f, gconstpointer data)
 {
     virSetErrorFunc(NULL, quiet);
-    f->dir = g_dir_make_tmp("test-evacuate-XXXXXX", NULL);
+    f->dir = scratch_dir_new("test-evacuate");
     g_autofree char *node = g_build_filename(f->dir, "node.xml", NULL);
     g_autofree char *node_xml = g_strdup_printf("<node><cpu><mhz>2000</mhz><model>i686</model><active>4</active>"
                                                 "<nodes>1</nodes><sockets>1</sockets><cores>4</cores>"
                                                 "<threads>1</threads></cpu><memory>4194304</memory>%s</node>",
                                                 DOMAINS);
     g_assert_true(g_file_set_contents(node, node_xml, -1, NULL));
-    g_autofree char *conf = g_build_filename(f->dir, "virt-ferry.conf", NULL);
     g_autofree char *conf_text = g_strdup_printf(
         "[libvirt]\nuri=test://%s\n[peers]\nuris=test:///default;test://%s/missing.xml\n"
         "[state]\ndir=%s\n[networks]\ndir=%s\n[evacuation]\nbatch=4\npeer-timeout=10\n",
         node, f->dir, f->dir, f->dir);
-    g_assert_true(g_file_set_contents(conf, conf_text, -1, NULL));
-    g_autoptr(GError) error = NULL;
-    f->config = ferry_config_load(conf, &error);
-    g_assert_no_error(error);
+    f->config = scratch_config(f->dir, conf_text);
 }
 
 static void fixture_tear_down(Fixture *f, gconstpointer data)
 {
     ferry_config_unref(f->config);
-    g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", f->dir);
-    g_assert_cmpint(system(cmd), ==, 0);
+    scratch_dir_remove(f->dir);
     g_free(f->dir);
 }
 

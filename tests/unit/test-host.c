@@ -2,6 +2,7 @@
 /* The host engine (plugin/host.c) on libvirt's test:///default driver: the reads any
  * caller may ask for without authorization are shared, however many ask at once. */
 #include "host.h"
+#include "scratch.h"
 
 #include <glib/gstdio.h>
 
@@ -24,19 +25,14 @@ static const FerryHostCallbacks callbacks = { .archives_changed = on_archives };
 
 static void set_up(Fixture *f, gconstpointer unused)
 {
-    g_autoptr(GError) error = NULL;
-    f->dir = g_dir_make_tmp("ferry-host-XXXXXX", &error);
-    g_assert_no_error(error);
+    f->dir = scratch_dir_new("ferry-host");
     g_autofree char *library = g_build_filename(f->dir, "library", NULL);
     g_autofree char *state = g_build_filename(f->dir, "state", NULL);
     g_autofree char *networks = g_build_filename(f->dir, "networks", NULL);
     g_assert_cmpint(g_mkdir(library, 0700), ==, 0);
-    g_autofree char *path = g_build_filename(f->dir, "virt-ferry.conf", NULL);
     g_autofree char *text = g_strdup_printf("[libvirt]\nuri=test:///default\n[archive]\nlibrary=%s\n"
                                             "[state]\ndir=%s\n[networks]\ndir=%s\n", library, state, networks);
-    g_assert_true(g_file_set_contents(path, text, -1, NULL));
-    f->config = ferry_config_load(path, &error);
-    g_assert_no_error(error);
+    f->config = scratch_config(f->dir, text);
     f->host = ferry_host_new(f->config, &callbacks, f);
     f->results = g_ptr_array_new();
 }
@@ -46,8 +42,7 @@ static void tear_down(Fixture *f, gconstpointer unused)
     ferry_host_free(f->host);
     ferry_config_unref(f->config);
     g_ptr_array_unref(f->results);
-    g_autofree char *rm = g_strdup_printf("rm -rf '%s'", f->dir);
-    g_assert_true(g_spawn_command_line_sync(rm, NULL, NULL, NULL, NULL));
+    scratch_dir_remove(f->dir);
     g_free(f->dir);
 }
 

@@ -3,6 +3,7 @@
  * of ours (symbolic link, FIFO, corrupt, too large), and the hook's refusal line. */
 #include "ferry-error.h"
 #include "maintenance-state.h"
+#include "scratch.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -17,15 +18,13 @@ typedef struct {
 
 static void setup(Fixture *f, gconstpointer data)
 {
-    f->dir = g_dir_make_tmp("ferry-maint-XXXXXX", NULL);
-    g_assert_nonnull(f->dir);
+    f->dir = scratch_dir_new("ferry-maint");
     f->path = g_build_filename(f->dir, FERRY_MAINTENANCE_FILE, NULL);
 }
 
 static void teardown(Fixture *f, gconstpointer data)
 {
-    g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", f->dir);
-    g_assert_cmpint(system(cmd), ==, 0);
+    scratch_dir_remove(f->dir);
     g_free(f->dir);
     g_free(f->path);
 }

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "ferry-error.h"
 #include "reserve.h"
+#include "scratch.h"
 
 #include <glib/gstdio.h>
 #include <math.h>
@@ -642,12 +643,9 @@ static void test_time(void)
 
 static FerryConfig *load(const char *text, GError **error)
 {
-    g_autofree char *dir = g_dir_make_tmp("test-reserve-XXXXXX", NULL);
-    g_autofree char *path = g_build_filename(dir, "virt-ferry.conf", NULL);
-    g_assert_true(g_file_set_contents(path, text, -1, NULL));
-    FerryConfig *config = ferry_config_load(path, error);
-    g_unlink(path);
-    g_rmdir(dir);
+    g_autofree char *dir = scratch_dir_new("test-reserve");
+    FerryConfig *config = scratch_config_load(dir, text, error);
+    scratch_dir_remove(dir);
     return config;
 }
 

@@ -3,6 +3,7 @@
  * holder lives, taken over only when provably stale, never through a link. */
 #include "ferry-error.h"
 #include "restore-lock.h"
+#include "scratch.h"
 
 #include <glib/gstdio.h>
 #include <string.h>
@@ -20,14 +21,12 @@ typedef struct {
 
 static void setup(Fixture *f, gconstpointer data)
 {
-    f->library = g_dir_make_tmp("ferry-lock-XXXXXX", NULL);
-    g_assert_nonnull(f->library);
+    f->library = scratch_dir_new("ferry-lock");
 }
 
 static void teardown(Fixture *f, gconstpointer data)
 {
-    g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", f->library);
-    g_assert_cmpint(system(cmd), ==, 0);
+    scratch_dir_remove(f->library);
     g_free(f->library);
 }
 
