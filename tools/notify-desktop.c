@@ -370,9 +370,14 @@ static void on_server_appeared(GDBusConnection *bus, const char *name, const cha
     NotifyDesktop *desktop = data;
     if (g_strcmp0(owner, desktop->server_owner) == 0)
         return;
+    /* Another owner without a vanish in between: the old one's ids are void. With none known
+     * (the agent's start, or after a vanish, which voided them already) what was sent
+     * meanwhile went to this one: its ids stand, or the first job shown at the start would
+     * be shown a second time by the reshow below. */
+    if (desktop->server_owner)
+        server_changed(desktop);
     g_free(desktop->server_owner);
     desktop->server_owner = g_strdup(owner);
-    server_changed(desktop);
     desktop->server_missing_said = FALSE;
     g_dbus_connection_call(bus, NOTIFICATIONS_NAME, NOTIFICATIONS_PATH, NOTIFICATIONS_INTERFACE, "GetCapabilities",
                            NULL, G_VARIANT_TYPE("(as)"), G_DBUS_CALL_FLAGS_NO_AUTO_START, CALL_TIMEOUT_MSEC, NULL,
