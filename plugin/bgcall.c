@@ -9,6 +9,8 @@ struct _FerryBgCall {
     FerryBgFunc func;
     gpointer data;
     GThread *thread;
+    GMutex lock;
+    GCond ended;       /* signalled once, with done set, under lock */
     gint done;
     int rc;
     virErrorPtr error; /* libvirt's errors are per thread: saved where the call failed */
@@ -19,7 +21,10 @@ static gpointer run(gpointer data)
     FerryBgCall *call = data;
     call->rc = call->func(call->data);
     call->error = call->rc < 0 ? virSaveLastError() : NULL;
+    g_mutex_lock(&call->lock);
     g_atomic_int_set(&call->done, 1); /* after rc and error: a reader that sees it sees them */
+    g_cond_broadcast(&call->ended);
+    g_mutex_unlock(&call->lock);
     return NULL;
 }
 
@@ -28,6 +33,8 @@ FerryBgCall *ferry_bg_call_start(const char *name, FerryBgFunc func, gpointer da
     FerryBgCall *call = g_new0(FerryBgCall, 1);
     call->func = func;
     call->data = data;
+    g_mutex_init(&call->lock);
+    g_cond_init(&call->ended);
     call->thread = g_thread_new(name, run, call);
     return call;
 }
@@ -35,6 +42,17 @@ FerryBgCall *ferry_bg_call_start(const char *name, FerryBgFunc func, gpointer da
 gboolean ferry_bg_call_done(FerryBgCall *call)
 {
     return g_atomic_int_get(&call->done);
+}
+
+gboolean ferry_bg_call_wait(FerryBgCall *call, guint timeout_ms)
+{
+    gint64 until = g_get_monotonic_time() + (gint64)timeout_ms * G_TIME_SPAN_MILLISECOND;
+    g_mutex_lock(&call->lock);
+    while (!g_atomic_int_get(&call->done) && g_cond_wait_until(&call->ended, &call->lock, until))
+        ;
+    gboolean done = g_atomic_int_get(&call->done);
+    g_mutex_unlock(&call->lock);
+    return done;
 }
 
 gboolean ferry_bg_call_failed(FerryBgCall *call)
@@ -45,6 +63,8 @@ gboolean ferry_bg_call_failed(FerryBgCall *call)
 int ferry_bg_call_finish(FerryBgCall *call, virErrorPtr *error)
 {
     g_thread_join(call->thread);
+    g_mutex_clear(&call->lock);
+    g_cond_clear(&call->ended);
     int rc = call->rc;
     if (error)
         *error = call->error;

@@ -15,6 +15,9 @@ typedef struct _FerryBgCall FerryBgCall;
 FerryBgCall *ferry_bg_call_start(const char *name, FerryBgFunc func, gpointer data);
 /* Whether the call has returned (any thread). */
 gboolean ferry_bg_call_done(FerryBgCall *call);
+/* Waits until the call returns or @timeout_ms pass: whether it has returned. The watcher's
+ * tick: it wakes at once when the call ends, never sooner than it must otherwise. */
+gboolean ferry_bg_call_wait(FerryBgCall *call, guint timeout_ms);
 /* Whether the call has returned, failing. */
 gboolean ferry_bg_call_failed(FerryBgCall *call);
 /* Waits for the call and frees @call: its return value, and on failure libvirt's error for it

@@ -225,7 +225,7 @@ static gboolean migrate_back_watched(FerryJob *job, BackRun *r, const char *peer
             ferry_side_abort(ferry_side_domain(&side, peer_uri, uuid, r->dom));
             aborted = TRUE;
         }
-        g_usleep(BACK_POLL_MS * 1000);
+        ferry_bg_call_wait(call, BACK_POLL_MS);
     }
     virErrorPtr failure = NULL;
     if (ferry_bg_call_finish(call, &failure) == 0)

@@ -24,7 +24,6 @@
 #include <string.h>
 
 #define POLL_MS 250            /* job statistics: Progress is due at least every second */
-#define DONE_POLL_MS 25        /* how soon the end of libvirt's migration call is seen */
 #define MAX_PARALLEL 32        /* QEMU's multifd channel limit we accept */
 #define PEER_KEEPALIVE_INTERVAL 2 /* s between keepalive probes to the peer's libvirtd */
 #define PEER_KEEPALIVE_COUNT 3    /* probes unanswered before the peer counts as lost */
@@ -763,12 +762,10 @@ static gboolean migrate_watched(Migrate *m, FerryMethod method, const FerryTuneS
     Watch w = { 0 };
     watch_init(m, &w, method, settings);
     FerryBgCall *call = ferry_bg_call_start("ferry-migrate", migration, &r);
-    /* Statistics every POLL_MS, the end seen within DONE_POLL_MS: a short migration's end
-     * should not wait for the next tick. */
-    for (guint slept = 0; !ferry_bg_call_done(call); slept += DONE_POLL_MS) {
-        if (slept % POLL_MS == 0)
-            watch_tick(m, &w);
-        g_usleep(DONE_POLL_MS * 1000);
+    /* Statistics every POLL_MS; the end is seen as it happens, not at the next tick. */
+    while (!ferry_bg_call_done(call)) {
+        watch_tick(m, &w);
+        ferry_bg_call_wait(call, POLL_MS);
     }
     virErrorPtr failure = NULL;
     gboolean ok = ferry_bg_call_finish(call, &failure) == 0 || watch_failed(m, &w, failure, error);
