@@ -618,9 +618,22 @@ gboolean ferry_host_delete_archive_finish(FerryHost *host, GAsyncResult *result,
 
 /* ------------------------------------------------------------------ recovery */
 
+typedef struct {
+    FerryConfig *config;
+    GPtrArray *entries; /* the journal, read once: for the holds, then for the recovery */
+} Recovery;
+
+static void recovery_free(Recovery *r)
+{
+    ferry_config_unref(r->config);
+    g_ptr_array_unref(r->entries);
+    g_free(r);
+}
+
 static void recover_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
-    ferry_recover_journal(data);
+    Recovery *r = data;
+    ferry_recover_journal(r->config, r->entries);
     g_task_return_boolean(task, TRUE);
 }
 
@@ -646,11 +659,16 @@ static void recover_once(FerryHost *host)
     if (host->recovery_done)
         return;
     host->recovery_done = TRUE;
-    host->recovering = ferry_recover_domains(host->config);
+    Recovery *r = g_new0(Recovery, 1);
+    r->config = ferry_config_ref(host->config);
+    /* A few small files of [state] dir=, read here so that the holds are in place before
+     * any call after this one can start a job. */
+    r->entries = ferry_journal_load_all(host->config->state_dir);
+    host->recovering = ferry_recover_domains(r->entries);
     for (char **u = host->recovering; *u; u++)
         ferry_jobs_hold(host->jobs, *u, NULL); /* a repeat is held already */
     g_autoptr(GTask) task = g_task_new(NULL, NULL, recovered, host);
-    g_task_set_task_data(task, ferry_config_ref(host->config), (GDestroyNotify)ferry_config_unref);
+    g_task_set_task_data(task, r, (GDestroyNotify)recovery_free);
     g_task_run_in_thread(task, recover_in_thread);
 }
 

@@ -20,9 +20,8 @@ static const struct {
     { FERRY_JOB_EVACUATE, ferry_evacuation_recover_journal, "domains" },
 };
 
-GStrv ferry_recover_domains(const FerryConfig *config)
+GStrv ferry_recover_domains(GPtrArray *entries)
 {
-    g_autoptr(GPtrArray) entries = ferry_journal_load_all(config->state_dir);
     g_autoptr(GStrvBuilder) b = g_strv_builder_new();
     for (guint i = 0; i < entries->len; i++) {
         FerryJournal *j = g_ptr_array_index(entries, i);
@@ -47,9 +46,8 @@ static void recover_entry(const FerryConfig *config, virConnectPtr conn, FerryJo
     g_warning("unknown job journal kind %s (id %s) left alone", ferry_journal_kind(j), ferry_journal_id(j));
 }
 
-static void recover_entries(const FerryConfig *config)
+static void recover_entries(const FerryConfig *config, GPtrArray *entries)
 {
-    g_autoptr(GPtrArray) entries = ferry_journal_load_all(config->state_dir);
     if (entries->len == 0)
         return;
     g_autoptr(GError) error = NULL;
@@ -62,9 +60,9 @@ static void recover_entries(const FerryConfig *config)
         recover_entry(config, conn, g_ptr_array_index(entries, i));
 }
 
-void ferry_recover_journal(const FerryConfig *config)
+void ferry_recover_journal(const FerryConfig *config, GPtrArray *entries)
 {
-    recover_entries(config);
+    recover_entries(config, entries);
     /* Only once the restores they guarded are rolled back. */
     ferry_restore_locks_sweep(config);
 }

@@ -169,12 +169,19 @@ static void write_journal(Fixture *f)
     g_assert_no_error(error);
 }
 
+/* What virt-ferryd does at its start: the journal read once, then recovered. */
+static void recover(Fixture *f)
+{
+    g_autoptr(GPtrArray) entries = ferry_journal_load_all(f->dir);
+    ferry_recover_journal(f->config, entries);
+}
+
 static void test_recover_here(Fixture *f, gconstpointer data)
 {
     write_journal(f);
     g_assert_cmpuint(journals(f), ==, 1);
     /* The domain runs here: settled as staying, whatever the unreachable target holds. */
-    ferry_recover_journal(f->config);
+    recover(f);
     g_assert_cmpuint(journals(f), ==, 0);
     virConnectPtr conn = virConnectOpen("test:///default");
     virDomainPtr dom = virDomainLookupByUUIDString(conn, TEST_UUID);
@@ -192,7 +199,7 @@ static void test_recover_kept(Fixture *f, gconstpointer data)
     write_journal(f);
     /* Not running here, its target unreadable: nothing is guessed, the entry waits. */
     g_test_expect_message("virt-ferry", G_LOG_LEVEL_CRITICAL, "*test was moving to beta, which cannot be reached*");
-    ferry_recover_journal(f->config);
+    recover(f);
     g_test_assert_expected_messages();
     g_assert_cmpuint(journals(f), ==, 1);
     g_assert_cmpint(virDomainIsActive(dom), ==, 0);
@@ -204,7 +211,8 @@ static void test_recover_kept(Fixture *f, gconstpointer data)
 /* What the recovery holds while it runs: every domain an entry names, whatever its kind. */
 static void test_recover_domains(Fixture *f, gconstpointer data)
 {
-    g_auto(GStrv) none = ferry_recover_domains(f->config);
+    g_autoptr(GPtrArray) empty = ferry_journal_load_all(f->dir);
+    g_auto(GStrv) none = ferry_recover_domains(empty);
     g_assert_cmpuint(g_strv_length(none), ==, 0);
     write_journal(f);
     g_autoptr(GError) error = NULL;
@@ -212,7 +220,8 @@ static void test_recover_domains(Fixture *f, gconstpointer data)
     g_assert_no_error(error);
     ferry_journal_set(archive, "domain", "00000000-0000-0000-0000-00000000000a");
     g_assert_true(ferry_journal_commit(archive, &error));
-    g_auto(GStrv) held = ferry_recover_domains(f->config);
+    g_autoptr(GPtrArray) entries = ferry_journal_load_all(f->dir);
+    g_auto(GStrv) held = ferry_recover_domains(entries);
     g_assert_cmpuint(g_strv_length(held), ==, 4);
     g_assert_true(g_strv_contains((const char *const *)held, TEST_UUID));
     g_assert_true(g_strv_contains((const char *const *)held, "00000000-0000-0000-0000-000000000003"));
