@@ -13,9 +13,10 @@
 
 
 /* The archive's file copied to @dst (created, never overwriting), digest checked against
- * the manifest as it is copied. */
+ * the manifest as it is copied; @progress as ferry_copy_file's. */
 gboolean ferry_copy_from_archive(const char *archive_dir, const FerryManifestFile *file, const char *dst,
-                                 FerryJobBytes *bytes, GError **error);
+                                 GCancellable *cancellable, FerryCopyProgress progress, gpointer progress_data,
+                                 GError **error);
 
 /* Metadata namespace of the pending-deletion mark. */
 #define FERRY_ARCHIVE_MARK_KEY "ferryarchive"

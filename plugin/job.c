@@ -512,11 +512,12 @@ gboolean ferry_job_bytes_progress(guint64 done, gpointer data)
     return !g_cancellable_is_cancelled(ferry_job_cancellable(b->job));
 }
 
-gboolean ferry_job_bytes_side_progress(guint64 done, gpointer data)
+gboolean ferry_job_bytes_side_progress(guint64 done, gpointer side)
 {
-    FerryJobBytes *b = data;
-    g_atomic_pointer_set(&b->side, (gsize)done);
-    return ferry_job_bytes_progress(0, b);
+    FerryJobBytesSide *s = side;
+    g_atomic_pointer_add(&s->bytes->side, (gssize)(done - s->reported));
+    s->reported = done;
+    return ferry_job_bytes_progress(0, s->bytes);
 }
 
 void ferry_job_bytes_file_done(FerryJobBytes *b, guint64 size)

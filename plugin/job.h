@@ -129,12 +129,17 @@ typedef struct {
     guint64 total;
     guint64 done_before;   /* bytes of files finished */
     guint64 extra;         /* bytes moved elsewhere (the memory save) */
-    gsize side;            /* bytes moved by a second thread (atomic) */
+    gsize side;            /* bytes moved by other threads (atomic) */
 } FerryJobBytes;
 
 gboolean ferry_job_bytes_progress(guint64 done, gpointer data);
-/* For a second thread working for the same job: @done is its own running total. */
-gboolean ferry_job_bytes_side_progress(guint64 done, gpointer data);
+/* Another thread working for the same job reports through a FerryJobBytesSide of its own:
+ * @done is that thread's running total. Any number of them at once. */
+typedef struct {
+    FerryJobBytes *bytes;
+    guint64 reported;
+} FerryJobBytesSide;
+gboolean ferry_job_bytes_side_progress(guint64 done, gpointer side);
 void ferry_job_bytes_file_done(FerryJobBytes *bytes, guint64 size);
 
 G_END_DECLS

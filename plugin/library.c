@@ -90,6 +90,17 @@ FerryManifestFile *ferry_manifest_add_file(FerryManifest *m, const char *path, F
     return f;
 }
 
+gboolean ferry_manifest_file_matches(const FerryManifestFile *f, const FerryFileDigest *digest, const char *archive,
+                                     GError **error)
+{
+    if (digest->size == f->size && g_str_equal(digest->checksum, f->digest))
+        return TRUE;
+    g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED,
+                "archive %s: file %s does not match its manifest (%s): the archive is corrupted", archive, f->path,
+                digest->size != f->size ? "size differs" : "digest differs");
+    return FALSE;
+}
+
 const FerryManifestFile *ferry_manifest_find(const FerryManifest *m, FerryFileRole role)
 {
     for (guint i = 0; i < m->files->len; i++) {
@@ -521,12 +532,8 @@ gboolean ferry_library_verify(const char *dir, const FerryManifest *m, guint ski
                         m->id, f->path, local->message);
             return FALSE;
         }
-        if (digest.size != f->size || !g_str_equal(digest.checksum, f->digest)) {
-            g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED,
-                        "archive %s: file %s does not match its manifest (%s): the archive is corrupted",
-                        m->id, f->path, digest.size != f->size ? "size differs" : "digest differs");
+        if (!ferry_manifest_file_matches(f, &digest, m->id, error))
             return FALSE;
-        }
         v.before += f->allocated;
     }
     return TRUE;

@@ -69,6 +69,10 @@ FerryManifestFile *ferry_manifest_add_file(FerryManifest *m, const char *path, F
                                            const FerryFileDigest *digest);
 gboolean ferry_manifest_has_memory(const FerryManifest *m);
 const FerryManifestFile *ferry_manifest_find(const FerryManifest *m, FerryFileRole role);
+/* Whether @digest, read from @f of archive @archive, is the manifest's; else Failed saying the
+ * archive is corrupted. */
+gboolean ferry_manifest_file_matches(const FerryManifestFile *f, const FerryFileDigest *digest, const char *archive,
+                                     GError **error);
 
 /* Writes the manifest and its own digest into @dir, synced. */
 gboolean ferry_manifest_save(const FerryManifest *m, const char *dir, GError **error);

@@ -14,6 +14,7 @@
 #include "networks.h"
 #include "peer-storage.h"
 #include "policy.h"
+#include "restore-feed.h"
 #include "restore-once.h"
 
 #include <errno.h>
@@ -56,6 +57,22 @@ typedef struct {
                           * domain being replaced), else NULL */
 } Placement;
 
+/* What the replaced domain's file is kept as until the restore is done (see keep_replaced). */
+#define KEPT_SUFFIX ".virt-ferry-replaced"
+
+typedef struct _Restore Restore;
+
+/* A disk copied by a thread of its own while libvirt restores the memory state. */
+typedef struct {
+    Restore *r;
+    Placement *p;
+    GThread *thread;
+    FerryJobBytesSide progress;
+    gboolean head;       /* its file exists with its first chunk (under Restore.verify_lock) */
+    gboolean ended;      /* (under Restore.verify_lock) */
+    GError *error;
+} Copier;
+
 static void placement_free(Placement *p)
 {
     g_free(p->path);
@@ -63,7 +80,7 @@ static void placement_free(Placement *p)
     g_free(p);
 }
 
-typedef struct {
+struct _Restore {
     FerryJob *job;
     RestoreCall *call;
     FerryManifest *manifest;
@@ -83,19 +100,25 @@ typedef struct {
     gboolean copy;           /* a copy: new UUID, new MACs, booted from its disks */
     FerryRestoreLock *lock;  /* no other host restores this UUID meanwhile */
     GThread *verifier;       /* digesting the memory state while the restore goes on */
+    FerryJobBytesSide verify_progress;
     GCancellable *verify_stop;
     gulong verify_link;      /* the job's cancellation stops the verifier */
     GError *verify_error;
+    FerryMemoryFeed *feed;   /* or the memory state streaming to libvirt, verified as it goes */
+    GPtrArray *copiers;      /* Copier: the disks, copied meanwhile */
     GMutex verify_lock;      /* guards: */
+    GCond copier_changed;
     gboolean copies_done;
     pid_t verifier_tid;      /* while its I/O class is idle */
-} Restore;
+};
 
 static void stop_memory_verifier(Restore *r);
+static void stop_streaming(Restore *r);
 
 static void restore_clear(Restore *r)
 {
     stop_memory_verifier(r);
+    stop_streaming(r);
     g_clear_pointer(&r->manifest, ferry_manifest_free);
     g_clear_pointer(&r->journal, ferry_journal_free);
     if (r->replaced)
@@ -123,14 +146,15 @@ static gboolean cancelled(Restore *r, GError **error)
 
 /* ------------------------------------------------------------------ checks */
 
-static gboolean copy_placements(Restore *r, GError **error);
+static gboolean copy_placements(Restore *r, guint roles, GError **error);
 
-/* The memory state is read from the library once: a verifier thread digests it from the start
- * of the disk copies, libvirt restores it paused as soon as the domain is defined (reading what
- * the verifier brought into the page cache), and the domain runs only once the digest matched;
- * otherwise it is destroyed like anything else the restore created. Disks and NVRAM are checked
- * against their digests as they are copied; the small files (the definition, TPM state) are
- * checked before anything is made from them. */
+/* The memory state is read from the library once, by the feed (restore-feed.h) that streams it
+ * to libvirt: libvirt restores it paused while the disks are still being copied, and cannot
+ * finish before every disk is in place and the digest matched; the domain runs only then,
+ * otherwise it is destroyed like anything else the restore created. A copy (which boots from
+ * its disks) has its memory state checked by a verifier thread beside the copies. Disks and
+ * NVRAM are checked against their digests as they are copied; the small files (the
+ * definition, TPM state) are checked before anything is made from them. */
 #define COPIED_ROLES ((1u << FERRY_FILE_DISK) | (1u << FERRY_FILE_NVRAM))
 #define MEMORY_ROLE (1u << FERRY_FILE_MEMORY)
 
@@ -141,8 +165,7 @@ static gboolean load_manifest(Restore *r, GError **error)
     guint64 total = 0;
     for (guint i = 0; i < r->manifest->files->len; i++) {
         FerryManifestFile *f = g_ptr_array_index(r->manifest->files, i);
-        /* Copied files are read once; the memory state by the verifier and by libvirt. */
-        total += f->allocated * (f->role == FERRY_FILE_MEMORY ? 2 : 1);
+        total += f->allocated; /* each file is read once */
     }
     r->bytes = (FerryJobBytes){ .job = r->job, .total = total };
     return TRUE;
@@ -177,7 +200,7 @@ static gpointer memory_verifier_thread(gpointer data)
     Restore *r = data;
     verifier_io_idle(r);
     ferry_library_verify(r->call->dir, r->manifest, ~MEMORY_ROLE, r->verify_stop, ferry_job_bytes_side_progress,
-                         &r->bytes, &r->verify_error);
+                         &r->verify_progress, &r->verify_error);
     return NULL;
 }
 
@@ -188,6 +211,7 @@ static void stop_verifying(GCancellable *job_cancellable, gpointer verify_stop)
 
 static void start_memory_verifier(Restore *r)
 {
+    r->verify_progress = (FerryJobBytesSide){ .bytes = &r->bytes };
     r->verify_stop = g_cancellable_new();
     r->verify_link = g_cancellable_connect(ferry_job_cancellable(r->job), G_CALLBACK(stop_verifying),
                                            r->verify_stop, NULL);
@@ -220,18 +244,6 @@ static void stop_memory_verifier(Restore *r)
     g_clear_object(&r->verify_stop);
 }
 
-/* A failure while the memory state was still being verified: a damaged archive is the likelier
- * cause, and the verifier's error names the file. */
-static gboolean prefer_verifier_error(Restore *r, GError **error)
-{
-    g_autoptr(GError) corrupted = NULL;
-    if (!join_memory_verifier(r, &corrupted) && !g_error_matches(corrupted, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
-        g_clear_error(error);
-        g_propagate_error(error, g_steal_pointer(&corrupted));
-    }
-    return FALSE;
-}
-
 /* The definition and TPM state, small, before anything is made from them. */
 static gboolean verify_small_files(Restore *r, GError **error)
 {
@@ -251,7 +263,7 @@ static gboolean copy_and_verify(Restore *r, GError **error)
 {
     ferry_job_set_message(r->job, "verifying archive %s and copying its disks", r->call->id);
     start_memory_verifier(r);
-    gboolean copied = copy_placements(r, error);
+    gboolean copied = copy_placements(r, COPIED_ROLES, error);
     verifier_io_normal(r);
     if (copied && verify_small_files(r, error))
         return TRUE;
@@ -672,21 +684,211 @@ static gboolean plan_placements(Restore *r, GError **error)
     return plan_tpm_state(r, error);
 }
 
-static gboolean copy_placements(Restore *r, GError **error)
+/* Journalled before they exist: a rollback deletes them whatever happens next. */
+static gboolean journal_placements(Restore *r, GError **error)
 {
     for (guint i = 0; i < r->placements->len; i++) {
         Placement *p = g_ptr_array_index(r->placements, i);
-        const char *dst = p->staging ? p->staging : p->path;
-        /* Journalled before it exists: a rollback deletes it whatever happens next. */
-        ferry_journal_append(r->journal, "created", dst);
-        if (!ferry_journal_commit(r->journal, error))
-            return FALSE;
+        ferry_journal_append(r->journal, "created", p->staging ? p->staging : p->path);
+    }
+    return ferry_journal_commit(r->journal, error);
+}
+
+static gboolean copy_placement(Restore *r, Placement *p, FerryCopyProgress progress, gpointer progress_data,
+                               GError **error)
+{
+    if (!ferry_copy_from_archive(r->call->dir, p->file, p->staging ? p->staging : p->path,
+                                 ferry_job_cancellable(r->job), progress, progress_data, error))
+        return FALSE;
+    ferry_job_add_step(r->job, r->name, "copy-disk", p->file->target ? p->file->target : p->file->path, p->path);
+    return TRUE;
+}
+
+/* The placements of @roles, one after the other. */
+static gboolean copy_placements(Restore *r, guint roles, GError **error)
+{
+    for (guint i = 0; i < r->placements->len; i++) {
+        Placement *p = g_ptr_array_index(r->placements, i);
+        if (!(roles & (1u << p->file->role)))
+            continue;
         ferry_job_set_message(r->job, "copying %s to %s", p->file->path, p->path);
-        if (!ferry_copy_from_archive(r->call->dir, p->file, dst, &r->bytes, error))
+        if (!copy_placement(r, p, ferry_job_bytes_progress, &r->bytes, error))
             return FALSE;
-        ferry_job_add_step(r->job, r->name, "copy-disk", p->file->target ? p->file->target : p->file->path, p->path);
+        ferry_job_bytes_file_done(&r->bytes, p->file->allocated);
     }
     return TRUE;
+}
+
+/* ------------------------------------------------------------------ streaming */
+
+static void copier_mark(Copier *c, gboolean ended)
+{
+    g_mutex_lock(&c->r->verify_lock);
+    c->head = TRUE;
+    c->ended = c->ended || ended;
+    g_cond_broadcast(&c->r->copier_changed);
+    g_mutex_unlock(&c->r->verify_lock);
+}
+
+/* The first progress comes after the first chunk is written (copy.c). */
+static gboolean copier_progress(guint64 done, gpointer data)
+{
+    Copier *c = data;
+    if (!c->head)
+        copier_mark(c, FALSE);
+    return ferry_job_bytes_side_progress(done, &c->progress);
+}
+
+static gboolean all_copiers(Restore *r, gboolean (*done)(Copier *c))
+{
+    for (guint i = 0; i < r->copiers->len; i++)
+        if (!done(g_ptr_array_index(r->copiers, i)))
+            return FALSE;
+    return TRUE;
+}
+
+static gboolean copier_ended(Copier *c)
+{
+    return c->ended;
+}
+
+static gboolean copier_ok(Copier *c)
+{
+    return c->ended && !c->error;
+}
+
+static gboolean copier_head_or_end(Copier *c)
+{
+    return c->head || c->ended;
+}
+
+/* The last copier to end lets the feed's tail go, or holds it back for good. */
+static gpointer copier_thread(gpointer data)
+{
+    Copier *c = data;
+    Restore *r = c->r;
+    copy_placement(r, c->p, copier_progress, c, &c->error);
+    copier_mark(c, TRUE);
+    g_mutex_lock(&r->verify_lock);
+    gboolean failed = c->error != NULL, last = all_copiers(r, copier_ended);
+    gboolean all_ok = last && all_copiers(r, copier_ok);
+    g_mutex_unlock(&r->verify_lock);
+    if (failed || last)
+        ferry_memory_feed_open_gate(r->feed, !failed && all_ok);
+    return NULL;
+}
+
+static void copier_free(Copier *c)
+{
+    g_clear_error(&c->error);
+    g_free(c);
+}
+
+/* Waits until every disk's file is there with its first chunk (libvirt reads a qcow2 header
+ * as the domain starts), or a copy failed. */
+static gboolean copier_heads_written(Restore *r, GError **error)
+{
+    g_mutex_lock(&r->verify_lock);
+    while (!all_copiers(r, copier_head_or_end))
+        g_cond_wait(&r->copier_changed, &r->verify_lock);
+    g_mutex_unlock(&r->verify_lock);
+    for (guint i = 0; i < r->copiers->len; i++) {
+        Copier *c = g_ptr_array_index(r->copiers, i);
+        if (c->ended && c->error) {
+            g_propagate_error(error, g_steal_pointer(&c->error));
+            return FALSE;
+        }
+    }
+    return TRUE;
+}
+
+/* The disks, one thread each, and NVRAM (which QEMU reads as it starts) before the domain is
+ * defined; the feed starts reading the memory state at once. */
+static gboolean start_streaming(Restore *r, GError **error)
+{
+    ferry_job_set_message(r->job, "verifying archive %s and copying its disks", r->call->id);
+    g_autofree char *feed_dir = g_build_filename(r->call->config->state_dir, "restore-feed", NULL);
+    r->feed = ferry_memory_feed_start(feed_dir, r->call->dir, r->call->id,
+                                      ferry_manifest_find(r->manifest, FERRY_FILE_MEMORY),
+                                      ferry_job_cancellable(r->job), &r->bytes, error);
+    if (!r->feed || !copy_placements(r, 1u << FERRY_FILE_NVRAM, error) || !verify_small_files(r, error))
+        return FALSE;
+    r->copiers = g_ptr_array_new_with_free_func((GDestroyNotify)copier_free);
+    for (guint i = 0; i < r->placements->len; i++) {
+        Placement *p = g_ptr_array_index(r->placements, i);
+        if (p->file->role != FERRY_FILE_DISK)
+            continue;
+        Copier *c = g_new0(Copier, 1);
+        *c = (Copier){ .r = r, .p = p, .progress = { .bytes = &r->bytes } };
+        g_ptr_array_add(r->copiers, c);
+    }
+    if (r->copiers->len == 0)
+        ferry_memory_feed_open_gate(r->feed, TRUE);
+    /* Started once all are listed: each one's end looks at the others. */
+    for (guint i = 0; i < r->copiers->len; i++) {
+        Copier *c = g_ptr_array_index(r->copiers, i);
+        c->thread = g_thread_new("copy", copier_thread, c);
+    }
+    return copier_heads_written(r, error);
+}
+
+static void join_copiers(Restore *r)
+{
+    for (guint i = 0; r->copiers && i < r->copiers->len; i++) {
+        Copier *c = g_ptr_array_index(r->copiers, i);
+        if (c->thread)
+            g_thread_join(g_steal_pointer(&c->thread));
+    }
+}
+
+/* After libvirt's restore: every copy's end and the feed's. The feed's error first: it names
+ * the damaged file, and a failed copy held its tail back. */
+static gboolean finish_streaming(Restore *r, GError **error)
+{
+    join_copiers(r);
+    g_autoptr(GError) fed = NULL;
+    if (!ferry_memory_feed_finish(r->feed, &fed) && !g_error_matches(fed, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+        g_propagate_error(error, g_steal_pointer(&fed));
+        return FALSE;
+    }
+    for (guint i = 0; i < r->copiers->len; i++) {
+        Copier *c = g_ptr_array_index(r->copiers, i);
+        if (c->error) {
+            g_propagate_error(error, g_steal_pointer(&c->error));
+            return FALSE;
+        }
+    }
+    if (fed) {
+        g_propagate_error(error, g_steal_pointer(&fed));
+        return FALSE;
+    }
+    ferry_job_add_step(r->job, r->manifest->domain, "verify", r->call->id, "intact");
+    return TRUE;
+}
+
+/* libvirt's restore failed while the memory state streamed: a damaged archive, a failed copy
+ * (which closed the feed short) or the job's cancel is the likelier cause, and says so better. */
+static gboolean prefer_streaming_error(Restore *r, GError **error)
+{
+    ferry_memory_feed_open_gate(r->feed, FALSE);
+    g_autoptr(GError) cause = NULL;
+    if (!finish_streaming(r, &cause) &&
+        (!g_error_matches(cause, G_IO_ERROR, G_IO_ERROR_CANCELLED) || g_cancellable_is_cancelled(ferry_job_cancellable(r->job)))) {
+        g_clear_error(error);
+        g_propagate_error(error, g_steal_pointer(&cause));
+    }
+    return FALSE;
+}
+
+/* A restore that fails closes the feed short (QEMU's load fails, if it was still going), then
+ * waits for the copies to end before its rollback removes them. */
+static void stop_streaming(Restore *r)
+{
+    if (r->feed)
+        ferry_memory_feed_open_gate(r->feed, FALSE);
+    g_clear_pointer(&r->feed, ferry_memory_feed_free);
+    join_copiers(r);
+    g_clear_pointer(&r->copiers, g_ptr_array_unref);
 }
 
 /* ------------------------------------------------------------------ TPM state */
@@ -773,11 +975,43 @@ static gboolean restore_tpm_state(Restore *r, GError **error)
     return TRUE;
 }
 
+/* The replaced domain's file stays, under a second name, until the restore is done: a rollback
+ * puts it back. Its copy from the archive may still be going on when it takes the file's place. */
+static gboolean keep_replaced(Restore *r, Placement *p, GError **error)
+{
+    g_autofree char *kept = g_strconcat(p->path, KEPT_SUFFIX, NULL);
+    ferry_journal_append(r->journal, "kept", kept);
+    if (!ferry_journal_commit(r->journal, error))
+        return FALSE;
+    if (link(p->path, kept) < 0) {
+        int err = errno;
+        g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot keep %s as %s until the restore is done: %s",
+                    p->path, kept, g_strerror(err));
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* The kept files back in their places (a rollback), or removed (the restore is done). */
+static void settle_kept(FerryJournal *j, gboolean put_back)
+{
+    g_auto(GStrv) kept = ferry_journal_get_list(j, "kept");
+    for (char **k = kept; k && *k; k++) {
+        if (!g_str_has_suffix(*k, KEPT_SUFFIX) || !exists(*k))
+            continue;
+        g_autofree char *path = g_strndup(*k, strlen(*k) - strlen(KEPT_SUFFIX));
+        if (put_back ? g_rename(*k, path) < 0 : g_unlink(*k) < 0)
+            g_warning("cannot %s %s: %s", put_back ? "put back" : "remove", *k, g_strerror(errno));
+    }
+}
+
 /* Staged copies replace the replaced domain's files only once everything else is ready. */
 static gboolean commit_staged(Restore *r, GError **error)
 {
     for (guint i = 0; i < r->placements->len; i++) {
         Placement *p = g_ptr_array_index(r->placements, i);
+        if (p->staging && !keep_replaced(r, p, error))
+            return FALSE;
         if (p->staging && g_rename(p->staging, p->path) < 0) {
             int err = errno;
             g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED, "cannot move %s over %s: %s", p->staging, p->path,
@@ -864,8 +1098,8 @@ static gboolean runs_after_restore(Restore *r)
     return g_strcmp0(r->manifest->state, "paused") != 0;
 }
 
-/* libvirt restores the memory state paused while the verifier still reads it; the guest's CPUs
- * start only once its digest matched. The image's own definition is read before that: only to
+/* libvirt restores the memory state paused from the feed; the guest's CPUs start only once its
+ * digest matched and the disks are in place. The image's own definition is read first: only to
  * be rewritten (name, UUID, disks, NICs) into the one libvirt restores under. */
 static gboolean restore_memory(Restore *r, GError **error)
 {
@@ -873,20 +1107,19 @@ static gboolean restore_memory(Restore *r, GError **error)
     g_autofree char *saved_xml = virDomainSaveImageGetXMLDesc(r->conn, image, VIR_DOMAIN_SAVE_IMAGE_XML_SECURE);
     if (!saved_xml) {
         ferry_error_from_libvirt(error, "cannot read the domain from the save image of %s", r->call->id);
-        return prefer_verifier_error(r, error);
+        return prefer_streaming_error(r, error);
     }
     g_autofree char *dxml = rewritten_xml(r, saved_xml, TRUE, error);
     if (!dxml)
-        return prefer_verifier_error(r, error);
+        return prefer_streaming_error(r, error);
     ferry_job_set_message(r->job, "restoring the memory state of %s", r->name);
     if (!ferry_journal_record(r->journal, "phase", "restoring", error))
         return FALSE;
-    if (virDomainRestoreFlags(r->conn, image, dxml, VIR_DOMAIN_SAVE_PAUSED) < 0) {
+    if (virDomainRestoreFlags(r->conn, ferry_memory_feed_path(r->feed), dxml, VIR_DOMAIN_SAVE_PAUSED) < 0) {
         ferry_error_from_libvirt(error, "cannot restore the memory state of %s", r->name);
-        return prefer_verifier_error(r, error);
+        return prefer_streaming_error(r, error);
     }
-    ferry_job_bytes_file_done(&r->bytes, ferry_manifest_find(r->manifest, FERRY_FILE_MEMORY)->allocated);
-    if (!join_memory_verifier(r, error))
+    if (!finish_streaming(r, error))
         return FALSE; /* the paused domain is destroyed by the rollback: none of the guest ran */
     if (r->replaced_policy && *r->replaced_policy)
         virDomainSetMetadata(r->dom, VIR_DOMAIN_METADATA_ELEMENT, r->replaced_policy, FERRY_POLICY_PREFIX,
@@ -961,6 +1194,7 @@ static void undo(virConnectPtr conn, FerryJournal *j)
             g_warning("cannot delete %s: %s", *p, g_strerror(errno));
     for (char **p = created_trees; p && *p; p++)
         ferry_remove_tree(*p);
+    settle_kept(j, TRUE);
     remove_portgroups(conn, portgroups);
     restore_declarations(j);
 }
@@ -979,6 +1213,7 @@ void ferry_restore_recover_journal(const FerryConfig *config, virConnectPtr conn
     g_autofree char *phase = ferry_journal_get(j, "phase");
     g_auto(GStrv) created = ferry_journal_get_list(j, "created");
     if (g_strcmp0(phase, "done") == 0) {
+        settle_kept(j, FALSE);
         ferry_log_recovery("restore", ferry_journal_id(j), "completed", "recovered restore of %s: complete",
                            ferry_journal_id(j));
     } else {
@@ -1004,16 +1239,18 @@ static gboolean run_restore(Restore *r, GError **error)
     if (!(r->journal = ferry_journal_create(r->call->config->state_dir, "restore", r->call->id, error)))
         return FALSE;
     ferry_journal_set(r->journal, "archive", r->call->dir);
-    if (!ferry_journal_record(r->journal, "phase", "copying", error) || !copy_and_verify(r, error) ||
-        !restore_tpm_state(r, error) || cancelled(r, error) || !create_portgroups(r, error))
+    gboolean streams = ferry_manifest_has_memory(r->manifest) && !r->copy;
+    if (!ferry_journal_record(r->journal, "phase", "copying", error) || !journal_placements(r, error) ||
+        !(streams ? start_streaming(r, error) : copy_and_verify(r, error)) || !restore_tpm_state(r, error) ||
+        cancelled(r, error) || !create_portgroups(r, error))
         return FALSE;
     if ((r->lock && !ferry_restore_lock_check(r->lock, error)) || !define_domain(r, error) ||
         !commit_staged(r, error) || cancelled(r, error))
         return FALSE;
-    if (ferry_manifest_has_memory(r->manifest) && !r->copy ? !restore_memory(r, error)
-                                                           : !join_memory_verifier(r, error) || !start_defined(r, error))
+    if (streams ? !restore_memory(r, error) : !join_memory_verifier(r, error) || !start_defined(r, error))
         return FALSE;
     ferry_journal_record(r->journal, "phase", "done", NULL);
+    settle_kept(r->journal, FALSE);
     ferry_journal_remove(r->journal);
     ferry_job_set_result(r->job, r->name);
     return TRUE;
@@ -1023,12 +1260,15 @@ static gboolean restore_job(FerryJob *job, gpointer data, GError **error)
 {
     Restore r = { .job = job, .call = data };
     g_mutex_init(&r.verify_lock);
+    g_cond_init(&r.copier_changed);
     gboolean ok = run_restore(&r, error);
     if (!ok) {
         stop_memory_verifier(&r);
+        stop_streaming(&r);
         roll_back(&r);
     }
     restore_clear(&r);
+    g_cond_clear(&r.copier_changed);
     g_mutex_clear(&r.verify_lock);
     return ok;
 }
