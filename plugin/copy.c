@@ -585,10 +585,6 @@ static gboolean copy_opened(int src_fd, guint64 size, const char *src, int dst_d
     /* fchmod, not open's mode: the umask must not change what the archive records. */
     if (fchmod(dst_fd, mode & 07777) < 0)
         ok = fail_errno(error, errno, "set the mode of", dst);
-    /* Its size from the start: a reader that opens it meanwhile (QEMU, while a restore streams)
-     * sees the file as long as it will be. */
-    if (ok && !cloned && ftruncate(dst_fd, (off_t)size) < 0)
-        ok = fail_write(&p, errno, error);
     ok = ok && pass_run(&p, error);
     if (ok && cloned)
         punch_zero_blocks(dst_fd, p.zero_blocks);

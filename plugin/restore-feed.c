@@ -6,8 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
-#include <poll.h>
-#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,7 +15,7 @@
 
 #define FEED_CHUNK (1u << 20)
 #define FEED_PIPE_BYTES (1 << 20)   /* the pipe's buffer, when the system allows it */
-#define FEED_OPEN_WAIT_MS 10        /* while libvirt has not opened the FIFO yet */
+#define FEED_DRAIN_POLL_MS 5        /* while libvirt reads the last bytes */
 
 typedef enum { GATE_SHUT, GATE_OPEN, GATE_REFUSED } Gate;
 
@@ -30,6 +29,7 @@ struct _FerryMemoryFeed {
     GCancellable *stop;
     GCancellable *caller;    /* whose cancel stops the feed too */
     gulong caller_link;
+    int fifo_fd;             /* the feed's end: read and write, see ferry_memory_feed_start */
     GThread *thread;
     GError *error;
     GMutex lock;             /* guards gate */
@@ -71,17 +71,6 @@ static gboolean wait_writable(FerryMemoryFeed *f, int fd, GError **error)
     return FALSE;
 }
 
-/* A reader that went away sends this thread SIGPIPE, blocked here and taken back. */
-static void take_back_sigpipe(void)
-{
-    sigset_t pipe_set;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    struct timespec none = { 0 };
-    while (sigtimedwait(&pipe_set, NULL, &none) == SIGPIPE)
-        ;
-}
-
 static gboolean write_all(FerryMemoryFeed *f, int fd, const guchar *data, gsize len, GError **error)
 {
     while (len > 0) {
@@ -93,37 +82,12 @@ static gboolean write_all(FerryMemoryFeed *f, int fd, const guchar *data, gsize 
         }
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0) {
-            int err = errno;
-            if (err == EPIPE)
-                take_back_sigpipe();
-            g_set_error(error, FERRY_ERROR, FERRY_ERROR_FAILED,
-                        "libvirt stopped reading the memory state of archive %s: %s", f->archive_id, g_strerror(err));
-            return FALSE;
-        }
+        if (n < 0)
+            return feed_fail(error, errno, "write into", f->fifo);
         data += n;
         len -= (gsize)n;
     }
     return TRUE;
-}
-
-/* The FIFO opened for writing once libvirt opened it for reading. */
-static int open_fifo(FerryMemoryFeed *f, GError **error)
-{
-    for (;;) {
-        int fd = open(f->fifo, O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
-        if (fd >= 0) {
-            fcntl(fd, F_SETPIPE_SZ, FEED_PIPE_BYTES); /* best effort: fewer wake-ups */
-            return fd;
-        }
-        if (errno != ENXIO) {
-            feed_fail(error, errno, "open", f->fifo);
-            return -1;
-        }
-        if (stopped(f, error))
-            return -1;
-        g_usleep(FEED_OPEN_WAIT_MS * 1000);
-    }
 }
 
 static int open_image(FerryMemoryFeed *f, GError **error)
@@ -145,6 +109,20 @@ static int open_image(FerryMemoryFeed *f, GError **error)
     }
     posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     return fd;
+}
+
+/* Waits until libvirt read everything written (the pipe's bytes would go with the feed's
+ * end if it had yet to open it), or the feed is stopped. */
+static gboolean drained(FerryMemoryFeed *f, int fd, GError **error)
+{
+    GPollFD stop;
+    gboolean cancellable = g_cancellable_make_pollfd(f->stop, &stop);
+    int unread = 0;
+    while (ioctl(fd, FIONREAD, &unread) == 0 && unread > 0 && !g_cancellable_is_cancelled(f->stop))
+        g_poll(&stop, cancellable ? 1 : 0, FEED_DRAIN_POLL_MS);
+    if (cancellable)
+        g_cancellable_release_fd(f->stop);
+    return !stopped(f, error);
 }
 
 /* Reads a chunk into @buf: its length, 0 at the end, -1 on error. */
@@ -207,6 +185,8 @@ static gboolean feed(FerryMemoryFeed *f, int image, int fifo, GError **error)
         if (n == 0)
             break;
         ferry_digester_update(digester, next, (gsize)n);
+        if (ferry_digester_size(digester) > f->file.size)
+            break; /* longer than the manifest says: read no further, refused below */
         if (!write_all(f, fifo, held, (gsize)held_len, error))
             return FALSE;
         report(f, ferry_digester_size(digester) - (guint64)n);
@@ -218,7 +198,7 @@ static gboolean feed(FerryMemoryFeed *f, int image, int fifo, GError **error)
     FerryFileDigest digest;
     ferry_digester_finish(g_steal_pointer(&digester), &digest);
     if (!ferry_manifest_file_matches(&f->file, &digest, f->archive_id, error) || !gate_opens(f, error) ||
-        !write_all(f, fifo, held, (gsize)held_len, error))
+        !write_all(f, fifo, held, (gsize)held_len, error) || !drained(f, fifo, error))
         return FALSE;
     report(f, digest.size);
     return TRUE;
@@ -227,21 +207,19 @@ static gboolean feed(FerryMemoryFeed *f, int image, int fifo, GError **error)
 static gpointer feed_thread(gpointer data)
 {
     FerryMemoryFeed *f = data;
-    sigset_t pipe_set;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
     int image = open_image(f, &f->error);
-    int fifo = image < 0 ? -1 : open_fifo(f, &f->error);
-    if (fifo >= 0)
-        feed(f, image, fifo, &f->error);
-    if (fifo >= 0)
-        close(fifo); /* short when the feed failed: QEMU's load fails */
-    if (image >= 0)
+    if (image >= 0) {
+        feed(f, image, f->fifo_fd, &f->error);
         close(image);
+    }
+    /* The only writer goes: libvirt reads the end of the stream, short when the feed failed
+     * (QEMU's load fails then). The name first, so that a libvirt that comes later finds no
+     * FIFO rather than waiting for a writer for ever. */
+    g_unlink(f->fifo);
+    close(f->fifo_fd);
+    f->fifo_fd = -1;
     return NULL;
 }
-
 
 static void caller_cancelled(GCancellable *caller, gpointer feed)
 {
@@ -267,11 +245,16 @@ FerryMemoryFeed *ferry_memory_feed_start(const char *run_dir, const char *archiv
     f->archive_id = g_strdup(archive_id);
     f->file = (FerryManifestFile){ .path = g_strdup(file->path), .size = file->size, .digest = g_strdup(file->digest) };
     f->progress = (FerryJobBytesSide){ .bytes = bytes };
-    if (mkfifo(f->fifo, 0600) < 0) {
+    /* Opened for reading too: neither the feed nor libvirt ever blocks in open(), whichever
+     * comes first or never comes (a libvirt thread waiting for a writer that stopped would
+     * hang); and a reader that goes away is no EPIPE, the feed waits until it is stopped. */
+    f->fifo_fd = -1;
+    if (mkfifo(f->fifo, 0600) < 0 || (f->fifo_fd = open(f->fifo, O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)) < 0) {
         feed_fail(error, errno, "make the pipe", f->fifo);
         ferry_memory_feed_free(f);
         return NULL;
     }
+    fcntl(f->fifo_fd, F_SETPIPE_SZ, FEED_PIPE_BYTES); /* best effort: fewer wake-ups */
     if (cancellable) {
         f->caller = g_object_ref(cancellable);
         f->caller_link = g_cancellable_connect(cancellable, G_CALLBACK(caller_cancelled), f, NULL);
@@ -324,6 +307,8 @@ void ferry_memory_feed_free(FerryMemoryFeed *feed)
         g_cancellable_disconnect(feed->caller, feed->caller_link);
     g_clear_object(&feed->caller);
     g_clear_error(&feed->error);
+    if (feed->fifo_fd >= 0)
+        close(feed->fifo_fd);
     if (g_unlink(feed->fifo) < 0 && errno != ENOENT)
         g_warning("cannot remove %s: %s", feed->fifo, g_strerror(errno));
     if (g_rmdir(feed->dir) < 0 && errno != ENOENT)

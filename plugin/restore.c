@@ -784,6 +784,24 @@ static void copier_free(Copier *c)
     g_free(c);
 }
 
+/* Whether a copy ended in failure (not a cancel's, which the job reports itself): its error
+ * replaces @error's. */
+static gboolean copy_failed(Restore *r, GError **error)
+{
+    gboolean failed = FALSE;
+    g_mutex_lock(&r->verify_lock);
+    for (guint i = 0; !failed && r->copiers && i < r->copiers->len; i++) {
+        Copier *c = g_ptr_array_index(r->copiers, i);
+        if (c->ended && c->error && !g_error_matches(c->error, G_IO_ERROR, G_IO_ERROR_CANCELLED)) {
+            g_clear_error(error);
+            g_propagate_error(error, g_steal_pointer(&c->error));
+            failed = TRUE;
+        }
+    }
+    g_mutex_unlock(&r->verify_lock);
+    return failed;
+}
+
 /* Waits until every disk's file is there with its first chunk (libvirt reads a qcow2 header
  * as the domain starts), or a copy failed. */
 static gboolean copier_heads_written(Restore *r, GError **error)
@@ -792,14 +810,7 @@ static gboolean copier_heads_written(Restore *r, GError **error)
     while (!all_copiers(r, copier_head_or_end))
         g_cond_wait(&r->copier_changed, &r->verify_lock);
     g_mutex_unlock(&r->verify_lock);
-    for (guint i = 0; i < r->copiers->len; i++) {
-        Copier *c = g_ptr_array_index(r->copiers, i);
-        if (c->ended && c->error) {
-            g_propagate_error(error, g_steal_pointer(&c->error));
-            return FALSE;
-        }
-    }
-    return TRUE;
+    return !copy_failed(r, error);
 }
 
 /* The disks, one thread each, and NVRAM (which QEMU reads as it starts) before the domain is
@@ -811,7 +822,13 @@ static gboolean start_streaming(Restore *r, GError **error)
     r->feed = ferry_memory_feed_start(feed_dir, r->call->dir, r->call->id,
                                       ferry_manifest_find(r->manifest, FERRY_FILE_MEMORY),
                                       ferry_job_cancellable(r->job), &r->bytes, error);
-    if (!r->feed || !copy_placements(r, 1u << FERRY_FILE_NVRAM, error) || !verify_small_files(r, error))
+    if (!r->feed)
+        return FALSE;
+    /* A virt-ferryd killed meanwhile leaves the FIFO's directory: the recovery removes it. */
+    g_autofree char *fifo_dir = g_path_get_dirname(ferry_memory_feed_path(r->feed));
+    ferry_journal_append(r->journal, "created-trees", fifo_dir);
+    if (!ferry_journal_commit(r->journal, error) || !copy_placements(r, 1u << FERRY_FILE_NVRAM, error) ||
+        !verify_small_files(r, error))
         return FALSE;
     r->copiers = g_ptr_array_new_with_free_func((GDestroyNotify)copier_free);
     for (guint i = 0; i < r->placements->len; i++) {
@@ -886,9 +903,17 @@ static void stop_streaming(Restore *r)
 {
     if (r->feed)
         ferry_memory_feed_open_gate(r->feed, FALSE);
+    join_copiers(r); /* before the feed goes: a copier's end tells it */
     g_clear_pointer(&r->feed, ferry_memory_feed_free);
-    join_copiers(r);
     g_clear_pointer(&r->copiers, g_ptr_array_unref);
+}
+
+/* A step failed while the disks were copied: a copy that failed meanwhile (and took its file
+ * away) says better what went wrong. */
+static gboolean prefer_copy_error(Restore *r, GError **error)
+{
+    copy_failed(r, error);
+    return FALSE;
 }
 
 /* ------------------------------------------------------------------ TPM state */
@@ -992,6 +1017,12 @@ static gboolean keep_replaced(Restore *r, Placement *p, GError **error)
     return TRUE;
 }
 
+static gboolean same_file(const char *a, const char *b)
+{
+    GStatBuf sa, sb;
+    return g_lstat(a, &sa) == 0 && g_lstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 /* The kept files back in their places (a rollback), or removed (the restore is done). */
 static void settle_kept(FerryJournal *j, gboolean put_back)
 {
@@ -1000,7 +1031,8 @@ static void settle_kept(FerryJournal *j, gboolean put_back)
         if (!g_str_has_suffix(*k, KEPT_SUFFIX) || !exists(*k))
             continue;
         g_autofree char *path = g_strndup(*k, strlen(*k) - strlen(KEPT_SUFFIX));
-        if (put_back ? g_rename(*k, path) < 0 : g_unlink(*k) < 0)
+        /* Still in its place (the copy never took it): rename() would leave both names. */
+        if (put_back && !same_file(*k, path) ? g_rename(*k, path) < 0 : g_unlink(*k) < 0)
             g_warning("cannot %s %s: %s", put_back ? "put back" : "remove", *k, g_strerror(errno));
     }
 }
@@ -1243,10 +1275,10 @@ static gboolean run_restore(Restore *r, GError **error)
     if (!ferry_journal_record(r->journal, "phase", "copying", error) || !journal_placements(r, error) ||
         !(streams ? start_streaming(r, error) : copy_and_verify(r, error)) || !restore_tpm_state(r, error) ||
         cancelled(r, error) || !create_portgroups(r, error))
-        return FALSE;
+        return prefer_copy_error(r, error);
     if ((r->lock && !ferry_restore_lock_check(r->lock, error)) || !define_domain(r, error) ||
         !commit_staged(r, error) || cancelled(r, error))
-        return FALSE;
+        return prefer_copy_error(r, error);
     if (streams ? !restore_memory(r, error) : !join_memory_verifier(r, error) || !start_defined(r, error))
         return FALSE;
     ferry_journal_record(r->journal, "phase", "done", NULL);

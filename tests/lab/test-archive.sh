@@ -111,6 +111,38 @@ tap_ok "it is no longer pending deletion" wait_for 2 bash -c "[ \"\$('$LAB' exec
 tap_ok "and its policy was carried over" bash -c "'$LAB' exec alpha virsh metadata p1 $POLICY_NS | grep -q 'value=\"7\"'"
 tap_ok "it resumes" on alpha virsh -q resume p1
 
+# ------------------------------------------------------------------ in place of the pending domain, with a disk
+# The replaced domain's disk is kept (a hard link) until the restore is done: a restore that
+# fails, whether on a bad byte of the memory state or of the disk copy that took the disk's
+# place while libvirt loaded the memory state, puts the very same file back (same inode).
+"$LAB" guest alpha r1 --mem 128 --disk 32 --dirty 4 >&2 || tap_bail "guest r1 did not start"
+job=$(archive alpha r1)
+tap_is "r1 (with a disk) archives" "$(job_wait alpha "$job")" succeeded
+rid=$(jprop alpha "$job" Result)
+rdisk=$(on alpha virsh domblklist r1 --details | awk '$2 == "disk" { print $4; exit }')
+inode() { on alpha stat -c %i "$rdisk"; }
+leftovers() { on alpha sh -c "ls '$rdisk.virt-ferry-replaced' '$rdisk.virt-ferry-restore' 2> /dev/null | wc -l"; }
+rinode=$(inode)
+for f in memory.save disks/vda.qcow2; do
+    flip_byte "$LIBRARY/$rid/$f"
+    job=$(restore alpha "$rid")
+    tap_is "a bad byte in $f: the restore in place of r1 fails" "$(job_wait alpha "$job")" failed
+    tap_is "with Failed" "$(jprop alpha "$job" Error)" $FERR.Failed
+    tap_diag "$(jprop alpha "$job" Message)"
+    tap_ok "naming $f" grep -qF "$f does not match its manifest" <<< "$(jprop alpha "$job" Message)"
+    tap_is "r1's own disk file is back in its place" "$(inode)" "$rinode"
+    tap_is "and no kept or staged copy is left" "$(leftovers)" 0
+    tap_is "r1 is still defined, shut off" "$(state alpha r1)" "shut off"
+    flip_byte "$LIBRARY/$rid/$f"
+done
+job=$(restore alpha "$rid")
+tap_is "the restore in place of r1 succeeds" "$(job_wait alpha "$job")" succeeded
+tap_is "r1 runs" "$(state alpha r1)" running
+tap_ok "on the disk copied from the archive (a new file)" test "$(inode)" != "$rinode"
+tap_is "and no kept or staged copy is left" "$(leftovers)" 0
+on alpha virsh -q destroy r1 > /dev/null 2>&1
+on alpha virsh -q undefine r1 > /dev/null 2>&1
+
 # ------------------------------------------------------------------ shut off, under a new name
 "$LAB" guest alpha s1 --mem 128 --disk 32 >&2 || tap_bail "guest s1 did not start"
 on alpha virsh -q destroy s1 > /dev/null
@@ -237,8 +269,8 @@ done
 tap_is "the corrupted restores left the archive as it was" "$(library_digest)" "$before"
 tap_is "and left no domain on alpha" "$(on alpha virsh list --all --name | grep -cx a1)" 0
 tap_is "and no disk" "$(ls "$LAB_DIR/hosts/alpha/var-lib-libvirt/images" | grep -c 'a1')" 0
-# The memory state is read once: libvirt restores it paused while the verifier reads the same
-# file, and the guest's CPUs start only if its digest matches. A bad byte in it: QEMU was started
+# The memory state is read once: libvirt restores it paused from the pipe that virt-ferryd
+# feeds as it digests the file, and the guest's CPUs start only if its digest matches. A bad byte in it: QEMU was started
 # (paused), then destroyed; nothing of a1 is left, running, paused or defined, and the archive is
 # as it was.
 qemu_starts() { grep -c 'starting up' "$LAB_DIR/hosts/alpha/var-log-libvirt/qemu/a1.log" 2> /dev/null || echo 0; }

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The memory feed on a scratch archive, read through its FIFO as libvirt reads it: all of it
  * when the image matches and the gate opens; never its last chunk when the digest or size
- * differs, the gate stays shut or the caller cancels; a link in place of the image refused. */
+ * differs, the gate stays shut or the caller cancels; no FIFO to wait on once it stopped; a
+ * link in place of the image refused. */
 #include "ferry-error.h"
 #include "restore-feed.h"
 #include "scratch.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <string.h>
@@ -222,7 +224,7 @@ static void test_caller_cancels(Fixture *f, gconstpointer unused)
     reader_clear(&r);
 }
 
-/* The reader goes away mid-stream (QEMU died): the feed ends with an error, the process lives. */
+/* The reader goes away mid-stream (QEMU died): the feed waits, and ends when refused. */
 static void test_reader_goes_away(Fixture *f, gconstpointer unused)
 {
     g_autoptr(FerryMemoryFeed) feed = start(f, NULL);
@@ -231,10 +233,45 @@ static void test_reader_goes_away(Fixture *f, gconstpointer unused)
     guchar buf[4096];
     g_assert_cmpint(read(fd, buf, sizeof buf), ==, sizeof buf);
     close(fd);
-    ferry_memory_feed_open_gate(feed, TRUE);
+    ferry_memory_feed_open_gate(feed, FALSE);
     g_autoptr(GError) error = NULL;
     g_assert_false(ferry_memory_feed_finish(feed, &error));
-    g_assert_error(error, FERRY_ERROR, FERRY_ERROR_FAILED);
+    g_assert_error(error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+}
+
+/* The feed stopped before libvirt opened the FIFO: libvirt finds no FIFO rather than waiting
+ * for a writer for ever. */
+static void test_opened_after_stop(Fixture *f, gconstpointer unused)
+{
+    g_autoptr(FerryMemoryFeed) feed = start(f, NULL);
+    g_autofree char *fifo = g_strdup(ferry_memory_feed_path(feed));
+    ferry_memory_feed_open_gate(feed, FALSE);
+    g_assert_false(ferry_memory_feed_finish(feed, NULL));
+    int fd = open(fifo, O_RDONLY | O_CLOEXEC);
+    g_assert_cmpint(fd, ==, -1);
+    g_assert_cmpint(errno, ==, ENOENT);
+}
+
+/* An image smaller than the pipe, fed whole before libvirt opens the FIFO: the feed waits
+ * until libvirt read it all. */
+static void test_opened_after_whole(Fixture *f, gconstpointer unused)
+{
+    g_assert_cmpint(truncate(f->image, 4096), ==, 0);
+    FerryFileDigest digest;
+    g_assert_true(ferry_digest_file(f->image, NULL, NULL, NULL, &digest, NULL));
+    g_free(f->file.digest);
+    f->file.digest = g_strdup(digest.checksum);
+    f->file.size = digest.size;
+    g_autoptr(FerryMemoryFeed) feed = start(f, NULL);
+    ferry_memory_feed_open_gate(feed, TRUE);
+    g_usleep(200 * 1000);
+    Reader r;
+    GThread *reader = start_reader(feed, &r);
+    g_thread_join(reader);
+    g_assert_true(ferry_memory_feed_finish(feed, NULL));
+    g_assert_cmpuint(r.got->len, ==, 4096);
+    g_assert_true(memcmp(r.got->data, f->data, 4096) == 0);
+    reader_clear(&r);
 }
 
 static void test_link_refused(Fixture *f, gconstpointer unused)
@@ -261,6 +298,8 @@ int main(int argc, char **argv)
     ADD("/restore-feed/never-opened", test_never_opened);
     ADD("/restore-feed/caller-cancels", test_caller_cancels);
     ADD("/restore-feed/reader-goes-away", test_reader_goes_away);
+    ADD("/restore-feed/opened-after-stop", test_opened_after_stop);
+    ADD("/restore-feed/opened-after-whole", test_opened_after_whole);
     ADD("/restore-feed/link-refused", test_link_refused);
     return g_test_run();
 }
